@@ -1,0 +1,221 @@
+use std::collections::BTreeSet;
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+use crate::Principal;
+
+/// Shortest HS256 secret accepted (RFC 7518 §3.2: a key of at least the hash size).
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// Largest bearer token accepted, so a huge header cannot make verification expensive.
+const MAX_TOKEN_BYTES: usize = 8 * 1024;
+
+/// The claims this server reads and writes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    pub iss: String,
+    pub aud: String,
+    pub exp: i64,
+    pub iat: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
+    /// Space-separated OAuth scopes.
+    #[serde(default)]
+    pub scope: String,
+    /// Optional model-name globs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub models: Option<Vec<String>>,
+}
+
+/// Why a bearer token was refused. The message is safe to show the caller.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TokenError {
+    #[error("the token has expired")]
+    Expired,
+    #[error("the token is not valid yet (nbf)")]
+    NotYetValid,
+    #[error("the token's signature does not verify")]
+    BadSignature,
+    #[error("the token's algorithm is not accepted (this server accepts {0})")]
+    BadAlgorithm(String),
+    #[error("the token's issuer is not accepted")]
+    BadIssuer,
+    #[error("the token's audience is not this server")]
+    BadAudience,
+    #[error("the token is too large")]
+    TooLarge,
+    #[error("the token is malformed: {0}")]
+    Malformed(String),
+}
+
+/// Verifies a bearer token and yields the principal it names. Implementations: HS256 with a
+/// shared secret (here); JWKS-backed RS256/ES256 slot in behind the same trait.
+pub trait TokenVerifier: Send + Sync {
+    fn verify(&self, token: &str) -> Result<Principal, TokenError>;
+}
+
+/// HS256 signing and verification with one shared secret.
+pub struct Hs256Keys {
+    secret: SecretString,
+    issuer: String,
+    audience: String,
+    leeway_secs: u64,
+}
+
+impl std::fmt::Debug for Hs256Keys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hs256Keys")
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Hs256Keys {
+    pub fn new(secret: SecretString, issuer: &str, audience: &str, leeway_secs: u64) -> Self {
+        Self { secret, issuer: issuer.into(), audience: audience.into(), leeway_secs }
+    }
+
+    /// Signs a token for `sub` with `scopes`, valid from now for `ttl_secs`.
+    pub fn issue(
+        &self,
+        sub: &str,
+        scopes: &[String],
+        ttl_secs: i64,
+        now: i64,
+    ) -> Result<String, TokenError> {
+        let claims = Claims {
+            sub: sub.into(),
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            exp: now.saturating_add(ttl_secs),
+            iat: now,
+            nbf: Some(now),
+            scope: scopes.join(" "),
+            models: None,
+        };
+        self.sign(&claims)
+    }
+
+    /// Signs arbitrary claims (tests use this for expired or odd tokens).
+    pub fn sign(&self, claims: &Claims) -> Result<String, TokenError> {
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            claims,
+            &EncodingKey::from_secret(self.secret.expose_secret().as_bytes()),
+        )
+        .map_err(|e| TokenError::Malformed(e.to_string()))
+    }
+}
+
+impl TokenVerifier for Hs256Keys {
+    fn verify(&self, token: &str) -> Result<Principal, TokenError> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(TokenError::TooLarge);
+        }
+        // Only HS256 is accepted: `alg: none` and any other algorithm fail here, before the
+        // signature is looked at.
+        let header = jsonwebtoken::decode_header(token).map_err(|e| match e.kind() {
+            ErrorKind::InvalidAlgorithmName => TokenError::BadAlgorithm("HS256".into()),
+            // `alg: none` (or any name the library does not know) fails to parse as a header.
+            ErrorKind::Json(j) if j.to_string().contains("unknown variant") => {
+                TokenError::BadAlgorithm("HS256".into())
+            }
+            _ => TokenError::Malformed(e.to_string()),
+        })?;
+        if header.alg != Algorithm::HS256 {
+            return Err(TokenError::BadAlgorithm("HS256".into()));
+        }
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[&self.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.validate_nbf = true;
+        validation.leeway = self.leeway_secs;
+        let data = jsonwebtoken::decode::<Claims>(
+            token,
+            &DecodingKey::from_secret(self.secret.expose_secret().as_bytes()),
+            &validation,
+        )
+        .map_err(|e| match e.kind() {
+            ErrorKind::ExpiredSignature => TokenError::Expired,
+            ErrorKind::ImmatureSignature => TokenError::NotYetValid,
+            ErrorKind::InvalidSignature => TokenError::BadSignature,
+            ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
+                TokenError::BadAlgorithm("HS256".into())
+            }
+            ErrorKind::InvalidIssuer => TokenError::BadIssuer,
+            ErrorKind::InvalidAudience => TokenError::BadAudience,
+            other => TokenError::Malformed(format!("{other:?}")),
+        })?;
+        let claims = data.claims;
+        if claims.sub.trim().is_empty() {
+            return Err(TokenError::Malformed("empty `sub` claim".into()));
+        }
+        let scopes: BTreeSet<String> = claims.scope.split_whitespace().map(str::to_owned).collect();
+        Ok(Principal { subject: claims.sub, scopes, models: claims.models, via: "jwt".into() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+
+    fn keys(secret: &str) -> Hs256Keys {
+        Hs256Keys::new(SecretString::from(secret.to_owned()), "mlops-mcp", "mlops-mcp", 0)
+    }
+
+    fn now() -> i64 {
+        chrono::Utc::now().timestamp()
+    }
+
+    #[test]
+    fn issued_token_round_trips_to_a_principal() {
+        let k = keys("0123456789abcdef0123456789abcdef");
+        let token = k.issue("alice", &["models:read".into(), "drift:read".into()], 60, now());
+        let principal = token.and_then(|t| k.verify(&t));
+        let principal = principal.as_ref().map(|p| (p.subject.as_str(), p.scopes.len()));
+        assert_eq!(principal, Ok(("alice", 2)));
+    }
+
+    #[test]
+    fn refuses_other_secret_expired_and_wrong_audience() {
+        let good = keys("0123456789abcdef0123456789abcdef");
+        let other = keys("ffffffffffffffffffffffffffffffff");
+        let t = other.issue("mallory", &[], 60, now()).unwrap_or_default();
+        assert_eq!(good.verify(&t), Err(TokenError::BadSignature));
+
+        let expired = good.issue("bob", &[], 60, now() - 100_000).unwrap_or_default();
+        assert_eq!(good.verify(&expired), Err(TokenError::Expired));
+
+        let wrong_aud = Hs256Keys::new(
+            SecretString::from("0123456789abcdef0123456789abcdef".to_owned()),
+            "mlops-mcp",
+            "someone-else",
+            0,
+        )
+        .issue("carol", &[], 60, now())
+        .unwrap_or_default();
+        assert_eq!(good.verify(&wrong_aud), Err(TokenError::BadAudience));
+    }
+
+    #[test]
+    fn refuses_alg_none_and_oversized_tokens() {
+        use base64::Engine as _;
+        let encode = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+        let k = keys("0123456789abcdef0123456789abcdef");
+        let header = encode(br#"{"alg":"none","typ":"JWT"}"#);
+        let body = format!(
+            r#"{{"sub":"eve","iss":"mlops-mcp","aud":"mlops-mcp","exp":{},"iat":0,"scope":"promotion:approve"}}"#,
+            now() + 600
+        );
+        let token = format!("{header}.{}.", encode(body.as_bytes()));
+        let refused = k.verify(&token);
+        assert!(matches!(refused, Err(TokenError::BadAlgorithm(_))), "{refused:?}");
+        assert_eq!(k.verify(&"a".repeat(MAX_TOKEN_BYTES + 1)), Err(TokenError::TooLarge));
+    }
+}

@@ -1,0 +1,12 @@
+//! The built-in demo model `fraud-detector`: deterministic synthetic data and a champion `v1`
+//! whose metrics are computed by evaluating its artifact on a holdout set.
+
+mod dataset;
+mod metrics;
+mod scorer;
+
+pub use dataset::{
+    CATEGORIES, CHANNELS, Era, FEATURES, Row, feature_specs, fraud_probability, generate, write_csv,
+};
+pub use metrics::{Metrics, evaluate};
+pub use scorer::{LinearScorer, Transform};

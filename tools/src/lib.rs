@@ -1,0 +1,12 @@
+//! The MLOps engine behind mlops-mcp, independent of MCP: the domain types, the state store,
+//! the embedded model registry, decision traces, and the input/output types of each tool.
+
+pub mod demo;
+pub mod list_models;
+pub mod model;
+pub mod store;
+pub mod trace;
+pub mod trace_log;
+
+pub use model::{FeatureKind, FeatureSpec, ModelSpec};
+pub use store::{Store, StoreError};

@@ -1,0 +1,138 @@
+//! `list_models`: the models this server operates, with their champion and open work.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use mlops_auth::Principal;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::model::CHAMPION;
+use crate::store::{ModelRecord, Store, StoreError};
+
+/// Input of `list_models`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListModelsInput {
+    /// Only models whose name contains this text (case-insensitive). Omit to list all.
+    #[serde(default)]
+    pub name_contains: Option<String>,
+}
+
+/// Output of `list_models`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ListModelsOutput {
+    /// The models you may see, sorted by name.
+    pub models: Vec<ModelSummary>,
+}
+
+/// One model at a glance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ModelSummary {
+    /// Model name; pass it as `model` to other tools.
+    pub name: String,
+    /// What the model does.
+    pub description: String,
+    /// Accountable team or person.
+    pub owner: String,
+    /// Learning task.
+    pub task: String,
+    /// The version serving production (alias `champion`), with its evaluation metrics.
+    pub champion: Option<VersionSummary>,
+    /// Number of registered versions.
+    pub version_count: usize,
+    /// Verdict of the most recent drift check; null if drift was never checked.
+    pub last_drift: Option<DriftVerdict>,
+    /// The retraining job in progress; null if none.
+    pub active_job: Option<ActiveJob>,
+    /// The promotion waiting for a human decision; null if none.
+    pub pending_promotion: Option<PendingPromotion>,
+    /// The model card resource with full details.
+    pub card_uri: String,
+    /// What an agent would sensibly do next for this model.
+    pub next_step: String,
+}
+
+/// A registered version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct VersionSummary {
+    /// Version label, e.g. `v1`.
+    pub version: String,
+    /// Holdout metrics by name (e.g. `roc_auc`, `f1`).
+    pub metrics: BTreeMap<String, f64>,
+    /// `sha256:` digest of the artifact.
+    pub artifact_digest: String,
+    /// When it was registered.
+    pub created_at: DateTime<Utc>,
+}
+
+/// The verdict of a drift check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct DriftVerdict {
+    pub report_id: String,
+    pub dataset_drift: bool,
+    pub drifted_share: f64,
+    pub recommended_action: String,
+    pub checked_at: DateTime<Utc>,
+}
+
+/// A retraining job that has not finished.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ActiveJob {
+    pub job_id: String,
+    pub state: String,
+    pub started_at: DateTime<Utc>,
+}
+
+/// A promotion request awaiting approval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PendingPromotion {
+    pub request_id: String,
+    pub candidate_version: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Runs `list_models` for `principal`: only models its grant covers.
+pub async fn list_models(
+    store: &dyn Store,
+    principal: &Principal,
+    input: &ListModelsInput,
+) -> Result<ListModelsOutput, StoreError> {
+    let needle = input.name_contains.as_deref().map(str::to_lowercase);
+    let models = store
+        .list_models()
+        .await?
+        .iter()
+        .filter(|m| principal.may_access_model(&m.spec.name))
+        .filter(|m| needle.as_deref().is_none_or(|n| m.spec.name.to_lowercase().contains(n)))
+        .map(summarize)
+        .collect();
+    Ok(ListModelsOutput { models })
+}
+
+fn summarize(m: &ModelRecord) -> ModelSummary {
+    let champion = m.aliased(CHAMPION).map(|v| VersionSummary {
+        version: v.version.clone(),
+        metrics: v.metrics.clone(),
+        artifact_digest: v.artifact_digest.clone(),
+        created_at: v.created_at,
+    });
+    let next_step = if champion.is_some() {
+        format!("Call check_drift with model \"{}\" to see whether production data has drifted.", m.spec.name)
+    } else {
+        format!("No champion is registered for \"{}\"; nothing to monitor yet.", m.spec.name)
+    };
+    ModelSummary {
+        name: m.spec.name.clone(),
+        description: m.spec.description.clone(),
+        owner: m.spec.owner.clone(),
+        task: m.spec.task.clone(),
+        champion,
+        version_count: m.versions.len(),
+        last_drift: None,
+        active_job: None,
+        pending_promotion: None,
+        card_uri: format!("mlops://models/{}/card", m.spec.name),
+        next_step,
+    }
+}

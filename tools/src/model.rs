@@ -1,0 +1,215 @@
+//! Models as declared in configuration, and the versions the registry keeps.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// A model declared in configuration. Synced into the store at start-up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSpec {
+    /// Unique name, e.g. `fraud-detector` (letters, digits, `-`, `_`, `.`).
+    pub name: String,
+    /// One or two sentences on what the model does.
+    #[serde(default)]
+    pub description: String,
+    /// Team or person accountable for the model.
+    #[serde(default)]
+    pub owner: String,
+    /// Learning task, e.g. `binary_classification`, `regression`.
+    #[serde(default = "default_task")]
+    pub task: String,
+    /// What the model is meant to be used for (shown in the model card).
+    #[serde(default)]
+    pub intended_use: String,
+    /// Known limitations (shown in the model card).
+    #[serde(default)]
+    pub limitations: Vec<String>,
+    /// Name of the label column in training data, if any.
+    #[serde(default)]
+    pub label: Option<String>,
+    /// The feature schema: each input column and whether it is numeric or categorical.
+    #[serde(default)]
+    pub features: Vec<FeatureSpec>,
+    /// The reference (training) dataset drift is measured against (CSV).
+    #[serde(default)]
+    pub reference_data: Option<PathBuf>,
+    /// The most recent production data (CSV), compared with the reference.
+    #[serde(default)]
+    pub current_data: Option<PathBuf>,
+    /// Decision thresholds for drift, retraining and validation.
+    #[serde(default)]
+    pub policy: ModelPolicy,
+}
+
+fn default_task() -> String {
+    "binary_classification".into()
+}
+
+/// One input column of a model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FeatureSpec {
+    /// Column name.
+    pub name: String,
+    /// `numeric` or `categorical`.
+    pub kind: FeatureKind,
+}
+
+/// Type of a feature column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FeatureKind {
+    Numeric,
+    Categorical,
+}
+
+/// Decision thresholds of one model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ModelPolicy {
+    /// Share of drifted features at or above which the dataset counts as drifted (0..=1).
+    #[serde(default = "default_drift_share")]
+    pub drift_share: f64,
+    /// Per-feature test threshold; `None` uses each statistical test's default.
+    #[serde(default)]
+    pub stattest_threshold: Option<f64>,
+    /// Metric rules a candidate must pass against the champion before it may be promoted.
+    #[serde(default)]
+    pub validation: Vec<ValidationRule>,
+}
+
+fn default_drift_share() -> f64 {
+    0.5
+}
+
+impl Default for ModelPolicy {
+    fn default() -> Self {
+        Self { drift_share: default_drift_share(), stattest_threshold: None, validation: Vec::new() }
+    }
+}
+
+/// One validation rule, with MLflow `MetricThreshold` semantics.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ValidationRule {
+    /// Metric name, e.g. `roc_auc`.
+    pub metric: String,
+    /// Absolute bound the candidate must reach.
+    #[serde(default)]
+    pub threshold: Option<f64>,
+    /// Minimum absolute improvement over the champion.
+    #[serde(default)]
+    pub min_absolute_change: Option<f64>,
+    /// Minimum improvement relative to |champion| (0..=1).
+    #[serde(default)]
+    pub min_relative_change: Option<f64>,
+    /// Whether larger values are better.
+    #[serde(default = "yes")]
+    pub greater_is_better: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl ModelSpec {
+    /// Problems a user must fix, each naming the offending field.
+    pub fn problems(&self, index: usize) -> Vec<String> {
+        let at = format!("models[{index}]");
+        let mut out = Vec::new();
+        let valid_name = !self.name.is_empty()
+            && self.name.len() <= 128
+            && self.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        if !valid_name {
+            out.push(format!(
+                "{at}.name = {:?}: use 1-128 letters, digits, '-', '_' or '.'",
+                self.name
+            ));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, f) in self.features.iter().enumerate() {
+            if !seen.insert(f.name.as_str()) {
+                out.push(format!("{at}.features[{i}].name = {:?}: declared twice", f.name));
+            }
+        }
+        if !(0.0..=1.0).contains(&self.policy.drift_share) || self.policy.drift_share == 0.0 {
+            out.push(format!(
+                "{at}.policy.drift_share = {}: must be in (0, 1]",
+                self.policy.drift_share
+            ));
+        }
+        for (i, r) in self.policy.validation.iter().enumerate() {
+            if let Some(c) = r.min_relative_change
+                && !(0.0..=1.0).contains(&c)
+            {
+                out.push(format!(
+                    "{at}.policy.validation[{i}].min_relative_change = {c}: must be in [0, 1]"
+                ));
+            }
+        }
+        out
+    }
+}
+
+/// A version in the embedded registry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ModelVersion {
+    /// Model name.
+    pub model: String,
+    /// Version label, e.g. `v1`.
+    pub version: String,
+    /// Evaluation metrics on the holdout, by name.
+    pub metrics: BTreeMap<String, f64>,
+    /// Where the artifact lives.
+    pub artifact_uri: String,
+    /// `sha256:<hex>` of the artifact's bytes.
+    pub artifact_digest: String,
+    /// The job that produced it, if any.
+    pub training_job: Option<String>,
+    /// Description of the training data snapshot (path and digest).
+    pub data_snapshot: Option<String>,
+    /// Who registered it.
+    pub created_by: String,
+    /// When it was registered.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A version to register.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewVersion {
+    pub model: String,
+    pub version: String,
+    pub metrics: BTreeMap<String, f64>,
+    pub artifact_uri: String,
+    pub artifact_digest: String,
+    pub training_job: Option<String>,
+    pub data_snapshot: Option<String>,
+    pub created_by: String,
+}
+
+/// A named pointer to a version, e.g. `champion`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Alias {
+    pub alias: String,
+    pub version: String,
+    pub set_by: String,
+    pub set_at: DateTime<Utc>,
+}
+
+/// One move of an alias, kept forever: the model card's approval history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AliasChange {
+    pub alias: String,
+    pub version: String,
+    pub previous_version: Option<String>,
+    pub set_by: String,
+    pub reason: String,
+    pub set_at: DateTime<Utc>,
+}
+
+/// The name of the alias that marks the production version.
+pub const CHAMPION: &str = "champion";

@@ -1,0 +1,87 @@
+//! The state store: one trait, one implementation per database, each with its own migrations.
+
+mod sqlite;
+
+use async_trait::async_trait;
+
+pub use sqlite::SqliteStore;
+
+use crate::model::{Alias, AliasChange, ModelSpec, ModelVersion, NewVersion};
+use crate::trace::{NewTraceEvent, TraceEvent};
+
+/// Errors from the store. Messages name what was missing; database details are logged, not
+/// shown to agents.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("model `{0}` is not known")]
+    UnknownModel(String),
+    #[error("model `{model}` has no version `{version}`")]
+    UnknownVersion { model: String, version: String },
+    #[error("model `{model}` already has a version `{version}`")]
+    VersionExists { model: String, version: String },
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration error: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// A model as stored: its spec plus registry state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelRecord {
+    pub spec: ModelSpec,
+    pub versions: Vec<ModelVersion>,
+    pub aliases: Vec<Alias>,
+}
+
+impl ModelRecord {
+    /// The version an alias points at.
+    pub fn aliased(&self, alias: &str) -> Option<&ModelVersion> {
+        let target = self.aliases.iter().find(|a| a.alias == alias)?;
+        self.versions.iter().find(|v| v.version == target.version)
+    }
+}
+
+/// Everything the server persists.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Inserts or refreshes a configured model.
+    async fn sync_model(&self, spec: &ModelSpec) -> Result<(), StoreError>;
+    /// All models with their versions and aliases, by name.
+    async fn list_models(&self) -> Result<Vec<ModelRecord>, StoreError>;
+    /// One model, or `None`.
+    async fn get_model(&self, name: &str) -> Result<Option<ModelRecord>, StoreError>;
+    /// Registers a new version; an existing version is never overwritten.
+    async fn register_version(&self, version: &NewVersion) -> Result<ModelVersion, StoreError>;
+    /// Points `alias` at `version`, recording the move in the alias history.
+    async fn set_alias(
+        &self,
+        model: &str,
+        alias: &str,
+        version: &str,
+        set_by: &str,
+        reason: &str,
+    ) -> Result<(), StoreError>;
+    /// Every alias move of a model, oldest first.
+    async fn alias_history(&self, model: &str) -> Result<Vec<AliasChange>, StoreError>;
+    /// Appends events to the hash chain in one transaction (group commit), in order.
+    async fn append_traces(&self, events: &[NewTraceEvent]) -> Result<Vec<TraceEvent>, StoreError>;
+    /// The events of one trace, in order.
+    async fn trace(&self, trace_id: &str) -> Result<Vec<TraceEvent>, StoreError>;
+    /// Up to `limit` events with `seq > after`, in order (for chain verification and export).
+    async fn trace_events_after(&self, after: i64, limit: i64) -> Result<Vec<TraceEvent>, StoreError>;
+}
+
+/// Opens the store named by `url` (`sqlite://path`), creating and migrating it if needed.
+pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+    if url.starts_with("sqlite:") {
+        Ok(std::sync::Arc::new(SqliteStore::open(url).await?))
+    } else {
+        Err(StoreError::Unsupported(format!(
+            "unsupported store url `{url}`: use sqlite://PATH (PostgreSQL support is planned)"
+        )))
+    }
+}

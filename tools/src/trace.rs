@@ -1,0 +1,263 @@
+//! Decision traces: every tool call and decision, hash-chained so tampering is detectable.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::store::{Store, StoreError};
+
+/// The hash that precedes the first event.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// How a call or decision ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The call ran and succeeded.
+    Ok,
+    /// The call ran and failed (bad input, business refusal, internal error).
+    Error,
+    /// The call was not allowed to run (authentication, scope, limits).
+    Refused,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Error => "error",
+            Outcome::Refused => "refused",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "ok" => Some(Outcome::Ok),
+            "error" => Some(Outcome::Error),
+            "refused" => Some(Outcome::Refused),
+            _ => None,
+        }
+    }
+}
+
+/// An event to record. Arguments are redacted when the event is built.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewTraceEvent {
+    pub trace_id: String,
+    pub at: DateTime<Utc>,
+    pub principal: String,
+    /// The tool called, or the decision taken (e.g. `http.authenticate`).
+    pub action: String,
+    pub arguments: Value,
+    pub outcome: Outcome,
+    /// Why: the refusal reason, the error, or what the call decided.
+    pub rationale: String,
+    pub duration_us: i64,
+}
+
+impl NewTraceEvent {
+    pub fn new(
+        trace_id: impl Into<String>,
+        principal: impl Into<String>,
+        action: impl Into<String>,
+        arguments: &Value,
+        outcome: Outcome,
+        rationale: impl Into<String>,
+        duration_us: i64,
+    ) -> Self {
+        Self {
+            trace_id: trace_id.into(),
+            at: Utc::now(),
+            principal: principal.into(),
+            action: action.into(),
+            arguments: redact(arguments),
+            outcome,
+            rationale: rationale.into(),
+            duration_us,
+        }
+    }
+}
+
+/// A stored event with its place in the chain.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TraceEvent {
+    /// Position in the global chain (1, 2, ...).
+    pub seq: i64,
+    /// The incident chain this event belongs to.
+    pub trace_id: String,
+    /// When it happened (RFC 3339, UTC).
+    pub at: String,
+    /// Who: principal subject (or `anonymous` for refused unauthenticated requests).
+    pub principal: String,
+    /// What: tool name or decision.
+    pub action: String,
+    /// Arguments as given, with secrets redacted (JSON text).
+    pub arguments: String,
+    /// `ok`, `error` or `refused`.
+    pub outcome: Outcome,
+    /// Why.
+    pub rationale: String,
+    /// How long the call took, in microseconds.
+    pub duration_us: i64,
+    /// Hash of the previous event.
+    pub prev_hash: String,
+    /// SHA-256 over this event's fields and `prev_hash`.
+    pub hash: String,
+}
+
+/// Formats a timestamp the way the chain stores and hashes it.
+pub fn format_at(at: &DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// Builds the stored form of `event` at position `seq` after `prev_hash`.
+pub fn chain(event: &NewTraceEvent, seq: i64, prev_hash: &str) -> TraceEvent {
+    let mut stored = TraceEvent {
+        seq,
+        trace_id: event.trace_id.clone(),
+        at: format_at(&event.at),
+        principal: event.principal.clone(),
+        action: event.action.clone(),
+        arguments: event.arguments.to_string(),
+        outcome: event.outcome,
+        rationale: event.rationale.clone(),
+        duration_us: event.duration_us,
+        prev_hash: prev_hash.to_owned(),
+        hash: String::new(),
+    };
+    stored.hash = event_hash(&stored);
+    stored
+}
+
+/// The hash of a stored event, computed from its stored text so verification needs nothing else.
+pub fn event_hash(e: &TraceEvent) -> String {
+    // A JSON array gives an unambiguous, order-preserving encoding of the fields.
+    let fields = serde_json::json!([
+        e.seq,
+        e.trace_id,
+        e.at,
+        e.principal,
+        e.action,
+        e.arguments,
+        e.outcome.as_str(),
+        e.rationale,
+        e.duration_us,
+        e.prev_hash,
+    ]);
+    hex::encode(Sha256::digest(fields.to_string().as_bytes()))
+}
+
+/// Parses an outcome column.
+pub fn parse_outcome(s: &str) -> Result<Outcome, StoreError> {
+    Outcome::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown trace outcome `{s}`")))
+}
+
+/// The result of walking the chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct ChainReport {
+    /// Events checked.
+    pub events: i64,
+    /// The first event that does not verify, if any.
+    pub first_broken: Option<BrokenLink>,
+}
+
+/// Where and why the chain breaks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct BrokenLink {
+    pub seq: i64,
+    pub reason: String,
+}
+
+impl ChainReport {
+    pub fn is_intact(&self) -> bool {
+        self.first_broken.is_none()
+    }
+}
+
+/// Walks the whole chain and reports the first event whose hash or link does not verify.
+pub async fn verify_chain(store: &dyn Store) -> Result<ChainReport, StoreError> {
+    const PAGE: i64 = 1000;
+    let mut prev_hash = GENESIS_HASH.to_owned();
+    let mut expected_seq = 1;
+    let mut after = 0;
+    loop {
+        let page = store.trace_events_after(after, PAGE).await?;
+        if page.is_empty() {
+            return Ok(ChainReport { events: expected_seq - 1, first_broken: None });
+        }
+        for e in &page {
+            let broken = |reason: String| ChainReport {
+                events: expected_seq,
+                first_broken: Some(BrokenLink { seq: e.seq, reason }),
+            };
+            if e.seq != expected_seq {
+                return Ok(broken(format!("expected event {expected_seq}, found {}", e.seq)));
+            }
+            if e.prev_hash != prev_hash {
+                return Ok(broken("its link to the previous event does not match".into()));
+            }
+            if event_hash(e) != e.hash {
+                return Ok(broken("its content does not match its hash (edited)".into()));
+            }
+            prev_hash = e.hash.clone();
+            expected_seq += 1;
+            after = e.seq;
+        }
+    }
+}
+
+const SECRET_MARKERS: &[&str] =
+    &["token", "secret", "password", "passwd", "authorization", "api_key", "apikey", "credential", "cookie"];
+
+/// Replaces the values of secret-looking keys, at any depth, with `"[redacted]"`.
+pub fn redact(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let key = k.to_ascii_lowercase();
+                    if SECRET_MARKERS.iter().any(|m| key.contains(m)) {
+                        (k.clone(), Value::String("[redacted]".into()))
+                    } else {
+                        (k.clone(), redact(v))
+                    }
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(redact).collect()),
+        other => other.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn redacts_secret_keys_at_any_depth() {
+        let v = json!({"model": "m", "auth": {"api_key": "k", "Bearer_Token": "t"}, "list": [{"password": 1}]});
+        assert_eq!(
+            redact(&v),
+            json!({"model": "m", "auth": {"api_key": "[redacted]", "Bearer_Token": "[redacted]"}, "list": [{"password": "[redacted]"}]})
+        );
+    }
+
+    #[test]
+    fn hash_covers_every_field() {
+        let ev = NewTraceEvent::new("t", "alice", "list_models", &json!({}), Outcome::Ok, "", 5);
+        let base = chain(&ev, 1, GENESIS_HASH);
+        assert_eq!(event_hash(&base), base.hash);
+        let mut edited = base.clone();
+        edited.rationale = "changed".into();
+        assert_ne!(event_hash(&edited), base.hash);
+        let mut edited = base.clone();
+        edited.outcome = Outcome::Refused;
+        assert_ne!(event_hash(&edited), base.hash);
+        let mut edited = base;
+        edited.prev_hash = "x".into();
+        assert_ne!(event_hash(&edited), edited.hash);
+    }
+}
