@@ -1,1 +1,81 @@
+//! Read-only views of the server's state, served as MCP resources: the model list, model cards
+//! and decision traces, each as Markdown and JSON. No MCP types here: `src/` maps these onto
+//! rmcp.
 
+mod catalog;
+mod model_card;
+mod trace_view;
+mod uri;
+
+pub use catalog::{RESOURCES, ResourceInfo, TEMPLATES};
+pub use model_card::{ModelCard, model_card};
+pub use trace_view::{TraceView, trace_view};
+pub use uri::{ResourceUri, UriError};
+
+use mlops_auth::Principal;
+use mlops_tools::Store;
+use serde::Serialize;
+
+/// One rendered resource: the same content as Markdown (for people and models) and JSON.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rendered {
+    pub markdown: String,
+    pub json: serde_json::Value,
+}
+
+/// Why a resource could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error(transparent)]
+    BadUri(#[from] UriError),
+    #[error("resource not found: {0}")]
+    NotFound(String),
+    #[error(transparent)]
+    Store(#[from] mlops_tools::StoreError),
+}
+
+fn to_json<T: Serialize>(value: &T) -> serde_json::Value {
+    serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
+}
+
+/// Reads `uri` on behalf of `principal`. Models outside the principal's grant are not found.
+pub async fn read(store: &dyn Store, principal: &Principal, uri: &str) -> Result<Rendered, ReadError> {
+    match ResourceUri::parse(uri)? {
+        ResourceUri::Models => {
+            let models = store.list_models().await?;
+            let visible: Vec<_> =
+                models.iter().filter(|m| principal.may_access_model(&m.spec.name)).collect();
+            let mut markdown = String::from("# Models\n\n| model | owner | task | champion |\n|---|---|---|---|\n");
+            let mut json = Vec::new();
+            for m in &visible {
+                let champion = m.aliased(mlops_tools::model::CHAMPION).map(|v| v.version.clone());
+                markdown.push_str(&format!(
+                    "| [{0}](mlops://models/{0}/card) | {1} | {2} | {3} |\n",
+                    m.spec.name,
+                    m.spec.owner,
+                    m.spec.task,
+                    champion.as_deref().unwrap_or("none")
+                ));
+                json.push(serde_json::json!({
+                    "name": m.spec.name,
+                    "owner": m.spec.owner,
+                    "task": m.spec.task,
+                    "champion": champion,
+                    "card_uri": format!("mlops://models/{}/card", m.spec.name),
+                }));
+            }
+            Ok(Rendered { markdown, json: serde_json::json!({ "models": json }) })
+        }
+        ResourceUri::ModelCard(name) => {
+            if !principal.may_access_model(&name) {
+                return Err(ReadError::NotFound(uri.to_owned()));
+            }
+            let card = model_card(store, &name).await?.ok_or_else(|| ReadError::NotFound(uri.to_owned()))?;
+            Ok(Rendered { markdown: card.to_markdown(), json: to_json(&card) })
+        }
+        ResourceUri::Trace(id) => {
+            let view = trace_view(store, &id).await?.ok_or_else(|| ReadError::NotFound(uri.to_owned()))?;
+            Ok(Rendered { markdown: view.to_markdown(), json: to_json(&view) })
+        }
+    }
+}

@@ -189,6 +189,50 @@ pub fn write_csv(rows: &[Row], out: impl Write) -> Result<(), csv::Error> {
     Ok(())
 }
 
+/// A demo CSV that cannot be read back, with the file, row and column.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct ReadError {
+    pub path: String,
+    pub message: String,
+}
+
+/// Reads a file written by [`write_csv`] back into rows.
+pub fn read_csv(path: &std::path::Path) -> Result<Vec<Row>, ReadError> {
+    let fail = |message: String| ReadError { path: path.display().to_string(), message };
+    let mut reader = csv::Reader::from_path(path).map_err(|e| fail(e.to_string()))?;
+    let mut rows = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let line = i + 2;
+        let r = record.map_err(|e| fail(format!("row {line}: {e}")))?;
+        let num = |c: usize| -> Result<f64, ReadError> {
+            r.get(c)
+                .unwrap_or_default()
+                .parse()
+                .map_err(|e| fail(format!("row {line}, column {}: {e}", c + 1)))
+        };
+        let level = |c: usize, options: &'static [&'static str]| -> Result<&'static str, ReadError> {
+            let v = r.get(c).unwrap_or_default();
+            options
+                .iter()
+                .copied()
+                .find(|o| *o == v)
+                .ok_or_else(|| fail(format!("row {line}, column {}: unknown level {v:?}", c + 1)))
+        };
+        rows.push(Row {
+            amount: num(0)?,
+            hour: num(1)?,
+            distance_km: num(2)?,
+            account_age_days: num(3)?,
+            tx_count_24h: num(4)?,
+            merchant_category: level(5, CATEGORIES)?,
+            channel: level(6, CHANNELS)?,
+            is_fraud: num(7)? >= 0.5,
+        });
+    }
+    Ok(rows)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,5 +250,16 @@ mod tests {
         let fraud = a.iter().filter(|r| r.is_fraud).count();
         assert!(fraud > 10 && fraud < 250, "fraud is rare but present: {fraud}");
         assert!(a.iter().all(|r| (0.0..24.0).contains(&r.hour)));
+    }
+
+    #[test]
+    fn csv_round_trips() {
+        let rows = generate(Era::Drifted, 50, 1);
+        let dir = tempfile::tempdir().ok();
+        let path = dir.as_ref().map(|d| d.path().join("x.csv")).unwrap_or_default();
+        let file = std::fs::File::create(&path).ok();
+        assert!(file.is_some_and(|f| write_csv(&rows, f).is_ok()));
+        let back = read_csv(&path).ok();
+        assert_eq!(back.as_deref(), Some(rows.as_slice()));
     }
 }

@@ -1,0 +1,42 @@
+//! The static resources and templates this server lists.
+
+/// Name, URI (or template) and description of a listed resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResourceInfo {
+    pub uri: &'static str,
+    pub name: &'static str,
+    pub title: &'static str,
+    pub description: &'static str,
+    pub mime_type: &'static str,
+}
+
+/// Fixed resources.
+pub const RESOURCES: &[ResourceInfo] = &[ResourceInfo {
+    uri: "mlops://models",
+    name: "models",
+    title: "Models",
+    description: "Every model you may see, with owner, task and champion version, and a link to its card.",
+    mime_type: "text/markdown",
+}];
+
+/// Resource templates.
+pub const TEMPLATES: &[ResourceInfo] = &[
+    ResourceInfo {
+        uri: "mlops://models/{model}/card",
+        name: "model-card",
+        title: "Model card",
+        description: "Model card: details, owner, intended use, features, training data snapshot, \
+                      metrics per version, decision thresholds, drift reference, limitations, \
+                      aliases and approval history. Markdown, then the same as JSON.",
+        mime_type: "text/markdown",
+    },
+    ResourceInfo {
+        uri: "mlops://traces/{id}",
+        name: "trace",
+        title: "Decision trace",
+        description: "Every recorded event of one trace (who called what, with which arguments, \
+                      the outcome and why), with the hash-chain status. Trace ids are returned \
+                      in each tool result's _meta.",
+        mime_type: "text/markdown",
+    },
+];

@@ -1,0 +1,183 @@
+//! Model cards (Mitchell et al., "Model Cards for Model Reporting"), built from the store.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use mlops_tools::model::{Alias, AliasChange, CHAMPION, FeatureSpec, ModelPolicy, ModelVersion};
+use mlops_tools::{Store, StoreError};
+use serde::Serialize;
+
+/// Everything the card shows, as served in JSON.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelCard {
+    pub name: String,
+    pub description: String,
+    pub owner: String,
+    pub task: String,
+    pub intended_use: String,
+    pub label: Option<String>,
+    pub features: Vec<FeatureSpec>,
+    /// The champion's training data snapshot.
+    pub training_data: Option<String>,
+    /// Evaluation metrics of every version, oldest first.
+    pub versions: Vec<ModelVersion>,
+    pub aliases: Vec<Alias>,
+    pub champion: Option<String>,
+    /// Drift, retraining and validation thresholds from the model's policy.
+    pub decision_thresholds: ModelPolicy,
+    /// The dataset drift is measured against.
+    pub drift_reference: Option<String>,
+    pub limitations: Vec<String>,
+    /// Every move of an alias: who promoted what, when and why.
+    pub approval_history: Vec<AliasChange>,
+}
+
+/// The card of `name`, or `None` if the model is unknown.
+pub async fn model_card(store: &dyn Store, name: &str) -> Result<Option<ModelCard>, StoreError> {
+    let Some(record) = store.get_model(name).await? else { return Ok(None) };
+    let history = store.alias_history(name).await?;
+    let champion = record.aliased(CHAMPION).cloned();
+    let spec = record.spec;
+    Ok(Some(ModelCard {
+        name: spec.name,
+        description: spec.description,
+        owner: spec.owner,
+        task: spec.task,
+        intended_use: spec.intended_use,
+        label: spec.label,
+        features: spec.features,
+        training_data: champion.as_ref().and_then(|c| c.data_snapshot.clone()),
+        versions: record.versions,
+        aliases: record.aliases,
+        champion: champion.map(|c| c.version),
+        decision_thresholds: spec.policy,
+        drift_reference: spec.reference_data.map(|p| p.display().to_string()),
+        limitations: spec.limitations,
+        approval_history: history,
+    }))
+}
+
+fn or_none(s: &str) -> &str {
+    if s.trim().is_empty() { "_not stated_" } else { s }
+}
+
+impl ModelCard {
+    /// The card as Markdown.
+    pub fn to_markdown(&self) -> String {
+        let mut md = String::new();
+        // Writing to a String cannot fail.
+        let _ = self.write_markdown(&mut md);
+        md
+    }
+
+    fn write_markdown(&self, md: &mut String) -> std::fmt::Result {
+        writeln!(md, "# Model card: {}\n", self.name)?;
+        writeln!(md, "## Details\n")?;
+        writeln!(md, "- **Description:** {}", or_none(&self.description))?;
+        writeln!(md, "- **Owner:** {}", or_none(&self.owner))?;
+        writeln!(md, "- **Task:** {}", self.task)?;
+        writeln!(md, "- **Champion:** {}", self.champion.as_deref().unwrap_or("none"))?;
+        if let Some(label) = &self.label {
+            writeln!(md, "- **Label:** `{label}`")?;
+        }
+        writeln!(md, "\n## Intended use\n\n{}\n", or_none(&self.intended_use))?;
+        writeln!(md, "## Features\n\n| feature | kind |\n|---|---|")?;
+        for f in &self.features {
+            writeln!(md, "| `{}` | {:?} |", f.name, f.kind)?;
+        }
+        writeln!(md, "\n## Training data\n\n{}\n", self.training_data.as_deref().unwrap_or("_not recorded_"))?;
+        writeln!(md, "## Evaluation metrics per version\n")?;
+        let names: std::collections::BTreeSet<&String> =
+            self.versions.iter().flat_map(|v| v.metrics.keys()).collect();
+        if self.versions.is_empty() {
+            writeln!(md, "_No versions registered._")?;
+        } else {
+            write!(md, "| version | registered | by |")?;
+            for n in &names {
+                write!(md, " {n} |")?;
+            }
+            write!(md, " artifact |\n|---|---|---|")?;
+            for _ in &names {
+                write!(md, "---|")?;
+            }
+            writeln!(md, "---|")?;
+            for v in &self.versions {
+                write!(md, "| {} | {} | {} |", v.version, v.created_at.format("%Y-%m-%d %H:%M UTC"), v.created_by)?;
+                for n in &names {
+                    match v.metrics.get(*n) {
+                        Some(x) => write!(md, " {x:.4} |")?,
+                        None => write!(md, " — |")?,
+                    }
+                }
+                writeln!(md, " `{}` |", v.artifact_digest)?;
+            }
+        }
+        let p = &self.decision_thresholds;
+        writeln!(md, "\n## Decision thresholds\n")?;
+        writeln!(md, "- **Dataset drift** when the share of drifted features is ≥ {}", p.drift_share)?;
+        match p.stattest_threshold {
+            Some(t) => writeln!(md, "- **Per-feature test threshold:** {t}")?,
+            None => writeln!(md, "- **Per-feature test threshold:** each test's default")?,
+        }
+        if p.validation.is_empty() {
+            writeln!(md, "- **Validation rules:** none configured")?;
+        }
+        for r in &p.validation {
+            let mut parts = Vec::new();
+            if let Some(t) = r.threshold {
+                parts.push(format!("{} {t}", if r.greater_is_better { "≥" } else { "≤" }));
+            }
+            if let Some(c) = r.min_absolute_change {
+                parts.push(format!("improves on the champion by ≥ {c}"));
+            }
+            if let Some(c) = r.min_relative_change {
+                parts.push(format!("improves on the champion by ≥ {:.1}%", c * 100.0));
+            }
+            writeln!(
+                md,
+                "- **Validation:** `{}` ({}) {}",
+                r.metric,
+                if r.greater_is_better { "higher is better" } else { "lower is better" },
+                parts.join(", ")
+            )?;
+        }
+        writeln!(md, "\n## Drift reference\n\n{}\n", self.drift_reference.as_deref().unwrap_or("_none configured_"))?;
+        writeln!(md, "## Limitations\n")?;
+        if self.limitations.is_empty() {
+            writeln!(md, "_None stated._")?;
+        }
+        for l in &self.limitations {
+            writeln!(md, "- {l}")?;
+        }
+        writeln!(md, "\n## Aliases\n")?;
+        if self.aliases.is_empty() {
+            writeln!(md, "_None._")?;
+        }
+        for a in &self.aliases {
+            writeln!(md, "- `{}` → {} (set by {} at {})", a.alias, a.version, a.set_by, a.set_at.format("%Y-%m-%d %H:%M UTC"))?;
+        }
+        writeln!(md, "\n## Approval history\n")?;
+        if self.approval_history.is_empty() {
+            writeln!(md, "_No alias has moved yet._")?;
+        }
+        for h in &self.approval_history {
+            writeln!(
+                md,
+                "- {}: `{}` {} → {} by {} — {}",
+                h.set_at.format("%Y-%m-%d %H:%M UTC"),
+                h.alias,
+                h.previous_version.as_deref().unwrap_or("(unset)"),
+                h.version,
+                h.set_by,
+                h.reason
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Metrics of the champion, if any.
+    pub fn champion_metrics(&self) -> Option<&BTreeMap<String, f64>> {
+        let c = self.champion.as_ref()?;
+        self.versions.iter().find(|v| &v.version == c).map(|v| &v.metrics)
+    }
+}

@@ -1,0 +1,67 @@
+//! Parsing of `mlops://` resource URIs.
+
+/// A resource this server serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResourceUri {
+    /// `mlops://models`
+    Models,
+    /// `mlops://models/{model}/card`
+    ModelCard(String),
+    /// `mlops://traces/{id}`
+    Trace(String),
+}
+
+/// A URI this server does not serve.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown resource URI `{0}`; this server serves mlops://models, \
+     mlops://models/{{model}}/card and mlops://traces/{{id}}"
+)]
+pub struct UriError(pub String);
+
+fn segment_ok(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        && s != "."
+        && s != ".."
+}
+
+impl ResourceUri {
+    pub fn parse(uri: &str) -> Result<Self, UriError> {
+        let bad = || UriError(uri.to_owned());
+        let rest = uri.strip_prefix("mlops://").ok_or_else(bad)?;
+        let parts: Vec<&str> = rest.split('/').collect();
+        match parts.as_slice() {
+            ["models"] => Ok(Self::Models),
+            ["models", name, "card"] if segment_ok(name) => Ok(Self::ModelCard((*name).to_owned())),
+            ["traces", id] if segment_ok(id) => Ok(Self::Trace((*id).to_owned())),
+            _ => Err(bad()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_known_uris_and_refuses_others() {
+        assert_eq!(ResourceUri::parse("mlops://models"), Ok(ResourceUri::Models));
+        assert_eq!(
+            ResourceUri::parse("mlops://models/fraud-detector/card"),
+            Ok(ResourceUri::ModelCard("fraud-detector".into()))
+        );
+        assert_eq!(ResourceUri::parse("mlops://traces/abc-1"), Ok(ResourceUri::Trace("abc-1".into())));
+        for bad in [
+            "mlops://models/",
+            "mlops://models/../card",
+            "mlops://models/a/b/card",
+            "file:///etc/passwd",
+            "mlops://jobs/1",
+            "mlops://traces/a%2Fb",
+        ] {
+            assert!(ResourceUri::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! Command-line interface.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// MCP server that lets AI agents operate production ML models safely.
+#[derive(Debug, Parser)]
+#[command(name = "mlops-mcp", version, about)]
+pub struct Cli {
+    /// Configuration file (TOML). Default: ./mlops-mcp.toml if it exists, else built-in defaults.
+    #[arg(long, global = true, env = "MLOPS_MCP_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve MCP over stdio (default, what Claude Desktop spawns) or streamable HTTP (--http).
+    Serve(ServeArgs),
+    /// Write a commented starter configuration file.
+    Init(InitArgs),
+    /// Validate a configuration file and print what it sets up.
+    CheckConfig,
+    /// Bearer tokens for the HTTP transport.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Create (or reuse) a demo workspace with the `fraud-detector` model and serve it over HTTP.
+    Demo(DemoArgs),
+    /// Decision traces.
+    #[command(subcommand)]
+    Traces(TracesCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Serve streamable HTTP at ADDR (e.g. 127.0.0.1:8080) under /mcp instead of stdio.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "")]
+    pub http: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Where to write the file.
+    #[arg(default_value = "mlops-mcp.toml")]
+    pub path: PathBuf,
+    /// Overwrite an existing file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Print a token signed with the configured HS256 secret.
+    Issue {
+        /// Subject (principal name).
+        #[arg(long)]
+        sub: String,
+        /// Comma-separated scopes, e.g. models:read,drift:read (or `agent` for every scope but
+        /// promotion:approve, `all` for every scope).
+        #[arg(long, value_delimiter = ',', required = true)]
+        scopes: Vec<String>,
+        /// Lifetime, e.g. 30m, 8h, 7d.
+        #[arg(long, default_value = "8h")]
+        ttl: String,
+        /// Limit the token to these model-name globs (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        models: Option<Vec<String>>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TracesCommand {
+    /// Check the hash chain of every stored trace event; exit 1 and name the first broken event.
+    Verify,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Workspace directory (created if missing, reused if present).
+    #[arg(long, default_value = "mlops-demo")]
+    pub dir: PathBuf,
+    /// Address to serve on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub http: SocketAddr,
+    /// Prepare the workspace and print how to connect, but do not serve.
+    #[arg(long)]
+    pub no_serve: bool,
+}

@@ -1,0 +1,36 @@
+//! One module per subcommand.
+
+pub mod check_config;
+pub mod demo;
+pub mod init;
+pub mod serve;
+pub mod token;
+pub mod traces;
+
+use crate::config::ConfigError;
+
+/// A failed command: configuration problems exit with status 2, anything else with 1.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+/// A fresh random HS256 secret (32 bytes, hex).
+pub fn new_secret() -> String {
+    use rand::Rng as _;
+    hex::encode(rand::rng().random::<[u8; 32]>())
+}
+
+/// Writes `contents` to `path`, readable by the owner only (it holds a secret).
+pub fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> {
+    std::fs::write(path, contents)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,39 @@
+//! `mlops-mcp serve [--http [ADDR]]`
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::app::App;
+use crate::cli::ServeArgs;
+use crate::commands::CommandError;
+use crate::config::{Config, ConfigError};
+use crate::mcp::McpServer;
+
+pub async fn run(config_path: Option<PathBuf>, args: ServeArgs) -> Result<ExitCode, CommandError> {
+    let config = Config::load(config_path.as_deref())?;
+    let http_addr = match args.http.as_deref() {
+        None => None,
+        Some("") => Some(config.http.bind),
+        Some(addr) => Some(addr.parse().map_err(|e| {
+            ConfigError::Invalid(vec![format!("--http {addr:?}: {e}; use HOST:PORT, e.g. 127.0.0.1:8080")])
+        })?),
+    };
+    if http_addr.is_some() {
+        config.require_secret()?;
+    }
+    // A tool without a policy entry must never be served.
+    let names = McpServer::tool_names();
+    mlops_auth::PolicyTable::standard()
+        .check_covers(names.iter().map(String::as_str))
+        .map_err(|e| anyhow::anyhow!("refusing to start: {e}"))?;
+    let app = App::start(config).await?;
+    match http_addr {
+        Some(addr) => crate::transport::http::serve(app, addr).await?,
+        None => {
+            let token = std::env::var("MLOPS_MCP_TOKEN").ok().filter(|t| !t.is_empty());
+            let principal = app.stdio_principal(token.as_deref())?;
+            crate::transport::stdio::serve(app, principal).await?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,304 @@
+//! Configuration: one TOML file, overridden by `MLOPS_MCP_*` environment variables
+//! (`MLOPS_MCP_HTTP__BIND=127.0.0.1:9000` sets `http.bind`), then by command-line flags.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use mlops_auth::scopes;
+use mlops_tools::ModelSpec;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// File read when `--config` is not given and it exists.
+pub const DEFAULT_FILE: &str = "mlops-mcp.toml";
+
+/// Environment variables with the prefix that are not configuration keys.
+const NOT_KEYS: &[&str] = &["CONFIG", "TOKEN", "LOG"];
+
+/// The whole configuration.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where state lives.
+    #[serde(default)]
+    pub store: StoreConfig,
+    /// The streamable HTTP transport.
+    #[serde(default)]
+    pub http: HttpConfig,
+    /// Bearer-token verification.
+    #[serde(default)]
+    pub auth: AuthConfig,
+    /// Who a stdio client is.
+    #[serde(default)]
+    pub stdio: StdioConfig,
+    /// The models this server operates.
+    #[serde(default)]
+    pub models: Vec<ModelSpec>,
+    /// Directory relative paths are resolved against (the config file's directory).
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `sqlite://PATH` (relative to the config file; created on first run).
+    #[serde(default = "default_store_url")]
+    pub url: String,
+}
+
+fn default_store_url() -> String {
+    "sqlite://mlops-mcp.db".into()
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self { url: default_store_url() }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Address `serve --http` binds when no address is given.
+    #[serde(default = "default_bind")]
+    pub bind: SocketAddr,
+    /// Accepted `Host` header values (DNS-rebinding protection). Add your public host name
+    /// when serving behind a proxy.
+    #[serde(default = "default_hosts")]
+    pub allowed_hosts: Vec<String>,
+    /// Accepted `Origin` values (scheme://host[:port], `:*` for any port). A request with an
+    /// Origin not listed gets 403; requests without Origin (non-browser clients) pass.
+    #[serde(default = "default_origins")]
+    pub allowed_origins: Vec<String>,
+    /// Largest request body accepted, in bytes.
+    #[serde(default = "default_body")]
+    pub max_body_bytes: usize,
+    /// Longest a request may take, in seconds.
+    #[serde(default = "default_timeout")]
+    pub request_timeout_secs: u64,
+}
+
+fn default_bind() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+fn default_hosts() -> Vec<String> {
+    vec!["localhost".into(), "127.0.0.1".into(), "::1".into()]
+}
+fn default_origins() -> Vec<String> {
+    vec!["http://localhost:*".into(), "http://127.0.0.1:*".into()]
+}
+fn default_body() -> usize {
+    1024 * 1024
+}
+fn default_timeout() -> u64 {
+    120
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            bind: default_bind(),
+            allowed_hosts: default_hosts(),
+            allowed_origins: default_origins(),
+            max_body_bytes: default_body(),
+            request_timeout_secs: default_timeout(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// HS256 secret (at least 32 bytes). Prefer the env var `MLOPS_MCP_AUTH__HS256_SECRET`.
+    #[serde(default)]
+    pub hs256_secret: Option<SecretString>,
+    /// Expected `iss` claim.
+    #[serde(default = "default_issuer")]
+    pub issuer: String,
+    /// Expected `aud` claim.
+    #[serde(default = "default_issuer")]
+    pub audience: String,
+    /// Clock skew tolerated for `exp`/`nbf`, in seconds.
+    #[serde(default = "default_leeway")]
+    pub leeway_secs: u64,
+}
+
+fn default_issuer() -> String {
+    "mlops-mcp".into()
+}
+fn default_leeway() -> u64 {
+    30
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            hs256_secret: None,
+            issuer: default_issuer(),
+            audience: default_issuer(),
+            leeway_secs: default_leeway(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StdioConfig {
+    /// Principal name of the user who spawned the stdio server.
+    #[serde(default = "default_principal")]
+    pub principal: String,
+    /// Scopes of that principal. `promotion:approve` is never allowed over stdio.
+    #[serde(default = "default_stdio_scopes")]
+    pub scopes: Vec<String>,
+}
+
+fn default_principal() -> String {
+    "local".into()
+}
+fn default_stdio_scopes() -> Vec<String> {
+    scopes::AGENT_DEFAULT.iter().map(|s| (*s).to_owned()).collect()
+}
+
+impl Default for StdioConfig {
+    fn default() -> Self {
+        Self { principal: default_principal(), scopes: default_stdio_scopes() }
+    }
+}
+
+/// A configuration that cannot be used, with what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: {message}")]
+    Load { path: String, message: String },
+    #[error("{}", .0.join("\n"))]
+    Invalid(Vec<String>),
+}
+
+impl Config {
+    /// Loads `path` (or the default file, or built-in defaults), applies the environment, resolves
+    /// relative paths and validates.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let file = match path {
+            Some(p) => {
+                if !p.is_file() {
+                    return Err(ConfigError::Load {
+                        path: p.display().to_string(),
+                        message: "file not found (create one with `mlops-mcp init`)".into(),
+                    });
+                }
+                Some(p.to_path_buf())
+            }
+            None => Some(PathBuf::from(DEFAULT_FILE)).filter(|p| p.is_file()),
+        };
+        let mut figment = Figment::new();
+        if let Some(f) = &file {
+            figment = figment.merge(Toml::file_exact(f));
+        }
+        figment = figment.merge(
+            Env::prefixed("MLOPS_MCP_")
+                .filter(|k| !NOT_KEYS.iter().any(|n| k.as_str().eq_ignore_ascii_case(n)))
+                .split("__"),
+        );
+        let shown = file.as_ref().map_or("configuration".to_owned(), |f| f.display().to_string());
+        let mut config: Config = figment.extract().map_err(|e| ConfigError::Load {
+            path: shown,
+            message: e.to_string(),
+        })?;
+        let base = file
+            .as_ref()
+            .and_then(|f| f.parent().map(Path::to_path_buf))
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or_else(|| PathBuf::from("."));
+        config.base_dir = base;
+        config.resolve_paths();
+        let problems = config.problems();
+        if problems.is_empty() { Ok(config) } else { Err(ConfigError::Invalid(problems)) }
+    }
+
+    fn resolve_paths(&mut self) {
+        let base = self.base_dir.clone();
+        if let Some(path) = self.store.url.strip_prefix("sqlite://")
+            && !path.starts_with(':')
+            && Path::new(path).is_relative()
+        {
+            self.store.url = format!("sqlite://{}", base.join(path).display());
+        }
+        for m in &mut self.models {
+            for p in [&mut m.reference_data, &mut m.current_data].into_iter().flatten() {
+                if p.is_relative() {
+                    *p = base.join(&*p);
+                }
+            }
+        }
+    }
+
+    /// Every problem, each naming the field and what to do.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if !self.store.url.starts_with("sqlite:") {
+            out.push(format!(
+                "store.url = {:?}: use sqlite://PATH (PostgreSQL support is planned)",
+                self.store.url
+            ));
+        }
+        if self.http.allowed_hosts.is_empty() {
+            out.push("http.allowed_hosts is empty: list the host names clients use, e.g. [\"localhost\", \"127.0.0.1\"]".into());
+        }
+        for (i, o) in self.http.allowed_origins.iter().enumerate() {
+            if o != "null" && !(o.starts_with("http://") || o.starts_with("https://")) {
+                out.push(format!(
+                    "http.allowed_origins[{i}] = {o:?}: an origin needs a scheme, e.g. \"https://app.example.com\""
+                ));
+            }
+        }
+        if self.http.max_body_bytes < 1024 {
+            out.push(format!("http.max_body_bytes = {}: use at least 1024", self.http.max_body_bytes));
+        }
+        if self.http.request_timeout_secs == 0 {
+            out.push("http.request_timeout_secs = 0: use a positive number of seconds".into());
+        }
+        if let Some(secret) = &self.auth.hs256_secret
+            && secret.expose_secret().len() < mlops_auth::MIN_SECRET_BYTES
+        {
+            out.push(format!(
+                "auth.hs256_secret is {} bytes: use at least {} random bytes (e.g. `openssl rand -hex 32`)",
+                secret.expose_secret().len(),
+                mlops_auth::MIN_SECRET_BYTES
+            ));
+        }
+        if self.stdio.principal.trim().is_empty() {
+            out.push("stdio.principal is empty: name the local user, e.g. \"local\"".into());
+        }
+        for (i, s) in self.stdio.scopes.iter().enumerate() {
+            if s == scopes::PROMOTION_APPROVE {
+                out.push(format!(
+                    "stdio.scopes[{i}] = \"promotion:approve\": approval is never granted over stdio; remove it"
+                ));
+            } else if !scopes::ALL.contains(&s.as_str()) {
+                out.push(format!("stdio.scopes[{i}] = {s:?}: unknown scope; known: {}", scopes::ALL.join(", ")));
+            }
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for (i, m) in self.models.iter().enumerate() {
+            out.extend(m.problems(i));
+            if !names.insert(m.name.as_str()) {
+                out.push(format!("models[{i}].name = {:?}: declared twice", m.name));
+            }
+        }
+        out
+    }
+
+    /// The HS256 secret, or an error saying how to set one.
+    pub fn require_secret(&self) -> Result<&SecretString, ConfigError> {
+        self.auth.hs256_secret.as_ref().ok_or_else(|| {
+            ConfigError::Invalid(vec![
+                "auth.hs256_secret is not set: HTTP needs it to verify bearer tokens; set it in the \
+                 file or in MLOPS_MCP_AUTH__HS256_SECRET (at least 32 random bytes)"
+                    .into(),
+            ])
+        })
+    }
+}

@@ -1,0 +1,64 @@
+//! mlops-mcp: a Model Context Protocol server that lets AI agents operate production ML models
+//! safely. This crate is the MCP surface and the wiring: CLI, configuration, the rmcp handler,
+//! the stdio and streamable HTTP transports.
+
+pub mod app;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod transport;
+pub mod mcp;
+
+use std::process::ExitCode;
+
+use cli::{Cli, Command};
+
+/// Exit status for a configuration or usage problem the user must fix.
+pub const EXIT_CONFIG: u8 = 2;
+
+/// Runs the command line; the binary's `main` is only this call.
+pub fn main(cli: Cli) -> ExitCode {
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> ExitCode {
+    let config_path = cli.config.clone();
+    let result = match cli.command {
+        Command::Serve(args) => commands::serve::run(config_path, args).await,
+        Command::Init(args) => commands::init::run(args),
+        Command::CheckConfig => commands::check_config::run(config_path),
+        Command::Token(cmd) => commands::token::run(config_path, cmd),
+        Command::Demo(args) => commands::demo::run(args).await,
+        Command::Traces(cmd) => commands::traces::run(config_path, cmd).await,
+    };
+    match result {
+        Ok(code) => code,
+        Err(commands::CommandError::Config(e)) => {
+            eprintln!("configuration error: {e}");
+            ExitCode::from(EXIT_CONFIG)
+        }
+        Err(commands::CommandError::Other(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to stderr only: in stdio mode stdout carries nothing but protocol messages.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MLOPS_MCP_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .try_init();
+}

@@ -1,0 +1,9 @@
+//! The rmcp handler: tools, resources and the prompt, with authorization and tracing around
+//! every tool call.
+
+mod prompts;
+mod resources;
+mod server;
+mod tools;
+
+pub use server::McpServer;

@@ -1,0 +1,263 @@
+//! The `ServerHandler`: identity, authorization and tracing around rmcp's routing.
+
+use std::sync::{Arc, LazyLock};
+use std::time::Instant;
+
+use mlops_auth::{Principal, scopes};
+use mlops_tools::trace::{NewTraceEvent, Outcome};
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::tool::ToolCallContext;
+use rmcp::model::{
+    CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, GetPromptRequestParams,
+    GetPromptResponse, Implementation, ListPromptsResult, ListResourceTemplatesResult,
+    ListResourcesResult, ListToolsResult, MetaObject, PaginatedRequestParams, ReadResourceRequestParams,
+    ReadResourceResponse, ServerCapabilities, ServerConfig, Tool,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer, ServerHandler};
+use serde_json::Value;
+
+use super::{prompts, resources};
+use crate::app::App;
+
+/// `_meta` key carrying the trace id of a call, in results and (optionally) in requests that
+/// continue an existing trace.
+pub const TRACE_META_KEY: &str = "io.mlops-mcp/traceId";
+
+static ROUTER: LazyLock<Arc<ToolRouter<McpServer>>> =
+    LazyLock::new(|| Arc::new(McpServer::tool_router()));
+
+/// One handler per stdio process or per HTTP request; cheap to create.
+#[derive(Clone)]
+pub struct McpServer {
+    pub(crate) app: App,
+    router: Arc<ToolRouter<McpServer>>,
+    /// Set for stdio; over HTTP the principal comes from the verified token on each request.
+    stdio_principal: Option<Principal>,
+}
+
+impl McpServer {
+    /// A handler for HTTP requests, which carry their principal.
+    pub fn for_http(app: App) -> Self {
+        Self { app, router: ROUTER.clone(), stdio_principal: None }
+    }
+
+    /// A handler for a stdio client, which is `principal` for its whole life.
+    pub fn for_stdio(app: App, principal: Principal) -> Self {
+        Self { app, router: ROUTER.clone(), stdio_principal: Some(principal) }
+    }
+
+    /// Names of every registered tool (checked against the policy table at start-up).
+    pub fn tool_names() -> Vec<String> {
+        ROUTER.list_all().into_iter().map(|t| t.name.to_string()).collect()
+    }
+
+    /// Every tool definition, unfiltered (for documentation and checks).
+    pub fn all_tools() -> Vec<Tool> {
+        ROUTER.list_all()
+    }
+
+    fn principal(&self, ctx: &RequestContext<RoleServer>) -> Option<Principal> {
+        if let Some(p) = &self.stdio_principal {
+            return Some(p.clone());
+        }
+        ctx.extensions
+            .get::<http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<Principal>())
+            .cloned()
+    }
+
+    fn require_principal(&self, ctx: &RequestContext<RoleServer>) -> Result<Principal, ErrorData> {
+        self.principal(ctx)
+            .ok_or_else(|| ErrorData::invalid_request("unauthenticated request", None))
+    }
+
+    fn require_read(&self, ctx: &RequestContext<RoleServer>) -> Result<Principal, ErrorData> {
+        let principal = self.require_principal(ctx)?;
+        if principal.has_scope(scopes::MODELS_READ) {
+            Ok(principal)
+        } else {
+            Err(ErrorData::invalid_request(
+                format!("reading resources requires the scope `{}`", scopes::MODELS_READ),
+                None,
+            ))
+        }
+    }
+}
+
+fn trace_id_from(ctx: &RequestContext<RoleServer>) -> String {
+    ctx.meta
+        .get(TRACE_META_KEY)
+        .and_then(Value::as_str)
+        .filter(|id| uuid::Uuid::parse_str(id).is_ok())
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
+}
+
+fn text_of(result: &CallToolResult) -> String {
+    result
+        .content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn micros(started: Instant) -> i64 {
+    i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX)
+}
+
+fn with_trace_meta(mut result: CallToolResult, trace_id: &str) -> CallToolResult {
+    let mut meta = result.meta.take().unwrap_or_else(|| MetaObject(Default::default()));
+    meta.0.insert(TRACE_META_KEY.into(), Value::String(trace_id.into()));
+    result.meta = Some(meta);
+    result
+}
+
+impl ServerHandler for McpServer {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(
+            ServerCapabilities::builder().enable_tools().enable_resources().enable_prompts().build(),
+        )
+        .with_server_info(
+            Implementation::new("mlops-mcp", env!("CARGO_PKG_VERSION")).with_title("mlops-mcp"),
+        )
+        .with_instructions(
+            "Operate production ML models: list_models to start, then follow the monitor_model \
+             prompt (drift → retrain → validate → request promotion). Promotions need a human's \
+             approval; no tool can approve. Every call is traced; the trace id is in each \
+             result's _meta.",
+        )
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        let principal = self.require_principal(&ctx)?;
+        let tools = self
+            .router
+            .list_all()
+            .into_iter()
+            .filter(|t| self.app.policy().authorize(&principal, &t.name).is_ok())
+            .collect();
+        // The list depends on the caller's scopes.
+        Ok(ListToolsResult::with_all_items(tools).with_cache_scope(CacheScope::Private).with_ttl_ms(0))
+    }
+
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        self.router.get(name).cloned()
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        mut ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let started = Instant::now();
+        let trace_id = trace_id_from(&ctx);
+        let tool = request.name.to_string();
+        let arguments = Value::Object(request.arguments.clone().unwrap_or_default());
+        let principal = self.require_principal(&ctx)?;
+        let who = principal.subject.clone();
+        let trace = |outcome, rationale: String| {
+            NewTraceEvent::new(&trace_id, &who, &tool, &arguments, outcome, rationale, micros(started))
+        };
+
+        if self.router.get(&tool).is_none() {
+            let message = format!("unknown tool `{tool}`; call tools/list to see the tools you may call");
+            self.app.trace(trace(Outcome::Refused, message.clone())).await;
+            return Err(ErrorData::invalid_params(message, None));
+        }
+        if let Err(refusal) = self.app.policy().authorize(&principal, &tool) {
+            let message = refusal.to_string();
+            self.app.trace(trace(Outcome::Refused, message.clone())).await;
+            let result = CallToolResult::error(vec![ContentBlock::text(message)]);
+            return Ok(with_trace_meta(result, &trace_id).into());
+        }
+
+        ctx.extensions.insert(principal.clone());
+        let response = self.router.call(ToolCallContext::new(self, request, ctx)).await;
+        match response {
+            Ok(CallToolResponse::Complete(result)) => {
+                let failed = result.is_error == Some(true);
+                let (outcome, rationale) = if failed {
+                    (Outcome::Error, text_of(&result))
+                } else {
+                    (Outcome::Ok, "completed".to_owned())
+                };
+                self.app.trace(trace(outcome, rationale)).await;
+                Ok(with_trace_meta(result, &trace_id).into())
+            }
+            Ok(other) => {
+                self.app.trace(trace(Outcome::Ok, "returned a non-final response".into())).await;
+                Ok(other)
+            }
+            Err(error) => {
+                self.app.trace(trace(Outcome::Error, error.message.to_string())).await;
+                Err(error)
+            }
+        }
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        let principal = self.require_read(&ctx)?;
+        let items = resources::list(&self.app, &principal).await?;
+        Ok(ListResourcesResult::with_all_items(items).with_cache_scope(CacheScope::Private).with_ttl_ms(0))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _ctx: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        Ok(ListResourceTemplatesResult::with_all_items(resources::templates())
+            .with_cache_scope(CacheScope::Public)
+            .with_ttl_ms(60_000))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        let principal = self.require_read(&ctx)?;
+        let result = resources::read(&self.app, &principal, &request.uri).await?;
+        Ok(result.with_cache_scope(CacheScope::Private).with_ttl_ms(0).into())
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _ctx: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        Ok(ListPromptsResult::with_all_items(prompts::list())
+            .with_cache_scope(CacheScope::Public)
+            .with_ttl_ms(60_000))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _ctx: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        if request.name != prompts::MONITOR_MODEL {
+            return Err(ErrorData::invalid_params(
+                format!("unknown prompt `{}`; this server has `{}`", request.name, prompts::MONITOR_MODEL),
+                None,
+            ));
+        }
+        let model = request
+            .arguments
+            .as_ref()
+            .and_then(|a| a.get("model"))
+            .and_then(Value::as_str)
+            .filter(|m| !m.trim().is_empty())
+            .ok_or_else(|| ErrorData::invalid_params("the prompt needs the argument `model`", None))?;
+        Ok(prompts::monitor_model(model).into())
+    }
+}
