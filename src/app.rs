@@ -41,7 +41,13 @@ impl App {
         });
         let traces = TraceLog::spawn(store.clone());
         Ok(Self {
-            inner: Arc::new(Inner { config, store, traces, policy: PolicyTable::standard(), verifier }),
+            inner: Arc::new(Inner {
+                config,
+                store,
+                traces,
+                policy: PolicyTable::standard(),
+                verifier,
+            }),
         })
     }
 
@@ -93,7 +99,9 @@ impl App {
                 Principal::new(c.principal.clone(), c.scopes.iter().cloned(), "stdio")
             }
         };
-        principal.scopes.remove(mlops_auth::scopes::PROMOTION_APPROVE);
+        principal
+            .scopes
+            .remove(mlops_auth::scopes::PROMOTION_APPROVE);
         principal.via = "stdio".into();
         Ok(principal)
     }

@@ -55,7 +55,9 @@ fn default_store_url() -> String {
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        Self { url: default_store_url() }
+        Self {
+            url: default_store_url(),
+        }
     }
 }
 
@@ -159,12 +161,18 @@ fn default_principal() -> String {
     "local".into()
 }
 fn default_stdio_scopes() -> Vec<String> {
-    scopes::AGENT_DEFAULT.iter().map(|s| (*s).to_owned()).collect()
+    scopes::AGENT_DEFAULT
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect()
 }
 
 impl Default for StdioConfig {
     fn default() -> Self {
-        Self { principal: default_principal(), scopes: default_stdio_scopes() }
+        Self {
+            principal: default_principal(),
+            scopes: default_stdio_scopes(),
+        }
     }
 }
 
@@ -202,7 +210,9 @@ impl Config {
                 .filter(|k| !NOT_KEYS.iter().any(|n| k.as_str().eq_ignore_ascii_case(n)))
                 .split("__"),
         );
-        let shown = file.as_ref().map_or("configuration".to_owned(), |f| f.display().to_string());
+        let shown = file
+            .as_ref()
+            .map_or("configuration".to_owned(), |f| f.display().to_string());
         let mut config: Config = figment.extract().map_err(|e| ConfigError::Load {
             path: shown,
             message: e.to_string(),
@@ -215,7 +225,11 @@ impl Config {
         config.base_dir = base;
         config.resolve_paths();
         let problems = config.problems();
-        if problems.is_empty() { Ok(config) } else { Err(ConfigError::Invalid(problems)) }
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError::Invalid(problems))
+        }
     }
 
     fn resolve_paths(&mut self) {
@@ -227,7 +241,10 @@ impl Config {
             self.store.url = format!("sqlite://{}", base.join(path).display());
         }
         for m in &mut self.models {
-            for p in [&mut m.reference_data, &mut m.current_data].into_iter().flatten() {
+            for p in [&mut m.reference_data, &mut m.current_data]
+                .into_iter()
+                .flatten()
+            {
                 if p.is_relative() {
                     *p = base.join(&*p);
                 }
@@ -255,7 +272,10 @@ impl Config {
             }
         }
         if self.http.max_body_bytes < 1024 {
-            out.push(format!("http.max_body_bytes = {}: use at least 1024", self.http.max_body_bytes));
+            out.push(format!(
+                "http.max_body_bytes = {}: use at least 1024",
+                self.http.max_body_bytes
+            ));
         }
         if self.http.request_timeout_secs == 0 {
             out.push("http.request_timeout_secs = 0: use a positive number of seconds".into());
@@ -278,7 +298,10 @@ impl Config {
                     "stdio.scopes[{i}] = \"promotion:approve\": approval is never granted over stdio; remove it"
                 ));
             } else if !scopes::ALL.contains(&s.as_str()) {
-                out.push(format!("stdio.scopes[{i}] = {s:?}: unknown scope; known: {}", scopes::ALL.join(", ")));
+                out.push(format!(
+                    "stdio.scopes[{i}] = {s:?}: unknown scope; known: {}",
+                    scopes::ALL.join(", ")
+                ));
             }
         }
         let mut names = std::collections::BTreeSet::new();

@@ -6,8 +6,8 @@ pub mod app;
 pub mod cli;
 pub mod commands;
 pub mod config;
-pub mod transport;
 pub mod mcp;
+pub mod transport;
 
 use std::process::ExitCode;
 
@@ -19,7 +19,10 @@ pub const EXIT_CONFIG: u8 = 2;
 /// Runs the command line; the binary's `main` is only this call.
 pub fn main(cli: Cli) -> ExitCode {
     init_logging();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

@@ -7,4 +7,4 @@ mod token;
 
 pub use policy::{AuthzError, MissingPolicy, PolicyTable, ToolClass, ToolPolicy};
 pub use principal::{Principal, scopes};
-pub use token::{Claims, Hs256Keys, TokenError, TokenVerifier, MIN_SECRET_BYTES};
+pub use token::{Claims, Hs256Keys, MIN_SECRET_BYTES, TokenError, TokenVerifier};

@@ -37,7 +37,11 @@ pub enum AuthzError {
         "calling `{tool}` requires the scope `{scope}`, which principal `{subject}` does not have; \
          ask an operator for a token with `{scope}`"
     )]
-    MissingScope { tool: String, scope: String, subject: String },
+    MissingScope {
+        tool: String,
+        scope: String,
+        subject: String,
+    },
     #[error("`{0}` has no policy entry, so nobody may call it")]
     NoPolicy(String),
 }
@@ -52,7 +56,11 @@ impl PolicyTable {
             ("trigger_retrain", scopes::RETRAIN_TRIGGER, HighPrivilege),
             ("get_job", scopes::MODELS_READ, Read),
             ("get_validation", scopes::VALIDATION_READ, Read),
-            ("request_promotion", scopes::PROMOTION_REQUEST, HighPrivilege),
+            (
+                "request_promotion",
+                scopes::PROMOTION_REQUEST,
+                HighPrivilege,
+            ),
             ("get_promotion", scopes::MODELS_READ, Read),
         ]
         .into_iter()
@@ -76,7 +84,11 @@ impl PolicyTable {
             .filter(|name| !self.entries.contains_key(name))
             .map(str::to_owned)
             .collect();
-        if missing.is_empty() { Ok(()) } else { Err(MissingPolicy(missing)) }
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(MissingPolicy(missing))
+        }
     }
 
     /// Whether `principal` may call `tool`.
@@ -104,7 +116,11 @@ mod tests {
     #[test]
     fn every_design_tool_has_a_policy_and_unknown_ones_are_reported() {
         let table = PolicyTable::standard();
-        assert!(table.check_covers(["list_models", "check_drift", "request_promotion"]).is_ok());
+        assert!(
+            table
+                .check_covers(["list_models", "check_drift", "request_promotion"])
+                .is_ok()
+        );
         assert_eq!(
             table.check_covers(["list_models", "delete_everything"]),
             Err(MissingPolicy(vec!["delete_everything".into()]))
@@ -115,9 +131,15 @@ mod tests {
     fn high_privilege_tools_are_classed_as_such() {
         let table = PolicyTable::standard();
         for tool in ["trigger_retrain", "request_promotion"] {
-            assert_eq!(table.get(tool).map(|p| p.class), Some(ToolClass::HighPrivilege));
+            assert_eq!(
+                table.get(tool).map(|p| p.class),
+                Some(ToolClass::HighPrivilege)
+            );
         }
-        assert_eq!(table.get("list_models").map(|p| p.class), Some(ToolClass::Read));
+        assert_eq!(
+            table.get("list_models").map(|p| p.class),
+            Some(ToolClass::Read)
+        );
     }
 
     #[test]
@@ -126,8 +148,14 @@ mod tests {
         let reader = Principal::new("agent", [scopes::MODELS_READ], "jwt");
         assert!(table.authorize(&reader, "list_models").is_ok());
         let err = table.authorize(&reader, "trigger_retrain").err();
-        assert!(matches!(&err, Some(AuthzError::MissingScope { scope, .. }) if scope == "retrain:trigger"));
-        assert!(err.map(|e| e.to_string()).unwrap_or_default().contains("retrain:trigger"));
+        assert!(
+            matches!(&err, Some(AuthzError::MissingScope { scope, .. }) if scope == "retrain:trigger")
+        );
+        assert!(
+            err.map(|e| e.to_string())
+                .unwrap_or_default()
+                .contains("retrain:trigger")
+        );
         assert_eq!(
             table.authorize(&reader, "nope").err(),
             Some(AuthzError::NoPolicy("nope".into()))

@@ -76,7 +76,12 @@ impl std::fmt::Debug for Hs256Keys {
 
 impl Hs256Keys {
     pub fn new(secret: SecretString, issuer: &str, audience: &str, leeway_secs: u64) -> Self {
-        Self { secret, issuer: issuer.into(), audience: audience.into(), leeway_secs }
+        Self {
+            secret,
+            issuer: issuer.into(),
+            audience: audience.into(),
+            leeway_secs,
+        }
     }
 
     /// Signs a token for `sub` with `scopes`, valid from now for `ttl_secs`.
@@ -156,7 +161,12 @@ impl TokenVerifier for Hs256Keys {
             return Err(TokenError::Malformed("empty `sub` claim".into()));
         }
         let scopes: BTreeSet<String> = claims.scope.split_whitespace().map(str::to_owned).collect();
-        Ok(Principal { subject: claims.sub, scopes, models: claims.models, via: "jwt".into() })
+        Ok(Principal {
+            subject: claims.sub,
+            scopes,
+            models: claims.models,
+            via: "jwt".into(),
+        })
     }
 }
 
@@ -164,9 +174,13 @@ impl TokenVerifier for Hs256Keys {
 mod tests {
     use super::*;
 
-
     fn keys(secret: &str) -> Hs256Keys {
-        Hs256Keys::new(SecretString::from(secret.to_owned()), "mlops-mcp", "mlops-mcp", 0)
+        Hs256Keys::new(
+            SecretString::from(secret.to_owned()),
+            "mlops-mcp",
+            "mlops-mcp",
+            0,
+        )
     }
 
     fn now() -> i64 {
@@ -176,9 +190,16 @@ mod tests {
     #[test]
     fn issued_token_round_trips_to_a_principal() {
         let k = keys("0123456789abcdef0123456789abcdef");
-        let token = k.issue("alice", &["models:read".into(), "drift:read".into()], 60, now());
+        let token = k.issue(
+            "alice",
+            &["models:read".into(), "drift:read".into()],
+            60,
+            now(),
+        );
         let principal = token.and_then(|t| k.verify(&t));
-        let principal = principal.as_ref().map(|p| (p.subject.as_str(), p.scopes.len()));
+        let principal = principal
+            .as_ref()
+            .map(|p| (p.subject.as_str(), p.scopes.len()));
         assert_eq!(principal, Ok(("alice", 2)));
     }
 
@@ -189,7 +210,9 @@ mod tests {
         let t = other.issue("mallory", &[], 60, now()).unwrap_or_default();
         assert_eq!(good.verify(&t), Err(TokenError::BadSignature));
 
-        let expired = good.issue("bob", &[], 60, now() - 100_000).unwrap_or_default();
+        let expired = good
+            .issue("bob", &[], 60, now() - 100_000)
+            .unwrap_or_default();
         assert_eq!(good.verify(&expired), Err(TokenError::Expired));
 
         let wrong_aud = Hs256Keys::new(
@@ -215,7 +238,13 @@ mod tests {
         );
         let token = format!("{header}.{}.", encode(body.as_bytes()));
         let refused = k.verify(&token);
-        assert!(matches!(refused, Err(TokenError::BadAlgorithm(_))), "{refused:?}");
-        assert_eq!(k.verify(&"a".repeat(MAX_TOKEN_BYTES + 1)), Err(TokenError::TooLarge));
+        assert!(
+            matches!(refused, Err(TokenError::BadAlgorithm(_))),
+            "{refused:?}"
+        );
+        assert_eq!(
+            k.verify(&"a".repeat(MAX_TOKEN_BYTES + 1)),
+            Err(TokenError::TooLarge)
+        );
     }
 }

@@ -39,16 +39,26 @@ fn to_json<T: Serialize>(value: &T) -> serde_json::Value {
 }
 
 /// Reads `uri` on behalf of `principal`. Models outside the principal's grant are not found.
-pub async fn read(store: &dyn Store, principal: &Principal, uri: &str) -> Result<Rendered, ReadError> {
+pub async fn read(
+    store: &dyn Store,
+    principal: &Principal,
+    uri: &str,
+) -> Result<Rendered, ReadError> {
     match ResourceUri::parse(uri)? {
         ResourceUri::Models => {
             let models = store.list_models().await?;
-            let visible: Vec<_> =
-                models.iter().filter(|m| principal.may_access_model(&m.spec.name)).collect();
-            let mut markdown = String::from("# Models\n\n| model | owner | task | champion |\n|---|---|---|---|\n");
+            let visible: Vec<_> = models
+                .iter()
+                .filter(|m| principal.may_access_model(&m.spec.name))
+                .collect();
+            let mut markdown = String::from(
+                "# Models\n\n| model | owner | task | champion |\n|---|---|---|---|\n",
+            );
             let mut json = Vec::new();
             for m in &visible {
-                let champion = m.aliased(mlops_tools::model::CHAMPION).map(|v| v.version.clone());
+                let champion = m
+                    .aliased(mlops_tools::model::CHAMPION)
+                    .map(|v| v.version.clone());
                 markdown.push_str(&format!(
                     "| [{0}](mlops://models/{0}/card) | {1} | {2} | {3} |\n",
                     m.spec.name,
@@ -64,18 +74,31 @@ pub async fn read(store: &dyn Store, principal: &Principal, uri: &str) -> Result
                     "card_uri": format!("mlops://models/{}/card", m.spec.name),
                 }));
             }
-            Ok(Rendered { markdown, json: serde_json::json!({ "models": json }) })
+            Ok(Rendered {
+                markdown,
+                json: serde_json::json!({ "models": json }),
+            })
         }
         ResourceUri::ModelCard(name) => {
             if !principal.may_access_model(&name) {
                 return Err(ReadError::NotFound(uri.to_owned()));
             }
-            let card = model_card(store, &name).await?.ok_or_else(|| ReadError::NotFound(uri.to_owned()))?;
-            Ok(Rendered { markdown: card.to_markdown(), json: to_json(&card) })
+            let card = model_card(store, &name)
+                .await?
+                .ok_or_else(|| ReadError::NotFound(uri.to_owned()))?;
+            Ok(Rendered {
+                markdown: card.to_markdown(),
+                json: to_json(&card),
+            })
         }
         ResourceUri::Trace(id) => {
-            let view = trace_view(store, &id).await?.ok_or_else(|| ReadError::NotFound(uri.to_owned()))?;
-            Ok(Rendered { markdown: view.to_markdown(), json: to_json(&view) })
+            let view = trace_view(store, &id)
+                .await?
+                .ok_or_else(|| ReadError::NotFound(uri.to_owned()))?;
+            Ok(Rendered {
+                markdown: view.to_markdown(),
+                json: to_json(&view),
+            })
         }
     }
 }

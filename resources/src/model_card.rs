@@ -34,7 +34,9 @@ pub struct ModelCard {
 
 /// The card of `name`, or `None` if the model is unknown.
 pub async fn model_card(store: &dyn Store, name: &str) -> Result<Option<ModelCard>, StoreError> {
-    let Some(record) = store.get_model(name).await? else { return Ok(None) };
+    let Some(record) = store.get_model(name).await? else {
+        return Ok(None);
+    };
     let history = store.alias_history(name).await?;
     let champion = record.aliased(CHAMPION).cloned();
     let spec = record.spec;
@@ -58,7 +60,11 @@ pub async fn model_card(store: &dyn Store, name: &str) -> Result<Option<ModelCar
 }
 
 fn or_none(s: &str) -> &str {
-    if s.trim().is_empty() { "_not stated_" } else { s }
+    if s.trim().is_empty() {
+        "_not stated_"
+    } else {
+        s
+    }
 }
 
 impl ModelCard {
@@ -76,7 +82,11 @@ impl ModelCard {
         writeln!(md, "- **Description:** {}", or_none(&self.description))?;
         writeln!(md, "- **Owner:** {}", or_none(&self.owner))?;
         writeln!(md, "- **Task:** {}", self.task)?;
-        writeln!(md, "- **Champion:** {}", self.champion.as_deref().unwrap_or("none"))?;
+        writeln!(
+            md,
+            "- **Champion:** {}",
+            self.champion.as_deref().unwrap_or("none")
+        )?;
         if let Some(label) = &self.label {
             writeln!(md, "- **Label:** `{label}`")?;
         }
@@ -85,10 +95,17 @@ impl ModelCard {
         for f in &self.features {
             writeln!(md, "| `{}` | {:?} |", f.name, f.kind)?;
         }
-        writeln!(md, "\n## Training data\n\n{}\n", self.training_data.as_deref().unwrap_or("_not recorded_"))?;
+        writeln!(
+            md,
+            "\n## Training data\n\n{}\n",
+            self.training_data.as_deref().unwrap_or("_not recorded_")
+        )?;
         writeln!(md, "## Evaluation metrics per version\n")?;
-        let names: std::collections::BTreeSet<&String> =
-            self.versions.iter().flat_map(|v| v.metrics.keys()).collect();
+        let names: std::collections::BTreeSet<&String> = self
+            .versions
+            .iter()
+            .flat_map(|v| v.metrics.keys())
+            .collect();
         if self.versions.is_empty() {
             writeln!(md, "_No versions registered._")?;
         } else {
@@ -102,7 +119,13 @@ impl ModelCard {
             }
             writeln!(md, "---|")?;
             for v in &self.versions {
-                write!(md, "| {} | {} | {} |", v.version, v.created_at.format("%Y-%m-%d %H:%M UTC"), v.created_by)?;
+                write!(
+                    md,
+                    "| {} | {} | {} |",
+                    v.version,
+                    v.created_at.format("%Y-%m-%d %H:%M UTC"),
+                    v.created_by
+                )?;
                 for n in &names {
                     match v.metrics.get(*n) {
                         Some(x) => write!(md, " {x:.4} |")?,
@@ -114,7 +137,11 @@ impl ModelCard {
         }
         let p = &self.decision_thresholds;
         writeln!(md, "\n## Decision thresholds\n")?;
-        writeln!(md, "- **Dataset drift** when the share of drifted features is ≥ {}", p.drift_share)?;
+        writeln!(
+            md,
+            "- **Dataset drift** when the share of drifted features is ≥ {}",
+            p.drift_share
+        )?;
         match p.stattest_threshold {
             Some(t) => writeln!(md, "- **Per-feature test threshold:** {t}")?,
             None => writeln!(md, "- **Per-feature test threshold:** each test's default")?,
@@ -125,7 +152,10 @@ impl ModelCard {
         for r in &p.validation {
             let mut parts = Vec::new();
             if let Some(t) = r.threshold {
-                parts.push(format!("{} {t}", if r.greater_is_better { "≥" } else { "≤" }));
+                parts.push(format!(
+                    "{} {t}",
+                    if r.greater_is_better { "≥" } else { "≤" }
+                ));
             }
             if let Some(c) = r.min_absolute_change {
                 parts.push(format!("improves on the champion by ≥ {c}"));
@@ -137,11 +167,21 @@ impl ModelCard {
                 md,
                 "- **Validation:** `{}` ({}) {}",
                 r.metric,
-                if r.greater_is_better { "higher is better" } else { "lower is better" },
+                if r.greater_is_better {
+                    "higher is better"
+                } else {
+                    "lower is better"
+                },
                 parts.join(", ")
             )?;
         }
-        writeln!(md, "\n## Drift reference\n\n{}\n", self.drift_reference.as_deref().unwrap_or("_none configured_"))?;
+        writeln!(
+            md,
+            "\n## Drift reference\n\n{}\n",
+            self.drift_reference
+                .as_deref()
+                .unwrap_or("_none configured_")
+        )?;
         writeln!(md, "## Limitations\n")?;
         if self.limitations.is_empty() {
             writeln!(md, "_None stated._")?;
@@ -154,7 +194,14 @@ impl ModelCard {
             writeln!(md, "_None._")?;
         }
         for a in &self.aliases {
-            writeln!(md, "- `{}` → {} (set by {} at {})", a.alias, a.version, a.set_by, a.set_at.format("%Y-%m-%d %H:%M UTC"))?;
+            writeln!(
+                md,
+                "- `{}` → {} (set by {} at {})",
+                a.alias,
+                a.version,
+                a.set_by,
+                a.set_at.format("%Y-%m-%d %H:%M UTC")
+            )?;
         }
         writeln!(md, "\n## Approval history\n")?;
         if self.approval_history.is_empty() {
@@ -178,6 +225,9 @@ impl ModelCard {
     /// Metrics of the champion, if any.
     pub fn champion_metrics(&self) -> Option<&BTreeMap<String, f64>> {
         let c = self.champion.as_ref()?;
-        self.versions.iter().find(|v| &v.version == c).map(|v| &v.metrics)
+        self.versions
+            .iter()
+            .find(|v| &v.version == c)
+            .map(|v| &v.metrics)
     }
 }

@@ -19,12 +19,18 @@ pub async fn trace_view(store: &dyn Store, id: &str) -> Result<Option<TraceView>
     if events.is_empty() {
         return Ok(None);
     }
-    Ok(Some(TraceView { trace_id: id.to_owned(), events }))
+    Ok(Some(TraceView {
+        trace_id: id.to_owned(),
+        events,
+    }))
 }
 
 impl TraceView {
     pub fn to_markdown(&self) -> String {
-        let mut md = format!("# Trace {}\n\n| # | at | who | action | outcome | why | args | µs |\n|---|---|---|---|---|---|---|---|\n", self.trace_id);
+        let mut md = format!(
+            "# Trace {}\n\n| # | at | who | action | outcome | why | args | µs |\n|---|---|---|---|---|---|---|---|\n",
+            self.trace_id
+        );
         for e in &self.events {
             let _ = writeln!(
                 md,
@@ -39,7 +45,10 @@ impl TraceView {
                 e.duration_us
             );
         }
-        let _ = writeln!(md, "\nEach event is hash-chained to the one before it (`mlops-mcp traces verify` checks the chain).");
+        let _ = writeln!(
+            md,
+            "\nEach event is hash-chained to the one before it (`mlops-mcp traces verify` checks the chain)."
+        );
         md
     }
 }

@@ -22,7 +22,8 @@ pub struct UriError(pub String);
 fn segment_ok(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 128
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
         && s != "."
         && s != ".."
 }
@@ -47,12 +48,18 @@ mod tests {
 
     #[test]
     fn parses_known_uris_and_refuses_others() {
-        assert_eq!(ResourceUri::parse("mlops://models"), Ok(ResourceUri::Models));
+        assert_eq!(
+            ResourceUri::parse("mlops://models"),
+            Ok(ResourceUri::Models)
+        );
         assert_eq!(
             ResourceUri::parse("mlops://models/fraud-detector/card"),
             Ok(ResourceUri::ModelCard("fraud-detector".into()))
         );
-        assert_eq!(ResourceUri::parse("mlops://traces/abc-1"), Ok(ResourceUri::Trace("abc-1".into())));
+        assert_eq!(
+            ResourceUri::parse("mlops://traces/abc-1"),
+            Ok(ResourceUri::Trace("abc-1".into()))
+        );
         for bad in [
             "mlops://models/",
             "mlops://models/../card",

@@ -67,7 +67,8 @@ validation = [
 }
 
 fn sha256_file(path: &Path) -> anyhow::Result<String> {
-    let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
     Ok(format!("sha256:{}", hex::encode(Sha256::digest(&bytes))))
 }
 
@@ -75,8 +76,12 @@ fn write_dataset(path: &Path, era: Era, rows: usize, seed: u64) -> anyhow::Resul
     if path.exists() {
         return Ok(false);
     }
-    let file = std::fs::File::create(path).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?;
-    demo::write_csv(&demo::generate(era, rows, seed), std::io::BufWriter::new(file))?;
+    let file = std::fs::File::create(path)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?;
+    demo::write_csv(
+        &demo::generate(era, rows, seed),
+        std::io::BufWriter::new(file),
+    )?;
     Ok(true)
 }
 
@@ -85,7 +90,8 @@ pub fn prepare(dir: &Path, bind: std::net::SocketAddr) -> anyhow::Result<PathBuf
     let data = dir.join("data").join(MODEL);
     let artifacts = dir.join("artifacts").join(MODEL);
     for d in [&data, &artifacts] {
-        std::fs::create_dir_all(d).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", d.display()))?;
+        std::fs::create_dir_all(d)
+            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", d.display()))?;
     }
     let config = dir.join(CONFIG_FILE);
     if !config.exists() {
@@ -99,7 +105,8 @@ pub fn prepare(dir: &Path, bind: std::net::SocketAddr) -> anyhow::Result<PathBuf
     let v1 = artifacts.join("v1.json");
     if !v1.exists() {
         let json = serde_json::to_string_pretty(&LinearScorer::demo_v1())?;
-        std::fs::write(&v1, json).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", v1.display()))?;
+        std::fs::write(&v1, json)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", v1.display()))?;
     }
     Ok(config)
 }
@@ -126,20 +133,33 @@ async fn register_v1(app: &App, dir: &Path) -> anyhow::Result<()> {
             artifact_uri: format!("file://{}", std::fs::canonicalize(&artifact)?.display()),
             artifact_digest: sha256_file(&artifact)?,
             training_job: None,
-            data_snapshot: Some(format!("data/{MODEL}/reference.csv ({})", sha256_file(&reference)?)),
+            data_snapshot: Some(format!(
+                "data/{MODEL}/reference.csv ({})",
+                sha256_file(&reference)?
+            )),
             created_by: "demo".into(),
         })
         .await?;
     app.store()
-        .set_alias(MODEL, CHAMPION, "v1", "demo", "initial champion registered by `mlops-mcp demo`")
+        .set_alias(
+            MODEL,
+            CHAMPION,
+            "v1",
+            "demo",
+            "initial champion registered by `mlops-mcp demo`",
+        )
         .await?;
-    eprintln!("registered {MODEL} v1 as champion (holdout roc_auc {:.3}, {} rows)", metrics.roc_auc, metrics.rows);
+    eprintln!(
+        "registered {MODEL} v1 as champion (holdout roc_auc {:.3}, {} rows)",
+        metrics.roc_auc, metrics.rows
+    );
     Ok(())
 }
 
 pub async fn run(args: DemoArgs) -> Result<ExitCode, CommandError> {
     let dir = &args.dir;
-    std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
     let dir = std::fs::canonicalize(dir).map_err(anyhow::Error::from)?;
     let config_path = prepare(&dir, args.http)?;
     let config = Config::load(Some(&config_path))?;
@@ -151,15 +171,27 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode, CommandError> {
     );
     let app = App::start(config).await?;
     register_v1(&app, &dir).await?;
-    let scopes: Vec<String> = mlops_auth::scopes::AGENT_DEFAULT.iter().map(|s| (*s).to_owned()).collect();
+    let scopes: Vec<String> = mlops_auth::scopes::AGENT_DEFAULT
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
     let token = keys
-        .issue("demo-agent", &scopes, 8 * 3600, chrono::Utc::now().timestamp())
+        .issue(
+            "demo-agent",
+            &scopes,
+            8 * 3600,
+            chrono::Utc::now().timestamp(),
+        )
         .map_err(|e| anyhow::anyhow!("cannot sign the demo token: {e}"))?;
-    let exe = std::env::current_exe().map_or_else(|_| "mlops-mcp".into(), |p| p.display().to_string());
+    let exe =
+        std::env::current_exe().map_or_else(|_| "mlops-mcp".into(), |p| p.display().to_string());
     let url = format!("http://{}/mcp", args.http);
     println!("mlops-mcp demo workspace: {}", dir.display());
     println!();
-    println!("Bearer token for the agent `demo-agent` (valid 8 h; scopes {}):", scopes.join(" "));
+    println!(
+        "Bearer token for the agent `demo-agent` (valid 8 h; scopes {}):",
+        scopes.join(" ")
+    );
     println!("{token}");
     println!();
     println!("MCP endpoint: {url}");
@@ -168,10 +200,15 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode, CommandError> {
     let snippet = serde_json::json!({
         "mcpServers": { "mlops": { "command": exe, "args": ["serve", "--config", config_path.display().to_string()] } }
     });
-    println!("{}", serde_json::to_string_pretty(&snippet).map_err(anyhow::Error::from)?);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&snippet).map_err(anyhow::Error::from)?
+    );
     println!();
     println!("Try it with the MCP Inspector (Node >= 22):");
-    println!("  npx @modelcontextprotocol/inspector --cli {url} --header \"Authorization: Bearer {token}\" --method tools/list");
+    println!(
+        "  npx @modelcontextprotocol/inspector --cli {url} --header \"Authorization: Bearer {token}\" --method tools/list"
+    );
     println!();
     if args.no_serve {
         return Ok(ExitCode::SUCCESS);

@@ -22,7 +22,13 @@ pub fn run(args: InitArgs) -> Result<ExitCode, CommandError> {
     }
     write_private(&args.path, &starter(&new_secret()))
         .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", args.path.display()))?;
-    println!("wrote {} (it contains a secret: keep it private)", args.path.display());
-    println!("next: add [[models]], then `mlops-mcp check-config --config {}`", args.path.display());
+    println!(
+        "wrote {} (it contains a secret: keep it private)",
+        args.path.display()
+    );
+    println!(
+        "next: add [[models]], then `mlops-mcp check-config --config {}`",
+        args.path.display()
+    );
     Ok(ExitCode::SUCCESS)
 }

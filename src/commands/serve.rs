@@ -15,7 +15,9 @@ pub async fn run(config_path: Option<PathBuf>, args: ServeArgs) -> Result<ExitCo
         None => None,
         Some("") => Some(config.http.bind),
         Some(addr) => Some(addr.parse().map_err(|e| {
-            ConfigError::Invalid(vec![format!("--http {addr:?}: {e}; use HOST:PORT, e.g. 127.0.0.1:8080")])
+            ConfigError::Invalid(vec![format!(
+                "--http {addr:?}: {e}; use HOST:PORT, e.g. 127.0.0.1:8080"
+            )])
         })?),
     };
     if http_addr.is_some() {
@@ -30,7 +32,9 @@ pub async fn run(config_path: Option<PathBuf>, args: ServeArgs) -> Result<ExitCo
     match http_addr {
         Some(addr) => crate::transport::http::serve(app, addr).await?,
         None => {
-            let token = std::env::var("MLOPS_MCP_TOKEN").ok().filter(|t| !t.is_empty());
+            let token = std::env::var("MLOPS_MCP_TOKEN")
+                .ok()
+                .filter(|t| !t.is_empty());
             let principal = app.stdio_principal(token.as_deref())?;
             crate::transport::stdio::serve(app, principal).await?;
         }

@@ -34,17 +34,28 @@ pub fn expand_scopes(requested: &[String]) -> Result<Vec<String>, ConfigError> {
 }
 
 pub fn run(config_path: Option<PathBuf>, cmd: TokenCommand) -> Result<ExitCode, CommandError> {
-    let TokenCommand::Issue { sub, scopes, ttl, models } = cmd;
+    let TokenCommand::Issue {
+        sub,
+        scopes,
+        ttl,
+        models,
+    } = cmd;
     let config = Config::load(config_path.as_deref())?;
     let secret = config.require_secret()?.clone();
-    let ttl = humantime::parse_duration(&ttl)
-        .map_err(|e| ConfigError::Invalid(vec![format!("--ttl {ttl:?}: {e}; use e.g. 30m, 8h, 7d")]))?;
+    let ttl = humantime::parse_duration(&ttl).map_err(|e| {
+        ConfigError::Invalid(vec![format!("--ttl {ttl:?}: {e}; use e.g. 30m, 8h, 7d")])
+    })?;
     let ttl = i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX);
     if sub.trim().is_empty() {
         return Err(ConfigError::Invalid(vec!["--sub is empty: name the principal".into()]).into());
     }
     let scopes = expand_scopes(&scopes)?;
-    let keys = Hs256Keys::new(secret, &config.auth.issuer, &config.auth.audience, config.auth.leeway_secs);
+    let keys = Hs256Keys::new(
+        secret,
+        &config.auth.issuer,
+        &config.auth.audience,
+        config.auth.leeway_secs,
+    );
     let now = chrono::Utc::now().timestamp();
     let claims = Claims {
         sub,
@@ -56,7 +67,9 @@ pub fn run(config_path: Option<PathBuf>, cmd: TokenCommand) -> Result<ExitCode, 
         scope: scopes.join(" "),
         models,
     };
-    let token = keys.sign(&claims).map_err(|e| anyhow::anyhow!("cannot sign the token: {e}"))?;
+    let token = keys
+        .sign(&claims)
+        .map_err(|e| anyhow::anyhow!("cannot sign the token: {e}"))?;
     println!("{token}");
     Ok(ExitCode::SUCCESS)
 }

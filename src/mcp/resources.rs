@@ -18,12 +18,18 @@ pub async fn list(app: &App, principal: &Principal) -> Result<Vec<Resource>, Err
         })
         .collect();
     let models = app.store().list_models().await.map_err(internal)?;
-    for m in models.iter().filter(|m| principal.may_access_model(&m.spec.name)) {
+    for m in models
+        .iter()
+        .filter(|m| principal.may_access_model(&m.spec.name))
+    {
         out.push(
-            Resource::new(format!("mlops://models/{}/card", m.spec.name), format!("{}-card", m.spec.name))
-                .with_title(format!("Model card: {}", m.spec.name))
-                .with_description(format!("Model card of `{}`", m.spec.name))
-                .with_mime_type("text/markdown"),
+            Resource::new(
+                format!("mlops://models/{}/card", m.spec.name),
+                format!("{}-card", m.spec.name),
+            )
+            .with_title(format!("Model card: {}", m.spec.name))
+            .with_description(format!("Model card of `{}`", m.spec.name))
+            .with_mime_type("text/markdown"),
         );
     }
     Ok(out)
@@ -41,7 +47,11 @@ pub fn templates() -> Vec<ResourceTemplate> {
         .collect()
 }
 
-pub async fn read(app: &App, principal: &Principal, uri: &str) -> Result<ReadResourceResult, ErrorData> {
+pub async fn read(
+    app: &App,
+    principal: &Principal,
+    uri: &str,
+) -> Result<ReadResourceResult, ErrorData> {
     match mlops_resources::read(app.store(), principal, uri).await {
         Ok(rendered) => {
             let json = serde_json::to_string_pretty(&rendered.json).map_err(internal)?;
@@ -51,9 +61,10 @@ pub async fn read(app: &App, principal: &Principal, uri: &str) -> Result<ReadRes
             ]))
         }
         Err(ReadError::BadUri(e)) => Err(ErrorData::resource_not_found(e.to_string(), None)),
-        Err(ReadError::NotFound(what)) => {
-            Err(ErrorData::resource_not_found(format!("resource not found: {what}"), None))
-        }
+        Err(ReadError::NotFound(what)) => Err(ErrorData::resource_not_found(
+            format!("resource not found: {what}"),
+            None,
+        )),
         Err(ReadError::Store(e)) => Err(internal(e)),
     }
 }

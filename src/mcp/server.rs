@@ -8,10 +8,11 @@ use mlops_tools::trace::{NewTraceEvent, Outcome};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::model::{
-    CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, GetPromptRequestParams,
-    GetPromptResponse, Implementation, ListPromptsResult, ListResourceTemplatesResult,
-    ListResourcesResult, ListToolsResult, MetaObject, PaginatedRequestParams, ReadResourceRequestParams,
-    ReadResourceResponse, ServerCapabilities, ServerConfig, Tool,
+    CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock,
+    GetPromptRequestParams, GetPromptResponse, Implementation, ListPromptsResult,
+    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, MetaObject,
+    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities,
+    ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
@@ -39,17 +40,29 @@ pub struct McpServer {
 impl McpServer {
     /// A handler for HTTP requests, which carry their principal.
     pub fn for_http(app: App) -> Self {
-        Self { app, router: ROUTER.clone(), stdio_principal: None }
+        Self {
+            app,
+            router: ROUTER.clone(),
+            stdio_principal: None,
+        }
     }
 
     /// A handler for a stdio client, which is `principal` for its whole life.
     pub fn for_stdio(app: App, principal: Principal) -> Self {
-        Self { app, router: ROUTER.clone(), stdio_principal: Some(principal) }
+        Self {
+            app,
+            router: ROUTER.clone(),
+            stdio_principal: Some(principal),
+        }
     }
 
     /// Names of every registered tool (checked against the policy table at start-up).
     pub fn tool_names() -> Vec<String> {
-        ROUTER.list_all().into_iter().map(|t| t.name.to_string()).collect()
+        ROUTER
+            .list_all()
+            .into_iter()
+            .map(|t| t.name.to_string())
+            .collect()
     }
 
     /// Every tool definition, unfiltered (for documentation and checks).
@@ -78,7 +91,10 @@ impl McpServer {
             Ok(principal)
         } else {
             Err(ErrorData::invalid_request(
-                format!("reading resources requires the scope `{}`", scopes::MODELS_READ),
+                format!(
+                    "reading resources requires the scope `{}`",
+                    scopes::MODELS_READ
+                ),
                 None,
             ))
         }
@@ -107,8 +123,12 @@ fn micros(started: Instant) -> i64 {
 }
 
 fn with_trace_meta(mut result: CallToolResult, trace_id: &str) -> CallToolResult {
-    let mut meta = result.meta.take().unwrap_or_else(|| MetaObject(Default::default()));
-    meta.0.insert(TRACE_META_KEY.into(), Value::String(trace_id.into()));
+    let mut meta = result
+        .meta
+        .take()
+        .unwrap_or_else(|| MetaObject(Default::default()));
+    meta.0
+        .insert(TRACE_META_KEY.into(), Value::String(trace_id.into()));
     result.meta = Some(meta);
     result
 }
@@ -116,7 +136,11 @@ fn with_trace_meta(mut result: CallToolResult, trace_id: &str) -> CallToolResult
 impl ServerHandler for McpServer {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(
-            ServerCapabilities::builder().enable_tools().enable_resources().enable_prompts().build(),
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_resources()
+                .enable_prompts()
+                .build(),
         )
         .with_server_info(
             Implementation::new("mlops-mcp", env!("CARGO_PKG_VERSION")).with_title("mlops-mcp"),
@@ -142,7 +166,9 @@ impl ServerHandler for McpServer {
             .filter(|t| self.app.policy().authorize(&principal, &t.name).is_ok())
             .collect();
         // The list depends on the caller's scopes.
-        Ok(ListToolsResult::with_all_items(tools).with_cache_scope(CacheScope::Private).with_ttl_ms(0))
+        Ok(ListToolsResult::with_all_items(tools)
+            .with_cache_scope(CacheScope::Private)
+            .with_ttl_ms(0))
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
@@ -161,23 +187,39 @@ impl ServerHandler for McpServer {
         let principal = self.require_principal(&ctx)?;
         let who = principal.subject.clone();
         let trace = |outcome, rationale: String| {
-            NewTraceEvent::new(&trace_id, &who, &tool, &arguments, outcome, rationale, micros(started))
+            NewTraceEvent::new(
+                &trace_id,
+                &who,
+                &tool,
+                &arguments,
+                outcome,
+                rationale,
+                micros(started),
+            )
         };
 
         if self.router.get(&tool).is_none() {
-            let message = format!("unknown tool `{tool}`; call tools/list to see the tools you may call");
-            self.app.trace(trace(Outcome::Refused, message.clone())).await;
+            let message =
+                format!("unknown tool `{tool}`; call tools/list to see the tools you may call");
+            self.app
+                .trace(trace(Outcome::Refused, message.clone()))
+                .await;
             return Err(ErrorData::invalid_params(message, None));
         }
         if let Err(refusal) = self.app.policy().authorize(&principal, &tool) {
             let message = refusal.to_string();
-            self.app.trace(trace(Outcome::Refused, message.clone())).await;
+            self.app
+                .trace(trace(Outcome::Refused, message.clone()))
+                .await;
             let result = CallToolResult::error(vec![ContentBlock::text(message)]);
             return Ok(with_trace_meta(result, &trace_id).into());
         }
 
         ctx.extensions.insert(principal.clone());
-        let response = self.router.call(ToolCallContext::new(self, request, ctx)).await;
+        let response = self
+            .router
+            .call(ToolCallContext::new(self, request, ctx))
+            .await;
         match response {
             Ok(CallToolResponse::Complete(result)) => {
                 let failed = result.is_error == Some(true);
@@ -190,11 +232,15 @@ impl ServerHandler for McpServer {
                 Ok(with_trace_meta(result, &trace_id).into())
             }
             Ok(other) => {
-                self.app.trace(trace(Outcome::Ok, "returned a non-final response".into())).await;
+                self.app
+                    .trace(trace(Outcome::Ok, "returned a non-final response".into()))
+                    .await;
                 Ok(other)
             }
             Err(error) => {
-                self.app.trace(trace(Outcome::Error, error.message.to_string())).await;
+                self.app
+                    .trace(trace(Outcome::Error, error.message.to_string()))
+                    .await;
                 Err(error)
             }
         }
@@ -207,7 +253,9 @@ impl ServerHandler for McpServer {
     ) -> Result<ListResourcesResult, ErrorData> {
         let principal = self.require_read(&ctx)?;
         let items = resources::list(&self.app, &principal).await?;
-        Ok(ListResourcesResult::with_all_items(items).with_cache_scope(CacheScope::Private).with_ttl_ms(0))
+        Ok(ListResourcesResult::with_all_items(items)
+            .with_cache_scope(CacheScope::Private)
+            .with_ttl_ms(0))
     }
 
     async fn list_resource_templates(
@@ -215,9 +263,11 @@ impl ServerHandler for McpServer {
         _request: Option<PaginatedRequestParams>,
         _ctx: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, ErrorData> {
-        Ok(ListResourceTemplatesResult::with_all_items(resources::templates())
-            .with_cache_scope(CacheScope::Public)
-            .with_ttl_ms(60_000))
+        Ok(
+            ListResourceTemplatesResult::with_all_items(resources::templates())
+                .with_cache_scope(CacheScope::Public)
+                .with_ttl_ms(60_000),
+        )
     }
 
     async fn read_resource(
@@ -227,7 +277,10 @@ impl ServerHandler for McpServer {
     ) -> Result<ReadResourceResponse, ErrorData> {
         let principal = self.require_read(&ctx)?;
         let result = resources::read(&self.app, &principal, &request.uri).await?;
-        Ok(result.with_cache_scope(CacheScope::Private).with_ttl_ms(0).into())
+        Ok(result
+            .with_cache_scope(CacheScope::Private)
+            .with_ttl_ms(0)
+            .into())
     }
 
     async fn list_prompts(
@@ -247,7 +300,11 @@ impl ServerHandler for McpServer {
     ) -> Result<GetPromptResponse, ErrorData> {
         if request.name != prompts::MONITOR_MODEL {
             return Err(ErrorData::invalid_params(
-                format!("unknown prompt `{}`; this server has `{}`", request.name, prompts::MONITOR_MODEL),
+                format!(
+                    "unknown prompt `{}`; this server has `{}`",
+                    request.name,
+                    prompts::MONITOR_MODEL
+                ),
                 None,
             ));
         }
@@ -257,7 +314,9 @@ impl ServerHandler for McpServer {
             .and_then(|a| a.get("model"))
             .and_then(Value::as_str)
             .filter(|m| !m.trim().is_empty())
-            .ok_or_else(|| ErrorData::invalid_params("the prompt needs the argument `model`", None))?;
+            .ok_or_else(|| {
+                ErrorData::invalid_params("the prompt needs the argument `model`", None)
+            })?;
         Ok(prompts::monitor_model(model).into())
     }
 }

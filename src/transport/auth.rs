@@ -18,7 +18,10 @@ const ANONYMOUS: &str = "anonymous";
 fn bearer(req: &Request) -> Option<&str> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim()).filter(|t| !t.is_empty())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+        .filter(|t| !t.is_empty())
 }
 
 /// The tool (or method) a refused JSON-RPC body asked for, and its arguments, for the trace.
@@ -26,11 +29,20 @@ fn describe(body: &[u8]) -> (String, Value) {
     let Ok(msg) = serde_json::from_slice::<Value>(body) else {
         return ("http.request".into(), json!({}));
     };
-    let method = msg.get("method").and_then(Value::as_str).unwrap_or("http.request");
+    let method = msg
+        .get("method")
+        .and_then(Value::as_str)
+        .unwrap_or("http.request");
     if method == "tools/call" {
         let params = msg.get("params");
-        let name = params.and_then(|p| p.get("name")).and_then(Value::as_str).unwrap_or("tools/call");
-        let args = params.and_then(|p| p.get("arguments")).cloned().unwrap_or_else(|| json!({}));
+        let name = params
+            .and_then(|p| p.get("name"))
+            .and_then(Value::as_str)
+            .unwrap_or("tools/call");
+        let args = params
+            .and_then(|p| p.get("arguments"))
+            .cloned()
+            .unwrap_or_else(|| json!({}));
         (name.to_owned(), args)
     } else {
         (method.to_owned(), json!({}))
@@ -53,7 +65,9 @@ fn unauthorized(reason: &str, token_present: bool) -> Response {
     )
         .into_response();
     if let Ok(value) = HeaderValue::from_str(&challenge) {
-        response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, value);
     }
     response
 }
@@ -75,9 +89,10 @@ pub async fn authenticate(State(app): State<App>, mut req: Request, next: Next) 
         }
         Err(reason) => {
             let limit = app.config().http.max_body_bytes;
-            let body = axum::body::to_bytes(std::mem::replace(req.body_mut(), Body::empty()), limit)
-                .await
-                .unwrap_or_default();
+            let body =
+                axum::body::to_bytes(std::mem::replace(req.body_mut(), Body::empty()), limit)
+                    .await
+                    .unwrap_or_default();
             let (action, arguments) = describe(&body);
             let elapsed = i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX);
             app.trace(NewTraceEvent::new(

@@ -34,13 +34,24 @@ pub fn router(app: App, shutdown: &CancellationToken) -> Router {
         mcp_config,
     );
     let timeout = Duration::from_secs(cfg.request_timeout_secs);
+    let limit = cfg.max_body_bytes;
+    // Layers run bottom-up: authenticate first, then check the JSON-RPC text, then rmcp.
     let protected = Router::new()
         .nest_service("/mcp", mcp)
-        .layer(axum::middleware::from_fn_with_state(app.clone(), super::auth::authenticate));
+        .layer(axum::middleware::from_fn(move |req, next| {
+            super::guard::check_jsonrpc(limit, req, next)
+        }))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            super::auth::authenticate,
+        ));
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .merge(protected)
-        .layer(TimeoutLayer::with_status_code(http::StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(TimeoutLayer::with_status_code(
+            http::StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
 }
 
 /// Binds `addr` and serves until SIGINT/SIGTERM. Prints the bound address to stderr once

@@ -1,7 +1,9 @@
 //! Transports: stdio and streamable HTTP, and the shutdown signal they share.
 
 pub mod auth;
+mod guard;
 pub mod http;
+pub mod jsonrpc;
 pub mod stdio;
 
 /// Resolves on SIGINT or SIGTERM.

@@ -104,7 +104,11 @@ pub async fn list_models(
         .await?
         .iter()
         .filter(|m| principal.may_access_model(&m.spec.name))
-        .filter(|m| needle.as_deref().is_none_or(|n| m.spec.name.to_lowercase().contains(n)))
+        .filter(|m| {
+            needle
+                .as_deref()
+                .is_none_or(|n| m.spec.name.to_lowercase().contains(n))
+        })
         .map(summarize)
         .collect();
     Ok(ListModelsOutput { models })
@@ -118,9 +122,15 @@ fn summarize(m: &ModelRecord) -> ModelSummary {
         created_at: v.created_at,
     });
     let next_step = if champion.is_some() {
-        format!("Call check_drift with model \"{}\" to see whether production data has drifted.", m.spec.name)
+        format!(
+            "Call check_drift with model \"{}\" to see whether production data has drifted.",
+            m.spec.name
+        )
     } else {
-        format!("No champion is registered for \"{}\"; nothing to monitor yet.", m.spec.name)
+        format!(
+            "No champion is registered for \"{}\"; nothing to monitor yet.",
+            m.spec.name
+        )
     };
     ModelSummary {
         name: m.spec.name.clone(),

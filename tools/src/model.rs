@@ -88,7 +88,11 @@ fn default_drift_share() -> f64 {
 
 impl Default for ModelPolicy {
     fn default() -> Self {
-        Self { drift_share: default_drift_share(), stattest_threshold: None, validation: Vec::new() }
+        Self {
+            drift_share: default_drift_share(),
+            stattest_threshold: None,
+            validation: Vec::new(),
+        }
     }
 }
 
@@ -123,7 +127,10 @@ impl ModelSpec {
         let mut out = Vec::new();
         let valid_name = !self.name.is_empty()
             && self.name.len() <= 128
-            && self.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+            && self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
         if !valid_name {
             out.push(format!(
                 "{at}.name = {:?}: use 1-128 letters, digits, '-', '_' or '.'",
@@ -133,7 +140,10 @@ impl ModelSpec {
         let mut seen = std::collections::BTreeSet::new();
         for (i, f) in self.features.iter().enumerate() {
             if !seen.insert(f.name.as_str()) {
-                out.push(format!("{at}.features[{i}].name = {:?}: declared twice", f.name));
+                out.push(format!(
+                    "{at}.features[{i}].name = {:?}: declared twice",
+                    f.name
+                ));
             }
         }
         if !(0.0..=1.0).contains(&self.policy.drift_share) || self.policy.drift_share == 0.0 {

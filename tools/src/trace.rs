@@ -185,7 +185,10 @@ pub async fn verify_chain(store: &dyn Store) -> Result<ChainReport, StoreError> 
     loop {
         let page = store.trace_events_after(after, PAGE).await?;
         if page.is_empty() {
-            return Ok(ChainReport { events: expected_seq - 1, first_broken: None });
+            return Ok(ChainReport {
+                events: expected_seq - 1,
+                first_broken: None,
+            });
         }
         for e in &page {
             let broken = |reason: String| ChainReport {
@@ -193,13 +196,20 @@ pub async fn verify_chain(store: &dyn Store) -> Result<ChainReport, StoreError> 
                 first_broken: Some(BrokenLink { seq: e.seq, reason }),
             };
             if e.seq != expected_seq {
-                return Ok(broken(format!("expected event {expected_seq}, found {}", e.seq)));
+                return Ok(broken(format!(
+                    "expected event {expected_seq}, found {}",
+                    e.seq
+                )));
             }
             if e.prev_hash != prev_hash {
-                return Ok(broken("its link to the previous event does not match".into()));
+                return Ok(broken(
+                    "its link to the previous event does not match".into(),
+                ));
             }
             if event_hash(e) != e.hash {
-                return Ok(broken("its content does not match its hash (edited)".into()));
+                return Ok(broken(
+                    "its content does not match its hash (edited)".into(),
+                ));
             }
             prev_hash = e.hash.clone();
             expected_seq += 1;
@@ -208,8 +218,17 @@ pub async fn verify_chain(store: &dyn Store) -> Result<ChainReport, StoreError> 
     }
 }
 
-const SECRET_MARKERS: &[&str] =
-    &["token", "secret", "password", "passwd", "authorization", "api_key", "apikey", "credential", "cookie"];
+const SECRET_MARKERS: &[&str] = &[
+    "token",
+    "secret",
+    "password",
+    "passwd",
+    "authorization",
+    "api_key",
+    "apikey",
+    "credential",
+    "cookie",
+];
 
 /// Replaces the values of secret-looking keys, at any depth, with `"[redacted]"`.
 pub fn redact(value: &Value) -> Value {

@@ -41,8 +41,14 @@ impl TraceLog {
     /// Records `event` and returns it as stored, once committed.
     pub async fn record(&self, event: NewTraceEvent) -> Result<TraceEvent, TraceLogError> {
         let (reply, answer) = oneshot::channel();
-        self.tx.send((event, reply)).await.map_err(|_| TraceLogError::Stopped)?;
-        answer.await.map_err(|_| TraceLogError::Stopped)?.map_err(TraceLogError::Store)
+        self.tx
+            .send((event, reply))
+            .await
+            .map_err(|_| TraceLogError::Stopped)?;
+        answer
+            .await
+            .map_err(|_| TraceLogError::Stopped)?
+            .map_err(TraceLogError::Store)
     }
 }
 

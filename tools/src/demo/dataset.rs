@@ -29,7 +29,15 @@ pub const FEATURES: &[(&str, FeatureKind)] = &[
 ];
 
 /// Merchant categories; `crypto` appears only in the drifted era.
-pub const CATEGORIES: &[&str] = &["grocery", "fuel", "fashion", "electronics", "travel", "gaming", "crypto"];
+pub const CATEGORIES: &[&str] = &[
+    "grocery",
+    "fuel",
+    "fashion",
+    "electronics",
+    "travel",
+    "gaming",
+    "crypto",
+];
 /// Payment channels.
 pub const CHANNELS: &[&str] = &["pos", "web", "mobile"];
 
@@ -71,7 +79,13 @@ impl Row {
 
 /// The demo's feature schema, as it goes into configuration.
 pub fn feature_specs() -> Vec<FeatureSpec> {
-    FEATURES.iter().map(|(name, kind)| FeatureSpec { name: (*name).into(), kind: *kind }).collect()
+    FEATURES
+        .iter()
+        .map(|(name, kind)| FeatureSpec {
+            name: (*name).into(),
+            kind: *kind,
+        })
+        .collect()
 }
 
 fn pick<'a>(rng: &mut ChaCha8Rng, items: &[&'a str], weights: &[f64]) -> &'a str {
@@ -100,13 +114,19 @@ pub fn generate(era: Era, n: usize, seed: u64) -> Vec<Row> {
         (Ok(a), Ok(d), Ok(g), Ok(p)) => (a, d, g, p),
         _ => return Vec::new(),
     };
-    let Ok(night_gap) = Exp::new(0.6_f64) else { return Vec::new() };
+    let Ok(night_gap) = Exp::new(0.6_f64) else {
+        return Vec::new();
+    };
     let categories: &[f64] = if drifted {
         &[0.18, 0.10, 0.12, 0.22, 0.10, 0.16, 0.12]
     } else {
         &[0.32, 0.18, 0.17, 0.15, 0.10, 0.08, 0.0]
     };
-    let channels: &[f64] = if drifted { &[0.25, 0.25, 0.50] } else { &[0.50, 0.30, 0.20] };
+    let channels: &[f64] = if drifted {
+        &[0.25, 0.25, 0.50]
+    } else {
+        &[0.50, 0.30, 0.20]
+    };
     (0..n)
         .map(|_| {
             let night_share = if drifted { 0.30 } else { 0.12 };
@@ -161,7 +181,11 @@ fn reference_logit(row: &Row) -> f64 {
     -3.2 + 1.1 * (row.amount.ln_1p() - 3.5)
         + if row.hour < 6.0 { 1.2 } else { 0.0 }
         + 0.7 * (row.distance_km.ln_1p() - 1.5)
-        + if row.account_age_days < 30.0 { 1.0 } else { 0.0 }
+        + if row.account_age_days < 30.0 {
+            1.0
+        } else {
+            0.0
+        }
         + 0.25 * row.tx_count_24h
         + category
         + channel
@@ -199,7 +223,10 @@ pub struct ReadError {
 
 /// Reads a file written by [`write_csv`] back into rows.
 pub fn read_csv(path: &std::path::Path) -> Result<Vec<Row>, ReadError> {
-    let fail = |message: String| ReadError { path: path.display().to_string(), message };
+    let fail = |message: String| ReadError {
+        path: path.display().to_string(),
+        message,
+    };
     let mut reader = csv::Reader::from_path(path).map_err(|e| fail(e.to_string()))?;
     let mut rows = Vec::new();
     for (i, record) in reader.records().enumerate() {
@@ -211,14 +238,13 @@ pub fn read_csv(path: &std::path::Path) -> Result<Vec<Row>, ReadError> {
                 .parse()
                 .map_err(|e| fail(format!("row {line}, column {}: {e}", c + 1)))
         };
-        let level = |c: usize, options: &'static [&'static str]| -> Result<&'static str, ReadError> {
-            let v = r.get(c).unwrap_or_default();
-            options
-                .iter()
-                .copied()
-                .find(|o| *o == v)
-                .ok_or_else(|| fail(format!("row {line}, column {}: unknown level {v:?}", c + 1)))
-        };
+        let level =
+            |c: usize, options: &'static [&'static str]| -> Result<&'static str, ReadError> {
+                let v = r.get(c).unwrap_or_default();
+                options.iter().copied().find(|o| *o == v).ok_or_else(|| {
+                    fail(format!("row {line}, column {}: unknown level {v:?}", c + 1))
+                })
+            };
         rows.push(Row {
             amount: num(0)?,
             hour: num(1)?,
@@ -248,7 +274,10 @@ mod tests {
         assert!(a.iter().all(|r| r.merchant_category != "crypto"));
         assert!(d.iter().any(|r| r.merchant_category == "crypto"));
         let fraud = a.iter().filter(|r| r.is_fraud).count();
-        assert!(fraud > 10 && fraud < 250, "fraud is rare but present: {fraud}");
+        assert!(
+            fraud > 10 && fraud < 250,
+            "fraud is rare but present: {fraud}"
+        );
         assert!(a.iter().all(|r| (0.0..24.0).contains(&r.hour)));
     }
 
@@ -256,7 +285,10 @@ mod tests {
     fn csv_round_trips() {
         let rows = generate(Era::Drifted, 50, 1);
         let dir = tempfile::tempdir().ok();
-        let path = dir.as_ref().map(|d| d.path().join("x.csv")).unwrap_or_default();
+        let path = dir
+            .as_ref()
+            .map(|d| d.path().join("x.csv"))
+            .unwrap_or_default();
         let file = std::fs::File::create(&path).ok();
         assert!(file.is_some_and(|f| write_csv(&rows, f).is_ok()));
         let back = read_csv(&path).ok();

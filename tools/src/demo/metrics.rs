@@ -30,7 +30,11 @@ impl Metrics {
 }
 
 fn ratio(num: usize, den: usize) -> f64 {
-    if den == 0 { 0.0 } else { num as f64 / den as f64 }
+    if den == 0 {
+        0.0
+    } else {
+        num as f64 / den as f64
+    }
 }
 
 /// Evaluates `(score, label)` pairs. ROC AUC is the Mann-Whitney statistic with ties counted
@@ -47,7 +51,11 @@ pub fn evaluate(scored: &[(f64, bool)], threshold: f64) -> Metrics {
     }
     let precision = ratio(tp, tp + fp);
     let recall = ratio(tp, tp + fn_);
-    let f1 = if precision + recall == 0.0 { 0.0 } else { 2.0 * precision * recall / (precision + recall) };
+    let f1 = if precision + recall == 0.0 {
+        0.0
+    } else {
+        2.0 * precision * recall / (precision + recall)
+    };
     Metrics {
         accuracy: ratio(tp + tn, scored.len()),
         precision,

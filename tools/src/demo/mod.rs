@@ -6,8 +6,8 @@ mod metrics;
 mod scorer;
 
 pub use dataset::{
-    CATEGORIES, CHANNELS, Era, FEATURES, Row, feature_specs, ReadError, fraud_probability, generate, read_csv,
-    write_csv,
+    CATEGORIES, CHANNELS, Era, FEATURES, ReadError, Row, feature_specs, fraud_probability,
+    generate, read_csv, write_csv,
 };
 pub use metrics::{Metrics, evaluate};
 pub use scorer::{LinearScorer, Transform};

@@ -46,7 +46,10 @@ impl LinearScorer {
             weight,
         };
         let levels = |pairs: &[(&str, f64)]| {
-            pairs.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect::<BTreeMap<_, _>>()
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), *v))
+                .collect::<BTreeMap<_, _>>()
         };
         Self {
             intercept: -3.2,
@@ -62,7 +65,10 @@ impl LinearScorer {
                     "merchant_category".to_owned(),
                     levels(&[("electronics", 0.8), ("travel", 0.5), ("gaming", 1.0)]),
                 ),
-                ("channel".to_owned(), levels(&[("web", 0.4), ("mobile", 0.2)])),
+                (
+                    "channel".to_owned(),
+                    levels(&[("web", 0.4), ("mobile", 0.2)]),
+                ),
             ]
             .into_iter()
             .collect(),
@@ -103,6 +109,10 @@ mod tests {
             assert!((v1.score(&row) - fraud_probability(&row, Era::Reference)).abs() < 1e-12);
         }
         let drifted = generate(Era::Drifted, 500, 3);
-        assert!(drifted.iter().any(|r| (v1.score(r) - fraud_probability(r, Era::Drifted)).abs() > 0.1));
+        assert!(
+            drifted
+                .iter()
+                .any(|r| (v1.score(r) - fraud_probability(r, Era::Drifted)).abs() > 0.1)
+        );
     }
 }

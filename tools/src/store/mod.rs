@@ -72,7 +72,11 @@ pub trait Store: Send + Sync + 'static {
     /// The events of one trace, in order.
     async fn trace(&self, trace_id: &str) -> Result<Vec<TraceEvent>, StoreError>;
     /// Up to `limit` events with `seq > after`, in order (for chain verification and export).
-    async fn trace_events_after(&self, after: i64, limit: i64) -> Result<Vec<TraceEvent>, StoreError>;
+    async fn trace_events_after(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<TraceEvent>, StoreError>;
 }
 
 /// Opens the store named by `url` (`sqlite://path`), creating and migrating it if needed.

@@ -33,7 +33,10 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         Ok(Self { pool })
     }
@@ -77,7 +80,11 @@ impl SqliteStore {
     async fn record(&self, spec: ModelSpec) -> Result<ModelRecord, StoreError> {
         let versions = self.versions(&spec.name).await?;
         let aliases = self.aliases(&spec.name).await?;
-        Ok(ModelRecord { spec, versions, aliases })
+        Ok(ModelRecord {
+            spec,
+            versions,
+            aliases,
+        })
     }
 
     async fn try_append(&self, events: &[NewTraceEvent]) -> Result<Vec<TraceEvent>, StoreError> {
@@ -86,7 +93,10 @@ impl SqliteStore {
             .fetch_optional(&mut *tx)
             .await?;
         let (mut seq, mut prev) = match head {
-            Some(row) => (row.try_get::<i64, _>("seq")?, row.try_get::<String, _>("hash")?),
+            Some(row) => (
+                row.try_get::<i64, _>("seq")?,
+                row.try_get::<String, _>("hash")?,
+            ),
             None => (0, GENESIS_HASH.to_owned()),
         };
         let mut stored = Vec::with_capacity(events.len());
@@ -136,8 +146,9 @@ impl Store for SqliteStore {
     }
 
     async fn list_models(&self) -> Result<Vec<ModelRecord>, StoreError> {
-        let specs: Vec<(String,)> =
-            sqlx::query_as("SELECT spec FROM models ORDER BY name").fetch_all(&self.pool).await?;
+        let specs: Vec<(String,)> = sqlx::query_as("SELECT spec FROM models ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?;
         let mut out = Vec::with_capacity(specs.len());
         for (json,) in specs {
             out.push(self.record(parse_spec(&json)?).await?);
@@ -217,7 +228,10 @@ impl Store for SqliteStore {
                 .fetch_optional(&mut *tx)
                 .await?;
         if exists.is_none() {
-            return Err(StoreError::UnknownVersion { model: model.into(), version: version.into() });
+            return Err(StoreError::UnknownVersion {
+                model: model.into(),
+                version: version.into(),
+            });
         }
         let previous: Option<(String,)> =
             sqlx::query_as("SELECT version FROM model_aliases WHERE model = ? AND alias = ?")
@@ -302,7 +316,11 @@ impl Store for SqliteStore {
         rows.into_iter().map(TraceRow::into_event).collect()
     }
 
-    async fn trace_events_after(&self, after: i64, limit: i64) -> Result<Vec<TraceEvent>, StoreError> {
+    async fn trace_events_after(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<TraceEvent>, StoreError> {
         let rows: Vec<TraceRow> = sqlx::query_as(
             "SELECT seq, trace_id, at, principal, action, arguments, outcome, rationale, \
              duration_us, prev_hash, hash FROM trace_events WHERE seq > ? ORDER BY seq LIMIT ?",
