@@ -118,6 +118,60 @@ fn text_of(result: &CallToolResult) -> String {
         .join(" ")
 }
 
+/// "name (string, required), …" from a tool's input schema, to make argument errors actionable.
+fn argument_summary(tool: &Tool) -> String {
+    let required: Vec<&str> = tool
+        .input_schema
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let Some(properties) = tool
+        .input_schema
+        .get("properties")
+        .and_then(Value::as_object)
+    else {
+        return "no arguments".into();
+    };
+    properties
+        .iter()
+        .map(|(name, schema)| {
+            let kind = match schema.get("type") {
+                Some(Value::String(t)) => t.clone(),
+                Some(Value::Array(ts)) => ts
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .filter(|t| *t != "null")
+                    .collect::<Vec<_>>()
+                    .join(" or "),
+                _ => "see schema".into(),
+            };
+            let need = if required.contains(&name.as_str()) {
+                "required"
+            } else {
+                "optional"
+            };
+            format!("{name} ({kind}, {need})")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Adds the expected arguments to rmcp's argument-deserialization error.
+fn explain_bad_arguments(mut result: CallToolResult, tool: &Tool) -> CallToolResult {
+    let text = text_of(&result);
+    if result.is_error == Some(true) && text.starts_with("failed to deserialize parameters") {
+        let message = format!(
+            "invalid arguments for `{}`: {}. Expected arguments: {}. Fix them and call again.",
+            tool.name,
+            text.trim_start_matches("failed to deserialize parameters: "),
+            argument_summary(tool)
+        );
+        result.content = vec![ContentBlock::text(message)];
+    }
+    result
+}
+
 fn micros(started: Instant) -> i64 {
     i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX)
 }
@@ -198,14 +252,14 @@ impl ServerHandler for McpServer {
             )
         };
 
-        if self.router.get(&tool).is_none() {
+        let Some(definition) = self.router.get(&tool).cloned() else {
             let message =
                 format!("unknown tool `{tool}`; call tools/list to see the tools you may call");
             self.app
                 .trace(trace(Outcome::Refused, message.clone()))
                 .await;
             return Err(ErrorData::invalid_params(message, None));
-        }
+        };
         if let Err(refusal) = self.app.policy().authorize(&principal, &tool) {
             let message = refusal.to_string();
             self.app
@@ -222,6 +276,7 @@ impl ServerHandler for McpServer {
             .await;
         match response {
             Ok(CallToolResponse::Complete(result)) => {
+                let result = explain_bad_arguments(result, &definition);
                 let failed = result.is_error == Some(true);
                 let (outcome, rationale) = if failed {
                     (Outcome::Error, text_of(&result))
@@ -318,5 +373,33 @@ impl ServerHandler for McpServer {
                 ErrorData::invalid_params("the prompt needs the argument `model`", None)
             })?;
         Ok(prompts::monitor_model(model).into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_registered_tool_has_a_policy_entry() {
+        let names = McpServer::tool_names();
+        assert!(names.contains(&"list_models".to_owned()));
+        assert_eq!(
+            mlops_auth::PolicyTable::standard().check_covers(names.iter().map(String::as_str)),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn every_tool_declares_an_output_schema_and_annotations() {
+        for tool in McpServer::all_tools() {
+            assert!(tool.output_schema.is_some(), "{}", tool.name);
+            assert!(tool.annotations.is_some(), "{}", tool.name);
+            assert!(
+                tool.description.as_deref().is_some_and(|d| d.len() > 40),
+                "{}",
+                tool.name
+            );
+        }
     }
 }

@@ -15,7 +15,6 @@ use crate::store::{ModelRecord, Store, StoreError};
 #[serde(deny_unknown_fields)]
 pub struct ListModelsInput {
     /// Only models whose name contains this text (case-insensitive). Omit to list all.
-    #[serde(default)]
     pub name_contains: Option<String>,
 }
 

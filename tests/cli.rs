@@ -1,0 +1,217 @@
+//! The command line: init / check-config, configuration errors (exit 2, naming the field),
+//! token issue, the demo's reuse of its workspace, and `traces verify`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::process::{Command, Output};
+
+use common::{BIN, HttpServer, Workspace};
+use mlops_auth::TokenVerifier as _;
+
+fn run(args: &[&str], dir: &std::path::Path) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("MLOPS_MCP_CONFIG")
+        .env_remove("MLOPS_MCP_AUTH__HS256_SECRET")
+        .output()
+        .unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn init_writes_a_valid_commented_starter() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(&["init"], dir.path());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = std::fs::read_to_string(dir.path().join("mlops-mcp.toml")).unwrap();
+    assert!(
+        text.lines().filter(|l| l.starts_with('#')).count() > 20,
+        "the starter is commented"
+    );
+    let check = run(&["check-config"], dir.path());
+    assert!(check.status.success(), "{}", stderr(&check));
+    assert!(String::from_utf8_lossy(&check.stdout).contains("configuration is valid"));
+    // Refuses to overwrite.
+    assert!(!run(&["init"], dir.path()).status.success());
+}
+
+#[test]
+fn bad_configuration_exits_2_and_names_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("[http]\nbindd = \"127.0.0.1:1\"\n", "bindd"),
+        ("[http]\nbind = \"not an address\"\n", "bind"),
+        (
+            "[[models]]\nname = \"m\"\n[models.policy]\ndrift_share = 2.0\n",
+            "models[0].policy.drift_share",
+        ),
+        ("[[models]]\nname = \"bad name!\"\n", "models[0].name"),
+        ("[auth]\nhs256_secret = \"short\"\n", "auth.hs256_secret"),
+        (
+            "[stdio]\nscopes = [\"promotion:approve\"]\n",
+            "stdio.scopes[0]",
+        ),
+        (
+            "[http]\nallowed_origins = [\"example.com\"]\n",
+            "http.allowed_origins[0]",
+        ),
+    ];
+    for (i, (text, field)) in cases.iter().enumerate() {
+        let path = dir.path().join(format!("c{i}.toml"));
+        std::fs::write(&path, text).unwrap();
+        let out = run(
+            &["--config", path.to_str().unwrap(), "check-config"],
+            dir.path(),
+        );
+        assert_eq!(out.status.code(), Some(2), "{text}");
+        assert!(stderr(&out).contains(field), "{text}: {}", stderr(&out));
+    }
+    let missing = run(&["--config", "nope.toml", "serve"], dir.path());
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(stderr(&missing).contains("nope.toml"));
+
+    // HTTP without a secret is a configuration error too.
+    std::fs::write(dir.path().join("plain.toml"), "").unwrap();
+    let out = run(
+        &["--config", "plain.toml", "serve", "--http", "127.0.0.1:0"],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("auth.hs256_secret"));
+}
+
+#[test]
+fn environment_overrides_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("mlops-mcp.toml"),
+        "[http]\nbind = \"127.0.0.1:1111\"\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .arg("check-config")
+        .current_dir(dir.path())
+        .env_remove("MLOPS_MCP_CONFIG")
+        .env("MLOPS_MCP_HTTP__BIND", "127.0.0.1:2222")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("127.0.0.1:2222"));
+}
+
+#[test]
+fn token_issue_signs_for_the_configured_secret() {
+    let ws = Workspace::demo();
+    let token = ws.token("carol", "models:read,drift:read");
+    let principal = ws.keys().verify(&token).unwrap();
+    assert_eq!(principal.subject, "carol");
+    assert_eq!(
+        principal
+            .scopes
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        ["drift:read", "models:read"]
+    );
+    let bad = ws
+        .command()
+        .args(["token", "issue", "--sub", "x", "--scopes", "root"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("unknown scope"));
+}
+
+#[tokio::test]
+async fn demo_twice_reuses_the_workspace() {
+    let ws = Workspace::demo();
+    let secret = ws.secret();
+    let reference = std::fs::read(ws.path().join("data/fraud-detector/reference.csv")).unwrap();
+    let before = ws
+        .store()
+        .await
+        .get_model("fraud-detector")
+        .await
+        .unwrap()
+        .unwrap();
+    let again = Command::new(BIN)
+        .args(["demo", "--no-serve", "--dir"])
+        .arg(ws.path())
+        .output()
+        .unwrap();
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert_eq!(ws.secret(), secret, "the secret is kept");
+    assert_eq!(
+        std::fs::read(ws.path().join("data/fraud-detector/reference.csv")).unwrap(),
+        reference
+    );
+    let after = ws
+        .store()
+        .await
+        .get_model("fraud-detector")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        before.versions, after.versions,
+        "v1 is registered once and unchanged"
+    );
+    assert_eq!(after.aliases.len(), 1);
+    let rows =
+        std::fs::read_to_string(ws.path().join("data/fraud-detector/reference.csv")).unwrap();
+    let header = rows.lines().next().unwrap();
+    assert_eq!(
+        header.split(',').count(),
+        8,
+        "7 features and the label: {header}"
+    );
+    let stdout = String::from_utf8_lossy(&again.stdout);
+    assert!(stdout.contains("\"mcpServers\"") && stdout.contains("--method tools/list"));
+}
+
+#[tokio::test]
+async fn traces_verify_detects_an_edited_event() {
+    let ws = Workspace::demo();
+    {
+        let server = HttpServer::start(&ws);
+        let token = ws.token("agent", "agent");
+        for _ in 0..3 {
+            let response = reqwest::Client::new()
+                .post(&server.url)
+                .bearer_auth(&token)
+                .header("content-type", "application/json")
+                .header("accept", "application/json, text/event-stream")
+                .body(r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_models","arguments":{}}}"#)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+            assert!(response.text().await.unwrap().contains("fraud-detector"));
+        }
+    }
+    let verify = ws.command().args(["traces", "verify"]).output().unwrap();
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+    let out = String::from_utf8_lossy(&verify.stdout).into_owned();
+    assert!(out.contains("3 events verified"), "{out}");
+
+    let store = mlops_tools::store::SqliteStore::open(&ws.db_url())
+        .await
+        .unwrap();
+    sqlx::query("UPDATE trace_events SET principal = 'nobody' WHERE seq = 2")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let verify = ws.command().args(["traces", "verify"]).output().unwrap();
+    assert_eq!(verify.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&verify.stdout).contains("BROKEN at event 2"));
+}

@@ -1,0 +1,163 @@
+//! Helpers for end-to-end tests: a demo workspace in a temp dir, the real binary over stdio or
+//! HTTP (on a free port, waited on by its readiness line), tokens, and the store.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use mlops_auth::{Claims, Hs256Keys};
+use mlops_tools::Store;
+use mlops_tools::trace::TraceEvent;
+use secrecy::SecretString;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_mlops-mcp");
+
+/// A demo workspace (`mlops-mcp demo --no-serve`) in a fresh temp dir.
+pub struct Workspace {
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+}
+
+impl Workspace {
+    pub fn demo() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let out = Command::new(BIN)
+            .args(["demo", "--no-serve", "--dir"])
+            .arg(dir.path())
+            .env_remove("MLOPS_MCP_CONFIG")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "demo failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let config = dir.path().join("mlops-mcp.toml");
+        Self { dir, config }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A command for the binary with this workspace's config.
+    pub fn command(&self) -> Command {
+        let mut c = Command::new(BIN);
+        c.arg("--config")
+            .arg(&self.config)
+            .env_remove("MLOPS_MCP_TOKEN");
+        c
+    }
+
+    /// A token from `mlops-mcp token issue`.
+    pub fn token(&self, sub: &str, scopes: &str) -> String {
+        let out = self
+            .command()
+            .args(["token", "issue", "--sub", sub, "--scopes", scopes])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+
+    pub fn secret(&self) -> String {
+        let text = std::fs::read_to_string(&self.config).unwrap();
+        let value: toml::Value = toml::from_str(&text).unwrap();
+        value["auth"]["hs256_secret"].as_str().unwrap().to_owned()
+    }
+
+    /// Keys with this workspace's secret, to sign unusual tokens.
+    pub fn keys(&self) -> Hs256Keys {
+        Hs256Keys::new(
+            SecretString::from(self.secret()),
+            "mlops-mcp",
+            "mlops-mcp",
+            0,
+        )
+    }
+
+    pub fn claims(&self, sub: &str, scope: &str, exp_offset: i64) -> Claims {
+        let now = chrono::Utc::now().timestamp();
+        Claims {
+            sub: sub.into(),
+            iss: "mlops-mcp".into(),
+            aud: "mlops-mcp".into(),
+            exp: now + exp_offset,
+            iat: now,
+            nbf: None,
+            scope: scope.into(),
+            models: None,
+        }
+    }
+
+    pub fn db_url(&self) -> String {
+        format!("sqlite://{}", self.path().join("mlops-mcp.db").display())
+    }
+
+    pub async fn store(&self) -> Arc<dyn Store> {
+        mlops_tools::store::open(&self.db_url()).await.unwrap()
+    }
+
+    pub async fn traces(&self) -> Vec<TraceEvent> {
+        self.store()
+            .await
+            .trace_events_after(0, 100_000)
+            .await
+            .unwrap()
+    }
+}
+
+/// `mlops-mcp serve --http 127.0.0.1:0`, killed on drop.
+pub struct HttpServer {
+    child: Child,
+    pub base: String,
+    pub url: String,
+}
+
+impl HttpServer {
+    pub fn start(ws: &Workspace) -> Self {
+        Self::start_with(ws, &[])
+    }
+
+    pub fn start_with(ws: &Workspace, env: &[(&str, &str)]) -> Self {
+        let mut cmd = ws.command();
+        cmd.args(["serve", "--http", "127.0.0.1:0"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.strip_prefix("listening on ") {
+                    let _ = tx.send(rest.to_owned());
+                }
+                eprintln!("[server] {line}");
+            }
+        });
+        let url = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("server did not become ready");
+        let base = url.trim_end_matches("/mcp").to_owned();
+        Self { child, base, url }
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,338 @@
+//! The real binary over streamable HTTP: rmcp's client with a valid token (legacy and
+//! 2026-07-28), and raw requests for every way authentication can fail — each refused with 401,
+//! nothing executed, the refusal traced.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use base64::Engine as _;
+use common::{HttpServer, Workspace};
+use mlops_tools::trace::Outcome;
+use rmcp::ServiceExt;
+use rmcp::model::{CallToolRequestParams, ProtocolVersion};
+use rmcp::service::{ClientLifecycleMode, ClientServiceExt};
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use serde_json::{Value, json};
+
+fn transport(server: &HttpServer, token: &str) -> StreamableHttpClientTransport<reqwest::Client> {
+    StreamableHttpClientTransport::from_config(
+        StreamableHttpClientTransportConfig::with_uri(server.url.as_str()).auth_header(token),
+    )
+}
+
+/// POSTs a JSON-RPC body (with the headers a 2025-06-18 client sends) and returns status,
+/// headers and the JSON message (unwrapped from SSE if needed).
+async fn post(
+    server: &HttpServer,
+    auth: Option<&str>,
+    body: &str,
+) -> (u16, reqwest::header::HeaderMap, Value) {
+    let mut req = reqwest::Client::new()
+        .post(&server.url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-06-18")
+        .body(body.to_owned());
+    if let Some(a) = auth {
+        req = req.header("authorization", a);
+    }
+    let response = req.send().await.unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let text = response.text().await.unwrap();
+    let json_text = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .find(|d| !d.trim().is_empty())
+        .unwrap_or(&text)
+        .to_owned();
+    (
+        status,
+        headers,
+        serde_json::from_str(&json_text).unwrap_or(Value::Null),
+    )
+}
+
+fn call(tool: &str, args: Value) -> String {
+    json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": tool, "arguments": args}}).to_string()
+}
+
+#[tokio::test]
+async fn valid_token_works_for_legacy_and_modern_clients() {
+    let ws = Workspace::demo();
+    let server = HttpServer::start(&ws);
+    let token = ws.token("agent-http", "agent");
+
+    let legacy = ().serve(transport(&server, &token)).await.unwrap();
+    assert_eq!(
+        legacy.peer_info().map(|i| i.protocol_version.clone()),
+        Some(ProtocolVersion::V_2025_11_25)
+    );
+    let result = legacy
+        .call_tool(CallToolRequestParams::new("list_models"))
+        .await
+        .unwrap();
+    assert_eq!(
+        result.structured_content.unwrap()["models"][0]["name"],
+        "fraud-detector"
+    );
+    legacy.cancel().await.unwrap();
+
+    let mode = ClientLifecycleMode::Discover {
+        preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+    };
+    let modern = ().serve_with_lifecycle(transport(&server, &token), mode).await.unwrap();
+    assert_eq!(
+        modern.peer_info().map(|i| i.protocol_version.clone()),
+        Some(ProtocolVersion::V_2026_07_28)
+    );
+    let tools = modern.list_all_tools().await.unwrap();
+    assert!(
+        tools
+            .iter()
+            .any(|t| t.name == "list_models" && t.output_schema.is_some())
+    );
+    let result = modern
+        .call_tool(CallToolRequestParams::new("list_models"))
+        .await
+        .unwrap();
+    assert_eq!(
+        result.structured_content.unwrap()["models"][0]["champion"]["version"],
+        "v1"
+    );
+    modern.cancel().await.unwrap();
+
+    let events = ws.traces().await;
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.principal == "agent-http" && e.outcome == Outcome::Ok)
+            .count(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn every_bad_token_is_refused_with_401_and_traced() {
+    let ws = Workspace::demo();
+    let server = HttpServer::start(&ws);
+    let keys = ws.keys();
+    let other_secret = mlops_auth::Hs256Keys::new(
+        secrecy::SecretString::from("an-entirely-different-secret-of-32+bytes".to_owned()),
+        "mlops-mcp",
+        "mlops-mcp",
+        0,
+    );
+    let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+    let exp = chrono::Utc::now().timestamp() + 3600;
+    let alg_none = format!(
+        "{}.{}.",
+        b64(r#"{"alg":"none","typ":"JWT"}"#),
+        b64(&format!(
+            r#"{{"sub":"eve","iss":"mlops-mcp","aud":"mlops-mcp","exp":{exp},"iat":0,"scope":"models:read"}}"#
+        ))
+    );
+    let mut wrong_audience = ws.claims("mallory", "models:read", 3600);
+    wrong_audience.aud = "another-server".into();
+    let cases: Vec<(&str, Option<String>)> = vec![
+        ("no-token", None),
+        ("not-bearer", Some(format!("Basic {}", b64("user:pass")))),
+        ("garbage", Some("Bearer not.a.jwt".into())),
+        (
+            "other-secret",
+            Some(format!(
+                "Bearer {}",
+                other_secret
+                    .sign(&ws.claims("mallory", "models:read", 3600))
+                    .unwrap()
+            )),
+        ),
+        (
+            "expired",
+            Some(format!(
+                "Bearer {}",
+                keys.sign(&ws.claims("bob", "models:read", -3600)).unwrap()
+            )),
+        ),
+        ("alg-none", Some(format!("Bearer {alg_none}"))),
+        (
+            "wrong-audience",
+            Some(format!("Bearer {}", keys.sign(&wrong_audience).unwrap())),
+        ),
+    ];
+    for (case, auth) in &cases {
+        let (status, headers, body) = post(
+            &server,
+            auth.as_deref(),
+            &call("list_models", json!({"name_contains": case})),
+        )
+        .await;
+        assert_eq!(status, 401, "{case}: {body}");
+        let challenge = headers
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        assert!(challenge.starts_with("Bearer"), "{case}: {challenge}");
+        assert_eq!(body["error"], "invalid_token", "{case}");
+    }
+    // Nothing ran for any of them, and each refusal is in the trace with its reason.
+    let events = ws.traces().await;
+    for (case, _) in &cases {
+        let marker = format!("\"name_contains\":\"{case}\"");
+        let matching: Vec<_> = events
+            .iter()
+            .filter(|e| e.arguments.contains(&marker))
+            .collect();
+        assert_eq!(matching.len(), 1, "{case}: {matching:?}");
+        let e = matching[0];
+        assert_eq!(
+            (e.principal.as_str(), e.action.as_str(), e.outcome),
+            ("anonymous", "list_models", Outcome::Refused)
+        );
+        assert!(
+            e.rationale.starts_with("authentication failed"),
+            "{case}: {}",
+            e.rationale
+        );
+    }
+    let reason = |case: &str| {
+        let marker = format!("\"name_contains\":\"{case}\"");
+        events
+            .iter()
+            .find(|e| e.arguments.contains(&marker))
+            .map(|e| e.rationale.clone())
+            .unwrap_or_default()
+    };
+    assert!(reason("expired").contains("expired"));
+    assert!(reason("alg-none").contains("algorithm"));
+    assert!(reason("other-secret").contains("signature"));
+    assert!(reason("wrong-audience").contains("audience"));
+    assert!(events.iter().all(|e| e.outcome != Outcome::Ok));
+}
+
+#[tokio::test]
+async fn missing_scope_hides_the_tool_and_refuses_the_call() {
+    let ws = Workspace::demo();
+    let server = HttpServer::start(&ws);
+    let token = ws.token("narrow", "drift:read");
+    let client = ().serve(transport(&server, &token)).await.unwrap();
+    assert!(client.list_all_tools().await.unwrap().is_empty());
+    let refused = client
+        .call_tool(CallToolRequestParams::new("list_models"))
+        .await
+        .unwrap();
+    assert_eq!(refused.is_error, Some(true));
+    assert!(
+        serde_json::to_string(&refused.content)
+            .unwrap()
+            .contains("`models:read`")
+    );
+    client.cancel().await.unwrap();
+    let events = ws.traces().await;
+    assert!(events.iter().any(|e| e.principal == "narrow"
+        && e.outcome == Outcome::Refused
+        && e.rationale.contains("models:read")));
+}
+
+#[tokio::test]
+async fn bad_requests_get_clear_errors_and_the_server_keeps_serving() {
+    let ws = Workspace::demo();
+    let server = HttpServer::start(&ws);
+    let auth = format!("Bearer {}", ws.token("agent", "agent"));
+    let auth = Some(auth.as_str());
+
+    let (status, _, body) = post(&server, auth, "{this is not json").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_i64()),
+        (400, Some(-32700))
+    );
+
+    let (status, _, body) = post(&server, auth, r#"{"id":1,"method":"tools/list"}"#).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_i64()),
+        (400, Some(-32600))
+    );
+
+    let (_, _, body) = post(&server, auth, &call("drop_tables", json!({}))).await;
+    assert_eq!(body["error"]["code"], -32602);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown tool `drop_tables`")
+    );
+
+    let (_, _, body) = post(&server, auth, &call("list_models", json!({"limit": 3}))).await;
+    assert_eq!(body["result"]["isError"], true);
+    let text = body["result"]["content"][0]["text"].as_str().unwrap();
+    assert!(
+        text.contains("unknown field `limit`") && text.contains("name_contains (string, optional)"),
+        "{text}"
+    );
+
+    let read = json!({"jsonrpc":"2.0","id":3,"method":"resources/read","params":{"uri":"mlops://models/ghost/card"}});
+    let (_, _, body) = post(&server, auth, &read.to_string()).await;
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not found"),
+        "{body}"
+    );
+    let read = json!({"jsonrpc":"2.0","id":4,"method":"resources/read","params":{"uri":"file:///etc/passwd"}});
+    let (_, _, body) = post(&server, auth, &read.to_string()).await;
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown resource URI"),
+        "{body}"
+    );
+
+    // Still serving.
+    let (status, _, body) = post(&server, auth, &call("list_models", json!({}))).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body["result"]["structuredContent"]["models"][0]["name"],
+        "fraud-detector"
+    );
+
+    let health = reqwest::get(format!("{}/healthz", server.base))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+}
+
+#[tokio::test]
+async fn host_and_origin_allow_lists_are_enforced() {
+    let ws = Workspace::demo();
+    let server = HttpServer::start(&ws);
+    let token = ws.token("agent", "agent");
+    let send = |header: &'static str, value: &'static str| {
+        reqwest::Client::new()
+            .post(&server.url)
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header(header, value)
+            .body(call("list_models", json!({})))
+            .send()
+    };
+    assert_eq!(
+        send("origin", "https://evil.example")
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    assert_eq!(send("host", "evil.example").await.unwrap().status(), 403);
+    assert_eq!(
+        send("origin", "http://localhost:3000")
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
