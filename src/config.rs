@@ -205,9 +205,22 @@ impl Config {
         if let Some(f) = &file {
             figment = figment.merge(Toml::file_exact(f));
         }
+        // Configuration keys all live in a section, so their variables contain `__`; other
+        // MLOPS_MCP_* variables are not configuration (and a likely typo is pointed out).
+        for (name, _) in std::env::vars() {
+            if let Some(key) = name.strip_prefix("MLOPS_MCP_")
+                && !key.contains("__")
+                && !NOT_KEYS.contains(&key)
+            {
+                eprintln!(
+                    "warning: ignoring environment variable {name}: configuration variables look like \
+                     MLOPS_MCP_<SECTION>__<KEY>, e.g. MLOPS_MCP_HTTP__BIND"
+                );
+            }
+        }
         figment = figment.merge(
             Env::prefixed("MLOPS_MCP_")
-                .filter(|k| !NOT_KEYS.iter().any(|n| k.as_str().eq_ignore_ascii_case(n)))
+                .filter(|k| k.as_str().contains("__"))
                 .split("__"),
         );
         let shown = file

@@ -215,3 +215,13 @@ async fn traces_verify_detects_an_edited_event() {
     assert_eq!(verify.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&verify.stdout).contains("BROKEN at event 2"));
 }
+
+#[test]
+fn sigterm_and_sigint_shut_the_http_server_down_cleanly() {
+    let ws = Workspace::demo();
+    for signal in ["TERM", "INT"] {
+        let mut server = HttpServer::start(&ws);
+        let status = server.signal_and_wait(signal);
+        assert!(status.success(), "{signal}: {status:?}");
+    }
+}

@@ -60,13 +60,20 @@ pub async fn read(
                 ResourceContents::text(json, uri).with_mime_type("application/json"),
             ]))
         }
-        Err(ReadError::BadUri(e)) => Err(ErrorData::resource_not_found(e.to_string(), None)),
+        Err(ReadError::BadUri(e)) => Err(ErrorData::resource_not_found(
+            e.to_string(),
+            Some(uri_data(uri)),
+        )),
         Err(ReadError::NotFound(what)) => Err(ErrorData::resource_not_found(
             format!("resource not found: {what}"),
-            None,
+            Some(uri_data(uri)),
         )),
         Err(ReadError::Store(e)) => Err(internal(e)),
     }
+}
+
+fn uri_data(uri: &str) -> serde_json::Value {
+    serde_json::json!({ "uri": uri })
 }
 
 fn internal(error: impl std::fmt::Display) -> ErrorData {

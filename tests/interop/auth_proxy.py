@@ -5,7 +5,8 @@ without one. This proxy plays the part of an authenticating gateway in front of 
 everything else (method, path, Host, Origin, MCP headers, body) is forwarded unchanged, so the
 suite still exercises the server's own Host/Origin and protocol checks.
 
-Usage: auth_proxy.py LISTEN_PORT UPSTREAM_PORT TOKEN   (prints "proxy ready" when listening)
+Usage: auth_proxy.py LISTEN_PORT UPSTREAM_PORT TOKEN
+(LISTEN_PORT 0 picks a free port; prints "proxy ready on PORT" once listening)
 """
 
 import http.client
@@ -47,5 +48,5 @@ class Proxy(http.server.BaseHTTPRequestHandler):
 
 
 server = http.server.ThreadingHTTPServer(("127.0.0.1", LISTEN_PORT), Proxy)
-print("proxy ready", flush=True)
+print(f"proxy ready on {server.server_address[1]}", flush=True)
 server.serve_forever()

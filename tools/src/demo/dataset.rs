@@ -178,7 +178,7 @@ fn reference_logit(row: &Row) -> f64 {
         "mobile" => 0.2,
         _ => 0.0,
     };
-    -3.2 + 1.1 * (row.amount.ln_1p() - 3.5)
+    -5.0 + 1.1 * (row.amount.ln_1p() - 3.5)
         + if row.hour < 6.0 { 1.2 } else { 0.0 }
         + 0.7 * (row.distance_km.ln_1p() - 1.5)
         + if row.account_age_days < 30.0 {

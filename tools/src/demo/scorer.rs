@@ -52,7 +52,7 @@ impl LinearScorer {
                 .collect::<BTreeMap<_, _>>()
         };
         Self {
-            intercept: -3.2,
+            intercept: -5.0,
             numeric: vec![
                 term("amount", Transform::Log1p { center: 3.5 }, 1.1),
                 term("hour", Transform::Below { bound: 6.0 }, 1.2),
@@ -72,7 +72,7 @@ impl LinearScorer {
             ]
             .into_iter()
             .collect(),
-            threshold: 0.5,
+            threshold: 0.2,
         }
     }
 
