@@ -133,13 +133,7 @@ async fn demo_twice_reuses_the_workspace() {
     let ws = Workspace::demo();
     let secret = ws.secret();
     let reference = std::fs::read(ws.path().join("data/fraud-detector/reference.csv")).unwrap();
-    let before = ws
-        .store()
-        .await
-        .get_model("fraud-detector")
-        .await
-        .unwrap()
-        .unwrap();
+    let before = ws.model("fraud-detector").await;
     let again = Command::new(BIN)
         .args(["demo", "--no-serve", "--dir"])
         .arg(ws.path())
@@ -151,13 +145,7 @@ async fn demo_twice_reuses_the_workspace() {
         std::fs::read(ws.path().join("data/fraud-detector/reference.csv")).unwrap(),
         reference
     );
-    let after = ws
-        .store()
-        .await
-        .get_model("fraud-detector")
-        .await
-        .unwrap()
-        .unwrap();
+    let after = ws.model("fraud-detector").await;
     assert_eq!(
         before.versions, after.versions,
         "v1 is registered once and unchanged"

@@ -107,6 +107,11 @@ impl Workspace {
         mlops_tools::store::open(&self.db_url()).await.unwrap()
     }
 
+    /// A model as stored (it must exist).
+    pub async fn model(&self, name: &str) -> mlops_tools::store::ModelRecord {
+        self.store().await.get_model(name).await.unwrap().unwrap()
+    }
+
     pub async fn traces(&self) -> Vec<TraceEvent> {
         self.store()
             .await

@@ -3,21 +3,17 @@
 # The suite cannot send a bearer token, so it talks to the server through auth_proxy.py, which
 # adds one and forwards everything else unchanged.
 #
-# Usage: tests/interop/conformance.sh BIN NODE CONFORMANCE_JS
+# Usage: tests/interop/conformance.sh BIN NODE CONFORMANCE_JS SCENARIO...
 set -euo pipefail
 BIN=$1 NODE=$2 CONFORMANCE=$3
+shift 3
+SCENARIOS=("$@")
+[ ${#SCENARIOS[@]} -gt 0 ] || { echo "name at least one scenario"; exit 2; }
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
-
-# The generic scenarios: they need no fixture tools of the suite's own.
-SCENARIOS=(
-  server-initialize ping tools-list resources-list prompts-list
-  dns-rebinding-protection http-header-validation server-stateless caching
-  sep-2164-resource-not-found
-)
 
 "$BIN" demo --no-serve --dir "$work/ws" > /dev/null 2>&1
 "$BIN" --config "$work/ws/mlops-mcp.toml" serve --http 127.0.0.1:0 2> "$work/server.log" &

@@ -43,6 +43,14 @@ async fn fill(store: Arc<SqliteStore>, writers: usize, each: usize) {
     }
 }
 
+async fn first_broken(store: &SqliteStore) -> mlops_tools::trace::BrokenLink {
+    verify_chain(store)
+        .await
+        .unwrap()
+        .first_broken
+        .expect("tampering is detected")
+}
+
 #[tokio::test]
 async fn concurrent_writes_form_one_verifiable_chain() {
     let (_dir, store) = store().await;
@@ -72,8 +80,7 @@ async fn editing_one_event_breaks_verification_there() {
         .execute(store.pool())
         .await
         .unwrap();
-    let report = verify_chain(store.as_ref()).await.unwrap();
-    let broken = report.first_broken.expect("tampering is detected");
+    let broken = first_broken(&store).await;
     assert_eq!(broken.seq, 57);
     assert!(broken.reason.contains("edited"));
 }
@@ -92,11 +99,7 @@ async fn rewriting_an_event_and_its_hash_breaks_the_next_link() {
         .execute(store.pool())
         .await
         .unwrap();
-    let broken = verify_chain(store.as_ref())
-        .await
-        .unwrap()
-        .first_broken
-        .unwrap();
+    let broken = first_broken(&store).await;
     assert_eq!(broken.seq, 11);
 }
 
@@ -108,10 +111,6 @@ async fn deleting_an_event_breaks_verification() {
         .execute(store.pool())
         .await
         .unwrap();
-    let broken = verify_chain(store.as_ref())
-        .await
-        .unwrap()
-        .first_broken
-        .unwrap();
+    let broken = first_broken(&store).await;
     assert_eq!(broken.seq, 5);
 }
