@@ -1,9 +1,13 @@
 //! The application state shared by every transport: configuration, store, trace writer,
-//! policy table and token verifier.
+//! policy table, token verifier and rate limits.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use mlops_auth::{Hs256Keys, PolicyTable, Principal, TokenVerifier};
+use mlops_auth::jwks::{HttpKeySource, JwksCache};
+use mlops_auth::{
+    AddressLimiter, Hs256Keys, PolicyTable, Principal, RateLimits, RateQuota, Verifier,
+};
 use mlops_tools::Store;
 use mlops_tools::trace::NewTraceEvent;
 use mlops_tools::trace_log::TraceLog;
@@ -21,7 +25,31 @@ struct Inner {
     store: Arc<dyn Store>,
     traces: TraceLog,
     policy: PolicyTable,
-    verifier: Option<Arc<dyn TokenVerifier>>,
+    verifier: Verifier,
+    limits: RateLimits,
+    addresses: AddressLimiter,
+}
+
+fn verifier(config: &Config) -> anyhow::Result<Verifier> {
+    let auth = &config.auth;
+    let mut verifier = Verifier::new(&auth.issuer, &auth.audience, auth.leeway_secs);
+    if let Some(secret) = auth.hs256_secret.clone() {
+        verifier = verifier.with_hs256(Hs256Keys::new(
+            secret,
+            &auth.issuer,
+            &auth.audience,
+            auth.leeway_secs,
+        ));
+    }
+    if let Some(url) = &auth.jwks_url {
+        let source = HttpKeySource::new(url).map_err(|e| anyhow::anyhow!("auth.jwks_url: {e}"))?;
+        verifier = verifier.with_jwks(JwksCache::new(
+            Arc::new(source),
+            Duration::from_secs(auth.jwks_min_refresh_secs),
+            Duration::from_secs(auth.jwks_max_age_secs),
+        ));
+    }
+    Ok(verifier)
 }
 
 impl App {
@@ -31,24 +59,50 @@ impl App {
         for model in &config.models {
             store.sync_model(model).await?;
         }
-        let verifier = config.auth.hs256_secret.clone().map(|secret| {
-            Arc::new(Hs256Keys::new(
-                secret,
-                &config.auth.issuer,
-                &config.auth.audience,
-                config.auth.leeway_secs,
-            )) as Arc<dyn TokenVerifier>
+        let l = &config.limits;
+        let limits = RateLimits::new(
+            RateQuota {
+                per_minute: l.read_per_minute,
+                burst: l.read_burst,
+            },
+            RateQuota {
+                per_minute: l.high_privilege_per_minute,
+                burst: l.high_privilege_burst,
+            },
+        );
+        let addresses = AddressLimiter::new(RateQuota {
+            per_minute: l.per_address_per_minute,
+            burst: l.per_address_burst,
         });
+        let verifier = verifier(&config)?;
         let traces = TraceLog::spawn(store.clone());
-        Ok(Self {
+        let app = Self {
             inner: Arc::new(Inner {
                 config,
                 store,
                 traces,
                 policy: PolicyTable::standard(),
                 verifier,
+                limits,
+                addresses,
             }),
-        })
+        };
+        app.forget_idle_limits();
+        Ok(app)
+    }
+
+    /// Periodically drops rate-limit state of idle keys, so memory stays bounded.
+    fn forget_idle_limits(&self) {
+        let weak = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                let Some(inner) = weak.upgrade() else { break };
+                inner.limits.forget_idle();
+                inner.addresses.forget_idle();
+            }
+        });
     }
 
     pub fn config(&self) -> &Config {
@@ -63,9 +117,16 @@ impl App {
         &self.inner.policy
     }
 
-    /// The token verifier, if a secret is configured.
-    pub fn verifier(&self) -> Option<&dyn TokenVerifier> {
-        self.inner.verifier.as_deref()
+    pub fn verifier(&self) -> &Verifier {
+        &self.inner.verifier
+    }
+
+    pub fn limits(&self) -> &RateLimits {
+        &self.inner.limits
+    }
+
+    pub fn addresses(&self) -> &AddressLimiter {
+        &self.inner.addresses
     }
 
     /// Records a trace event; a failure is logged (the store is then unwell, and the caller's
@@ -82,16 +143,17 @@ impl App {
 
     /// The principal of a stdio client: the token in `MLOPS_MCP_TOKEN` if set, else the
     /// configured local principal. `promotion:approve` is removed either way.
-    pub fn stdio_principal(&self, token: Option<&str>) -> anyhow::Result<Principal> {
+    pub async fn stdio_principal(&self, token: Option<&str>) -> anyhow::Result<Principal> {
         let mut principal = match token {
             Some(token) => {
-                let verifier = self.verifier().ok_or_else(|| {
-                    anyhow::anyhow!(
-                        "MLOPS_MCP_TOKEN is set but auth.hs256_secret is not configured, so the token cannot be verified"
-                    )
-                })?;
-                verifier
+                if !self.verifier().is_configured() {
+                    anyhow::bail!(
+                        "MLOPS_MCP_TOKEN is set but neither auth.hs256_secret nor auth.jwks_url is configured, so the token cannot be verified"
+                    );
+                }
+                self.verifier()
                     .verify(token)
+                    .await
                     .map_err(|e| anyhow::anyhow!("MLOPS_MCP_TOKEN is not accepted: {e}"))?
             }
             None => {

@@ -33,6 +33,9 @@ pub struct Config {
     /// Who a stdio client is.
     #[serde(default)]
     pub stdio: StdioConfig,
+    /// Rate limits and result size.
+    #[serde(default)]
+    pub limits: LimitsConfig,
     /// The models this server operates.
     #[serde(default)]
     pub models: Vec<ModelSpec>,
@@ -81,6 +84,9 @@ pub struct HttpConfig {
     /// Longest a request may take, in seconds.
     #[serde(default = "default_timeout")]
     pub request_timeout_secs: u64,
+    /// Longest a client may take to send the request headers, in seconds (slow-loris guard).
+    #[serde(default = "default_header_timeout")]
+    pub header_timeout_secs: u64,
 }
 
 fn default_bind() -> SocketAddr {
@@ -98,6 +104,9 @@ fn default_body() -> usize {
 fn default_timeout() -> u64 {
     120
 }
+fn default_header_timeout() -> u64 {
+    10
+}
 
 impl Default for HttpConfig {
     fn default() -> Self {
@@ -107,6 +116,7 @@ impl Default for HttpConfig {
             allowed_origins: default_origins(),
             max_body_bytes: default_body(),
             request_timeout_secs: default_timeout(),
+            header_timeout_secs: default_header_timeout(),
         }
     }
 }
@@ -117,6 +127,22 @@ pub struct AuthConfig {
     /// HS256 secret (at least 32 bytes). Prefer the env var `MLOPS_MCP_AUTH__HS256_SECRET`.
     #[serde(default)]
     pub hs256_secret: Option<SecretString>,
+    /// JWKS URL of an identity provider; enables RS256 and ES256 tokens signed by its keys.
+    #[serde(default)]
+    pub jwks_url: Option<String>,
+    /// Least time between two fetches of the JWKS (an unknown `kid` triggers one), in seconds.
+    #[serde(default = "default_jwks_min_refresh")]
+    pub jwks_min_refresh_secs: u64,
+    /// How long fetched keys are used before they are fetched again, in seconds.
+    #[serde(default = "default_jwks_max_age")]
+    pub jwks_max_age_secs: u64,
+    /// This server's canonical resource URL (RFC 9728 `resource`), e.g.
+    /// `https://mlops.example.com/mcp`. Default: `http://<http.bind>/mcp`.
+    #[serde(default)]
+    pub resource: Option<String>,
+    /// Authorization servers that issue tokens for this resource (RFC 9728 metadata).
+    #[serde(default)]
+    pub authorization_servers: Vec<String>,
     /// Expected `iss` claim.
     #[serde(default = "default_issuer")]
     pub issuer: String,
@@ -134,11 +160,22 @@ fn default_issuer() -> String {
 fn default_leeway() -> u64 {
     30
 }
+fn default_jwks_min_refresh() -> u64 {
+    30
+}
+fn default_jwks_max_age() -> u64 {
+    3600
+}
 
 impl Default for AuthConfig {
     fn default() -> Self {
         Self {
             hs256_secret: None,
+            jwks_url: None,
+            jwks_min_refresh_secs: default_jwks_min_refresh(),
+            jwks_max_age_secs: default_jwks_max_age(),
+            resource: None,
+            authorization_servers: Vec::new(),
             issuer: default_issuer(),
             audience: default_issuer(),
             leeway_secs: default_leeway(),
@@ -172,6 +209,68 @@ impl Default for StdioConfig {
         Self {
             principal: default_principal(),
             scopes: default_stdio_scopes(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Read-tool calls per minute per principal, sustained.
+    #[serde(default = "default_read_rate")]
+    pub read_per_minute: u32,
+    /// Read-tool calls a principal may make in a burst.
+    #[serde(default = "default_read_burst")]
+    pub read_burst: u32,
+    /// High-privilege tool calls (retrain, promotion requests) per minute per principal.
+    #[serde(default = "default_high_rate")]
+    pub high_privilege_per_minute: u32,
+    /// High-privilege calls a principal may make in a burst.
+    #[serde(default = "default_high_burst")]
+    pub high_privilege_burst: u32,
+    /// HTTP requests per minute per connection address, checked before the token.
+    #[serde(default = "default_addr_rate")]
+    pub per_address_per_minute: u32,
+    /// HTTP requests a connection address may make in a burst.
+    #[serde(default = "default_addr_burst")]
+    pub per_address_burst: u32,
+    /// Largest tool result or resource returned to the model, in bytes.
+    #[serde(default = "default_max_result")]
+    pub max_result_bytes: usize,
+}
+
+fn default_read_rate() -> u32 {
+    600
+}
+fn default_read_burst() -> u32 {
+    60
+}
+fn default_high_rate() -> u32 {
+    10
+}
+fn default_high_burst() -> u32 {
+    3
+}
+fn default_addr_rate() -> u32 {
+    1200
+}
+fn default_addr_burst() -> u32 {
+    200
+}
+fn default_max_result() -> usize {
+    256 * 1024
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            read_per_minute: default_read_rate(),
+            read_burst: default_read_burst(),
+            high_privilege_per_minute: default_high_rate(),
+            high_privilege_burst: default_high_burst(),
+            per_address_per_minute: default_addr_rate(),
+            per_address_burst: default_addr_burst(),
+            max_result_bytes: default_max_result(),
         }
     }
 }
@@ -302,6 +401,45 @@ impl Config {
                 mlops_auth::MIN_SECRET_BYTES
             ));
         }
+        if let Some(url) = &self.auth.jwks_url
+            && !(url.starts_with("https://")
+                || url.starts_with("http://127.")
+                || url.starts_with("http://localhost"))
+        {
+            out.push(format!(
+                "auth.jwks_url = {url:?}: use https:// (plain http only on loopback)"
+            ));
+        }
+        for (name, value) in [
+            ("limits.read_per_minute", self.limits.read_per_minute),
+            ("limits.read_burst", self.limits.read_burst),
+            (
+                "limits.high_privilege_per_minute",
+                self.limits.high_privilege_per_minute,
+            ),
+            (
+                "limits.high_privilege_burst",
+                self.limits.high_privilege_burst,
+            ),
+            (
+                "limits.per_address_per_minute",
+                self.limits.per_address_per_minute,
+            ),
+            ("limits.per_address_burst", self.limits.per_address_burst),
+        ] {
+            if value == 0 {
+                out.push(format!("{name} = 0: use a positive number"));
+            }
+        }
+        if self.limits.max_result_bytes < 1024 {
+            out.push(format!(
+                "limits.max_result_bytes = {}: use at least 1024",
+                self.limits.max_result_bytes
+            ));
+        }
+        if self.http.header_timeout_secs == 0 {
+            out.push("http.header_timeout_secs = 0: use a positive number of seconds".into());
+        }
         if self.stdio.principal.trim().is_empty() {
             out.push("stdio.principal is empty: name the local user, e.g. \"local\"".into());
         }
@@ -325,6 +463,27 @@ impl Config {
             }
         }
         out
+    }
+
+    /// The canonical resource URL of this server.
+    pub fn resource(&self) -> String {
+        self.auth
+            .resource
+            .clone()
+            .unwrap_or_else(|| format!("http://{}/mcp", self.http.bind))
+    }
+
+    /// HTTP needs some key material to verify tokens.
+    pub fn require_token_keys(&self) -> Result<(), ConfigError> {
+        if self.auth.hs256_secret.is_some() || self.auth.jwks_url.is_some() {
+            return Ok(());
+        }
+        Err(ConfigError::Invalid(vec![
+            "auth.hs256_secret and auth.jwks_url are both unset: HTTP needs one to verify bearer \
+             tokens; set a secret (at least 32 random bytes, e.g. in MLOPS_MCP_AUTH__HS256_SECRET) \
+             or the JWKS URL of your identity provider"
+                .into(),
+        ]))
     }
 
     /// The HS256 secret, or an error saying how to set one.

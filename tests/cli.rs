@@ -8,7 +8,6 @@ mod common;
 use std::process::{Command, Output};
 
 use common::{BIN, HttpServer, Workspace};
-use mlops_auth::TokenVerifier as _;
 
 fn run(args: &[&str], dir: &std::path::Path) -> Output {
     Command::new(BIN)
@@ -83,7 +82,7 @@ fn bad_configuration_exits_2_and_names_the_field() {
         dir.path(),
     );
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("auth.hs256_secret"));
+    assert!(stderr(&out).contains("auth.hs256_secret") && stderr(&out).contains("auth.jwks_url"));
 }
 
 #[test]

@@ -219,15 +219,16 @@ async fn missing_scope_hides_the_tool_and_refuses_the_call() {
     let token = ws.token("narrow", "drift:read");
     let client = ().serve(transport(&server, &token)).await.unwrap();
     assert!(client.list_all_tools().await.unwrap().is_empty());
+    // Over HTTP the refusal is a 403 insufficient_scope challenge, which rmcp's client parses.
     let refused = client
         .call_tool(CallToolRequestParams::new("list_models"))
         .await
-        .unwrap();
-    assert_eq!(refused.is_error, Some(true));
+        .unwrap_err();
+    let text = format!("{refused:?}");
     assert!(
-        serde_json::to_string(&refused.content)
-            .unwrap()
-            .contains("`models:read`")
+        text.contains("InsufficientScope")
+            && text.contains("required_scope: Some(\"models:read\")"),
+        "{text}"
     );
     client.cancel().await.unwrap();
     let events = ws.traces().await;

@@ -1,10 +1,16 @@
-//! Who is calling and what they may do: principals, bearer-token verification, scopes and the
-//! per-tool policy table. No MCP and no database here, so every transport and store shares it.
+//! Who is calling and what they may do: principals, bearer-token verification (HS256 secret,
+//! identity-provider JWKS), scopes, the per-tool policy table and rate limits. No MCP and no
+//! database here, so every transport and store shares it.
 
+pub mod jwks;
+mod limits;
 mod policy;
 mod principal;
 mod token;
+mod verifier;
 
+pub use limits::{AddressLimiter, QuotaExceeded, RateLimits, RateQuota};
 pub use policy::{AuthzError, MissingPolicy, PolicyTable, ToolClass, ToolPolicy};
 pub use principal::{Principal, scopes};
-pub use token::{Claims, Hs256Keys, MIN_SECRET_BYTES, TokenError, TokenVerifier};
+pub use token::{Algorithm, Claims, Hs256Keys, MIN_SECRET_BYTES, TokenError};
+pub use verifier::Verifier;

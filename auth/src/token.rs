@@ -1,6 +1,7 @@
 use std::collections::BTreeSet;
 
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
+pub use jsonwebtoken::Algorithm;
+use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
@@ -49,12 +50,14 @@ pub enum TokenError {
     TooLarge,
     #[error("the token is malformed: {0}")]
     Malformed(String),
-}
-
-/// Verifies a bearer token and yields the principal it names. Implementations: HS256 with a
-/// shared secret (here); JWKS-backed RS256/ES256 slot in behind the same trait.
-pub trait TokenVerifier: Send + Sync {
-    fn verify(&self, token: &str) -> Result<Principal, TokenError>;
+    #[error("the token names key `{0}`, which the identity provider's key set does not have")]
+    UnknownKey(String),
+    #[error("the token has no `kid` and the key set has several keys")]
+    AmbiguousKey,
+    #[error("the key `{0}` cannot verify {1:?} tokens")]
+    KeyMismatch(String, Algorithm),
+    #[error("the identity provider's keys cannot be fetched right now")]
+    KeysUnavailable,
 }
 
 /// HS256 signing and verification with one shared secret.
@@ -105,6 +108,22 @@ impl Hs256Keys {
         self.sign(&claims)
     }
 
+    /// Verifies an HS256 token signed with this secret.
+    pub fn verify(&self, token: &str) -> Result<Principal, TokenError> {
+        check_size(token)?;
+        let header = decode_header(token)?;
+        if header.alg != Algorithm::HS256 {
+            return Err(TokenError::BadAlgorithm("HS256".into()));
+        }
+        let key = DecodingKey::from_secret(self.secret.expose_secret().as_bytes());
+        let rules = Rules {
+            issuer: &self.issuer,
+            audience: &self.audience,
+            leeway_secs: self.leeway_secs,
+        };
+        decode_principal(token, &key, Algorithm::HS256, &rules)
+    }
+
     /// Signs arbitrary claims (tests use this for expired or odd tokens).
     pub fn sign(&self, claims: &Claims) -> Result<String, TokenError> {
         jsonwebtoken::encode(
@@ -116,58 +135,69 @@ impl Hs256Keys {
     }
 }
 
-impl TokenVerifier for Hs256Keys {
-    fn verify(&self, token: &str) -> Result<Principal, TokenError> {
-        if token.len() > MAX_TOKEN_BYTES {
-            return Err(TokenError::TooLarge);
+/// What every accepted token must satisfy besides its signature.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Rules<'a> {
+    pub issuer: &'a str,
+    pub audience: &'a str,
+    pub leeway_secs: u64,
+}
+
+pub(crate) fn check_size(token: &str) -> Result<(), TokenError> {
+    if token.len() > MAX_TOKEN_BYTES {
+        Err(TokenError::TooLarge)
+    } else {
+        Ok(())
+    }
+}
+
+/// The token's header. `alg: none` (or any algorithm the library does not know) fails here.
+pub(crate) fn decode_header(token: &str) -> Result<jsonwebtoken::Header, TokenError> {
+    jsonwebtoken::decode_header(token).map_err(|e| match e.kind() {
+        ErrorKind::InvalidAlgorithmName => TokenError::BadAlgorithm("a supported algorithm".into()),
+        ErrorKind::Json(j) if j.to_string().contains("unknown variant") => {
+            TokenError::BadAlgorithm("a supported algorithm".into())
         }
-        // Only HS256 is accepted: `alg: none` and any other algorithm fail here, before the
-        // signature is looked at.
-        let header = jsonwebtoken::decode_header(token).map_err(|e| match e.kind() {
-            ErrorKind::InvalidAlgorithmName => TokenError::BadAlgorithm("HS256".into()),
-            // `alg: none` (or any name the library does not know) fails to parse as a header.
-            ErrorKind::Json(j) if j.to_string().contains("unknown variant") => {
-                TokenError::BadAlgorithm("HS256".into())
-            }
-            _ => TokenError::Malformed(e.to_string()),
-        })?;
-        if header.alg != Algorithm::HS256 {
-            return Err(TokenError::BadAlgorithm("HS256".into()));
-        }
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_issuer(&[&self.issuer]);
-        validation.set_audience(&[&self.audience]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.validate_nbf = true;
-        validation.leeway = self.leeway_secs;
-        let data = jsonwebtoken::decode::<Claims>(
-            token,
-            &DecodingKey::from_secret(self.secret.expose_secret().as_bytes()),
-            &validation,
-        )
-        .map_err(|e| match e.kind() {
+        _ => TokenError::Malformed(e.to_string()),
+    })
+}
+
+/// Verifies signature and claims with `key` for exactly `alg`, and builds the principal.
+pub(crate) fn decode_principal(
+    token: &str,
+    key: &DecodingKey,
+    alg: Algorithm,
+    rules: &Rules<'_>,
+) -> Result<Principal, TokenError> {
+    let mut validation = Validation::new(alg);
+    validation.set_issuer(&[rules.issuer]);
+    validation.set_audience(&[rules.audience]);
+    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    validation.validate_nbf = true;
+    validation.leeway = rules.leeway_secs;
+    let data =
+        jsonwebtoken::decode::<Claims>(token, key, &validation).map_err(|e| match e.kind() {
             ErrorKind::ExpiredSignature => TokenError::Expired,
             ErrorKind::ImmatureSignature => TokenError::NotYetValid,
             ErrorKind::InvalidSignature => TokenError::BadSignature,
             ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
-                TokenError::BadAlgorithm("HS256".into())
+                TokenError::BadAlgorithm(format!("{alg:?}"))
             }
             ErrorKind::InvalidIssuer => TokenError::BadIssuer,
             ErrorKind::InvalidAudience => TokenError::BadAudience,
             other => TokenError::Malformed(format!("{other:?}")),
         })?;
-        let claims = data.claims;
-        if claims.sub.trim().is_empty() {
-            return Err(TokenError::Malformed("empty `sub` claim".into()));
-        }
-        let scopes: BTreeSet<String> = claims.scope.split_whitespace().map(str::to_owned).collect();
-        Ok(Principal {
-            subject: claims.sub,
-            scopes,
-            models: claims.models,
-            via: "jwt".into(),
-        })
+    let claims = data.claims;
+    if claims.sub.trim().is_empty() {
+        return Err(TokenError::Malformed("empty `sub` claim".into()));
     }
+    let scopes: BTreeSet<String> = claims.scope.split_whitespace().map(str::to_owned).collect();
+    Ok(Principal {
+        subject: claims.sub,
+        scopes,
+        models: claims.models,
+        via: "jwt".into(),
+    })
 }
 
 #[cfg(test)]

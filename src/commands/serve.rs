@@ -21,7 +21,7 @@ pub async fn run(config_path: Option<PathBuf>, args: ServeArgs) -> Result<ExitCo
         })?),
     };
     if http_addr.is_some() {
-        config.require_secret()?;
+        config.require_token_keys()?;
     }
     // A tool without a policy entry must never be served.
     let names = McpServer::tool_names();
@@ -35,7 +35,7 @@ pub async fn run(config_path: Option<PathBuf>, args: ServeArgs) -> Result<ExitCo
             let token = std::env::var("MLOPS_MCP_TOKEN")
                 .ok()
                 .filter(|t| !t.is_empty());
-            let principal = app.stdio_principal(token.as_deref())?;
+            let principal = app.stdio_principal(token.as_deref()).await?;
             crate::transport::stdio::serve(app, principal).await?;
         }
     }

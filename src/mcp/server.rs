@@ -172,6 +172,18 @@ fn explain_bad_arguments(mut result: CallToolResult, tool: &Tool) -> CallToolRes
     result
 }
 
+/// Replaces a result larger than `max` bytes with an error that says how to ask for less.
+fn cap_size(result: CallToolResult, max: usize) -> CallToolResult {
+    let size = serde_json::to_vec(&result).map_or(usize::MAX, |v| v.len());
+    if size <= max {
+        return result;
+    }
+    CallToolResult::error(vec![ContentBlock::text(format!(
+        "the result is {size} bytes, more than this server returns ({max} bytes, limits.max_result_bytes); \
+         narrow the request (e.g. filter by name) and call again"
+    ))])
+}
+
 fn micros(started: Instant) -> i64 {
     i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX)
 }
@@ -260,8 +272,16 @@ impl ServerHandler for McpServer {
                 .await;
             return Err(ErrorData::invalid_params(message, None));
         };
-        if let Err(refusal) = self.app.policy().authorize(&principal, &tool) {
-            let message = refusal.to_string();
+        let refusal = match self.app.policy().authorize(&principal, &tool) {
+            Err(refusal) => Some(refusal.to_string()),
+            Ok(policy) => self
+                .app
+                .limits()
+                .check(&principal.subject, policy.class)
+                .err()
+                .map(|q| q.to_string()),
+        };
+        if let Some(message) = refusal {
             self.app
                 .trace(trace(Outcome::Refused, message.clone()))
                 .await;
@@ -276,7 +296,10 @@ impl ServerHandler for McpServer {
             .await;
         match response {
             Ok(CallToolResponse::Complete(result)) => {
-                let result = explain_bad_arguments(result, &definition);
+                let result = cap_size(
+                    explain_bad_arguments(result, &definition),
+                    self.app.config().limits.max_result_bytes,
+                );
                 let failed = result.is_error == Some(true);
                 let (outcome, rationale) = if failed {
                     (Outcome::Error, text_of(&result))
@@ -332,6 +355,16 @@ impl ServerHandler for McpServer {
     ) -> Result<ReadResourceResponse, ErrorData> {
         let principal = self.require_read(&ctx)?;
         let result = resources::read(&self.app, &principal, &request.uri).await?;
+        let size = serde_json::to_vec(&result).map_or(usize::MAX, |v| v.len());
+        let max = self.app.config().limits.max_result_bytes;
+        if size > max {
+            return Err(ErrorData::invalid_request(
+                format!(
+                    "the resource is {size} bytes, more than this server returns ({max} bytes, limits.max_result_bytes)"
+                ),
+                None,
+            ));
+        }
         Ok(result
             .with_cache_scope(CacheScope::Private)
             .with_ttl_ms(0)

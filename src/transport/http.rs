@@ -1,22 +1,53 @@
-//! Streamable HTTP: the MCP endpoint at `/mcp` behind bearer authentication, and `/healthz`.
+//! Streamable HTTP: the MCP endpoint at `/mcp` behind the gate (rate limit, authentication,
+//! scopes), the RFC 9728 protected-resource metadata, and `/healthz`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::ConnectInfo;
 use axum::routing::get;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use serde_json::json;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tower::ServiceExt as _;
 use tower_http::timeout::TimeoutLayer;
 
+use super::gate::{Gate, gate};
 use crate::app::App;
 use crate::mcp::McpServer;
 
-/// The HTTP application. `shutdown` ends in-flight MCP streams when cancelled.
-pub fn router(app: App, shutdown: &CancellationToken) -> Router {
+/// Path of the RFC 9728 metadata for a resource URL: `/.well-known/oauth-protected-resource`
+/// followed by the resource's path.
+fn metadata_path(resource: &str) -> String {
+    let after_scheme = resource
+        .split_once("://")
+        .map_or(resource, |(_, rest)| rest);
+    let path = after_scheme.find('/').map_or("", |i| &after_scheme[i..]);
+    format!(
+        "/.well-known/oauth-protected-resource{}",
+        path.trim_end_matches('/')
+    )
+}
+
+fn metadata_url(resource: &str) -> String {
+    let origin_end = resource
+        .split_once("://")
+        .map_or(resource.len(), |(scheme, rest)| {
+            scheme.len() + 3 + rest.find('/').unwrap_or(rest.len())
+        });
+    format!("{}{}", &resource[..origin_end], metadata_path(resource))
+}
+
+/// The HTTP application. `resource` is this server's canonical URL; `shutdown` ends in-flight
+/// MCP streams when cancelled.
+pub fn router(app: App, resource: &str, shutdown: &CancellationToken) -> Router {
     let cfg = &app.config().http;
     let mcp_config = StreamableHttpServerConfig::default()
         // Stateless: any replica can answer any request, legacy `initialize` clients included.
@@ -33,24 +64,37 @@ pub fn router(app: App, shutdown: &CancellationToken) -> Router {
         Arc::new(NeverSessionManager::default()),
         mcp_config,
     );
-    let timeout = Duration::from_secs(cfg.request_timeout_secs);
-    let limit = cfg.max_body_bytes;
-    // Layers run bottom-up: authenticate first, then check the JSON-RPC text, then rmcp.
+    let gate_state = Gate {
+        app: app.clone(),
+        metadata_url: metadata_url(resource).into(),
+    };
     let protected = Router::new()
         .nest_service("/mcp", mcp)
-        .layer(axum::middleware::from_fn(move |req, next| {
-            super::guard::check_jsonrpc(limit, req, next)
-        }))
-        .layer(axum::middleware::from_fn_with_state(
-            app.clone(),
-            super::auth::authenticate,
-        ));
+        .layer(axum::middleware::from_fn_with_state(gate_state, gate));
+
+    let auth = &app.config().auth;
+    let metadata = json!({
+        "resource": resource,
+        "authorization_servers": auth.authorization_servers,
+        "scopes_supported": mlops_auth::scopes::ALL,
+        "bearer_methods_supported": ["header"],
+        "resource_name": "mlops-mcp",
+    });
+    let serve_metadata = move || {
+        let metadata = metadata.clone();
+        async move { axum::Json(metadata) }
+    };
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/.well-known/oauth-protected-resource",
+            get(serve_metadata.clone()),
+        )
+        .route(&metadata_path(resource), get(serve_metadata))
         .merge(protected)
         .layer(TimeoutLayer::with_status_code(
             http::StatusCode::REQUEST_TIMEOUT,
-            timeout,
+            Duration::from_secs(cfg.request_timeout_secs),
         ))
 }
 
@@ -61,15 +105,85 @@ pub async fn serve(app: App, addr: SocketAddr) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
     let local = listener.local_addr()?;
+    let resource = app
+        .config()
+        .auth
+        .resource
+        .clone()
+        .unwrap_or_else(|| format!("http://{local}/mcp"));
+    let header_timeout = Duration::from_secs(app.config().http.header_timeout_secs);
     let shutdown = CancellationToken::new();
-    let router = router(app, &shutdown);
+    let router = router(app, &resource, &shutdown);
+
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    let graceful = GracefulShutdown::new();
     eprintln!("listening on http://{local}/mcp");
-    tracing::info!(%local, "serving MCP over streamable HTTP at /mcp");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            super::shutdown_signal().await;
-            shutdown.cancel();
-        })
-        .await?;
+    tracing::info!(%local, %resource, "serving MCP over streamable HTTP at /mcp");
+
+    let signal = super::shutdown_signal();
+    tokio::pin!(signal);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(error) => {
+                    tracing::warn!(%error, "accept failed");
+                    continue;
+                }
+            },
+            () = &mut signal => break,
+        };
+        // The peer address is the only key the per-address limit trusts (never a header).
+        let service =
+            router
+                .clone()
+                .map_request(move |req: http::Request<hyper::body::Incoming>| {
+                    let mut req = req.map(axum::body::Body::new);
+                    req.extensions_mut().insert(ConnectInfo(peer));
+                    req
+                });
+        let connection = builder.serve_connection_with_upgrades(
+            TokioIo::new(stream),
+            TowerToHyperService::new(service),
+        );
+        let connection = graceful.watch(connection.into_owned());
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "connection ended with an error");
+            }
+        });
+    }
+    shutdown.cancel();
+    if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after 10 s; closing");
+    }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_locations_follow_rfc_9728() {
+        assert_eq!(
+            metadata_path("https://mlops.example.com/mcp"),
+            "/.well-known/oauth-protected-resource/mcp"
+        );
+        assert_eq!(
+            metadata_url("https://mlops.example.com/mcp"),
+            "https://mlops.example.com/.well-known/oauth-protected-resource/mcp"
+        );
+        assert_eq!(
+            metadata_url("http://127.0.0.1:8080"),
+            "http://127.0.0.1:8080/.well-known/oauth-protected-resource"
+        );
+    }
 }

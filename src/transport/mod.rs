@@ -1,7 +1,6 @@
 //! Transports: stdio and streamable HTTP, and the shutdown signal they share.
 
-pub mod auth;
-mod guard;
+pub mod gate;
 pub mod http;
 pub mod jsonrpc;
 pub mod stdio;

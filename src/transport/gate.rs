@@ -1,0 +1,235 @@
+//! Everything in front of `/mcp`, in order: the per-address rate limit (before the token is
+//! looked at), the body size limit, bearer authentication (401), JSON-RPC well-formedness (400)
+//! and the scope of the tool or resource asked for (403 `insufficient_scope`). Every refusal
+//! except malformed JSON is traced.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+use mlops_auth::{Principal, scopes};
+use mlops_tools::trace::{NewTraceEvent, Outcome};
+use serde_json::{Value, json};
+
+use super::jsonrpc;
+use crate::app::App;
+
+/// Principal recorded for requests that could not be authenticated.
+const ANONYMOUS: &str = "anonymous";
+
+/// What the gate needs besides the app.
+#[derive(Clone)]
+pub struct Gate {
+    pub app: App,
+    /// RFC 9728 metadata URL, named in every challenge.
+    pub metadata_url: Arc<str>,
+}
+
+fn bearer(req: &Request) -> Option<&str> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// The JSON-RPC method, the tool or resource it names, and the arguments, for checks and traces.
+struct Described {
+    method: String,
+    action: String,
+    arguments: Value,
+}
+
+fn describe(body: &[u8]) -> Described {
+    let msg = serde_json::from_slice::<Value>(body).unwrap_or(Value::Null);
+    let method = msg
+        .get("method")
+        .and_then(Value::as_str)
+        .unwrap_or("http.request")
+        .to_owned();
+    let params = msg.get("params");
+    let (action, arguments) = match method.as_str() {
+        "tools/call" => (
+            params
+                .and_then(|p| p.get("name"))
+                .and_then(Value::as_str)
+                .unwrap_or("tools/call")
+                .to_owned(),
+            params
+                .and_then(|p| p.get("arguments"))
+                .cloned()
+                .unwrap_or_else(|| json!({})),
+        ),
+        "resources/read" => (
+            "resources/read".to_owned(),
+            json!({ "uri": params.and_then(|p| p.get("uri")).cloned().unwrap_or(Value::Null) }),
+        ),
+        other => (other.to_owned(), json!({})),
+    };
+    Described {
+        method,
+        action,
+        arguments,
+    }
+}
+
+fn error_json(status: StatusCode, error: &str, description: &str) -> Response {
+    (
+        status,
+        axum::Json(json!({ "error": error, "error_description": description })),
+    )
+        .into_response()
+}
+
+fn with_header(mut response: Response, name: header::HeaderName, value: &str) -> Response {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        response.headers_mut().insert(name, v);
+    }
+    response
+}
+
+fn quoted(s: &str) -> String {
+    s.replace(['"', '\\'], "'")
+}
+
+impl Gate {
+    async fn refuse(&self, started: Instant, principal: &str, d: &Described, reason: String) {
+        let elapsed = i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX);
+        let event = NewTraceEvent::new(
+            uuid::Uuid::new_v4().to_string(),
+            principal,
+            &d.action,
+            &d.arguments,
+            Outcome::Refused,
+            reason,
+            elapsed,
+        );
+        self.app.trace(event).await;
+    }
+
+    fn unauthorized(&self, reason: &str, token_present: bool) -> Response {
+        // RFC 6750 §3: no error code when the request carried no credentials.
+        let mut challenge = format!("Bearer resource_metadata=\"{}\"", self.metadata_url);
+        if token_present {
+            challenge.push_str(&format!(
+                ", error=\"invalid_token\", error_description=\"{}\"",
+                quoted(reason)
+            ));
+        }
+        with_header(
+            error_json(StatusCode::UNAUTHORIZED, "invalid_token", reason),
+            header::WWW_AUTHENTICATE,
+            &challenge,
+        )
+    }
+
+    fn insufficient_scope(&self, scope: &str, reason: &str) -> Response {
+        let challenge = format!(
+            "Bearer error=\"insufficient_scope\", scope=\"{scope}\", resource_metadata=\"{}\", error_description=\"{}\"",
+            self.metadata_url,
+            quoted(reason)
+        );
+        with_header(
+            error_json(StatusCode::FORBIDDEN, "insufficient_scope", reason),
+            header::WWW_AUTHENTICATE,
+            &challenge,
+        )
+    }
+
+    /// The scope the request needs beyond authentication, if the principal lacks it.
+    fn missing_scope(&self, principal: &Principal, d: &Described) -> Option<(String, String)> {
+        let needed = match d.method.as_str() {
+            "tools/call" => self.app.policy().get(&d.action)?.scope,
+            "resources/read" | "resources/list" => scopes::MODELS_READ,
+            _ => return None,
+        };
+        (!principal.has_scope(needed)).then(|| {
+            let what = if d.method == "tools/call" {
+                format!("calling `{}`", d.action)
+            } else {
+                d.method.clone()
+            };
+            (
+                needed.to_owned(),
+                format!(
+                    "{what} requires the scope `{needed}`, which `{}` does not have",
+                    principal.subject
+                ),
+            )
+        })
+    }
+}
+
+pub async fn gate(State(gate): State<Gate>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let app = &gate.app;
+    let unknown = Described {
+        method: "http.request".into(),
+        action: "http.request".into(),
+        arguments: json!({}),
+    };
+
+    if let Some(ConnectInfo(addr)) = req.extensions().get::<ConnectInfo<SocketAddr>>().copied()
+        && let Err(quota) = app.addresses().check(addr.ip())
+    {
+        let reason = quota.to_string();
+        gate.refuse(started, ANONYMOUS, &unknown, reason.clone())
+            .await;
+        let retry = quota.retry_after.as_secs().max(1).to_string();
+        return with_header(
+            error_json(StatusCode::TOO_MANY_REQUESTS, "rate_limited", &reason),
+            header::RETRY_AFTER,
+            &retry,
+        );
+    }
+
+    let token = bearer(&req).map(str::to_owned);
+    let (mut parts, body) = req.into_parts();
+    let limit = app.config().http.max_body_bytes;
+    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
+        let reason = format!("the request body is larger than {limit} bytes");
+        gate.refuse(started, ANONYMOUS, &unknown, reason.clone())
+            .await;
+        return error_json(StatusCode::PAYLOAD_TOO_LARGE, "request_too_large", &reason);
+    };
+    let described = describe(&bytes);
+
+    let verdict = match &token {
+        None => Err("no bearer token; send `Authorization: Bearer <token>`".to_owned()),
+        Some(t) => app.verifier().verify(t).await.map_err(|e| e.to_string()),
+    };
+    let principal = match verdict {
+        Ok(p) => p,
+        Err(reason) => {
+            gate.refuse(
+                started,
+                ANONYMOUS,
+                &described,
+                format!("authentication failed: {reason}"),
+            )
+            .await;
+            return gate.unauthorized(&reason, token.is_some());
+        }
+    };
+
+    if parts.method == http::Method::POST
+        && let Err(error) = jsonrpc::check(&bytes)
+    {
+        return (StatusCode::BAD_REQUEST, axum::Json(error)).into_response();
+    }
+    if let Some((scope, reason)) = gate.missing_scope(&principal, &described) {
+        gate.refuse(started, &principal.subject, &described, reason.clone())
+            .await;
+        return gate.insufficient_scope(&scope, &reason);
+    }
+
+    parts.extensions.insert(principal);
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
