@@ -7,56 +7,19 @@
 mod common;
 
 use base64::Engine as _;
-use common::{HttpServer, Workspace};
+use common::{HttpServer, Workspace, call, post};
 use mlops_tools::trace::Outcome;
 use rmcp::ServiceExt;
 use rmcp::model::{CallToolRequestParams, ProtocolVersion};
 use rmcp::service::{ClientLifecycleMode, ClientServiceExt};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
-use serde_json::{Value, json};
+use serde_json::json;
 
 fn transport(server: &HttpServer, token: &str) -> StreamableHttpClientTransport<reqwest::Client> {
     StreamableHttpClientTransport::from_config(
         StreamableHttpClientTransportConfig::with_uri(server.url.as_str()).auth_header(token),
     )
-}
-
-/// POSTs a JSON-RPC body (with the headers a 2025-06-18 client sends) and returns status,
-/// headers and the JSON message (unwrapped from SSE if needed).
-async fn post(
-    server: &HttpServer,
-    auth: Option<&str>,
-    body: &str,
-) -> (u16, reqwest::header::HeaderMap, Value) {
-    let mut req = reqwest::Client::new()
-        .post(&server.url)
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2025-06-18")
-        .body(body.to_owned());
-    if let Some(a) = auth {
-        req = req.header("authorization", a);
-    }
-    let response = req.send().await.unwrap();
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let text = response.text().await.unwrap();
-    let json_text = text
-        .lines()
-        .filter_map(|l| l.strip_prefix("data: "))
-        .find(|d| !d.trim().is_empty())
-        .unwrap_or(&text)
-        .to_owned();
-    (
-        status,
-        headers,
-        serde_json::from_str(&json_text).unwrap_or(Value::Null),
-    )
-}
-
-fn call(tool: &str, args: Value) -> String {
-    json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": tool, "arguments": args}}).to_string()
 }
 
 #[tokio::test]

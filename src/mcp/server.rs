@@ -3,7 +3,7 @@
 use std::sync::{Arc, LazyLock};
 use std::time::Instant;
 
-use mlops_auth::{Principal, scopes};
+use mlops_auth::{AuthzError, Principal, scopes};
 use mlops_tools::trace::{NewTraceEvent, Outcome};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
@@ -199,6 +199,27 @@ fn with_trace_meta(mut result: CallToolResult, trace_id: &str) -> CallToolResult
     result
 }
 
+impl McpServer {
+    async fn read_capped(
+        &self,
+        principal: &Principal,
+        uri: &str,
+    ) -> Result<rmcp::model::ReadResourceResult, ErrorData> {
+        let result = resources::read(&self.app, principal, uri).await?;
+        let size = serde_json::to_vec(&result).map_or(usize::MAX, |v| v.len());
+        let max = self.app.config().limits.max_result_bytes;
+        if size > max {
+            return Err(ErrorData::invalid_request(
+                format!(
+                    "the resource is {size} bytes, more than this server returns ({max} bytes, limits.max_result_bytes)"
+                ),
+                None,
+            ));
+        }
+        Ok(result)
+    }
+}
+
 impl ServerHandler for McpServer {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(
@@ -264,17 +285,20 @@ impl ServerHandler for McpServer {
             )
         };
 
-        let Some(definition) = self.router.get(&tool).cloned() else {
-            let message =
-                format!("unknown tool `{tool}`; call tools/list to see the tools you may call");
-            self.app
-                .trace(trace(Outcome::Refused, message.clone()))
-                .await;
-            return Err(ErrorData::invalid_params(message, None));
-        };
-        let refusal = match self.app.policy().authorize(&principal, &tool) {
-            Err(refusal) => Some(refusal.to_string()),
-            Ok(policy) => self
+        let definition = self.router.get(&tool).cloned();
+        let unknown =
+            format!("unknown tool `{tool}`; call tools/list to see the tools you may call");
+        // Tools with a policy entry are authorized and counted against the caller's quota even
+        // before this server ships them, so a caller cannot probe the quota-free path.
+        let refusal = match (self.app.policy().authorize(&principal, &tool), &definition) {
+            (Err(AuthzError::NoPolicy(_)), None) => {
+                self.app
+                    .trace(trace(Outcome::Refused, unknown.clone()))
+                    .await;
+                return Err(ErrorData::invalid_params(unknown, None));
+            }
+            (Err(refusal), _) => Some(refusal.to_string()),
+            (Ok(policy), _) => self
                 .app
                 .limits()
                 .check(&principal.subject, policy.class)
@@ -288,6 +312,13 @@ impl ServerHandler for McpServer {
             let result = CallToolResult::error(vec![ContentBlock::text(message)]);
             return Ok(with_trace_meta(result, &trace_id).into());
         }
+        let Some(definition) = definition else {
+            let message = format!(
+                "`{tool}` is not available on this server yet; call tools/list to see the tools you may call"
+            );
+            self.app.trace(trace(Outcome::Error, message.clone())).await;
+            return Err(ErrorData::invalid_params(message, None));
+        };
 
         ctx.extensions.insert(principal.clone());
         let response = self
@@ -353,19 +384,26 @@ impl ServerHandler for McpServer {
         request: ReadResourceRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
+        let started = Instant::now();
         let principal = self.require_read(&ctx)?;
-        let result = resources::read(&self.app, &principal, &request.uri).await?;
-        let size = serde_json::to_vec(&result).map_or(usize::MAX, |v| v.len());
-        let max = self.app.config().limits.max_result_bytes;
-        if size > max {
-            return Err(ErrorData::invalid_request(
-                format!(
-                    "the resource is {size} bytes, more than this server returns ({max} bytes, limits.max_result_bytes)"
-                ),
-                None,
-            ));
-        }
-        Ok(result
+        let result = self.read_capped(&principal, &request.uri).await;
+        // Reads are traced like tool calls: who looked at what, and whether it was refused.
+        let (outcome, rationale) = match &result {
+            Ok(_) => (Outcome::Ok, "completed".to_owned()),
+            Err(e) => (Outcome::Refused, e.message.to_string()),
+        };
+        let arguments = serde_json::json!({ "uri": request.uri });
+        let event = NewTraceEvent::new(
+            trace_id_from(&ctx),
+            &principal.subject,
+            "resources/read",
+            &arguments,
+            outcome,
+            rationale,
+            micros(started),
+        );
+        self.app.trace(event).await;
+        Ok(result?
             .with_cache_scope(CacheScope::Private)
             .with_ttl_ms(0)
             .into())

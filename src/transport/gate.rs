@@ -1,7 +1,8 @@
 //! Everything in front of `/mcp`, in order: the per-address rate limit (before the token is
-//! looked at), the body size limit, bearer authentication (401), JSON-RPC well-formedness (400)
-//! and the scope of the tool or resource asked for (403 `insufficient_scope`). Every refusal
-//! except malformed JSON is traced.
+//! looked at), bearer authentication, the body size limit (413), the 401 for a refused token
+//! (named with the tool it asked for), JSON-RPC well-formedness (400) and the scope of the tool or
+//! resource asked for (403 `insufficient_scope`). Every refusal except malformed JSON is traced,
+//! and so are rmcp's own Host/Origin refusals behind the gate.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -190,20 +191,23 @@ pub async fn gate(State(gate): State<Gate>, req: Request, next: Next) -> Respons
     }
 
     let token = bearer(&req).map(str::to_owned);
-    let (mut parts, body) = req.into_parts();
-    let limit = app.config().http.max_body_bytes;
-    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
-        let reason = format!("the request body is larger than {limit} bytes");
-        gate.refuse(started, ANONYMOUS, &unknown, reason.clone())
-            .await;
-        return error_json(StatusCode::PAYLOAD_TOO_LARGE, "request_too_large", &reason);
-    };
-    let described = describe(&bytes);
-
     let verdict = match &token {
         None => Err("no bearer token; send `Authorization: Bearer <token>`".to_owned()),
         Some(t) => app.verifier().verify(t).await.map_err(|e| e.to_string()),
     };
+    let who = verdict
+        .as_ref()
+        .map_or(ANONYMOUS, |p| p.subject.as_str())
+        .to_owned();
+
+    let (mut parts, body) = req.into_parts();
+    let limit = app.config().http.max_body_bytes;
+    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
+        let reason = format!("the request body is larger than {limit} bytes");
+        gate.refuse(started, &who, &unknown, reason.clone()).await;
+        return error_json(StatusCode::PAYLOAD_TOO_LARGE, "request_too_large", &reason);
+    };
+    let described = describe(&bytes);
     let principal = match verdict {
         Ok(p) => p,
         Err(reason) => {
@@ -229,7 +233,20 @@ pub async fn gate(State(gate): State<Gate>, req: Request, next: Next) -> Respons
         return gate.insufficient_scope(&scope, &reason);
     }
 
+    let subject = principal.subject.clone();
     parts.extensions.insert(principal);
-    next.run(Request::from_parts(parts, Body::from(bytes)))
-        .await
+    let response = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
+    // Past the gate only rmcp's Host/Origin allow-lists answer 403; trace those refusals too.
+    if response.status() == StatusCode::FORBIDDEN {
+        gate.refuse(
+            started,
+            &subject,
+            &described,
+            "the Host or Origin header is not allowed".into(),
+        )
+        .await;
+    }
+    response
 }

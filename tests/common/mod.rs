@@ -14,6 +14,7 @@ use mlops_auth::{Claims, Hs256Keys};
 use mlops_tools::Store;
 use mlops_tools::trace::TraceEvent;
 use secrecy::SecretString;
+use serde_json::{Value, json};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_mlops-mcp");
 
@@ -178,4 +179,51 @@ impl Drop for HttpServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// POSTs a JSON-RPC body (with the headers a 2025-06-18 client sends) and returns status,
+/// headers and the JSON message (unwrapped from SSE if needed).
+pub async fn post(
+    server: &HttpServer,
+    auth: Option<&str>,
+    body: &str,
+) -> (u16, reqwest::header::HeaderMap, Value) {
+    let headers: Vec<(&str, &str)> = auth.map(|a| ("authorization", a)).into_iter().collect();
+    post_with(server, &headers, body.as_bytes().to_vec()).await
+}
+
+/// Like [`post`], with any extra headers (they override the defaults).
+pub async fn post_with(
+    server: &HttpServer,
+    extra: &[(&str, &str)],
+    body: Vec<u8>,
+) -> (u16, reqwest::header::HeaderMap, Value) {
+    let mut req = reqwest::Client::new()
+        .post(&server.url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-06-18")
+        .body(body);
+    for (name, value) in extra {
+        req = req.header(*name, *value);
+    }
+    let response = req.send().await.unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let text = response.text().await.unwrap();
+    let json_text = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .find(|d| !d.trim().is_empty())
+        .unwrap_or(&text)
+        .to_owned();
+    (
+        status,
+        headers,
+        serde_json::from_str(&json_text).unwrap_or(Value::Null),
+    )
+}
+
+pub fn call(tool: &str, args: Value) -> String {
+    json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": tool, "arguments": args}}).to_string()
 }

@@ -1,0 +1,639 @@
+//! The attack suite: table-driven cases against the real HTTP server. Every case asserts the
+//! refusal (status and error), that the store did not change, and that the refusal is in the
+//! trace. Tokens come from the configured HS256 secret and from a local JWKS identity provider.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use common::{HttpServer, Workspace, call, post_with};
+use jsonwebtoken::jwk::{Jwk, JwkSet};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use mlops_auth::Claims;
+use mlops_tools::trace::{Outcome, TraceEvent};
+use serde_json::{Value, json};
+
+const RSA_A: &[u8] = include_bytes!("../auth/tests/keys/rsa-a.pem");
+const RSA_B: &[u8] = include_bytes!("../auth/tests/keys/rsa-b.pem");
+const EC_A: &[u8] = include_bytes!("../auth/tests/keys/ec-a.pem");
+
+fn jwk(pem: &[u8], alg: Algorithm, kid: &str) -> Jwk {
+    let key = match alg {
+        Algorithm::ES256 => EncodingKey::from_ec_pem(pem).unwrap(),
+        _ => EncodingKey::from_rsa_pem(pem).unwrap(),
+    };
+    let mut jwk = Jwk::from_encoding_key(&key, alg).unwrap();
+    jwk.common.key_id = Some(kid.into());
+    jwk
+}
+
+fn sign(key: &EncodingKey, alg: Algorithm, kid: Option<&str>, claims: &Claims) -> String {
+    let mut header = Header::new(alg);
+    header.kid = kid.map(str::to_owned);
+    jsonwebtoken::encode(&header, claims, key).unwrap()
+}
+
+/// A loopback JWKS endpoint publishing RSA keys `a` and `b`.
+async fn identity_provider() -> String {
+    let set = JwkSet {
+        keys: vec![
+            jwk(RSA_A, Algorithm::RS256, "a"),
+            jwk(RSA_B, Algorithm::RS256, "b"),
+        ],
+    };
+    let set = Arc::new(set);
+    let app = axum::Router::new().route(
+        "/jwks.json",
+        axum::routing::get(move || {
+            let set = set.clone();
+            async move { axum::Json((*set).clone()) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+/// What a case expects back.
+enum Expect {
+    /// HTTP status and the `error` field of the JSON body.
+    Http(u16, &'static str),
+    /// HTTP 200 with a tool result whose text contains this.
+    #[allow(dead_code, reason = "kept for cases whose refusal is a tool result")]
+    ToolError(&'static str),
+    /// HTTP 200 with a JSON-RPC error whose message contains this.
+    RpcError(&'static str),
+}
+
+struct Case {
+    name: &'static str,
+    headers: Vec<(&'static str, String)>,
+    body: Vec<u8>,
+    expect: Expect,
+}
+
+/// Everything an attack could have changed.
+async fn snapshot(ws: &Workspace) -> String {
+    let store = ws.store().await;
+    let models = store.list_models().await.unwrap();
+    let history = store.alias_history("fraud-detector").await.unwrap();
+    format!(
+        "{:?}{:?}",
+        models
+            .iter()
+            .map(|m| (&m.versions, &m.aliases))
+            .collect::<Vec<_>>(),
+        history
+    )
+}
+
+fn bearer(t: &str) -> (&'static str, String) {
+    ("authorization", format!("Bearer {t}"))
+}
+
+async fn run_case(server: &HttpServer, ws: &Workspace, case: &Case) -> Vec<TraceEvent> {
+    let before = snapshot(ws).await;
+    let headers: Vec<(&str, &str)> = case.headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, resp_headers, body) = post_with(server, &headers, case.body.clone()).await;
+    let name = case.name;
+    match &case.expect {
+        Expect::Http(code, error) => {
+            assert_eq!(status, *code, "{name}: {body}");
+            assert_eq!(body["error"], *error, "{name}: {body}");
+            if *code == 401 || *code == 403 && *error == "insufficient_scope" {
+                let challenge = resp_headers
+                    .get("www-authenticate")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                assert!(
+                    challenge.contains("resource_metadata=\""),
+                    "{name}: {challenge}"
+                );
+            }
+        }
+        Expect::ToolError(text) => {
+            assert_eq!(status, 200, "{name}: {body}");
+            assert_eq!(body["result"]["isError"], true, "{name}: {body}");
+            assert!(
+                body["result"]["content"][0]["text"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains(text),
+                "{name}: {body}"
+            );
+        }
+        Expect::RpcError(text) => {
+            assert_eq!(status, 200, "{name}: {body}");
+            assert!(
+                body["error"]["message"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains(text),
+                "{name}: {body}"
+            );
+        }
+    }
+    assert_eq!(snapshot(ws).await, before, "{name}: the store changed");
+    let events = ws.traces().await;
+    let traced = events.iter().any(|e| {
+        (e.arguments.contains(name) || e.principal == name) && e.outcome == Outcome::Refused
+    });
+    assert!(traced, "{name}: refusal not traced");
+    events
+}
+
+#[tokio::test]
+async fn attack_suite() {
+    let ws = Workspace::demo();
+    let jwks = identity_provider().await;
+    let server = HttpServer::start_with(
+        &ws,
+        &[
+            ("MLOPS_MCP_AUTH__JWKS_URL", jwks.as_str()),
+            ("MLOPS_MCP_AUTH__JWKS_MIN_REFRESH_SECS", "0"),
+        ],
+    );
+    let keys = ws.keys();
+    let hs = EncodingKey::from_secret(ws.secret().as_bytes());
+    let rsa_a = EncodingKey::from_rsa_pem(RSA_A).unwrap();
+    let rsa_b = EncodingKey::from_rsa_pem(RSA_B).unwrap();
+    let ec = EncodingKey::from_ec_pem(EC_A).unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let claims = |sub: &str, scope: &str| ws.claims(sub, scope, 600);
+    let with = |sub: &str, scope: &str, f: &dyn Fn(&mut Claims)| {
+        let mut c = claims(sub, scope);
+        f(&mut c);
+        c
+    };
+    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    let list = |marker: &str| call("list_models", json!({ "name_contains": marker })).into_bytes();
+    let tool = |name: &str, marker: &str| call(name, json!({ "model": marker })).into_bytes();
+    let read = |uri: &str| {
+        json!({"jsonrpc":"2.0","id":9,"method":"resources/read","params":{"uri": uri}})
+            .to_string()
+            .into_bytes()
+    };
+    let read_only = "models:read drift:read validation:read";
+    let public_jwk_as_secret = serde_json::to_vec(&jwk(RSA_A, Algorithm::RS256, "a")).unwrap();
+    let unauthorized = || Expect::Http(401, "invalid_token");
+    let forbidden = || Expect::Http(403, "insufficient_scope");
+
+    let mut cases = vec![
+        Case {
+            name: "no-token",
+            headers: vec![],
+            body: list("no-token"),
+            expect: unauthorized(),
+        },
+        Case {
+            name: "basic-scheme",
+            headers: vec![("authorization", format!("Basic {}", b64(b"a:b")))],
+            body: list("basic-scheme"),
+            expect: unauthorized(),
+        },
+        Case {
+            name: "empty-bearer",
+            headers: vec![("authorization", "Bearer ".into())],
+            body: list("empty-bearer"),
+            expect: unauthorized(),
+        },
+        Case {
+            name: "garbage-token",
+            headers: vec![bearer("not.a.jwt")],
+            body: list("garbage-token"),
+            expect: unauthorized(),
+        },
+        Case {
+            name: "hs-other-secret",
+            headers: vec![bearer(&sign(
+                &EncodingKey::from_secret(b"some-other-secret-some-other-secret"),
+                Algorithm::HS256,
+                None,
+                &claims("x", "models:read"),
+            ))],
+            body: list("hs-other-secret"),
+            expect: unauthorized(),
+        },
+        Case {
+            name: "hs-expired",
+            headers: vec![bearer(
+                &keys
+                    .sign(&with("x", "models:read", &|c| c.exp = now - 600))
+                    .unwrap(),
+            )],
+            body: list("hs-expired"),
+            expect: unauthorized(),
+        },
+        Case {
+            name: "hs-not-yet-valid",
+            headers: vec![bearer(
+                &keys
+                    .sign(&with("x", "models:read", &|c| c.nbf = Some(now + 600)))
+                    .unwrap(),
+            )],
+            body: list("hs-not-yet-valid"),
+            expect: unauthorized(),
+        },
+        Case {
+            name: "hs-wrong-audience",
+            headers: vec![bearer(
+                &keys
+                    .sign(&with("x", "models:read", &|c| c.aud = "other".into()))
+                    .unwrap(),
+            )],
+            body: list("hs-wrong-audience"),
+            expect: unauthorized(),
+        },
+        Case {
+            name: "hs-wrong-issuer",
+            headers: vec![bearer(
+                &keys
+                    .sign(&with("x", "models:read", &|c| c.iss = "evil".into()))
+                    .unwrap(),
+            )],
+            body: list("hs-wrong-issuer"),
+            expect: unauthorized(),
+        },
+        Case {
+            name: "alg-none",
+            headers: vec![bearer(&format!(
+                "{}.{}.",
+                b64(br#"{"alg":"none"}"#),
+                b64(&serde_json::to_vec(&claims("x", "models:read")).unwrap())
+            ))],
+            body: list("alg-none"),
+            expect: unauthorized(),
+        },
+        Case {
+            name: "hs-rs-confusion",
+            headers: vec![bearer(&sign(
+                &EncodingKey::from_secret(&public_jwk_as_secret),
+                Algorithm::HS256,
+                Some("a"),
+                &claims("x", "models:read"),
+            ))],
+            body: list("hs-rs-confusion"),
+            expect: unauthorized(),
+        },
+        Case {
+            name: "rs-unknown-kid",
+            headers: vec![bearer(&sign(
+                &rsa_a,
+                Algorithm::RS256,
+                Some("zz"),
+                &claims("x", "models:read"),
+            ))],
+            body: list("rs-unknown-kid"),
+            expect: unauthorized(),
+        },
+        Case {
+            name: "rs-forged-kid",
+            headers: vec![bearer(&sign(
+                &rsa_b,
+                Algorithm::RS256,
+                Some("a"),
+                &claims("x", "models:read"),
+            ))],
+            body: list("rs-forged-kid"),
+            expect: unauthorized(),
+        },
+        Case {
+            name: "rs-no-kid-two-keys",
+            headers: vec![bearer(&sign(
+                &rsa_a,
+                Algorithm::RS256,
+                None,
+                &claims("x", "models:read"),
+            ))],
+            body: list("rs-no-kid-two-keys"),
+            expect: unauthorized(),
+        },
+        Case {
+            name: "rs-expired",
+            headers: vec![bearer(&sign(
+                &rsa_a,
+                Algorithm::RS256,
+                Some("a"),
+                &with("x", "models:read", &|c| c.exp = now - 600),
+            ))],
+            body: list("rs-expired"),
+            expect: unauthorized(),
+        },
+        Case {
+            name: "rs-wrong-audience",
+            headers: vec![bearer(&sign(
+                &rsa_a,
+                Algorithm::RS256,
+                Some("a"),
+                &with("x", "models:read", &|c| c.aud = "other".into()),
+            ))],
+            body: list("rs-wrong-audience"),
+            expect: unauthorized(),
+        },
+        Case {
+            name: "es-with-rsa-kid",
+            headers: vec![bearer(&sign(
+                &ec,
+                Algorithm::ES256,
+                Some("a"),
+                &claims("x", "models:read"),
+            ))],
+            body: list("es-with-rsa-kid"),
+            expect: unauthorized(),
+        },
+        Case {
+            name: "oversized-token",
+            headers: vec![bearer(&"a".repeat(9000))],
+            body: list("oversized-token"),
+            expect: unauthorized(),
+        },
+        Case {
+            name: "hs512-token",
+            headers: vec![bearer(&sign(
+                &hs,
+                Algorithm::HS512,
+                None,
+                &claims("x", "models:read"),
+            ))],
+            body: list("hs512-token"),
+            expect: unauthorized(),
+        },
+    ];
+    // Missing scopes: every high-privilege tool, and the read tools and resources.
+    for (name, tool_name, scope) in [
+        ("scope-trigger-retrain", "trigger_retrain", read_only),
+        ("scope-request-promotion", "request_promotion", read_only),
+        ("scope-check-drift", "check_drift", "models:read"),
+        ("scope-get-validation", "get_validation", "models:read"),
+        ("scope-list-models", "list_models", "drift:read"),
+        ("scope-get-job", "get_job", "drift:read"),
+        ("scope-get-promotion", "get_promotion", "drift:read"),
+    ] {
+        let token = sign(&hs, Algorithm::HS256, None, &claims(name, scope));
+        cases.push(Case {
+            name,
+            headers: vec![bearer(&token)],
+            body: tool(tool_name, name),
+            expect: forbidden(),
+        });
+    }
+    let no_read = sign(
+        &hs,
+        Algorithm::HS256,
+        None,
+        &claims("scope-resources-read", "drift:read"),
+    );
+    cases.push(Case {
+        name: "scope-resources-read",
+        headers: vec![bearer(&no_read)],
+        body: read("mlops://models/fraud-detector/card"),
+        expect: forbidden(),
+    });
+    let no_list = sign(
+        &hs,
+        Algorithm::HS256,
+        None,
+        &claims("scope-resources-list", "drift:read"),
+    );
+    cases.push(Case {
+        name: "scope-resources-list",
+        headers: vec![bearer(&no_list)],
+        body: json!({"jsonrpc":"2.0","id":3,"method":"resources/list"})
+            .to_string()
+            .into_bytes(),
+        expect: forbidden(),
+    });
+    // Models outside the grant are not found.
+    let mut granted = claims("grant-card", "models:read");
+    granted.models = Some(vec!["churn-*".into()]);
+    let granted = sign(&rsa_a, Algorithm::RS256, Some("a"), &granted);
+    cases.push(Case {
+        name: "grant-card",
+        headers: vec![bearer(&granted)],
+        body: read("mlops://models/fraud-detector/card"),
+        expect: Expect::RpcError("not found"),
+    });
+    // Host and Origin allow-lists.
+    let agent = |sub: &str| sign(&hs, Algorithm::HS256, None, &claims(sub, "models:read"));
+    cases.push(Case {
+        name: "bad-origin",
+        headers: vec![
+            bearer(&agent("bad-origin")),
+            ("origin", "https://evil.example".into()),
+        ],
+        body: list("bad-origin"),
+        expect: Expect::Http(403, ""),
+    });
+    cases.push(Case {
+        name: "bad-host",
+        headers: vec![bearer(&agent("bad-host")), ("host", "evil.example".into())],
+        body: list("bad-host"),
+        expect: Expect::Http(403, ""),
+    });
+    // An oversized body.
+    let mut huge = list("oversized-body");
+    huge.extend(std::iter::repeat_n(b' ', 2 * 1024 * 1024));
+    cases.push(Case {
+        name: "oversized-body",
+        headers: vec![bearer(&agent("oversized-body"))],
+        body: huge,
+        expect: Expect::Http(413, "request_too_large"),
+    });
+
+    assert!(cases.len() >= 30, "{} cases", cases.len());
+    for case in &cases {
+        // rmcp's own 403 for Host/Origin has no JSON `error` field; check the status only.
+        if let Expect::Http(403, "") = case.expect {
+            let before = snapshot(&ws).await;
+            let headers: Vec<(&str, &str)> =
+                case.headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let (status, _, _) = post_with(&server, &headers, case.body.clone()).await;
+            assert_eq!(status, 403, "{}", case.name);
+            assert_eq!(snapshot(&ws).await, before);
+            let events = ws.traces().await;
+            assert!(
+                events
+                    .iter()
+                    .any(|e| e.principal == case.name && e.outcome == Outcome::Refused),
+                "{}: {:?}",
+                case.name,
+                events.iter().rev().take(3).collect::<Vec<_>>()
+            );
+            continue;
+        }
+        run_case(&server, &ws, case).await;
+    }
+
+    // The grant also filters lists: the model is simply not there.
+    let mut limited = claims("grant-list", "models:read");
+    limited.models = Some(vec!["churn-*".into()]);
+    let limited = sign(&rsa_a, Algorithm::RS256, Some("a"), &limited);
+    let (status, _, body) = post_with(
+        &server,
+        &[("authorization", &format!("Bearer {limited}"))],
+        list(""),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["result"]["structuredContent"]["models"], json!([]));
+    // No refused case produced a successful call.
+    let events = ws.traces().await;
+    assert!(
+        events
+            .iter()
+            .filter(|e| e.outcome == Outcome::Ok)
+            .all(|e| e.principal == "grant-list")
+    );
+}
+
+/// Sends the same call until the quota refuses it; returns the refusal body.
+async fn burst(server: &HttpServer, token: &str, body: &[u8], limit: usize) -> (u16, Value) {
+    for _ in 0..limit {
+        let (status, _, json) = post_with(
+            server,
+            &[("authorization", &format!("Bearer {token}"))],
+            body.to_vec(),
+        )
+        .await;
+        let text = json["result"]["content"][0]["text"].as_str().unwrap_or("");
+        if status != 200 || text.starts_with("rate limit") {
+            return (status, json);
+        }
+    }
+    panic!("no refusal after {limit} calls");
+}
+
+#[tokio::test]
+async fn bursts_over_each_quota_are_refused_and_traced() {
+    let ws = Workspace::demo();
+    let server = HttpServer::start_with(
+        &ws,
+        &[
+            ("MLOPS_MCP_LIMITS__READ_PER_MINUTE", "6"),
+            ("MLOPS_MCP_LIMITS__READ_BURST", "3"),
+            ("MLOPS_MCP_LIMITS__HIGH_PRIVILEGE_PER_MINUTE", "2"),
+            ("MLOPS_MCP_LIMITS__HIGH_PRIVILEGE_BURST", "1"),
+        ],
+    );
+    let before = snapshot(&ws).await;
+    let reader = ws.token("burst-reader", "agent");
+    let (status, body) = burst(
+        &server,
+        &reader,
+        &call("list_models", json!({})).into_bytes(),
+        10,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let text = body["result"]["content"][0]["text"].as_str().unwrap();
+    assert!(
+        text.contains("read quota") && text.contains("retry in"),
+        "{text}"
+    );
+
+    // High-privilege calls have their own, stricter quota (even before the tool exists here).
+    let (status, body) = burst(
+        &server,
+        &reader,
+        &call("trigger_retrain", json!({"model": "fraud-detector"})).into_bytes(),
+        5,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let text = body["result"]["content"][0]["text"].as_str().unwrap();
+    assert!(text.contains("high-privilege quota"), "{text}");
+
+    // Another principal is not affected.
+    let other = ws.token("burst-other", "agent");
+    let (status, _, body) = post_with(
+        &server,
+        &[("authorization", &format!("Bearer {other}"))],
+        call("list_models", json!({})).into_bytes(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["result"]["isError"].clone()),
+        (200, json!(false))
+    );
+
+    assert_eq!(snapshot(&ws).await, before);
+    let events = ws.traces().await;
+    let refused: Vec<&str> = events
+        .iter()
+        .filter(|e| e.principal == "burst-reader" && e.outcome == Outcome::Refused)
+        .map(|e| e.rationale.as_str())
+        .collect();
+    assert!(refused.iter().any(|r| r.contains("read quota")));
+    assert!(refused.iter().any(|r| r.contains("high-privilege quota")));
+}
+
+#[tokio::test]
+async fn per_address_quota_comes_before_authentication() {
+    let ws = Workspace::demo();
+    let server = HttpServer::start_with(
+        &ws,
+        &[
+            ("MLOPS_MCP_LIMITS__PER_ADDRESS_PER_MINUTE", "10"),
+            ("MLOPS_MCP_LIMITS__PER_ADDRESS_BURST", "5"),
+        ],
+    );
+    let mut statuses = Vec::new();
+    for _ in 0..8 {
+        // No token at all: the address quota still counts these.
+        let (status, headers, _) =
+            post_with(&server, &[], call("list_models", json!({})).into_bytes()).await;
+        if status == 429 {
+            assert!(headers.get("retry-after").is_some());
+        }
+        statuses.push(status);
+    }
+    assert_eq!(statuses[..5], [401; 5]);
+    assert_eq!(statuses[5..], [429; 3]);
+    let events = ws.traces().await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e.outcome == Outcome::Refused && e.rationale.contains("per-address quota"))
+    );
+}
+
+#[tokio::test]
+async fn protected_resource_metadata_is_served() {
+    let ws = Workspace::demo();
+    let server = HttpServer::start(&ws);
+    for path in [
+        "/.well-known/oauth-protected-resource",
+        "/.well-known/oauth-protected-resource/mcp",
+    ] {
+        let doc: Value = reqwest::get(format!("{}{path}", server.base))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(doc["resource"], server.url.as_str());
+        assert!(
+            doc["scopes_supported"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s == "retrain:trigger")
+        );
+        assert_eq!(doc["bearer_methods_supported"], json!(["header"]));
+    }
+    let (status, headers, _) =
+        post_with(&server, &[], call("list_models", json!({})).into_bytes()).await;
+    assert_eq!(status, 401);
+    let challenge = headers.get("www-authenticate").unwrap().to_str().unwrap();
+    assert_eq!(
+        challenge,
+        format!(
+            "Bearer resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\"",
+            server.base
+        )
+    );
+}
