@@ -247,3 +247,21 @@ fn malformed_lines_get_errors_and_the_session_goes_on() {
         "end of input ends the server cleanly"
     );
 }
+
+#[tokio::test]
+async fn approval_is_never_granted_over_stdio() {
+    let ws = Workspace::demo();
+    let config = mlops_mcp::config::Config::load(Some(&ws.config)).unwrap();
+    let app = mlops_mcp::app::App::start(config).await.unwrap();
+    // The local principal: configured scopes, never promotion:approve.
+    let local = app.stdio_principal(None).await.unwrap();
+    assert_eq!(local.subject, "local");
+    assert!(local.has_scope("retrain:trigger") && !local.has_scope("promotion:approve"));
+    // Even a token that carries promotion:approve loses it over stdio.
+    let approver = ws.token("approver", "all");
+    let p = app.stdio_principal(Some(&approver)).await.unwrap();
+    assert_eq!(p.subject, "approver");
+    assert!(p.has_scope("models:read") && !p.has_scope("promotion:approve"));
+    // A bad token in MLOPS_MCP_TOKEN is an error, not a silent fallback to `local`.
+    assert!(app.stdio_principal(Some("not-a-token")).await.is_err());
+}

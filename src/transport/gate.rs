@@ -47,8 +47,7 @@ struct Described {
     arguments: Value,
 }
 
-fn describe(body: &[u8]) -> Described {
-    let msg = serde_json::from_slice::<Value>(body).unwrap_or(Value::Null);
+fn describe(msg: &Value) -> Described {
     let method = msg
         .get("method")
         .and_then(Value::as_str)
@@ -207,7 +206,9 @@ pub async fn gate(State(gate): State<Gate>, req: Request, next: Next) -> Respons
         gate.refuse(started, &who, &unknown, reason.clone()).await;
         return error_json(StatusCode::PAYLOAD_TOO_LARGE, "request_too_large", &reason);
     };
-    let described = describe(&bytes);
+    // Parsed once, for the checks below and for the trace.
+    let parsed = jsonrpc::parse(&bytes);
+    let described = describe(parsed.as_ref().unwrap_or(&Value::Null));
     let principal = match verdict {
         Ok(p) => p,
         Err(reason) => {
@@ -223,7 +224,10 @@ pub async fn gate(State(gate): State<Gate>, req: Request, next: Next) -> Respons
     };
 
     if parts.method == http::Method::POST
-        && let Err(error) = jsonrpc::check(&bytes)
+        && let Err(error) = parsed
+            .as_ref()
+            .map_err(Clone::clone)
+            .and_then(jsonrpc::check_message)
     {
         return (StatusCode::BAD_REQUEST, axum::Json(error)).into_response();
     }

@@ -21,27 +21,32 @@ const PIPE_BYTES: usize = 64 * 1024;
 /// Serves one client on stdin/stdout until it disconnects or a signal arrives.
 pub async fn serve(app: App, principal: Principal) -> anyhow::Result<()> {
     tracing::info!(principal = %principal.subject, "serving MCP over stdio");
+    tokio::select! {
+        result = serve_io(app, principal, tokio::io::stdin(), tokio::io::stdout()) => result,
+        () = super::shutdown_signal() => Ok(()),
+    }
+}
+
+/// Serves one client on any line-oriented byte stream pair (stdio, or a pipe in tests) until
+/// its input ends.
+pub async fn serve_io(
+    app: App,
+    principal: Principal,
+    input: impl tokio::io::AsyncRead + Unpin + Send + 'static,
+    output: impl AsyncWrite + Unpin + Send + 'static,
+) -> anyhow::Result<()> {
     let max_line = app.config().http.max_body_bytes;
     let (to_rmcp_read, to_rmcp_write) = tokio::io::duplex(PIPE_BYTES);
     let (from_rmcp_read, from_rmcp_write) = tokio::io::duplex(PIPE_BYTES);
     let (errors_tx, errors_rx) = mpsc::channel::<String>(64);
 
-    tokio::spawn(filter_input(
-        tokio::io::stdin(),
-        to_rmcp_write,
-        errors_tx,
-        max_line,
-    ));
-    let writer = tokio::spawn(write_output(from_rmcp_read, errors_rx, tokio::io::stdout()));
+    tokio::spawn(filter_input(input, to_rmcp_write, errors_tx, max_line));
+    let writer = tokio::spawn(write_output(from_rmcp_read, errors_rx, output));
 
     let running = McpServer::for_stdio(app, principal)
         .serve((to_rmcp_read, from_rmcp_write))
         .await?;
-    let cancel = running.cancellation_token();
-    tokio::select! {
-        result = running.waiting() => { result?; }
-        () = super::shutdown_signal() => { cancel.cancel(); }
-    }
+    running.waiting().await?;
     // rmcp has dropped its end of the output pipe: let the writer flush what is left.
     let _ = writer.await;
     Ok(())
