@@ -152,8 +152,16 @@ fn main() {
         // Warm up both paths once.
         let _ = time_router(&bare, &token).await;
         let _ = time_router(&with_auth, &token).await;
-        let bare_p50 = row("tools/list without the auth layer (principal injected)", time_router(&bare, &token).await);
-        let auth_p50 = row("tools/list with the auth layer (HS256 token)", time_router(&with_auth, &token).await);
+        row("tools/list, full stack without the auth layer (principal injected)", time_router(&bare, &token).await);
+        row("tools/list, full stack with the auth layer (HS256 token)", time_router(&with_auth, &token).await);
+
+        // The gate alone: the same middleware in front of a handler that does nothing.
+        let gate_state = mlops_mcp::transport::gate::Gate { app: app.clone(), metadata_url: "http://127.0.0.1/x".into() };
+        let noop = || axum::Router::new().route("/mcp", axum::routing::post(|| async { "list_models" }));
+        let gated = noop().layer(axum::middleware::from_fn_with_state(gate_state, mlops_mcp::transport::gate::gate));
+        let _ = time_router(&gated, &token).await;
+        let bare_p50 = row("no-op handler without the auth layer", time_router(&noop(), &token).await);
+        let auth_p50 = row("no-op handler with the auth layer (HS256 token)", time_router(&gated, &token).await);
 
         let verifier = Verifier::new("mlops-mcp", "mlops-mcp", 0);
         let keys = app.verifier();

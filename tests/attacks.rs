@@ -581,6 +581,7 @@ async fn per_address_quota_comes_before_authentication() {
             ("MLOPS_MCP_LIMITS__PER_ADDRESS_BURST", "5"),
         ],
     );
+    let before = snapshot(&ws).await;
     let mut statuses = Vec::new();
     for _ in 0..8 {
         // No token at all: the address quota still counts these.
@@ -593,6 +594,7 @@ async fn per_address_quota_comes_before_authentication() {
     }
     assert_eq!(statuses[..5], [401; 5]);
     assert_eq!(statuses[5..], [429; 3]);
+    assert_eq!(snapshot(&ws).await, before);
     let events = ws.traces().await;
     assert!(
         events
@@ -635,5 +637,67 @@ async fn protected_resource_metadata_is_served() {
             "Bearer resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\"",
             server.base
         )
+    );
+}
+
+#[tokio::test]
+async fn results_larger_than_the_cap_are_refused() {
+    let ws = Workspace::demo();
+    let server = HttpServer::start_with(&ws, &[("MLOPS_MCP_LIMITS__MAX_RESULT_BYTES", "1024")]);
+    let token = format!("Bearer {}", ws.token("capped", "agent"));
+    let (status, _, body) = post_with(
+        &server,
+        &[("authorization", &token)],
+        call("list_models", json!({})).into_bytes(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["result"]["isError"], true);
+    let text = body["result"]["content"][0]["text"].as_str().unwrap();
+    assert!(
+        text.contains("limits.max_result_bytes") && text.contains("narrow the request"),
+        "{text}"
+    );
+    let read = json!({"jsonrpc":"2.0","id":2,"method":"resources/read","params":{"uri":"mlops://models/fraud-detector/card"}});
+    let (_, _, body) = post_with(
+        &server,
+        &[("authorization", &token)],
+        read.to_string().into_bytes(),
+    )
+    .await;
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("limits.max_result_bytes"),
+        "{body}"
+    );
+    let events = ws.traces().await;
+    assert!(events.iter().any(|e| e.principal == "capped"
+        && e.action == "resources/read"
+        && e.outcome == Outcome::Refused));
+}
+
+#[tokio::test]
+async fn slow_headers_are_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let ws = Workspace::demo();
+    let server = HttpServer::start_with(&ws, &[("MLOPS_MCP_HTTP__HEADER_TIMEOUT_SECS", "1")]);
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    // Start a request and never finish its headers.
+    stream
+        .write_all(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    let closed = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_end(&mut buf),
+    )
+    .await;
+    assert!(
+        closed.is_ok(),
+        "the server closes a connection whose headers never complete"
     );
 }
