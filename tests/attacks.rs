@@ -10,25 +10,16 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use common::{HttpServer, Workspace, call, post_with};
-use jsonwebtoken::jwk::{Jwk, JwkSet};
+use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use mlops_auth::Claims;
 use mlops_tools::trace::{Outcome, TraceEvent};
 use serde_json::{Value, json};
 
-const RSA_A: &[u8] = include_bytes!("../auth/tests/keys/rsa-a.pem");
-const RSA_B: &[u8] = include_bytes!("../auth/tests/keys/rsa-b.pem");
-const EC_A: &[u8] = include_bytes!("../auth/tests/keys/ec-a.pem");
+#[path = "../auth/tests/support/mod.rs"]
+mod keys;
 
-fn jwk(pem: &[u8], alg: Algorithm, kid: &str) -> Jwk {
-    let key = match alg {
-        Algorithm::ES256 => EncodingKey::from_ec_pem(pem).unwrap(),
-        _ => EncodingKey::from_rsa_pem(pem).unwrap(),
-    };
-    let mut jwk = Jwk::from_encoding_key(&key, alg).unwrap();
-    jwk.common.key_id = Some(kid.into());
-    jwk
-}
+use keys::{EC_A, RSA_A, RSA_B, jwk};
 
 fn sign(key: &EncodingKey, alg: Algorithm, kid: Option<&str>, claims: &Claims) -> String {
     let mut header = Header::new(alg);

@@ -13,15 +13,16 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use jsonwebtoken::jwk::{Jwk, JwkSet};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use jsonwebtoken::{Algorithm, Header};
 use mlops_auth::jwks::{HttpKeySource, JwksCache};
 use mlops_auth::{Claims, Hs256Keys, TokenError, Verifier};
 use secrecy::SecretString;
 use tokio::sync::RwLock;
 
-const RSA_A: &[u8] = include_bytes!("keys/rsa-a.pem");
-const RSA_B: &[u8] = include_bytes!("keys/rsa-b.pem");
-const EC_A: &[u8] = include_bytes!("keys/ec-a.pem");
+mod support;
+
+use support::{EC_A, RSA_A, RSA_B, encoding_key, jwk};
+
 const ISS: &str = "https://idp.test";
 const AUD: &str = "http://127.0.0.1:8080/mcp";
 
@@ -55,16 +56,6 @@ async fn start_idp(keys: Vec<Jwk>) -> (Idp, String) {
     (idp, url)
 }
 
-fn jwk(pem: &[u8], alg: Algorithm, kid: &str) -> Jwk {
-    let key = match alg {
-        Algorithm::ES256 => EncodingKey::from_ec_pem(pem).unwrap(),
-        _ => EncodingKey::from_rsa_pem(pem).unwrap(),
-    };
-    let mut jwk = Jwk::from_encoding_key(&key, alg).unwrap();
-    jwk.common.key_id = Some(kid.into());
-    jwk
-}
-
 fn claims(sub: &str) -> Claims {
     let now = chrono::Utc::now().timestamp();
     Claims {
@@ -80,11 +71,7 @@ fn claims(sub: &str) -> Claims {
 }
 
 fn sign(pem: &[u8], alg: Algorithm, kid: Option<&str>, claims: &Claims) -> String {
-    let key = match alg {
-        Algorithm::ES256 => EncodingKey::from_ec_pem(pem).unwrap(),
-        Algorithm::HS256 => EncodingKey::from_secret(pem),
-        _ => EncodingKey::from_rsa_pem(pem).unwrap(),
-    };
+    let key = encoding_key(pem, alg);
     let mut header = Header::new(alg);
     header.kid = kid.map(str::to_owned);
     jsonwebtoken::encode(&header, claims, &key).unwrap()

@@ -121,10 +121,10 @@ pub async fn serve(app: App, addr: SocketAddr) -> anyhow::Result<()> {
         .timer(TokioTimer::new())
         .header_read_timeout(header_timeout);
     let graceful = GracefulShutdown::new();
+    let signal = super::shutdown_signal();
     eprintln!("listening on http://{local}/mcp");
     tracing::info!(%local, %resource, "serving MCP over streamable HTTP at /mcp");
 
-    let signal = super::shutdown_signal();
     tokio::pin!(signal);
     loop {
         let (stream, peer) = tokio::select! {
