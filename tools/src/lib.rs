@@ -2,6 +2,7 @@
 //! the embedded model registry, decision traces, and the input/output types of each tool.
 
 pub mod demo;
+pub mod drift;
 pub mod list_models;
 pub mod model;
 pub mod store;
