@@ -7,11 +7,13 @@
 
 pub mod binning;
 pub mod chisquare;
+pub mod column;
 pub mod hellinger;
 pub mod jensenshannon;
 pub mod kl_div;
 pub mod ks;
 pub mod psi;
+pub mod select;
 pub mod wasserstein;
 pub mod z;
 

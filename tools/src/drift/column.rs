@@ -1,0 +1,216 @@
+//! Runs one test on one column pair, choosing the representation each test needs (sorted
+//! values, Evidently's bins, or counts of distinct values).
+
+use super::select::StatTest;
+use super::{
+    Counts, NumKey, binning, chisquare, counts, hellinger, jensenshannon, kl_div, ks, psi,
+    wasserstein, z,
+};
+
+/// A cleaned column: numeric values without NaN/inf, or categorical values.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Column {
+    /// Sorted ascending.
+    Numeric(Vec<f64>),
+    Categorical(Vec<String>),
+}
+
+impl Column {
+    /// A numeric column from raw values: NaN and infinities removed (as Evidently does), sorted.
+    pub fn numeric(values: impl IntoIterator<Item = f64>) -> Self {
+        let mut v: Vec<f64> = values.into_iter().filter(|x| x.is_finite()).collect();
+        v.sort_by(f64::total_cmp);
+        Column::Numeric(v)
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Column::Numeric(v) => v.len(),
+            Column::Categorical(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Why a test could not run on a column pair.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Untestable {
+    #[error("no values left after removing missing and infinite values in the {0} data")]
+    Empty(&'static str),
+    #[error("{0} needs numeric data")]
+    NeedsNumeric(StatTest),
+    #[error("the two samples have different column types")]
+    MixedTypes,
+    #[error("{0}")]
+    NotImplemented(String),
+}
+
+fn discrete_counts(c: &Column) -> Either {
+    match c {
+        Column::Numeric(v) => {
+            Either::Num(counts(&v.iter().map(|&x| NumKey(x)).collect::<Vec<_>>()))
+        }
+        Column::Categorical(v) => Either::Cat(counts(v)),
+    }
+}
+
+enum Either {
+    Num(Counts<NumKey>),
+    Cat(Counts<String>),
+}
+
+/// Distinct values over both samples (what Evidently's test selection looks at).
+pub fn distinct_values(reference: &Column, current: &Column) -> usize {
+    match (reference, current) {
+        (Column::Numeric(a), Column::Numeric(b)) => {
+            let all: Vec<NumKey> = a.iter().chain(b).map(|&x| NumKey(x)).collect();
+            counts(&all).len()
+        }
+        (Column::Categorical(a), Column::Categorical(b)) => a
+            .iter()
+            .chain(b)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len(),
+        _ => 0,
+    }
+}
+
+/// The score of `test` (a p-value or a distance).
+pub fn score(test: StatTest, reference: &Column, current: &Column) -> Result<f64, Untestable> {
+    if reference.is_empty() {
+        return Err(Untestable::Empty("reference"));
+    }
+    if current.is_empty() {
+        return Err(Untestable::Empty("current"));
+    }
+    match (test, reference, current) {
+        (StatTest::Ks, Column::Numeric(r), Column::Numeric(c)) => ks::two_sample(r, c).p_value.ok_or_else(|| {
+            Untestable::NotImplemented(
+                "the KS p-value for samples over 10,000 values (scipy's kstwo branch) is not implemented yet; \
+                 choose another test (e.g. wasserstein)"
+                    .into(),
+            )
+        }),
+        (StatTest::Wasserstein, Column::Numeric(r), Column::Numeric(c)) => Ok(wasserstein::normed(r, c)),
+        (StatTest::Ks | StatTest::Wasserstein, _, _) => Err(Untestable::NeedsNumeric(test)),
+        (StatTest::Hellinger, Column::Numeric(r), Column::Numeric(c)) => Ok(hellinger::numeric(r, c)),
+        (StatTest::Psi | StatTest::KlDiv | StatTest::Jensenshannon, Column::Numeric(r), Column::Numeric(c)) => {
+            let (p, q) = binning::numeric(r, c);
+            Ok(match test {
+                StatTest::Psi => psi::psi(&p, &q),
+                StatTest::KlDiv => kl_div::kl_div(&p, &q),
+                _ => jensenshannon::jensenshannon(&p, &q),
+            })
+        }
+        _ => match (discrete_counts(reference), discrete_counts(current)) {
+            (Either::Num(r), Either::Num(c)) => Ok(on_counts(test, &r, &c)),
+            (Either::Cat(r), Either::Cat(c)) => Ok(on_counts(test, &r, &c)),
+            _ => Err(Untestable::MixedTypes),
+        },
+    }
+}
+
+fn on_counts<K: Ord + Clone>(test: StatTest, r: &Counts<K>, c: &Counts<K>) -> f64 {
+    let proportions = || binning::proportions(r, c);
+    match test {
+        StatTest::Chisquare => chisquare::chisquare(r, c),
+        StatTest::Z => z::z_test(r, c),
+        StatTest::Hellinger => hellinger::categorical(r, c),
+        StatTest::Psi => {
+            let (p, q) = proportions();
+            psi::psi(&p, &q)
+        }
+        StatTest::KlDiv => {
+            let (p, q) = proportions();
+            kl_div::kl_div(&p, &q)
+        }
+        _ => {
+            let (p, q) = proportions();
+            jensenshannon::jensenshannon(&p, &q)
+        }
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn numeric() -> impl Strategy<Value = Vec<f64>> {
+        prop_oneof![
+            prop::collection::vec(-1e6..1e6_f64, 1..300),
+            // Few distinct values: the discrete branches.
+            prop::collection::vec((0..4_i32).prop_map(f64::from), 1..300),
+        ]
+    }
+
+    fn categorical() -> impl Strategy<Value = Vec<String>> {
+        prop::collection::vec(
+            prop::sample::select(vec!["a", "b", "c", "d"]).prop_map(str::to_owned),
+            1..300,
+        )
+    }
+
+    fn check_bounds(test: StatTest, s: f64) -> Result<(), TestCaseError> {
+        prop_assert!(!s.is_nan(), "{test}: NaN");
+        if test.is_p_value() {
+            prop_assert!((0.0..=1.0).contains(&s), "{test}: p = {s}");
+        } else {
+            prop_assert!(s >= -1e-12, "{test}: distance {s}");
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn numeric_scores_are_bounded_and_identical_samples_do_not_drift(a in numeric(), b in numeric()) {
+            let (ra, rb) = (Column::numeric(a), Column::numeric(b));
+            for test in StatTest::ALL {
+                check_bounds(test, score(test, &ra, &rb).map_err(|e| TestCaseError::fail(e.to_string()))?)?;
+                let same = score(test, &ra, &ra).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                prop_assert!(!test.drifted(same, test.default_threshold()), "{test} flags identical samples: {same}");
+            }
+        }
+
+        #[test]
+        fn symmetric_statistics_are_symmetric(a in numeric(), b in numeric(), c in categorical(), d in categorical()) {
+            let (ra, rb) = (Column::numeric(a), Column::numeric(b));
+            let (ca, cb) = (Column::Categorical(c), Column::Categorical(d));
+            let (Column::Numeric(x), Column::Numeric(y)) = (&ra, &rb) else { unreachable!() };
+            prop_assert_eq!(ks::statistic(x, y), ks::statistic(y, x));
+            prop_assert!((wasserstein::distance(x, y) - wasserstein::distance(y, x)).abs() <= 1e-9 * (1.0 + wasserstein::distance(x, y)));
+            for test in [StatTest::Jensenshannon, StatTest::Hellinger, StatTest::Psi] {
+                let (s1, s2) = (score(test, &ca, &cb), score(test, &cb, &ca));
+                let (s1, s2) = (s1.map_err(|e| TestCaseError::fail(e.to_string()))?, s2.map_err(|e| TestCaseError::fail(e.to_string()))?);
+                prop_assert!((s1 - s2).abs() < 1e-9, "{test}: {s1} vs {s2}");
+                check_bounds(test, s1)?;
+            }
+            for test in [StatTest::Chisquare, StatTest::Z, StatTest::KlDiv] {
+                check_bounds(test, score(test, &ca, &cb).map_err(|e| TestCaseError::fail(e.to_string()))?)?;
+            }
+        }
+    }
+
+    #[test]
+    fn untestable_columns_say_why() {
+        let empty = Column::numeric([f64::NAN, f64::INFINITY]);
+        let some = Column::numeric([1.0, 2.0]);
+        assert_eq!(
+            score(StatTest::Ks, &empty, &some),
+            Err(Untestable::Empty("reference"))
+        );
+        let cat = Column::Categorical(vec!["a".into()]);
+        assert_eq!(
+            score(StatTest::Wasserstein, &cat, &cat),
+            Err(Untestable::NeedsNumeric(StatTest::Wasserstein))
+        );
+        assert_eq!(
+            score(StatTest::Psi, &some, &cat),
+            Err(Untestable::MixedTypes)
+        );
+    }
+}
