@@ -8,11 +8,13 @@
 pub mod binning;
 pub mod chisquare;
 pub mod column;
+pub mod csv_source;
 pub mod hellinger;
 pub mod jensenshannon;
 pub mod kl_div;
 pub mod ks;
 pub mod psi;
+pub mod report;
 pub mod select;
 pub mod wasserstein;
 pub mod z;
