@@ -32,6 +32,39 @@ pub enum Command {
     /// Decision traces.
     #[command(subcommand)]
     Traces(TracesCommand),
+    /// Compare two CSV files for data drift (Evidently's defaults); exit 0 no dataset drift,
+    /// 1 drift, 2 error.
+    Drift(DriftArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    /// Reference (training) data, CSV with a header row.
+    pub reference: PathBuf,
+    /// Current (production) data, CSV with a header row.
+    pub current: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: DriftFormat,
+    /// One test for every feature: ks, wasserstein, psi, kl_div, jensenshannon, hellinger,
+    /// chisquare, z (default: Evidently's choice per feature).
+    #[arg(long)]
+    pub stattest: Option<String>,
+    /// One threshold for every feature (default: each test's own).
+    #[arg(long)]
+    pub threshold: Option<f64>,
+    /// Share of drifted features at or above which the dataset drifts.
+    #[arg(long, default_value_t = 0.5)]
+    pub drift_share: f64,
+    /// Only these features (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub features: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum DriftFormat {
+    Json,
+    Table,
 }
 
 #[derive(Debug, Args)]

@@ -41,11 +41,16 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Token(cmd) => commands::token::run(config_path, cmd),
         Command::Demo(args) => commands::demo::run(args).await,
         Command::Traces(cmd) => commands::traces::run(config_path, cmd).await,
+        Command::Drift(args) => commands::drift::run(args),
     };
     match result {
         Ok(code) => code,
         Err(commands::CommandError::Config(e)) => {
             eprintln!("configuration error: {e}");
+            ExitCode::from(EXIT_CONFIG)
+        }
+        Err(commands::CommandError::Input(e)) => {
+            eprintln!("error: {e}");
             ExitCode::from(EXIT_CONFIG)
         }
         Err(commands::CommandError::Other(e)) => {

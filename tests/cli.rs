@@ -212,3 +212,65 @@ fn sigterm_and_sigint_shut_the_http_server_down_cleanly() {
         assert!(status.success(), "{signal}: {status:?}");
     }
 }
+
+#[test]
+fn drift_cli_on_the_demo_data() {
+    let ws = Workspace::demo();
+    let data = ws.path().join("data/fraud-detector");
+    let (reference, current, holdout) = (
+        data.join("reference.csv"),
+        data.join("current.csv"),
+        data.join("holdout.csv"),
+    );
+    let drift = |args: &[&std::path::Path], extra: &[&str]| {
+        Command::new(BIN)
+            .arg("drift")
+            .args(args)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let drifted = drift(&[&reference, &current], &["--format", "json"]);
+    assert_eq!(drifted.status.code(), Some(1), "{}", stderr(&drifted));
+    let report: serde_json::Value = serde_json::from_slice(&drifted.stdout).unwrap();
+    assert_eq!(report["dataset_drift"], true);
+    assert_eq!(report["features"].as_array().map(Vec::len), Some(8));
+    let category = report["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "merchant_category")
+        .unwrap();
+    assert_eq!(category["new_categories"], serde_json::json!(["crypto"]));
+    assert_eq!(category["stattest"], "jensenshannon");
+
+    let same = drift(&[&reference, &holdout], &[]);
+    assert_eq!(
+        same.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&same.stdout)
+    );
+    assert!(String::from_utf8_lossy(&same.stdout).contains("no dataset drift"));
+
+    let missing = drift(&[&reference, std::path::Path::new("/nonexistent.csv")], &[]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(stderr(&missing).contains("/nonexistent.csv"));
+
+    // Text in a column the current data makes numeric: the error names file, column and row.
+    let bad = ws.path().join("bad.csv");
+    let mut text = std::fs::read_to_string(&reference).unwrap();
+    text = text.replacen("\n", "\nabc,1,1,1,1,grocery,pos,0\n", 1);
+    std::fs::write(&bad, text).unwrap();
+    let out = drift(&[&bad, &current], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("bad.csv") && err.contains("column `amount`") && err.contains("row 2"),
+        "{err}"
+    );
+
+    let bad_arg = drift(&[&reference, &current], &["--stattest", "magic"]);
+    assert_eq!(bad_arg.status.code(), Some(2));
+    assert!(stderr(&bad_arg).contains("unknown test"));
+}

@@ -2,6 +2,7 @@
 
 pub mod check_config;
 pub mod demo;
+pub mod drift;
 pub mod init;
 pub mod serve;
 pub mod token;
@@ -14,6 +15,9 @@ use crate::config::ConfigError;
 pub enum CommandError {
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// Bad input that is not configuration (a data file, an argument): exit status 2.
+    #[error("{0}")]
+    Input(String),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
