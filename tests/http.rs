@@ -181,7 +181,15 @@ async fn missing_scope_hides_the_tool_and_refuses_the_call() {
     let server = HttpServer::start(&ws);
     let token = ws.token("narrow", "drift:read");
     let client = ().serve(transport(&server, &token)).await.unwrap();
-    assert!(client.list_all_tools().await.unwrap().is_empty());
+    // Only the tool its scope allows is listed.
+    let names: Vec<String> = client
+        .list_all_tools()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    assert_eq!(names, ["check_drift"]);
     // Over HTTP the refusal is a 403 insufficient_scope challenge, which rmcp's client parses.
     let refused = client
         .call_tool(CallToolRequestParams::new("list_models"))

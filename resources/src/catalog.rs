@@ -31,6 +31,15 @@ pub const TEMPLATES: &[ResourceInfo] = &[
         mime_type: "text/markdown",
     },
     ResourceInfo {
+        uri: "mlops://drift-reports/{id}",
+        name: "drift-report",
+        title: "Drift report",
+        description: "A stored check_drift report: every feature's test, score, threshold, \
+                      effect size and severity, the dataset verdict and the recommended action. \
+                      Markdown, then the same as JSON.",
+        mime_type: "text/markdown",
+    },
+    ResourceInfo {
         uri: "mlops://traces/{id}",
         name: "trace",
         title: "Decision trace",

@@ -91,6 +91,17 @@ pub async fn read(
                 json: to_json(&card),
             })
         }
+        ResourceUri::DriftReport(id) => {
+            let stored = store
+                .drift_report(&id)
+                .await?
+                .filter(|r| principal.may_access_model(&r.output.model))
+                .ok_or_else(|| ReadError::NotFound(uri.to_owned()))?;
+            Ok(Rendered {
+                markdown: drift_markdown(&stored.output),
+                json: to_json(&stored.output),
+            })
+        }
         ResourceUri::Trace(id) => {
             let view = trace_view(store, &id)
                 .await?
@@ -101,4 +112,53 @@ pub async fn read(
             })
         }
     }
+}
+
+fn drift_markdown(o: &mlops_tools::check_drift::CheckDriftOutput) -> String {
+    use std::fmt::Write as _;
+    let mut md = format!(
+        "# Drift report {}\n\nModel `{}`, checked {}: {} reference rows, {} current rows.\n\n**Recommended action: {}**\n\n",
+        o.report_id,
+        o.model,
+        o.checked_at.format("%Y-%m-%d %H:%M UTC"),
+        o.reference_rows,
+        o.current_rows,
+        o.recommended_action.as_str()
+    );
+    for r in &o.reasons {
+        let _ = writeln!(md, "- {r}");
+    }
+    md.push_str("\n| feature | test | score | threshold | drift | effect size | severity | why this test |\n|---|---|---|---|---|---|---|---|\n");
+    let num = |x: Option<f64>| x.map_or("—".to_owned(), |v| format!("{v:.4}"));
+    for f in &o.features {
+        let _ = writeln!(
+            md,
+            "| `{}` | {} | {} | {} | {} | {} | {} | {} |",
+            f.name,
+            f.stattest.map_or("—".to_owned(), |t| t.to_string()),
+            num(f.score),
+            num(f.threshold),
+            if f.drift_detected { "**yes**" } else { "no" },
+            num(f.effect_size),
+            f.severity
+                .map_or("—".to_owned(), |s| format!("{s:?}").to_lowercase()),
+            f.untested_reason
+                .clone()
+                .unwrap_or_else(|| f.stattest_reason.clone())
+        );
+    }
+    let _ = writeln!(
+        md,
+        "\n{} of {} tested features drifted (share {:.2}; the model's threshold is {}): {}.",
+        o.drifted_features,
+        o.tested_features,
+        o.drifted_share,
+        o.drift_share_threshold,
+        if o.dataset_drift {
+            "dataset drift"
+        } else {
+            "no dataset drift"
+        }
+    );
+    md
 }

@@ -30,6 +30,18 @@ pub struct ModelCard {
     pub limitations: Vec<String>,
     /// Every move of an alias: who promoted what, when and why.
     pub approval_history: Vec<AliasChange>,
+    /// The newest drift check: report id, verdict and recommended action.
+    pub last_drift: Option<LastDrift>,
+}
+
+/// The verdict of the newest drift check.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LastDrift {
+    pub report_id: String,
+    pub checked_at: String,
+    pub dataset_drift: bool,
+    pub drifted_share: f64,
+    pub recommended_action: String,
 }
 
 /// The card of `name`, or `None` if the model is unknown.
@@ -38,6 +50,13 @@ pub async fn model_card(store: &dyn Store, name: &str) -> Result<Option<ModelCar
         return Ok(None);
     };
     let history = store.alias_history(name).await?;
+    let last_drift = store.last_drift_report(name).await?.map(|r| LastDrift {
+        report_id: r.output.report_id,
+        checked_at: r.output.checked_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+        dataset_drift: r.output.dataset_drift,
+        drifted_share: r.output.drifted_share,
+        recommended_action: r.output.recommended_action.as_str().to_owned(),
+    });
     let champion = record.aliased(CHAMPION).cloned();
     let spec = record.spec;
     Ok(Some(ModelCard {
@@ -56,6 +75,7 @@ pub async fn model_card(store: &dyn Store, name: &str) -> Result<Option<ModelCar
         drift_reference: spec.reference_data.map(|p| p.display().to_string()),
         limitations: spec.limitations,
         approval_history: history,
+        last_drift,
     }))
 }
 
@@ -182,6 +202,22 @@ impl ModelCard {
                 .as_deref()
                 .unwrap_or("_none configured_")
         )?;
+        match &self.last_drift {
+            Some(d) => writeln!(
+                md,
+                "## Last drift check\n\n{}: {} (drifted share {:.2}), recommended action **{}** — `mlops://drift-reports/{}`\n",
+                d.checked_at,
+                if d.dataset_drift {
+                    "dataset drift"
+                } else {
+                    "no dataset drift"
+                },
+                d.drifted_share,
+                d.recommended_action,
+                d.report_id
+            )?,
+            None => writeln!(md, "## Last drift check\n\n_Never checked._\n")?,
+        }
         writeln!(md, "## Limitations\n")?;
         if self.limitations.is_empty() {
             writeln!(md, "_None stated._")?;

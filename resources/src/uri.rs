@@ -9,13 +9,15 @@ pub enum ResourceUri {
     ModelCard(String),
     /// `mlops://traces/{id}`
     Trace(String),
+    /// `mlops://drift-reports/{id}`
+    DriftReport(String),
 }
 
 /// A URI this server does not serve.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "unknown resource URI `{0}`; this server serves mlops://models, \
-     mlops://models/{{model}}/card and mlops://traces/{{id}}"
+     mlops://models/{{model}}/card, mlops://drift-reports/{{id}} and mlops://traces/{{id}}"
 )]
 pub struct UriError(pub String);
 
@@ -37,6 +39,7 @@ impl ResourceUri {
             ["models"] => Ok(Self::Models),
             ["models", name, "card"] if segment_ok(name) => Ok(Self::ModelCard((*name).to_owned())),
             ["traces", id] if segment_ok(id) => Ok(Self::Trace((*id).to_owned())),
+            ["drift-reports", id] if segment_ok(id) => Ok(Self::DriftReport((*id).to_owned())),
             _ => Err(bad()),
         }
     }

@@ -1,6 +1,7 @@
 //! The MLOps engine behind mlops-mcp, independent of MCP: the domain types, the state store,
 //! the embedded model registry, decision traces, and the input/output types of each tool.
 
+pub mod check_drift;
 pub mod demo;
 pub mod drift;
 pub mod list_models;

@@ -98,18 +98,30 @@ pub async fn list_models(
     input: &ListModelsInput,
 ) -> Result<ListModelsOutput, StoreError> {
     let needle = input.name_contains.as_deref().map(str::to_lowercase);
-    let models = store
-        .list_models()
-        .await?
+    let mut models = Vec::new();
+    let all = store.list_models().await?;
+    let visible = all
         .iter()
         .filter(|m| principal.may_access_model(&m.spec.name))
         .filter(|m| {
             needle
                 .as_deref()
                 .is_none_or(|n| m.spec.name.to_lowercase().contains(n))
-        })
-        .map(summarize)
-        .collect();
+        });
+    for m in visible {
+        let mut summary = summarize(m);
+        if let Some(last) = store.last_drift_report(&m.spec.name).await? {
+            let o = last.output;
+            summary.last_drift = Some(DriftVerdict {
+                report_id: o.report_id,
+                dataset_drift: o.dataset_drift,
+                drifted_share: o.drifted_share,
+                recommended_action: o.recommended_action.as_str().to_owned(),
+                checked_at: o.checked_at,
+            });
+        }
+        models.push(summary);
+    }
     Ok(ListModelsOutput { models })
 }
 

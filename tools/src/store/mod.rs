@@ -6,6 +6,7 @@ use async_trait::async_trait;
 
 pub use sqlite::SqliteStore;
 
+use crate::check_drift::StoredDriftReport;
 use crate::model::{Alias, AliasChange, ModelSpec, ModelVersion, NewVersion};
 use crate::trace::{NewTraceEvent, TraceEvent};
 
@@ -67,6 +68,13 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// Every alias move of a model, oldest first.
     async fn alias_history(&self, model: &str) -> Result<Vec<AliasChange>, StoreError>;
+    /// Stores a drift report.
+    async fn save_drift_report(&self, report: &StoredDriftReport) -> Result<(), StoreError>;
+    /// One drift report, or `None`.
+    async fn drift_report(&self, id: &str) -> Result<Option<StoredDriftReport>, StoreError>;
+    /// The newest drift report of a model, or `None`.
+    async fn last_drift_report(&self, model: &str)
+    -> Result<Option<StoredDriftReport>, StoreError>;
     /// Appends events to the hash chain in one transaction (group commit), in order.
     async fn append_traces(&self, events: &[NewTraceEvent]) -> Result<Vec<TraceEvent>, StoreError>;
     /// The events of one trace, in order.

@@ -10,6 +10,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{FromRow, Row, SqlitePool};
 
 use super::{ModelRecord, Store, StoreError};
+use crate::check_drift::StoredDriftReport;
 use crate::model::{Alias, AliasChange, ModelSpec, ModelVersion, NewVersion};
 use crate::trace::{self, GENESIS_HASH, NewTraceEvent, TraceEvent};
 
@@ -291,6 +292,49 @@ impl Store for SqliteStore {
             .collect()
     }
 
+    async fn save_drift_report(&self, r: &StoredDriftReport) -> Result<(), StoreError> {
+        let json =
+            serde_json::to_string(&r.output).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        sqlx::query(
+            "INSERT INTO drift_reports (id, model, created_at, requested_by, dataset_drift, \
+             drifted_share, recommended_action, report) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&r.output.report_id)
+        .bind(&r.output.model)
+        .bind(r.output.checked_at.to_rfc3339())
+        .bind(&r.requested_by)
+        .bind(r.output.dataset_drift)
+        .bind(r.output.drifted_share)
+        .bind(r.output.recommended_action.as_str())
+        .bind(json)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn drift_report(&self, id: &str) -> Result<Option<StoredDriftReport>, StoreError> {
+        let row: Option<(String, String)> =
+            sqlx::query_as("SELECT requested_by, report FROM drift_reports WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(parse_drift).transpose()
+    }
+
+    async fn last_drift_report(
+        &self,
+        model: &str,
+    ) -> Result<Option<StoredDriftReport>, StoreError> {
+        let row: Option<(String, String)> = sqlx::query_as(
+            "SELECT requested_by, report FROM drift_reports WHERE model = ? \
+             ORDER BY created_at DESC, rowid DESC LIMIT 1",
+        )
+        .bind(model)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(parse_drift).transpose()
+    }
+
     async fn append_traces(&self, events: &[NewTraceEvent]) -> Result<Vec<TraceEvent>, StoreError> {
         let mut attempt = 0;
         loop {
@@ -331,6 +375,15 @@ impl Store for SqliteStore {
         .await?;
         rows.into_iter().map(TraceRow::into_event).collect()
     }
+}
+
+fn parse_drift((requested_by, json): (String, String)) -> Result<StoredDriftReport, StoreError> {
+    let output = serde_json::from_str(&json)
+        .map_err(|e| StoreError::Corrupt(format!("drift report: {e}")))?;
+    Ok(StoredDriftReport {
+        requested_by,
+        output,
+    })
 }
 
 fn parse_spec(json: &str) -> Result<ModelSpec, StoreError> {
