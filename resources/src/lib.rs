@@ -121,8 +121,8 @@ fn drift_markdown(o: &mlops_tools::check_drift::CheckDriftOutput) -> String {
         o.report_id,
         o.model,
         o.checked_at.format("%Y-%m-%d %H:%M UTC"),
-        o.reference_rows,
-        o.current_rows,
+        o.report.reference_rows,
+        o.report.current_rows,
         o.recommended_action.as_str()
     );
     for r in &o.reasons {
@@ -130,7 +130,7 @@ fn drift_markdown(o: &mlops_tools::check_drift::CheckDriftOutput) -> String {
     }
     md.push_str("\n| feature | test | score | threshold | drift | effect size | severity | why this test |\n|---|---|---|---|---|---|---|---|\n");
     let num = |x: Option<f64>| x.map_or("—".to_owned(), |v| format!("{v:.4}"));
-    for f in &o.features {
+    for f in &o.report.features {
         let _ = writeln!(
             md,
             "| `{}` | {} | {} | {} | {} | {} | {} | {} |",
@@ -150,11 +150,11 @@ fn drift_markdown(o: &mlops_tools::check_drift::CheckDriftOutput) -> String {
     let _ = writeln!(
         md,
         "\n{} of {} tested features drifted (share {:.2}; the model's threshold is {}): {}.",
-        o.drifted_features,
-        o.tested_features,
-        o.drifted_share,
-        o.drift_share_threshold,
-        if o.dataset_drift {
+        o.report.drifted_features,
+        o.report.tested_features,
+        o.report.drifted_share,
+        o.report.drift_share_threshold,
+        if o.report.dataset_drift {
             "dataset drift"
         } else {
             "no dataset drift"

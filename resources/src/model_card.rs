@@ -53,8 +53,8 @@ pub async fn model_card(store: &dyn Store, name: &str) -> Result<Option<ModelCar
     let last_drift = store.last_drift_report(name).await?.map(|r| LastDrift {
         report_id: r.output.report_id,
         checked_at: r.output.checked_at.format("%Y-%m-%d %H:%M UTC").to_string(),
-        dataset_drift: r.output.dataset_drift,
-        drifted_share: r.output.drifted_share,
+        dataset_drift: r.output.report.dataset_drift,
+        drifted_share: r.output.report.drifted_share,
         recommended_action: r.output.recommended_action.as_str().to_owned(),
     });
     let champion = record.aliased(CHAMPION).cloned();

@@ -10,7 +10,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::drift::csv_source;
-use crate::drift::report::{self, FeatureDrift, Options};
+use crate::drift::report::{self, DriftReport, Options};
 use crate::drift::select::StatTest;
 use crate::model::{FeatureKind, ModelSpec};
 use crate::store::{Store, StoreError};
@@ -60,16 +60,10 @@ pub struct CheckDriftOutput {
     pub report_id: String,
     pub model: String,
     pub checked_at: DateTime<Utc>,
-    pub reference_rows: usize,
-    pub current_rows: usize,
-    /// Per-feature results.
-    pub features: Vec<FeatureDrift>,
-    pub tested_features: usize,
-    pub drifted_features: usize,
-    pub drifted_share: f64,
-    /// The model policy's `drift_share`.
-    pub drift_share_threshold: f64,
-    pub dataset_drift: bool,
+    /// Sample sizes, per-feature results and the dataset verdict (the model policy's
+    /// `drift_share` is the threshold).
+    #[serde(flatten)]
+    pub report: DriftReport,
     pub recommended_action: RecommendedAction,
     /// Why, in words.
     pub reasons: Vec<String>,
@@ -189,14 +183,7 @@ pub async fn check_drift(
         report_id,
         model: spec.name.clone(),
         checked_at: Utc::now(),
-        reference_rows: report.reference_rows,
-        current_rows: report.current_rows,
-        tested_features: report.tested_features,
-        drifted_features: report.drifted_features,
-        drifted_share: report.drifted_share,
-        drift_share_threshold: report.drift_share_threshold,
-        dataset_drift: report.dataset_drift,
-        features: report.features,
+        report,
         recommended_action: action,
         reasons,
         next_step,

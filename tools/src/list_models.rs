@@ -114,8 +114,8 @@ pub async fn list_models(
             let o = last.output;
             summary.last_drift = Some(DriftVerdict {
                 report_id: o.report_id,
-                dataset_drift: o.dataset_drift,
-                drifted_share: o.drifted_share,
+                dataset_drift: o.report.dataset_drift,
+                drifted_share: o.report.drifted_share,
                 recommended_action: o.recommended_action.as_str().to_owned(),
                 checked_at: o.checked_at,
             });
