@@ -47,7 +47,7 @@ pub struct DriftArgs {
     #[arg(long, value_enum, default_value = "table")]
     pub format: DriftFormat,
     /// One test for every feature: ks, wasserstein, psi, kl_div, jensenshannon, hellinger,
-    /// chisquare, z (default: Evidently's choice per feature).
+    /// chisquare, z, chi2_contingency, l_infinity (default: Evidently's choice per feature).
     #[arg(long)]
     pub stattest: Option<String>,
     /// One threshold for every feature (default: each test's own).

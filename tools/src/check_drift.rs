@@ -24,7 +24,8 @@ pub struct CheckDriftInput {
     /// Only these features (default: every feature of the model).
     pub features: Option<Vec<String>>,
     /// One test for every feature instead of the automatic choice: ks, wasserstein, psi,
-    /// kl_div, jensenshannon, hellinger, chisquare or z.
+    /// kl_div, jensenshannon, hellinger, chisquare, z, chi2_contingency (two-sample) or
+    /// l_infinity.
     pub stattest: Option<StatTest>,
     /// One threshold for every feature instead of each test's default.
     pub threshold: Option<f64>,

@@ -3,8 +3,8 @@
 
 use super::select::StatTest;
 use super::{
-    Counts, NumKey, binning, chisquare, counts, hellinger, jensenshannon, kl_div, ks, psi,
-    wasserstein, z,
+    Counts, NumKey, binning, chi2_contingency, chisquare, counts, hellinger, jensenshannon, kl_div,
+    ks, l_infinity, psi, wasserstein, z,
 };
 
 /// A cleaned column: numeric values without NaN/inf, or categorical values.
@@ -97,11 +97,16 @@ pub fn score(test: StatTest, reference: &Column, current: &Column) -> Result<f64
         (StatTest::Wasserstein, Column::Numeric(r), Column::Numeric(c)) => Ok(wasserstein::normed(r, c)),
         (StatTest::Ks | StatTest::Wasserstein, _, _) => Err(Untestable::NeedsNumeric(test)),
         (StatTest::Hellinger, Column::Numeric(r), Column::Numeric(c)) => Ok(hellinger::numeric(r, c)),
-        (StatTest::Psi | StatTest::KlDiv | StatTest::Jensenshannon, Column::Numeric(r), Column::Numeric(c)) => {
+        (
+            StatTest::Psi | StatTest::KlDiv | StatTest::Jensenshannon | StatTest::LInfinity,
+            Column::Numeric(r),
+            Column::Numeric(c),
+        ) => {
             let (p, q) = binning::numeric(r, c);
             Ok(match test {
                 StatTest::Psi => psi::psi(&p, &q),
                 StatTest::KlDiv => kl_div::kl_div(&p, &q),
+                StatTest::LInfinity => l_infinity::l_infinity(&p, &q),
                 _ => jensenshannon::jensenshannon(&p, &q),
             })
         }
@@ -117,6 +122,11 @@ fn on_counts<K: Ord + Clone>(test: StatTest, r: &Counts<K>, c: &Counts<K>) -> f6
     let proportions = || binning::proportions(r, c);
     match test {
         StatTest::Chisquare => chisquare::chisquare(r, c),
+        StatTest::Chi2Contingency => chi2_contingency::chi2_contingency(r, c),
+        StatTest::LInfinity => {
+            let (p, q) = proportions();
+            l_infinity::l_infinity(&p, &q)
+        }
         StatTest::Z => z::z_test(r, c),
         StatTest::Hellinger => hellinger::categorical(r, c),
         StatTest::Psi => {
@@ -183,7 +193,7 @@ mod properties {
             let (Column::Numeric(x), Column::Numeric(y)) = (&ra, &rb) else { unreachable!() };
             prop_assert_eq!(ks::statistic(x, y), ks::statistic(y, x));
             prop_assert!((wasserstein::distance(x, y) - wasserstein::distance(y, x)).abs() <= 1e-9 * (1.0 + wasserstein::distance(x, y)));
-            for test in [StatTest::Jensenshannon, StatTest::Hellinger, StatTest::Psi] {
+            for test in [StatTest::Jensenshannon, StatTest::Hellinger, StatTest::Psi, StatTest::LInfinity, StatTest::Chi2Contingency] {
                 let (s1, s2) = (score(test, &ca, &cb), score(test, &cb, &ca));
                 let (s1, s2) = (s1.map_err(|e| TestCaseError::fail(e.to_string()))?, s2.map_err(|e| TestCaseError::fail(e.to_string()))?);
                 prop_assert!((s1 - s2).abs() < 1e-9, "{test}: {s1} vs {s2}");

@@ -6,6 +6,7 @@
 //! `check_drift` tool, data sources and test selection are not built yet (issue #3).
 
 pub mod binning;
+pub mod chi2_contingency;
 pub mod chisquare;
 pub mod column;
 pub mod csv_source;
@@ -13,6 +14,7 @@ pub mod hellinger;
 pub mod jensenshannon;
 pub mod kl_div;
 pub mod ks;
+pub mod l_infinity;
 pub mod psi;
 pub mod report;
 pub mod select;

@@ -18,10 +18,14 @@ pub enum StatTest {
     Hellinger,
     Chisquare,
     Z,
+    /// Two-sample chi-square (homogeneity), beyond Evidently.
+    Chi2Contingency,
+    /// Largest share difference of a category, beyond Evidently.
+    LInfinity,
 }
 
 impl StatTest {
-    pub const ALL: [StatTest; 8] = [
+    pub const ALL: [StatTest; 10] = [
         StatTest::Ks,
         StatTest::Wasserstein,
         StatTest::Psi,
@@ -30,6 +34,8 @@ impl StatTest {
         StatTest::Hellinger,
         StatTest::Chisquare,
         StatTest::Z,
+        StatTest::Chi2Contingency,
+        StatTest::LInfinity,
     ];
 
     /// Evidently's name of the test.
@@ -43,6 +49,8 @@ impl StatTest {
             StatTest::Hellinger => "hellinger",
             StatTest::Chisquare => "chisquare",
             StatTest::Z => "z",
+            StatTest::Chi2Contingency => "chi2_contingency",
+            StatTest::LInfinity => "l_infinity",
         }
     }
 
@@ -52,7 +60,10 @@ impl StatTest {
 
     /// Whether the score is a p-value (small = drift) rather than a distance (large = drift).
     pub fn is_p_value(self) -> bool {
-        matches!(self, StatTest::Ks | StatTest::Chisquare | StatTest::Z)
+        matches!(
+            self,
+            StatTest::Ks | StatTest::Chisquare | StatTest::Z | StatTest::Chi2Contingency
+        )
     }
 
     /// Evidently's default threshold.
@@ -65,7 +76,7 @@ impl StatTest {
     pub fn drifted(self, score: f64, threshold: f64) -> bool {
         match self {
             StatTest::Ks => score <= threshold,
-            StatTest::Chisquare | StatTest::Z => score < threshold,
+            StatTest::Chisquare | StatTest::Z | StatTest::Chi2Contingency => score < threshold,
             _ => score >= threshold,
         }
     }
