@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{HttpServer, Workspace, call, post};
+use common::{HttpServer, Workspace, call, post, read};
 use mlops_tools::trace::Outcome;
 use serde_json::{Value, json};
 
@@ -16,12 +16,11 @@ async fn tool(server: &HttpServer, token: &str, name: &str, args: Value) -> Valu
     body["result"].clone()
 }
 
-#[tokio::test]
-async fn demo_drift_recommends_retrain_and_is_stored() {
+/// A demo server, a token for `sub`, and the result of its first `check_drift`.
+async fn checked(sub: &str) -> (Workspace, HttpServer, String, Value) {
     let ws = Workspace::demo();
     let server = HttpServer::start(&ws);
-    let token = ws.token("drift-agent", "agent");
-
+    let token = ws.token(sub, "agent");
     let result = tool(
         &server,
         &token,
@@ -29,6 +28,12 @@ async fn demo_drift_recommends_retrain_and_is_stored() {
         json!({"model": "fraud-detector"}),
     )
     .await;
+    (ws, server, token, result)
+}
+
+#[tokio::test]
+async fn demo_drift_recommends_retrain_and_is_stored() {
+    let (ws, server, token, result) = checked("drift-agent").await;
     assert_eq!(result["isError"], false, "{result}");
     let report = &result["structuredContent"];
     assert_eq!(report["recommended_action"], "retrain");
@@ -48,8 +53,8 @@ async fn demo_drift_recommends_retrain_and_is_stored() {
     assert!(report["next_step"].as_str().unwrap().contains(&id));
 
     // The stored report is served, and list_models shows the verdict.
-    let read = json!({"jsonrpc":"2.0","id":3,"method":"resources/read","params":{"uri": format!("mlops://drift-reports/{id}")}});
-    let (_, _, body) = post(&server, Some(&format!("Bearer {token}")), &read.to_string()).await;
+    let report = read(&format!("mlops://drift-reports/{id}"));
+    let (_, _, body) = post(&server, Some(&format!("Bearer {token}")), &report).await;
     let markdown = body["result"]["contents"][0]["text"].as_str().unwrap();
     assert!(
         markdown.contains("Recommended action: retrain") && markdown.contains("merchant_category"),
@@ -61,8 +66,8 @@ async fn demo_drift_recommends_retrain_and_is_stored() {
         id.as_str(),
         "{listed}"
     );
-    let card = json!({"jsonrpc":"2.0","id":4,"method":"resources/read","params":{"uri": "mlops://models/fraud-detector/card"}});
-    let (_, _, body) = post(&server, Some(&format!("Bearer {token}")), &card.to_string()).await;
+    let card = read("mlops://models/fraud-detector/card");
+    let (_, _, body) = post(&server, Some(&format!("Bearer {token}")), &card).await;
     let card_md = body["result"]["contents"][0]["text"].as_str().unwrap();
     assert!(
         card_md.contains(&format!("mlops://drift-reports/{id}")) && card_md.contains("**retrain**"),
@@ -119,16 +124,7 @@ async fn demo_drift_recommends_retrain_and_is_stored() {
 
 #[tokio::test]
 async fn grants_hide_other_models_reports() {
-    let ws = Workspace::demo();
-    let server = HttpServer::start(&ws);
-    let token = ws.token("owner", "agent");
-    let result = tool(
-        &server,
-        &token,
-        "check_drift",
-        json!({"model": "fraud-detector"}),
-    )
-    .await;
+    let (ws, server, _token, result) = checked("owner").await;
     let id = result["structuredContent"]["report_id"]
         .as_str()
         .unwrap()
@@ -150,13 +146,8 @@ async fn grants_hide_other_models_reports() {
             .unwrap()
             .contains("not known")
     );
-    let read = json!({"jsonrpc":"2.0","id":3,"method":"resources/read","params":{"uri": format!("mlops://drift-reports/{id}")}});
-    let (_, _, body) = post(
-        &server,
-        Some(&format!("Bearer {limited}")),
-        &read.to_string(),
-    )
-    .await;
+    let report = read(&format!("mlops://drift-reports/{id}"));
+    let (_, _, body) = post(&server, Some(&format!("Bearer {limited}")), &report).await;
     assert!(
         body["error"]["message"]
             .as_str()

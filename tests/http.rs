@@ -7,7 +7,7 @@
 mod common;
 
 use base64::Engine as _;
-use common::{HttpServer, Workspace, call, post};
+use common::{HttpServer, Workspace, call, post, read};
 use mlops_tools::trace::Outcome;
 use rmcp::ServiceExt;
 use rmcp::model::{CallToolRequestParams, ProtocolVersion};
@@ -244,8 +244,7 @@ async fn bad_requests_get_clear_errors_and_the_server_keeps_serving() {
         "{text}"
     );
 
-    let read = json!({"jsonrpc":"2.0","id":3,"method":"resources/read","params":{"uri":"mlops://models/ghost/card"}});
-    let (_, _, body) = post(&server, auth, &read.to_string()).await;
+    let (_, _, body) = post(&server, auth, &read("mlops://models/ghost/card")).await;
     assert!(
         body["error"]["message"]
             .as_str()
@@ -253,8 +252,7 @@ async fn bad_requests_get_clear_errors_and_the_server_keeps_serving() {
             .contains("not found"),
         "{body}"
     );
-    let read = json!({"jsonrpc":"2.0","id":4,"method":"resources/read","params":{"uri":"file:///etc/passwd"}});
-    let (_, _, body) = post(&server, auth, &read.to_string()).await;
+    let (_, _, body) = post(&server, auth, &read("file:///etc/passwd")).await;
     assert!(
         body["error"]["message"]
             .as_str()

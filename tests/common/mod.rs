@@ -227,3 +227,8 @@ pub async fn post_with(
 pub fn call(tool: &str, args: Value) -> String {
     json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": tool, "arguments": args}}).to_string()
 }
+
+pub fn read(uri: &str) -> String {
+    json!({"jsonrpc": "2.0", "id": 8, "method": "resources/read", "params": {"uri": uri}})
+        .to_string()
+}
