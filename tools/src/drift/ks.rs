@@ -1,16 +1,16 @@
 //! Two-sample Kolmogorov-Smirnov test as `scipy.stats.ks_2samp(method="auto")`: the D statistic
-//! from integer ECDF counts, and the exact two-sided p-value when both samples have at most
-//! 10,000 values. Larger samples need scipy's finite-n `kstwo` distribution, which is not
-//! implemented yet: `two_sample` returns `None` for the p-value then (issue #3).
+//! from integer ECDF counts, the exact two-sided p-value when both samples have at most 10,000
+//! values, and otherwise scipy's `asymp` branch: the finite-n Kolmogorov distribution
+//! `kstwo.sf(D, round(m·n / (m + n)))` (see [`super::kstwo`]).
 
 /// Largest sample for which scipy's `auto` method is exact.
 pub const MAX_EXACT_N: usize = 10_000;
 
-/// The statistic and, where computed, the p-value.
+/// The statistic and the two-sided p-value.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct KsResult {
     pub d: f64,
-    pub p_value: Option<f64>,
+    pub p_value: f64,
 }
 
 fn gcd(mut a: u64, mut b: u64) -> u64 {
@@ -71,7 +71,11 @@ pub fn two_sample(reference: &[f64], current: &[f64]) -> KsResult {
     let (m, n) = (reference.len(), current.len());
     let d = statistic(reference, current);
     if m.max(n) > MAX_EXACT_N {
-        return KsResult { d, p_value: None };
+        let effective_n = (m as f64 * n as f64 / (m + n) as f64).round_ties_even() as u64;
+        return KsResult {
+            d,
+            p_value: super::kstwo::sf(effective_n.max(1), d),
+        };
     }
     let g = gcd(m as u64, n as u64);
     let lcm = (m as u64 / g) * n as u64;
@@ -79,7 +83,7 @@ pub fn two_sample(reference: &[f64], current: &[f64]) -> KsResult {
     let p = if h == 0 { 1.0 } else { exact_p(m, n, h) };
     KsResult {
         d: h as f64 / lcm as f64,
-        p_value: Some(p),
+        p_value: p,
     }
 }
 
@@ -100,7 +104,7 @@ mod tests {
             (5000, 3000, 0.778_370_935_769_268_1),
         ] {
             let r = two_sample(&sorted(ref_num(m)), &sorted(cur_num(n)));
-            let p = r.p_value.unwrap_or(f64::NAN);
+            let p = r.p_value;
             assert!(close(p, expected), "{m}/{n}: {p} vs {expected}");
         }
     }
@@ -110,18 +114,22 @@ mod tests {
         // m = n = 2, fully separated: D = 1 and 2 of the C(4,2) = 6 paths reach it.
         let r = two_sample(&[1.0, 2.0], &[3.0, 4.0]);
         assert_eq!(r.d, 1.0);
-        assert!((r.p_value.unwrap_or(0.0) - 2.0 / 6.0).abs() < 1e-15);
+        assert!((r.p_value - 2.0 / 6.0).abs() < 1e-15);
         // Identical samples: D = 0, p = 1.
         let same = [1.0, 2.0, 3.0];
         assert_eq!(
             two_sample(&same, &same),
             KsResult {
                 d: 0.0,
-                p_value: Some(1.0)
+                p_value: 1.0
             }
         );
-        // Too large for the exact branch: no p-value yet.
-        let big: Vec<f64> = (0..10_001).map(f64::from).collect();
-        assert_eq!(two_sample(&big, &same).p_value, None);
+    }
+
+    #[test]
+    fn golden_value_of_the_kstwo_branch() {
+        let r = two_sample(&sorted(ref_num(20_000)), &sorted(cur_num(15_000)));
+        let p = r.p_value;
+        assert!(close(p, 0.040_774_604_994_101_35), "{p}");
     }
 }

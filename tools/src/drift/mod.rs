@@ -14,6 +14,7 @@ pub mod hellinger;
 pub mod jensenshannon;
 pub mod kl_div;
 pub mod ks;
+pub mod kstwo;
 pub mod l_infinity;
 pub mod psi;
 pub mod report;
