@@ -9,6 +9,7 @@ use mlops_auth::{
     AddressLimiter, Hs256Keys, PolicyTable, Principal, RateLimits, RateQuota, Verifier,
 };
 use mlops_tools::Store;
+use mlops_tools::drift::profile_cache::ProfileCache;
 use mlops_tools::trace::NewTraceEvent;
 use mlops_tools::trace_log::TraceLog;
 
@@ -28,6 +29,7 @@ struct Inner {
     verifier: Verifier,
     limits: RateLimits,
     addresses: AddressLimiter,
+    profiles: Arc<ProfileCache>,
 }
 
 fn verifier(config: &Config) -> anyhow::Result<Verifier> {
@@ -76,6 +78,9 @@ impl App {
         });
         let verifier = verifier(&config)?;
         let traces = TraceLog::spawn(store.clone());
+        let profiles = Arc::new(ProfileCache::new(
+            l.profile_cache_mib.saturating_mul(1 << 20),
+        ));
         let app = Self {
             inner: Arc::new(Inner {
                 config,
@@ -85,6 +90,7 @@ impl App {
                 verifier,
                 limits,
                 addresses,
+                profiles,
             }),
         };
         app.forget_idle_limits();
@@ -111,6 +117,11 @@ impl App {
 
     pub fn store(&self) -> &dyn Store {
         self.inner.store.as_ref()
+    }
+
+    /// Cached reference profiles for drift checks.
+    pub fn profiles(&self) -> &Arc<ProfileCache> {
+        &self.inner.profiles
     }
 
     pub fn policy(&self) -> &PolicyTable {

@@ -39,9 +39,9 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct DriftArgs {
-    /// Reference (training) data, CSV with a header row.
+    /// Reference (training) data: .csv (header row), .parquet or .jsonl.
     pub reference: PathBuf,
-    /// Current (production) data, CSV with a header row.
+    /// Current (production) data: .csv (header row), .parquet or .jsonl.
     pub current: PathBuf,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]

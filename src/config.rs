@@ -237,6 +237,9 @@ pub struct LimitsConfig {
     /// Largest tool result or resource returned to the model, in bytes.
     #[serde(default = "default_max_result")]
     pub max_result_bytes: usize,
+    /// Memory for cached reference profiles (sorted numeric columns, category counts), in MiB.
+    #[serde(default = "default_profile_cache")]
+    pub profile_cache_mib: usize,
 }
 
 fn default_read_rate() -> u32 {
@@ -260,6 +263,9 @@ fn default_addr_burst() -> u32 {
 fn default_max_result() -> usize {
     256 * 1024
 }
+fn default_profile_cache() -> usize {
+    512
+}
 
 impl Default for LimitsConfig {
     fn default() -> Self {
@@ -271,6 +277,7 @@ impl Default for LimitsConfig {
             per_address_per_minute: default_addr_rate(),
             per_address_burst: default_addr_burst(),
             max_result_bytes: default_max_result(),
+            profile_cache_mib: default_profile_cache(),
         }
     }
 }

@@ -1,11 +1,10 @@
 //! `mlops-mcp drift REFERENCE CURRENT`: the one-shot drift check for pipelines.
 
-use std::collections::BTreeMap;
 use std::process::ExitCode;
 
-use mlops_tools::drift::csv_source;
 use mlops_tools::drift::report::{self, DriftReport, Options};
 use mlops_tools::drift::select::StatTest;
+use mlops_tools::drift::source;
 
 use crate::cli::{DriftArgs, DriftFormat};
 use crate::commands::CommandError;
@@ -113,15 +112,10 @@ fn table(r: &DriftReport) -> String {
 
 pub fn run(args: DriftArgs) -> Result<ExitCode, CommandError> {
     let options = options(&args).map_err(|e| CommandError::Input(e.to_string()))?;
-    let input = |e: csv_source::ReadError| CommandError::Input(e.to_string());
     // Evidently infers column types from the current data and applies them to both samples.
-    let current = csv_source::read(&args.current, &BTreeMap::new()).map_err(input)?;
-    let schema = current
-        .columns
-        .iter()
-        .map(|(name, c)| (name.clone(), c.kind()))
-        .collect();
-    let reference = csv_source::read(&args.reference, &schema).map_err(input)?;
+    let (reference, current) =
+        source::read_pair(&args.reference, &args.current, &source::Schema::new())
+            .map_err(|e| CommandError::Input(e.to_string()))?;
     let report = report::compare(&reference, &current, &options);
     let text = match args.format {
         DriftFormat::Json => {

@@ -65,7 +65,14 @@ impl McpServer {
         Parameters(input): Parameters<CheckDriftInput>,
         Extension(principal): Extension<Principal>,
     ) -> Result<Json<CheckDriftOutput>, String> {
-        match mlops_tools::check_drift::check_drift(self.app.store(), &principal, &input).await {
+        match mlops_tools::check_drift::check_drift(
+            self.app.store(),
+            self.app.profiles(),
+            &principal,
+            &input,
+        )
+        .await
+        {
             Ok(output) => Ok(Json(output)),
             Err(CheckDriftError::Store(e)) => Err(internal(e)),
             Err(refusal) => Err(refusal.to_string()),

@@ -1,18 +1,18 @@
 //! `check_drift`: drift of a model's current data against its reference (training) data, with a
 //! recommended action from the model's policy and the reasons in words.
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use mlops_auth::Principal;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::drift::csv_source;
+use crate::drift::profile_cache::{Lookup, ProfileCache};
 use crate::drift::report::{self, DriftReport, Options};
 use crate::drift::select::StatTest;
-use crate::model::{FeatureKind, ModelSpec};
+use crate::drift::source::{self, Schema, Table};
+use crate::model::ModelSpec;
 use crate::store::{Store, StoreError};
 
 /// Input of `check_drift`.
@@ -70,6 +70,9 @@ pub struct CheckDriftOutput {
     pub reasons: Vec<String>,
     /// What to do next.
     pub next_step: String,
+    /// True when the reference profile came from the cache (the reference file is unchanged).
+    #[serde(default)]
+    pub reference_cached: bool,
 }
 
 /// A report as stored, with who asked for it.
@@ -92,23 +95,37 @@ pub enum CheckDriftError {
     Store(#[from] StoreError),
 }
 
-fn schema(spec: &ModelSpec) -> BTreeMap<String, FeatureKind> {
+fn schema(spec: &ModelSpec) -> Schema {
     spec.features
         .iter()
         .map(|f| (f.name.clone(), f.kind))
         .collect()
 }
 
-fn read(
-    path: PathBuf,
-    schema: BTreeMap<String, FeatureKind>,
-) -> Result<csv_source::Table, CheckDriftError> {
-    csv_source::read(&path, &schema).map_err(|e| CheckDriftError::BadInput(e.to_string()))
+/// Reads the current file and the reference (from the profile cache when it is unchanged), one
+/// thread each, and gives the reference the current data's column types.
+fn read_pair(
+    profiles: &ProfileCache,
+    reference_path: &std::path::Path,
+    current: &std::path::Path,
+    schema: &Schema,
+) -> Result<(Table, Table, Lookup), CheckDriftError> {
+    let bad = |e: source::ReadError| CheckDriftError::BadInput(e.to_string());
+    let (r, c) = std::thread::scope(|s| {
+        let c = s.spawn(|| source::read(current, schema));
+        let r = profiles.get_or_read(reference_path, schema);
+        (r, c.join())
+    });
+    let c = c.map_err(|_| CheckDriftError::BadInput("the reader stopped".into()))?;
+    let ((reference, lookup), current) = (r.map_err(bad)?, c.map_err(bad)?);
+    let reference = source::align(&reference, &current, reference_path).map_err(bad)?;
+    Ok((reference, current, lookup))
 }
 
 /// Runs `check_drift` for `principal` and stores the report.
 pub async fn check_drift(
     store: &dyn Store,
+    profiles: &Arc<ProfileCache>,
     principal: &Principal,
     input: &CheckDriftInput,
 ) -> Result<CheckDriftOutput, CheckDriftError> {
@@ -150,11 +167,9 @@ pub async fn check_drift(
     }
     let schema = schema(&spec);
     // File reading and the statistics are CPU and disk work: keep them off the async threads.
-    let (reference, current) = tokio::task::spawn_blocking(move || {
-        Ok::<_, CheckDriftError>((
-            read(reference_path, schema.clone())?,
-            read(current_path, schema)?,
-        ))
+    let cache = profiles.clone();
+    let (reference, current, lookup) = tokio::task::spawn_blocking(move || {
+        read_pair(&cache, &reference_path, &current_path, &schema)
     })
     .await
     .map_err(|e| CheckDriftError::BadInput(format!("the drift check stopped: {e}")))??;
@@ -188,6 +203,7 @@ pub async fn check_drift(
         recommended_action: action,
         reasons,
         next_step,
+        reference_cached: lookup == Lookup::Cached,
     };
     store
         .save_drift_report(&StoredDriftReport {

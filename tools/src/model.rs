@@ -55,16 +55,20 @@ fn default_task() -> String {
 pub struct FeatureSpec {
     /// Column name.
     pub name: String,
-    /// `numeric` or `categorical`.
+    /// `numeric`, `categorical` or `text`.
     pub kind: FeatureKind,
 }
 
 /// Type of a feature column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum FeatureKind {
     Numeric,
     Categorical,
+    /// Free text (more than half the values distinct): reported, not drift-tested.
+    Text,
 }
 
 /// Decision thresholds of one model.

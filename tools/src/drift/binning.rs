@@ -1,7 +1,8 @@
 //! Evidently's `get_binned_data`: numpy-compatible Sturges bins over the combined range for
 //! numeric columns with more than 20 distinct reference values, else one bin per value.
 
-use super::{Counts, NumKey, counts};
+use super::Counts;
+use super::source::sorted_counts;
 
 /// Edges of `np.histogram_bin_edges(values, bins="sturges")` for `n` values spanning
 /// `lo..=hi`, computed with numpy's float operations.
@@ -53,9 +54,8 @@ pub fn proportions<K: Ord + Clone>(
 
 /// Binned proportions of two sorted numeric samples, as Evidently bins them.
 pub fn numeric(reference: &[f64], current: &[f64]) -> (Vec<f64>, Vec<f64>) {
-    let ref_keys: Vec<NumKey> = reference.iter().map(|&x| NumKey(x)).collect();
-    let ref_counts = counts(&ref_keys);
-    if ref_counts.len() > 20 {
+    // Sorted, so equal values are adjacent: stop counting distinct values past 20.
+    if reference.chunk_by(|a, b| a == b).take(21).count() > 20 {
         let lo = reference[0].min(current[0]);
         let hi = reference[reference.len() - 1].max(current[current.len() - 1]);
         let edges = sturges_edges(lo, hi, reference.len() + current.len());
@@ -65,8 +65,7 @@ pub fn numeric(reference: &[f64], current: &[f64]) -> (Vec<f64>, Vec<f64>) {
             share(histogram(current, &edges), current.len()),
         )
     } else {
-        let cur_keys: Vec<NumKey> = current.iter().map(|&x| NumKey(x)).collect();
-        proportions(&ref_counts, &counts(&cur_keys))
+        proportions(&sorted_counts(reference), &sorted_counts(current))
     }
 }
 

@@ -2,31 +2,41 @@
 //! values, Evidently's bins, or counts of distinct values).
 
 use super::select::StatTest;
+use super::source::sorted_counts;
 use super::{
-    Counts, NumKey, binning, chi2_contingency, chisquare, counts, hellinger, jensenshannon, kl_div,
-    ks, l_infinity, psi, wasserstein, z,
+    Counts, NumKey, binning, chi2_contingency, chisquare, hellinger, jensenshannon, kl_div, ks,
+    l_infinity, psi, wasserstein, z,
 };
 
-/// A cleaned column: numeric values without NaN/inf, or categorical values.
+/// A cleaned column: numeric values without NaN/inf, or the count of each category.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Column {
     /// Sorted ascending.
     Numeric(Vec<f64>),
-    Categorical(Vec<String>),
+    Categorical(Counts<String>),
 }
 
 impl Column {
     /// A numeric column from raw values: NaN and infinities removed (as Evidently does), sorted.
     pub fn numeric(values: impl IntoIterator<Item = f64>) -> Self {
         let mut v: Vec<f64> = values.into_iter().filter(|x| x.is_finite()).collect();
-        v.sort_by(f64::total_cmp);
+        v.sort_unstable_by(f64::total_cmp);
         Column::Numeric(v)
+    }
+
+    /// A categorical column from its values.
+    pub fn categorical<S: AsRef<str>>(values: &[S]) -> Self {
+        let mut out = Counts::new();
+        for v in values {
+            *out.entry(v.as_ref().to_owned()).or_insert(0) += 1;
+        }
+        Column::Categorical(out)
     }
 
     pub fn len(&self) -> usize {
         match self {
             Column::Numeric(v) => v.len(),
-            Column::Categorical(v) => v.len(),
+            Column::Categorical(m) => m.values().sum::<u64>() as usize,
         }
     }
 
@@ -46,32 +56,43 @@ pub enum Untestable {
     MixedTypes,
 }
 
-fn discrete_counts(c: &Column) -> Either {
+fn discrete_counts(c: &Column) -> Either<'_> {
     match c {
-        Column::Numeric(v) => {
-            Either::Num(counts(&v.iter().map(|&x| NumKey(x)).collect::<Vec<_>>()))
-        }
-        Column::Categorical(v) => Either::Cat(counts(v)),
+        Column::Numeric(v) => Either::Num(sorted_counts(v)),
+        Column::Categorical(m) => Either::Cat(m),
     }
 }
 
-enum Either {
+enum Either<'a> {
     Num(Counts<NumKey>),
-    Cat(Counts<String>),
+    Cat(&'a Counts<String>),
 }
 
 /// Distinct values over both samples (what Evidently's test selection looks at).
 pub fn distinct_values(reference: &Column, current: &Column) -> usize {
     match (reference, current) {
         (Column::Numeric(a), Column::Numeric(b)) => {
-            let all: Vec<NumKey> = a.iter().chain(b).map(|&x| NumKey(x)).collect();
-            counts(&all).len()
+            // Both sorted: count the distinct values of the merge.
+            let (mut i, mut j, mut distinct) = (0, 0, 0);
+            let mut last: Option<f64> = None;
+            while i < a.len() || j < b.len() {
+                let x = if j >= b.len() || (i < a.len() && a[i] <= b[j]) {
+                    i += 1;
+                    a[i - 1]
+                } else {
+                    j += 1;
+                    b[j - 1]
+                };
+                if last != Some(x) {
+                    distinct += 1;
+                    last = Some(x);
+                }
+            }
+            distinct
         }
-        (Column::Categorical(a), Column::Categorical(b)) => a
-            .iter()
-            .chain(b)
-            .collect::<std::collections::BTreeSet<_>>()
-            .len(),
+        (Column::Categorical(a), Column::Categorical(b)) => {
+            a.len() + b.keys().filter(|k| !a.contains_key(*k)).count()
+        }
         _ => 0,
     }
 }
@@ -108,7 +129,7 @@ pub fn score(test: StatTest, reference: &Column, current: &Column) -> Result<f64
         }
         _ => match (discrete_counts(reference), discrete_counts(current)) {
             (Either::Num(r), Either::Num(c)) => Ok(on_counts(test, &r, &c)),
-            (Either::Cat(r), Either::Cat(c)) => Ok(on_counts(test, &r, &c)),
+            (Either::Cat(r), Either::Cat(c)) => Ok(on_counts(test, r, c)),
             _ => Err(Untestable::MixedTypes),
         },
     }
@@ -185,7 +206,7 @@ mod properties {
         #[test]
         fn symmetric_statistics_are_symmetric(a in numeric(), b in numeric(), c in categorical(), d in categorical()) {
             let (ra, rb) = (Column::numeric(a), Column::numeric(b));
-            let (ca, cb) = (Column::Categorical(c), Column::Categorical(d));
+            let (ca, cb) = (Column::categorical(&c), Column::categorical(&d));
             let (Column::Numeric(x), Column::Numeric(y)) = (&ra, &rb) else { unreachable!() };
             prop_assert_eq!(ks::statistic(x, y), ks::statistic(y, x));
             prop_assert!((wasserstein::distance(x, y) - wasserstein::distance(y, x)).abs() <= 1e-9 * (1.0 + wasserstein::distance(x, y)));
@@ -209,7 +230,7 @@ mod properties {
             score(StatTest::Ks, &empty, &some),
             Err(Untestable::Empty("reference"))
         );
-        let cat = Column::Categorical(vec!["a".into()]);
+        let cat = Column::categorical(&["a"]);
         assert_eq!(
             score(StatTest::Wasserstein, &cat, &cat),
             Err(Untestable::NeedsNumeric(StatTest::Wasserstein))

@@ -2,23 +2,24 @@
 //! scipy/numpy calls it makes) number for number. Inputs are already cleaned of NaN and
 //! infinities, as Evidently does before testing.
 //!
-//! Status: the statistics below are implemented and checked against golden values; the
-//! `check_drift` tool, data sources and test selection are not built yet (issue #3).
+//! Sources (CSV, Parquet, JSON lines, ingested rows) are in [`source`]; [`report`] puts the
+//! statistics together into a dataset report.
 
 pub mod binning;
 pub mod chi2_contingency;
 pub mod chisquare;
 pub mod column;
-pub mod csv_source;
 pub mod hellinger;
 pub mod jensenshannon;
 pub mod kl_div;
 pub mod ks;
 pub mod kstwo;
 pub mod l_infinity;
+pub mod profile_cache;
 pub mod psi;
 pub mod report;
 pub mod select;
+pub mod source;
 pub mod wasserstein;
 pub mod z;
 

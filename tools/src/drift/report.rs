@@ -3,14 +3,12 @@
 //! severity band beside every score, the reason for the test, new and vanished categories,
 //! missing-value shares — and the dataset verdict with Evidently's share rule.
 
-use std::collections::BTreeSet;
-
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::column::{Column, distinct_values, score};
-use super::csv_source::{RawColumn, Table};
 use super::select::{StatTest, benjamini_hochberg, dataset_drift, default_test};
+use super::source::{ColumnProfile, Table};
 use crate::model::FeatureKind;
 
 /// What the caller may override.
@@ -86,13 +84,6 @@ pub struct DriftReport {
     pub dataset_drift: bool,
 }
 
-fn clean(raw: &RawColumn) -> Column {
-    match raw {
-        RawColumn::Numeric(v) => Column::numeric(v.iter().flatten().copied()),
-        RawColumn::Categorical(v) => Column::Categorical(v.iter().flatten().cloned().collect()),
-    }
-}
-
 fn share(part: usize, whole: usize) -> f64 {
     if whole == 0 {
         0.0
@@ -137,34 +128,37 @@ fn untested(name: &str, kind: FeatureKind, reason: String, rows: (usize, usize))
 
 fn feature(
     name: &str,
-    reference: &RawColumn,
-    current: &RawColumn,
+    reference: &ColumnProfile,
+    current: &ColumnProfile,
     options: &Options,
 ) -> FeatureDrift {
-    let rows = (reference.len(), current.len());
-    if reference.kind() != current.kind() {
-        return untested(
-            name,
-            reference.kind(),
-            "the column is numeric in one sample and categorical in the other".into(),
-            rows,
-        );
-    }
-    let kind = reference.kind();
-    let (r, c) = (clean(reference), clean(current));
+    let rows = (reference.rows, current.rows);
+    let kind = current.kind;
     let mut f = untested(name, kind, String::new(), rows);
-    f.missing_share_reference = share(reference.missing(), reference.len());
-    f.missing_share_current = share(current.missing(), current.len());
-    if let (Column::Categorical(a), Column::Categorical(b)) = (&r, &c) {
-        let (sa, sb): (BTreeSet<&String>, BTreeSet<&String>) =
-            (a.iter().collect(), b.iter().collect());
-        f.new_categories = sb.difference(&sa).map(|s| (*s).clone()).collect();
-        f.vanished_categories = sa.difference(&sb).map(|s| (*s).clone()).collect();
+    f.missing_share_reference = share(reference.missing, reference.rows);
+    f.missing_share_current = share(current.missing, current.rows);
+    if let Some(why) = current
+        .untestable
+        .as_ref()
+        .or(reference.untestable.as_ref())
+    {
+        f.untested_reason = Some(why.clone());
+        return f;
+    }
+    if reference.kind != current.kind {
+        f.untested_reason =
+            Some("the column is numeric in one sample and categorical in the other".into());
+        return f;
+    }
+    let (r, c) = (&reference.column, &current.column);
+    if let (Column::Categorical(a), Column::Categorical(b)) = (r, c) {
+        f.new_categories = b.keys().filter(|k| !a.contains_key(*k)).cloned().collect();
+        f.vanished_categories = a.keys().filter(|k| !b.contains_key(*k)).cloned().collect();
     }
     let (test, reason) = match options.stattest {
         Some(t) => (t, format!("{t}: requested")),
         None => {
-            let choice = default_test(kind, r.len(), distinct_values(&r, &c));
+            let choice = default_test(kind, r.len(), distinct_values(r, c));
             (choice.test, choice.reason)
         }
     };
@@ -172,7 +166,7 @@ fn feature(
     let threshold = options
         .threshold
         .unwrap_or_else(|| test.default_threshold());
-    match score(test, &r, &c) {
+    match score(test, r, c) {
         Ok(s) => {
             f.stattest = Some(test);
             f.score = Some(s);
@@ -185,25 +179,19 @@ fn feature(
             return f;
         }
     }
-    let (measure, effect) = match kind {
-        FeatureKind::Numeric => ("wasserstein_normed", score(StatTest::Wasserstein, &r, &c)),
-        FeatureKind::Categorical => ("jensenshannon", score(StatTest::Jensenshannon, &r, &c)),
+    let (measure, effect) = match r {
+        Column::Numeric(_) => ("wasserstein_normed", score(StatTest::Wasserstein, r, c)),
+        Column::Categorical(_) => ("jensenshannon", score(StatTest::Jensenshannon, r, c)),
     };
     f.effect_size = effect.ok();
     f.effect_size_measure = Some(measure.to_owned());
-    f.psi = score(StatTest::Psi, &r, &c).ok();
+    f.psi = score(StatTest::Psi, r, c).ok();
     f.severity = f.psi.map(severity);
     f
 }
 
 /// Compares `current` with `reference`, feature by feature.
 pub fn compare(reference: &Table, current: &Table, options: &Options) -> DriftReport {
-    let find = |t: &Table, name: &str| {
-        t.columns
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, c)| c.clone())
-    };
     let mut names: Vec<String> = reference.columns.iter().map(|(n, _)| n.clone()).collect();
     for (n, _) in &current.columns {
         if !names.contains(n) {
@@ -221,19 +209,20 @@ pub fn compare(reference: &Table, current: &Table, options: &Options) -> DriftRe
     let rows = (reference.rows, current.rows);
     let mut features: Vec<FeatureDrift> = names
         .iter()
-        .map(|name| match (find(reference, name), find(current, name)) {
-            (Some(r), Some(c)) => feature(name, &r, &c, options),
-            (Some(r), None) => {
-                untested(name, r.kind(), "missing from the current data".into(), rows)
-            }
-            (None, Some(c)) => untested(
-                name,
-                c.kind(),
-                "missing from the reference data".into(),
-                rows,
-            ),
-            (None, None) => untested(name, FeatureKind::Numeric, "in neither sample".into(), rows),
-        })
+        .map(
+            |name| match (reference.column(name), current.column(name)) {
+                (Some(r), Some(c)) => feature(name, r, c, options),
+                (Some(r), None) => {
+                    untested(name, r.kind, "missing from the current data".into(), rows)
+                }
+                (None, Some(c)) => {
+                    untested(name, c.kind, "missing from the reference data".into(), rows)
+                }
+                (None, None) => {
+                    untested(name, FeatureKind::Numeric, "in neither sample".into(), rows)
+                }
+            },
+        )
         .collect();
     let p_features: Vec<usize> = (0..features.len())
         .filter(|&i| {
@@ -268,6 +257,17 @@ mod tests {
     use super::*;
     use crate::drift::golden::*;
 
+    fn profile(kind: FeatureKind, column: Column, rows: usize) -> ColumnProfile {
+        ColumnProfile {
+            kind,
+            rows,
+            missing: rows - column.len(),
+            column,
+            integer: false,
+            untestable: None,
+        }
+    }
+
     fn table(num: Vec<f64>, cat: Vec<String>) -> Table {
         let rows = num.len();
         Table {
@@ -275,11 +275,11 @@ mod tests {
             columns: vec![
                 (
                     "num".into(),
-                    RawColumn::Numeric(num.into_iter().map(Some).collect()),
+                    profile(FeatureKind::Numeric, Column::numeric(num), rows),
                 ),
                 (
                     "cat".into(),
-                    RawColumn::Categorical(cat.into_iter().map(Some).collect()),
+                    profile(FeatureKind::Categorical, Column::categorical(&cat), rows),
                 ),
             ],
         }
@@ -327,8 +327,10 @@ mod tests {
             vec!["a".into(), "b".into(), "c".into()],
         );
         let mut c = table(vec![f64::NAN; 3], vec!["a".into(), "z".into(), "z".into()]);
-        c.columns
-            .push(("extra".into(), RawColumn::Numeric(vec![Some(1.0); 3])));
+        c.columns.push((
+            "extra".into(),
+            profile(FeatureKind::Numeric, Column::numeric([1.0; 3]), 3),
+        ));
         let report = compare(&r, &c, &Options::default());
         let by_name = |n: &str| report.features.iter().find(|f| f.name == n);
         assert!(

@@ -134,7 +134,7 @@ pub fn default_test(kind: FeatureKind, n_ref: usize, n_unique: usize) -> Choice 
             },
             format!("numeric with {u} distinct values (≤ 2)"),
         ),
-        (FeatureKind::Categorical, u) if u > 2 => (
+        (FeatureKind::Categorical | FeatureKind::Text, u) if u > 2 => (
             if small {
                 StatTest::Chisquare
             } else {
@@ -142,7 +142,7 @@ pub fn default_test(kind: FeatureKind, n_ref: usize, n_unique: usize) -> Choice 
             },
             format!("categorical with {u} values (> 2)"),
         ),
-        (FeatureKind::Categorical, u) => (
+        (FeatureKind::Categorical | FeatureKind::Text, u) => (
             if small {
                 StatTest::Z
             } else {

@@ -1,0 +1,248 @@
+//! Parquet files, read column by column with the `parquet` crate's column readers (no Arrow).
+//! Doubles and floats are numbers; 32- and 64-bit integers are integers (pandas' int dtype);
+//! strings (UTF-8 byte arrays) and booleans are categories; dates, times, timestamps, decimals,
+//! other binary and nested columns are reported as untestable, as Evidently leaves them out.
+
+use std::fs::File;
+use std::path::Path;
+
+use parquet::basic::{ConvertedType, LogicalType, Type as Physical};
+use parquet::column::reader::{ColumnReader, ColumnReaderImpl};
+use parquet::data_type::DataType;
+use parquet::file::reader::{FileReader, RowGroupReader, SerializedFileReader};
+use parquet::schema::types::ColumnDescriptor;
+
+use super::{Cell, ColumnBuilder, ReadError, Schema, Table, TableBuilder};
+
+const BATCH: usize = 64 * 1024;
+
+/// Reads `path`. `schema` fixes the kind of the named columns; others are inferred.
+pub fn read(path: &Path, schema: &Schema) -> Result<Table, ReadError> {
+    let file = path.display().to_string();
+    let fail = |message: String| ReadError::new(file.clone(), message);
+    let handle = File::open(path).map_err(|e| fail(format!("cannot read the file: {e}")))?;
+    let reader = SerializedFileReader::new(handle)
+        .map_err(|e| fail(format!("not a readable Parquet file: {e}")))?;
+    let meta = reader.metadata();
+    let descr = meta.file_metadata().schema_descr();
+    let mut table = TableBuilder::new(schema);
+    let leaves: Vec<usize> = (0..descr.num_columns())
+        .map(|i| table.column(&descr.column(i).path().string()))
+        .collect();
+    let mut first_row = 0;
+    for g in 0..reader.num_row_groups() {
+        let group = reader
+            .get_row_group(g)
+            .map_err(|e| fail(format!("row group {g}: {e}")))?;
+        let rows = group.metadata().num_rows().max(0) as usize;
+        for (i, &col) in leaves.iter().enumerate() {
+            let builder = &mut table.columns[col];
+            read_column(&*group, i, builder, first_row).map_err(|e| {
+                fail(format!(
+                    "column `{}` (row group {g}): {e}",
+                    descr.column(i).path().string()
+                ))
+            })?;
+        }
+        first_row += rows;
+        table.rows = first_row;
+    }
+    if table.rows == 0 {
+        return Err(fail("the file holds no rows".into()));
+    }
+    Ok(table.finish())
+}
+
+/// What a leaf column's values are, from its physical and logical types.
+fn unsupported(d: &ColumnDescriptor) -> Option<&'static str> {
+    if d.max_rep_level() > 0 || d.path().parts().len() > 1 {
+        return Some("nested values");
+    }
+    match (d.logical_type_ref(), d.converted_type()) {
+        (Some(LogicalType::Date), _) | (_, ConvertedType::DATE) => Some("dates"),
+        (Some(LogicalType::Time { .. }), _)
+        | (_, ConvertedType::TIME_MILLIS | ConvertedType::TIME_MICROS) => Some("times"),
+        (Some(LogicalType::Timestamp { .. }), _)
+        | (_, ConvertedType::TIMESTAMP_MILLIS | ConvertedType::TIMESTAMP_MICROS) => {
+            Some("timestamps")
+        }
+        (Some(LogicalType::Decimal { .. }), _) | (_, ConvertedType::DECIMAL) => Some("decimals"),
+        _ => match d.physical_type() {
+            Physical::INT96 => Some("timestamps"),
+            Physical::FIXED_LEN_BYTE_ARRAY => Some("fixed-length binary values"),
+            _ => None,
+        },
+    }
+}
+
+fn read_column(
+    group: &dyn RowGroupReader,
+    i: usize,
+    builder: &mut ColumnBuilder,
+    first_row: usize,
+) -> Result<(), String> {
+    let descr = group.metadata().column(i).column_descr_ptr();
+    if let Some(what) = unsupported(&descr) {
+        let rows = group.metadata().num_rows().max(0) as usize;
+        for r in 0..rows {
+            builder.push(Cell::Unsupported(what), first_row + r + 1)?;
+        }
+        return Ok(());
+    }
+    let reader = group.get_column_reader(i).map_err(|e| e.to_string())?;
+    let max_def = descr.max_def_level();
+    match reader {
+        ColumnReader::DoubleColumnReader(r) => {
+            drain(r, max_def, builder, first_row, |x| Ok(Cell::Float(*x)))
+        }
+        ColumnReader::FloatColumnReader(r) => drain(r, max_def, builder, first_row, |x| {
+            Ok(Cell::Float(f64::from(*x)))
+        }),
+        ColumnReader::Int32ColumnReader(r) => drain(r, max_def, builder, first_row, |x| {
+            Ok(Cell::Integer(i64::from(*x)))
+        }),
+        ColumnReader::Int64ColumnReader(r) => {
+            drain(r, max_def, builder, first_row, |x| Ok(Cell::Integer(*x)))
+        }
+        ColumnReader::BoolColumnReader(r) => {
+            drain(r, max_def, builder, first_row, |x| Ok(Cell::Bool(*x)))
+        }
+        ColumnReader::ByteArrayColumnReader(r) => drain(r, max_def, builder, first_row, |x| {
+            x.as_utf8()
+                .map(Cell::Str)
+                .map_err(|_| "holds bytes that are not UTF-8 text".to_owned())
+        }),
+        ColumnReader::Int96ColumnReader(_) | ColumnReader::FixedLenByteArrayColumnReader(_) => {
+            Err("unsupported physical type".into())
+        }
+    }
+}
+
+/// Reads every value of one column chunk into `builder`; nulls become missing cells.
+fn drain<T: DataType>(
+    mut reader: ColumnReaderImpl<T>,
+    max_def: i16,
+    builder: &mut ColumnBuilder,
+    first_row: usize,
+    cell: impl Fn(&T::T) -> Result<Cell<'_>, String>,
+) -> Result<(), String> {
+    let mut values: Vec<T::T> = Vec::with_capacity(BATCH);
+    let mut defs: Vec<i16> = Vec::with_capacity(BATCH);
+    let nullable = max_def > 0;
+    let mut row = first_row;
+    loop {
+        values.clear();
+        defs.clear();
+        let (records, _, _) = reader
+            .read_records(BATCH, nullable.then_some(&mut defs), None, &mut values)
+            .map_err(|e| e.to_string())?;
+        if records == 0 {
+            return Ok(());
+        }
+        if nullable {
+            let mut next = values.iter();
+            for &d in &defs {
+                row += 1;
+                let c = match (d == max_def).then(|| next.next()).flatten() {
+                    Some(v) => cell(v).map_err(|e| format!("row {row} {e}"))?,
+                    None => Cell::Missing,
+                };
+                builder.push(c, row)?;
+            }
+        } else {
+            for v in &values {
+                row += 1;
+                builder.push(cell(v).map_err(|e| format!("row {row} {e}"))?, row)?;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::sync::Arc;
+
+    use parquet::data_type::{ByteArray, ByteArrayType, DoubleType, Int64Type};
+    use parquet::file::properties::WriterProperties;
+    use parquet::file::writer::SerializedFileWriter;
+    use parquet::schema::parser::parse_message_type;
+
+    use super::*;
+    use crate::drift::column::Column;
+    use crate::model::FeatureKind;
+
+    /// Writes x (optional double), n (required int64), c (optional string), d (date).
+    pub(crate) fn write_sample(path: &Path, rows: usize) {
+        let schema = Arc::new(
+            parse_message_type(
+                "message m { optional double x; required int64 n; optional binary c (UTF8); optional int32 d (DATE); }",
+            )
+            .unwrap(),
+        );
+        let props = Arc::new(WriterProperties::builder().build());
+        let mut w = SerializedFileWriter::new(File::create(path).unwrap(), schema, props).unwrap();
+        let mut g = w.next_row_group().unwrap();
+        let defs: Vec<i16> = (0..rows).map(|i| i16::from(i % 10 != 0)).collect();
+        let xs: Vec<f64> = (0..rows)
+            .filter(|i| i % 10 != 0)
+            .map(|i| i as f64 * 0.5)
+            .collect();
+        let mut col = g.next_column().unwrap().unwrap();
+        col.typed::<DoubleType>()
+            .write_batch(&xs, Some(&defs), None)
+            .unwrap();
+        col.close().unwrap();
+        let ns: Vec<i64> = (0..rows as i64).map(|i| i % 4).collect();
+        let mut col = g.next_column().unwrap().unwrap();
+        col.typed::<Int64Type>()
+            .write_batch(&ns, None, None)
+            .unwrap();
+        col.close().unwrap();
+        let cs: Vec<ByteArray> = (0..rows)
+            .filter(|i| i % 10 != 0)
+            .map(|i| ByteArray::from(["a", "b", "c"][i % 3]))
+            .collect();
+        let mut col = g.next_column().unwrap().unwrap();
+        col.typed::<ByteArrayType>()
+            .write_batch(&cs, Some(&defs), None)
+            .unwrap();
+        col.close().unwrap();
+        let ds: Vec<i32> = (0..rows)
+            .filter(|i| i % 10 != 0)
+            .map(|i| i as i32)
+            .collect();
+        let mut col = g.next_column().unwrap().unwrap();
+        col.typed::<parquet::data_type::Int32Type>()
+            .write_batch(&ds, Some(&defs), None)
+            .unwrap();
+        col.close().unwrap();
+        g.close().unwrap();
+        w.close().unwrap();
+    }
+
+    #[test]
+    fn reads_typed_columns_with_nulls() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("d.parquet");
+        write_sample(&p, 100);
+        let t = read(&p, &Schema::new()).unwrap();
+        assert_eq!(t.rows, 100);
+        let x = t.column("x").unwrap();
+        assert_eq!(
+            (x.kind, x.missing, x.column.len()),
+            (FeatureKind::Numeric, 10, 90)
+        );
+        let n = t.column("n").unwrap();
+        assert_eq!(n.kind, FeatureKind::Categorical);
+        assert!(matches!(&n.column, Column::Categorical(m) if m.get("3") == Some(&25)));
+        let c = t.column("c").unwrap();
+        assert_eq!((c.kind, c.missing), (FeatureKind::Categorical, 10));
+        let d = t.column("d").unwrap();
+        assert!(d.untestable.as_deref().unwrap_or("").contains("dates"));
+
+        std::fs::write(&p, b"not parquet").unwrap();
+        let e = read(&p, &Schema::new()).unwrap_err().to_string();
+        assert!(e.contains("d.parquet") && e.contains("Parquet"), "{e}");
+    }
+}
