@@ -9,6 +9,7 @@ use mlops_auth::{
     AddressLimiter, Hs256Keys, PolicyTable, Principal, RateLimits, RateQuota, Verifier,
 };
 use mlops_tools::Store;
+use mlops_tools::check_drift::DriftEnv;
 use mlops_tools::drift::profile_cache::ProfileCache;
 use mlops_tools::trace::NewTraceEvent;
 use mlops_tools::trace_log::TraceLog;
@@ -29,7 +30,7 @@ struct Inner {
     verifier: Verifier,
     limits: RateLimits,
     addresses: AddressLimiter,
-    profiles: Arc<ProfileCache>,
+    drift: DriftEnv,
 }
 
 fn verifier(config: &Config) -> anyhow::Result<Verifier> {
@@ -78,9 +79,12 @@ impl App {
         });
         let verifier = verifier(&config)?;
         let traces = TraceLog::spawn(store.clone());
-        let profiles = Arc::new(ProfileCache::new(
-            l.profile_cache_mib.saturating_mul(1 << 20),
-        ));
+        let drift = DriftEnv {
+            profiles: Arc::new(ProfileCache::new(
+                l.profile_cache_mib.saturating_mul(1 << 20),
+            )),
+            max_window_rows: l.max_window_rows,
+        };
         let app = Self {
             inner: Arc::new(Inner {
                 config,
@@ -90,7 +94,7 @@ impl App {
                 verifier,
                 limits,
                 addresses,
-                profiles,
+                drift,
             }),
         };
         app.forget_idle_limits();
@@ -119,9 +123,9 @@ impl App {
         self.inner.store.as_ref()
     }
 
-    /// Cached reference profiles for drift checks.
-    pub fn profiles(&self) -> &Arc<ProfileCache> {
-        &self.inner.profiles
+    /// What drift checks need besides the store (the reference profile cache, limits).
+    pub fn drift(&self) -> &DriftEnv {
+        &self.inner.drift
     }
 
     pub fn policy(&self) -> &PolicyTable {

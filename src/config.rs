@@ -81,6 +81,9 @@ pub struct HttpConfig {
     /// Largest request body accepted, in bytes.
     #[serde(default = "default_body")]
     pub max_body_bytes: usize,
+    /// Largest body of an ingest request (`POST /v1/models/{model}/records`), in bytes.
+    #[serde(default = "default_ingest_body")]
+    pub max_ingest_bytes: usize,
     /// Longest a request may take, in seconds.
     #[serde(default = "default_timeout")]
     pub request_timeout_secs: u64,
@@ -101,6 +104,9 @@ fn default_origins() -> Vec<String> {
 fn default_body() -> usize {
     1024 * 1024
 }
+fn default_ingest_body() -> usize {
+    32 * 1024 * 1024
+}
 fn default_timeout() -> u64 {
     120
 }
@@ -115,6 +121,7 @@ impl Default for HttpConfig {
             allowed_hosts: default_hosts(),
             allowed_origins: default_origins(),
             max_body_bytes: default_body(),
+            max_ingest_bytes: default_ingest_body(),
             request_timeout_secs: default_timeout(),
             header_timeout_secs: default_header_timeout(),
         }
@@ -240,6 +247,9 @@ pub struct LimitsConfig {
     /// Memory for cached reference profiles (sorted numeric columns, category counts), in MiB.
     #[serde(default = "default_profile_cache")]
     pub profile_cache_mib: usize,
+    /// Most ingested rows one drift window may hold.
+    #[serde(default = "default_window_rows")]
+    pub max_window_rows: usize,
 }
 
 fn default_read_rate() -> u32 {
@@ -266,6 +276,9 @@ fn default_max_result() -> usize {
 fn default_profile_cache() -> usize {
     512
 }
+fn default_window_rows() -> usize {
+    1_000_000
+}
 
 impl Default for LimitsConfig {
     fn default() -> Self {
@@ -278,6 +291,7 @@ impl Default for LimitsConfig {
             per_address_burst: default_addr_burst(),
             max_result_bytes: default_max_result(),
             profile_cache_mib: default_profile_cache(),
+            max_window_rows: default_window_rows(),
         }
     }
 }

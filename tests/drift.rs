@@ -156,3 +156,241 @@ async fn grants_hide_other_models_reports() {
         "{body}"
     );
 }
+
+/// POSTs rows to the ingest endpoint.
+async fn ingest(
+    server: &HttpServer,
+    token: Option<&str>,
+    model: &str,
+    content_type: &str,
+    body: String,
+) -> (u16, reqwest::header::HeaderMap, Value) {
+    let mut req = reqwest::Client::new()
+        .post(format!("{}/v1/models/{model}/records", server.base))
+        .header("content-type", content_type)
+        .body(body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let response = req.send().await.unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.json().await.unwrap_or(Value::Null);
+    (status, headers, body)
+}
+
+/// The demo's `name.csv` as a CSV body with a `timestamp` column (rows spread over `span` seconds
+/// ending `end_offset` seconds before now).
+fn timestamped_csv(ws: &Workspace, name: &str, end_offset: i64, span: i64) -> String {
+    let text =
+        std::fs::read_to_string(ws.path().join(format!("data/fraud-detector/{name}.csv"))).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let rows: Vec<&str> = lines.collect();
+    let now = chrono::Utc::now().timestamp();
+    let mut out = format!("timestamp,{header}\n");
+    for (i, row) in rows.iter().enumerate() {
+        let ts = now - end_offset - span + (i as i64 * span) / rows.len() as i64;
+        out.push_str(&format!("{ts},{row}\n"));
+    }
+    out
+}
+
+#[tokio::test]
+async fn ingested_rows_are_checked_over_a_window() {
+    let ws = Workspace::demo();
+    let server = HttpServer::start(&ws);
+    let writer = ws.token("pipeline", "data:write");
+    let agent = ws.token("drift-agent", "models:read,drift:read");
+    let store = ws.store().await;
+    let all_time = |store: std::sync::Arc<dyn mlops_tools::Store>| async move {
+        store
+            .records(
+                "fraud-detector",
+                chrono::DateTime::<chrono::Utc>::MIN_UTC,
+                chrono::DateTime::<chrono::Utc>::MAX_UTC,
+                usize::MAX >> 1,
+            )
+            .await
+            .unwrap()
+            .len()
+    };
+
+    // Refusals: no token, wrong scope, unknown model, wrong media type, malformed rows.
+    let body = timestamped_csv(&ws, "current", 60, 3600);
+    let (status, headers, _) =
+        ingest(&server, None, "fraud-detector", "text/csv", body.clone()).await;
+    assert_eq!(status, 401);
+    assert!(
+        headers["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("resource_metadata")
+    );
+    let (status, headers, _) = ingest(
+        &server,
+        Some(&agent),
+        "fraud-detector",
+        "text/csv",
+        body.clone(),
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert!(
+        headers["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("data:write")
+    );
+    let (status, _, e) = ingest(&server, Some(&writer), "churn", "text/csv", body.clone()).await;
+    assert_eq!(status, 404, "{e}");
+    let (status, _, _) = ingest(
+        &server,
+        Some(&writer),
+        "fraud-detector",
+        "text/plain",
+        body.clone(),
+    )
+    .await;
+    assert_eq!(status, 415);
+    // One bad timestamp deep in the body: nothing of the request is stored.
+    let mut lines: Vec<String> = body.lines().map(str::to_owned).collect();
+    lines[500] = lines[500].replacen(|c: char| c.is_ascii_digit(), "x", 1);
+    let (status, _, e) = ingest(
+        &server,
+        Some(&writer),
+        "fraud-detector",
+        "text/csv",
+        lines.join("\n"),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let message = e["error_description"].as_str().unwrap();
+    assert!(
+        message.contains("line 501") && message.contains("nothing stored"),
+        "{message}"
+    );
+    assert_eq!(all_time(store.clone()).await, 0);
+
+    // The drifted current rows in the last hour, the reference rows two days ago (JSON lines).
+    let (status, _, ok) = ingest(&server, Some(&writer), "fraud-detector", "text/csv", body).await;
+    assert_eq!(status, 200, "{ok}");
+    let current_rows = ok["accepted"].as_u64().unwrap();
+    assert!(current_rows > 1000);
+    let reference_csv = timestamped_csv(&ws, "reference", 2 * 86_400, 3600);
+    let mut reference_lines = reference_csv.lines();
+    let header: Vec<&str> = reference_lines.next().unwrap().split(',').collect();
+    let jsonl: String = reference_lines
+        .map(|line| {
+            let object: serde_json::Map<String, Value> = header
+                .iter()
+                .zip(line.split(','))
+                .map(|(k, v)| {
+                    let value = v
+                        .parse::<f64>()
+                        .map(|x| json!(x))
+                        .unwrap_or_else(|_| json!(v));
+                    ((*k).to_owned(), value)
+                })
+                .collect();
+            Value::Object(object).to_string() + "\n"
+        })
+        .collect();
+    let (status, _, ok) = ingest(
+        &server,
+        Some(&writer),
+        "fraud-detector",
+        "application/x-ndjson",
+        jsonl,
+    )
+    .await;
+    assert_eq!(status, 200, "{ok}");
+
+    // The last two hours against the training snapshot: the same verdict as the files.
+    let windowed = tool(
+        &server,
+        &agent,
+        "check_drift",
+        json!({"model": "fraud-detector", "last": "2h"}),
+    )
+    .await;
+    let report = &windowed["structuredContent"];
+    assert_eq!(report["recommended_action"], "retrain", "{windowed}");
+    assert_eq!(report["current_rows"].as_u64(), Some(current_rows));
+    assert!(
+        report["current_source"]
+            .as_str()
+            .unwrap()
+            .contains("ingested rows")
+    );
+    let from_files = tool(
+        &server,
+        &agent,
+        "check_drift",
+        json!({"model": "fraud-detector"}),
+    )
+    .await;
+    assert_eq!(
+        from_files["structuredContent"]["drifted_features"],
+        report["drifted_features"]
+    );
+    // The second check found the reference profile in the cache.
+    assert_eq!(from_files["structuredContent"]["reference_cached"], true);
+
+    // Against an ingested reference window two days ago.
+    let now = chrono::Utc::now();
+    let against_rows = tool(
+        &server,
+        &agent,
+        "check_drift",
+        json!({
+            "model": "fraud-detector",
+            "last": "2h",
+            "reference_from": (now - chrono::Duration::days(3)).to_rfc3339(),
+            "reference_to": (now - chrono::Duration::days(1)).to_rfc3339(),
+        }),
+    )
+    .await;
+    let report = &against_rows["structuredContent"];
+    assert!(
+        report["reference_source"]
+            .as_str()
+            .unwrap()
+            .contains("ingested rows"),
+        "{against_rows}"
+    );
+    assert_eq!(report["recommended_action"], "retrain");
+
+    // An empty window and a malformed one are clear errors.
+    for (args, expected) in [
+        (
+            json!({"model": "fraud-detector", "from": "2020-01-01T00:00:00Z", "to": "2020-01-02T00:00:00Z"}),
+            "no current rows",
+        ),
+        (
+            json!({"model": "fraud-detector", "last": "soon"}),
+            "duration",
+        ),
+    ] {
+        let refused = tool(&server, &agent, "check_drift", args).await;
+        assert_eq!(refused["isError"], true);
+        let text = refused["content"][0]["text"].as_str().unwrap();
+        assert!(text.contains(expected), "{text}");
+    }
+
+    // Every ingest request is traced, refusals and failures included.
+    let events = ws.traces().await;
+    let ingests: Vec<_> = events
+        .iter()
+        .filter(|e| e.action == "ingest_records")
+        .collect();
+    assert!(ingests.iter().filter(|e| e.outcome == Outcome::Ok).count() == 2);
+    assert!(ingests.iter().any(|e| e.outcome == Outcome::Error));
+    assert!(
+        ingests
+            .iter()
+            .filter(|e| e.outcome == Outcome::Refused)
+            .count()
+            >= 3
+    );
+}

@@ -67,7 +67,7 @@ impl McpServer {
     ) -> Result<Json<CheckDriftOutput>, String> {
         match mlops_tools::check_drift::check_drift(
             self.app.store(),
-            self.app.profiles(),
+            self.app.drift(),
             &principal,
             &input,
         )

@@ -21,7 +21,7 @@ use super::jsonrpc;
 use crate::app::App;
 
 /// Principal recorded for requests that could not be authenticated.
-const ANONYMOUS: &str = "anonymous";
+pub(super) const ANONYMOUS: &str = "anonymous";
 
 /// What the gate needs besides the app.
 #[derive(Clone)]
@@ -31,7 +31,7 @@ pub struct Gate {
     pub metadata_url: Arc<str>,
 }
 
-fn bearer(req: &Request) -> Option<&str> {
+pub(super) fn bearer(req: &Request) -> Option<&str> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme
@@ -41,10 +41,10 @@ fn bearer(req: &Request) -> Option<&str> {
 }
 
 /// The JSON-RPC method, the tool or resource it names, and the arguments, for checks and traces.
-struct Described {
-    method: String,
-    action: String,
-    arguments: Value,
+pub(super) struct Described {
+    pub method: String,
+    pub action: String,
+    pub arguments: Value,
 }
 
 fn describe(msg: &Value) -> Described {
@@ -79,7 +79,7 @@ fn describe(msg: &Value) -> Described {
     }
 }
 
-fn error_json(status: StatusCode, error: &str, description: &str) -> Response {
+pub(super) fn error_json(status: StatusCode, error: &str, description: &str) -> Response {
     (
         status,
         axum::Json(json!({ "error": error, "error_description": description })),
@@ -87,11 +87,31 @@ fn error_json(status: StatusCode, error: &str, description: &str) -> Response {
         .into_response()
 }
 
-fn with_header(mut response: Response, name: header::HeaderName, value: &str) -> Response {
+pub(super) fn with_header(
+    mut response: Response,
+    name: header::HeaderName,
+    value: &str,
+) -> Response {
     if let Ok(v) = HeaderValue::from_str(value) {
         response.headers_mut().insert(name, v);
     }
     response
+}
+
+/// The connection's address (set by the server loop).
+pub(super) fn peer(req: &Request) -> Option<SocketAddr> {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| *addr)
+}
+
+/// 429 with `Retry-After` in whole seconds.
+pub(super) fn too_many(reason: &str, retry_after: std::time::Duration) -> Response {
+    with_header(
+        error_json(StatusCode::TOO_MANY_REQUESTS, "rate_limited", reason),
+        header::RETRY_AFTER,
+        &retry_after.as_secs().max(1).to_string(),
+    )
 }
 
 fn quoted(s: &str) -> String {
@@ -99,7 +119,13 @@ fn quoted(s: &str) -> String {
 }
 
 impl Gate {
-    async fn refuse(&self, started: Instant, principal: &str, d: &Described, reason: String) {
+    pub(super) async fn refuse(
+        &self,
+        started: Instant,
+        principal: &str,
+        d: &Described,
+        reason: String,
+    ) {
         let elapsed = i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX);
         let event = NewTraceEvent::new(
             uuid::Uuid::new_v4().to_string(),
@@ -113,7 +139,7 @@ impl Gate {
         self.app.trace(event).await;
     }
 
-    fn unauthorized(&self, reason: &str, token_present: bool) -> Response {
+    pub(super) fn unauthorized(&self, reason: &str, token_present: bool) -> Response {
         // RFC 6750 §3: no error code when the request carried no credentials.
         let mut challenge = format!("Bearer resource_metadata=\"{}\"", self.metadata_url);
         if token_present {
@@ -129,7 +155,7 @@ impl Gate {
         )
     }
 
-    fn insufficient_scope(&self, scope: &str, reason: &str) -> Response {
+    pub(super) fn insufficient_scope(&self, scope: &str, reason: &str) -> Response {
         let challenge = format!(
             "Bearer error=\"insufficient_scope\", scope=\"{scope}\", resource_metadata=\"{}\", error_description=\"{}\"",
             self.metadata_url,
@@ -140,6 +166,19 @@ impl Gate {
             header::WWW_AUTHENTICATE,
             &challenge,
         )
+    }
+
+    /// The 429 for a connection address over its quota (checked before the token).
+    pub(super) async fn address_limited(
+        &self,
+        peer: Option<SocketAddr>,
+        started: Instant,
+        d: &Described,
+    ) -> Option<Response> {
+        let quota = self.app.addresses().check(peer?.ip()).err()?;
+        let reason = quota.to_string();
+        self.refuse(started, ANONYMOUS, d, reason.clone()).await;
+        Some(too_many(&reason, quota.retry_after))
     }
 
     /// The scope the request needs beyond authentication, if the principal lacks it.
@@ -175,18 +214,8 @@ pub async fn gate(State(gate): State<Gate>, req: Request, next: Next) -> Respons
         arguments: json!({}),
     };
 
-    if let Some(ConnectInfo(addr)) = req.extensions().get::<ConnectInfo<SocketAddr>>().copied()
-        && let Err(quota) = app.addresses().check(addr.ip())
-    {
-        let reason = quota.to_string();
-        gate.refuse(started, ANONYMOUS, &unknown, reason.clone())
-            .await;
-        let retry = quota.retry_after.as_secs().max(1).to_string();
-        return with_header(
-            error_json(StatusCode::TOO_MANY_REQUESTS, "rate_limited", &reason),
-            header::RETRY_AFTER,
-            &retry,
-        );
+    if let Some(refusal) = gate.address_limited(peer(&req), started, &unknown).await {
+        return refusal;
     }
 
     let token = bearer(&req).map(str::to_owned);

@@ -1,5 +1,6 @@
 //! Streamable HTTP: the MCP endpoint at `/mcp` behind the gate (rate limit, authentication,
-//! scopes), the RFC 9728 protected-resource metadata, and `/healthz`.
+//! scopes), row ingestion at `/v1/models/{model}/records`, the RFC 9728 protected-resource
+//! metadata, and `/healthz`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -7,7 +8,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::ConnectInfo;
-use axum::routing::get;
+use axum::routing::{get, post};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
@@ -20,6 +21,7 @@ use tower::ServiceExt as _;
 use tower_http::timeout::TimeoutLayer;
 
 use super::gate::{Gate, gate};
+use super::ingest;
 use crate::app::App;
 use crate::mcp::McpServer;
 
@@ -68,6 +70,9 @@ pub fn router(app: App, resource: &str, shutdown: &CancellationToken) -> Router 
         app: app.clone(),
         metadata_url: metadata_url(resource).into(),
     };
+    let ingest = Router::new()
+        .route("/v1/models/{model}/records", post(ingest::ingest))
+        .with_state(gate_state.clone());
     let protected = Router::new()
         .nest_service("/mcp", mcp)
         .layer(axum::middleware::from_fn_with_state(gate_state, gate));
@@ -92,6 +97,7 @@ pub fn router(app: App, resource: &str, shutdown: &CancellationToken) -> Router 
         )
         .route(&metadata_path(resource), get(serve_metadata))
         .merge(protected)
+        .merge(ingest)
         .layer(TimeoutLayer::with_status_code(
             http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(cfg.request_timeout_secs),

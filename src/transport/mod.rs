@@ -2,6 +2,7 @@
 
 pub mod gate;
 pub mod http;
+pub mod ingest;
 pub mod jsonrpc;
 pub mod stdio;
 

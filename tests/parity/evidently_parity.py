@@ -251,6 +251,29 @@ def compare(name, theirs, mine):
     return problems
 
 
+FORMAT_DATASETS = {"normal_shift_1001_800", "integer_columns", "nans_large", "categories_5_900"}
+
+
+def same_report(name, a, b):
+    problems = []
+    fa = {f["name"]: f for f in a["features"]}
+    for f in b["features"]:
+        g = fa.get(f["name"])
+        if g is None:
+            problems.append(f"{name}/{f['name']}: not in the CSV report")
+            continue
+        for key in ("kind", "stattest", "drift_detected", "reference_rows", "current_rows"):
+            if f[key] != g[key]:
+                problems.append(f"{name}/{f['name']}: {key} {f[key]!r} vs CSV {g[key]!r}")
+        if (f["score"] is None) != (g["score"] is None) or (
+            f["score"] is not None and abs(f["score"] - g["score"]) > 1e-12
+        ):
+            problems.append(f"{name}/{f['name']}: score {f['score']!r} vs CSV {g['score']!r}")
+    if a["dataset_drift"] != b["dataset_drift"]:
+        problems.append(f"{name}: dataset drift differs from CSV")
+    return problems
+
+
 def main():
     binary = sys.argv[1]
     work = Path(sys.argv[2]) if len(sys.argv) > 2 else Path(tempfile.mkdtemp(prefix="parity-"))
@@ -271,6 +294,20 @@ def main():
         tests = ",".join(sorted({c["stattest"] for c in theirs["columns"].values()}))
         print(f"{'ok  ' if not found else 'DIFF'} {name}: {len(theirs['columns'])} columns ({tests}), "
               f"{theirs['count']:.0f} drifted")
+    # The same data from Parquet and JSON lines gives the same report as from CSV.
+    for name, ref, cur, method in datasets():
+        if name not in FORMAT_DATASETS:
+            continue
+        from_csv = ours(binary, work / f"{name}.ref.csv", work / f"{name}.cur.csv", method)
+        for ext, write in [("parquet", lambda df, p: df.to_parquet(p, index=False)),
+                           ("jsonl", lambda df, p: df.to_json(p, orient="records", lines=True))]:
+            ref_path, cur_path = work / f"{name}.ref.{ext}", work / f"{name}.cur.{ext}"
+            write(pd.read_csv(work / f"{name}.ref.csv"), ref_path)
+            write(pd.read_csv(work / f"{name}.cur.csv"), cur_path)
+            other = ours(binary, ref_path, cur_path, method)
+            found = same_report(f"{name} ({ext})", from_csv, other)
+            problems += found
+            print(f"{'ok  ' if not found else 'DIFF'} {name}: {ext} report equals the CSV report")
     print(f"{compared} datasets, {columns} columns compared with Evidently 0.7.23; "
           f"largest score difference {max(DIFFS, default=0.0):.3g} (tolerance {TOLERANCE:g})")
     if problems:

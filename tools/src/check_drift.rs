@@ -1,6 +1,7 @@
 //! `check_drift`: drift of a model's current data against its reference (training) data, with a
 //! recommended action from the model's policy and the reasons in words.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -13,6 +14,7 @@ use crate::drift::report::{self, DriftReport, Options};
 use crate::drift::select::StatTest;
 use crate::drift::source::{self, Schema, Table};
 use crate::model::ModelSpec;
+use crate::records::{self, Window};
 use crate::store::{Store, StoreError};
 
 /// Input of `check_drift`.
@@ -29,6 +31,25 @@ pub struct CheckDriftInput {
     pub stattest: Option<StatTest>,
     /// One threshold for every feature instead of each test's default.
     pub threshold: Option<f64>,
+    /// Check the rows ingested in this last period (e.g. "24h", "7d") instead of the model's
+    /// configured current data.
+    pub last: Option<String>,
+    /// Check the rows ingested from this time (RFC 3339) instead of the configured current data.
+    pub from: Option<DateTime<Utc>>,
+    /// End (exclusive) of the `from` window; default now.
+    pub to: Option<DateTime<Utc>>,
+    /// Compare against the rows ingested from this time instead of the training snapshot.
+    pub reference_from: Option<DateTime<Utc>>,
+    /// End (exclusive) of the `reference_from` window.
+    pub reference_to: Option<DateTime<Utc>>,
+}
+
+/// What `check_drift` works with besides the store.
+#[derive(Clone)]
+pub struct DriftEnv {
+    pub profiles: Arc<ProfileCache>,
+    /// Most ingested rows one window may hold.
+    pub max_window_rows: usize,
 }
 
 /// What to do about the drift.
@@ -70,6 +91,10 @@ pub struct CheckDriftOutput {
     pub reasons: Vec<String>,
     /// What to do next.
     pub next_step: String,
+    /// Where the current sample came from (a file, or ingested rows in a window).
+    pub current_source: String,
+    /// Where the reference sample came from (the training snapshot, or ingested rows).
+    pub reference_source: String,
     /// True when the reference profile came from the cache (the reference file is unchanged).
     #[serde(default)]
     pub reference_cached: bool,
@@ -87,7 +112,9 @@ pub struct StoredDriftReport {
 pub enum CheckDriftError {
     #[error("model `{0}` is not known; call list_models to see the models you may use")]
     UnknownModel(String),
-    #[error("model `{0}` has no {1} data configured (models[].{1}_data); an operator must add it")]
+    #[error(
+        "model `{0}` has no {1} data configured (models[].{1}_data); pass a window of ingested rows (`last`, or `from`/`to`) or ask an operator to configure it"
+    )]
     NoData(String, &'static str),
     #[error("{0}")]
     BadInput(String),
@@ -102,30 +129,81 @@ fn schema(spec: &ModelSpec) -> Schema {
         .collect()
 }
 
-/// Reads the current file and the reference (from the profile cache when it is unchanged), one
-/// thread each, and gives the reference the current data's column types.
-fn read_pair(
+/// A sample to compare: a file, or ingested rows (already loaded).
+enum Sample {
+    File(PathBuf),
+    Rows(Vec<String>, Window),
+}
+
+impl Sample {
+    fn describe(&self) -> String {
+        match self {
+            Sample::File(p) => format!("file {}", p.display()),
+            Sample::Rows(rows, w) => format!("{} ingested rows from {w}", rows.len()),
+        }
+    }
+}
+
+/// Builds both tables (files on their own thread; the reference file from the profile cache
+/// when it is unchanged) and gives the reference the current data's column types.
+fn load_pair(
     profiles: &ProfileCache,
-    reference_path: &std::path::Path,
-    current: &std::path::Path,
+    reference: &Sample,
+    current: &Sample,
     schema: &Schema,
 ) -> Result<(Table, Table, Lookup), CheckDriftError> {
-    let bad = |e: source::ReadError| CheckDriftError::BadInput(e.to_string());
+    let bad = CheckDriftError::BadInput;
+    let read_current = || match current {
+        Sample::File(path) => source::read(path, schema).map_err(|e| e.to_string()),
+        Sample::Rows(rows, _) => records::table(rows, schema),
+    };
     let (r, c) = std::thread::scope(|s| {
-        let c = s.spawn(|| source::read(current, schema));
-        let r = profiles.get_or_read(reference_path, schema);
+        let c = s.spawn(read_current);
+        let r = match reference {
+            Sample::File(path) => profiles
+                .get_or_read(path, schema)
+                .map_err(|e| e.to_string()),
+            Sample::Rows(rows, _) => {
+                records::table(rows, schema).map(|t| (Arc::new(t), Lookup::Read))
+            }
+        };
         (r, c.join())
     });
-    let c = c.map_err(|_| CheckDriftError::BadInput("the reader stopped".into()))?;
-    let ((reference, lookup), current) = (r.map_err(bad)?, c.map_err(bad)?);
-    let reference = source::align(&reference, &current, reference_path).map_err(bad)?;
-    Ok((reference, current, lookup))
+    let c = c.map_err(|_| bad("the reader stopped".into()))?;
+    let ((r, lookup), c) = (r.map_err(bad)?, c.map_err(bad)?);
+    let path = match reference {
+        Sample::File(p) => Some(p.as_path()),
+        Sample::Rows(..) => None,
+    };
+    let r = source::align(&r, &c, path).map_err(|e| bad(e.to_string()))?;
+    Ok((r, c, lookup))
+}
+
+async fn rows(
+    store: &dyn Store,
+    model: &str,
+    w: Window,
+    limit: usize,
+    what: &str,
+) -> Result<Sample, CheckDriftError> {
+    let rows = store.records(model, w.from, w.to, limit + 1).await?;
+    if rows.is_empty() {
+        return Err(CheckDriftError::BadInput(format!(
+            "no {what} rows of `{model}` were ingested from {w}; send rows with POST /v1/models/{model}/records or widen the window"
+        )));
+    }
+    if rows.len() > limit {
+        return Err(CheckDriftError::BadInput(format!(
+            "the {what} window from {w} holds more than {limit} rows (limits.max_window_rows); narrow it"
+        )));
+    }
+    Ok(Sample::Rows(rows, w))
 }
 
 /// Runs `check_drift` for `principal` and stores the report.
 pub async fn check_drift(
     store: &dyn Store,
-    profiles: &Arc<ProfileCache>,
+    env: &DriftEnv,
     principal: &Principal,
     input: &CheckDriftInput,
 ) -> Result<CheckDriftOutput, CheckDriftError> {
@@ -145,14 +223,30 @@ pub async fn check_drift(
             "threshold {t}: use a number ≥ 0"
         )));
     }
-    let reference_path = spec
-        .reference_data
-        .clone()
-        .ok_or_else(|| CheckDriftError::NoData(spec.name.clone(), "reference"))?;
-    let current_path = spec
-        .current_data
-        .clone()
-        .ok_or_else(|| CheckDriftError::NoData(spec.name.clone(), "current"))?;
+    let now = Utc::now();
+    let bad = CheckDriftError::BadInput;
+    let window = records::window(input.last.as_deref(), input.from, input.to, now).map_err(bad)?;
+    let reference_window = match (input.reference_from, input.reference_to) {
+        (None, None) => None,
+        (Some(from), to) => records::window(None, Some(from), to, now).map_err(bad)?,
+        (None, Some(_)) => return Err(bad("`reference_to` needs a `reference_from`".into())),
+    };
+    let current = match window {
+        Some(w) => rows(store, &spec.name, w, env.max_window_rows, "current").await?,
+        None => Sample::File(
+            spec.current_data
+                .clone()
+                .ok_or_else(|| CheckDriftError::NoData(spec.name.clone(), "current"))?,
+        ),
+    };
+    let reference = match reference_window {
+        Some(w) => rows(store, &spec.name, w, env.max_window_rows, "reference").await?,
+        None => Sample::File(
+            spec.reference_data
+                .clone()
+                .ok_or_else(|| CheckDriftError::NoData(spec.name.clone(), "reference"))?,
+        ),
+    };
     let declared: Vec<String> = spec.features.iter().map(|f| f.name.clone()).collect();
     if let Some(wanted) = &input.features
         && let Some(bad) = wanted
@@ -167,12 +261,12 @@ pub async fn check_drift(
     }
     let schema = schema(&spec);
     // File reading and the statistics are CPU and disk work: keep them off the async threads.
-    let cache = profiles.clone();
-    let (reference, current, lookup) = tokio::task::spawn_blocking(move || {
-        read_pair(&cache, &reference_path, &current_path, &schema)
-    })
-    .await
-    .map_err(|e| CheckDriftError::BadInput(format!("the drift check stopped: {e}")))??;
+    let (current_source, reference_source) = (current.describe(), reference.describe());
+    let cache = env.profiles.clone();
+    let (reference, current, lookup) =
+        tokio::task::spawn_blocking(move || load_pair(&cache, &reference, &current, &schema))
+            .await
+            .map_err(|e| CheckDriftError::BadInput(format!("the drift check stopped: {e}")))??;
     let options = Options {
         stattest: input.stattest,
         threshold: input.threshold,
@@ -203,6 +297,8 @@ pub async fn check_drift(
         recommended_action: action,
         reasons,
         next_step,
+        current_source,
+        reference_source,
         reference_cached: lookup == Lookup::Cached,
     };
     store

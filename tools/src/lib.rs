@@ -6,6 +6,7 @@ pub mod demo;
 pub mod drift;
 pub mod list_models;
 pub mod model;
+pub mod records;
 pub mod store;
 pub mod trace;
 pub mod trace_log;

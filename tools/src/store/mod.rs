@@ -76,6 +76,24 @@ pub trait Store: Send + Sync + 'static {
     async fn last_drift_report(&self, model: &str)
     -> Result<Option<StoredDriftReport>, StoreError>;
     /// Appends events to the hash chain in one transaction (group commit), in order.
+    /// Stores ingested rows of `model` in one transaction (all or none); returns how many.
+    async fn insert_records(
+        &self,
+        model: &str,
+        batch: &str,
+        records: &[crate::records::NewRecord],
+    ) -> Result<usize, StoreError>;
+
+    /// The `data` of `model`'s rows with `from <= timestamp < to`, oldest first, at most
+    /// `limit` of them.
+    async fn records(
+        &self,
+        model: &str,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError>;
+
     async fn append_traces(&self, events: &[NewTraceEvent]) -> Result<Vec<TraceEvent>, StoreError>;
     /// The events of one trace, in order.
     async fn trace(&self, trace_id: &str) -> Result<Vec<TraceEvent>, StoreError>;

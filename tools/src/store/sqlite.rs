@@ -321,6 +321,59 @@ impl Store for SqliteStore {
         row.map(parse_drift).transpose()
     }
 
+    async fn insert_records(
+        &self,
+        model: &str,
+        batch: &str,
+        records: &[crate::records::NewRecord],
+    ) -> Result<usize, StoreError> {
+        let known: Option<(String,)> = sqlx::query_as("SELECT name FROM models WHERE name = ?")
+            .bind(model)
+            .fetch_optional(&self.pool)
+            .await?;
+        if known.is_none() {
+            return Err(StoreError::UnknownModel(model.to_owned()));
+        }
+        let now = chrono::Utc::now().to_rfc3339();
+        let mut tx = self.pool.begin().await?;
+        // Multi-row inserts, within SQLite's limit on bound parameters.
+        for chunk in records.chunks(1000) {
+            let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "INSERT INTO records (model, ts_us, data, batch, ingested_at) ",
+            );
+            q.push_values(chunk, |mut row, r| {
+                row.push_bind(model)
+                    .push_bind(r.timestamp.timestamp_micros())
+                    .push_bind(&r.data)
+                    .push_bind(batch)
+                    .push_bind(&now);
+            });
+            q.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(records.len())
+    }
+
+    async fn records(
+        &self,
+        model: &str,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT data FROM records WHERE model = ? AND ts_us >= ? AND ts_us < ? \
+             ORDER BY ts_us, id LIMIT ?",
+        )
+        .bind(model)
+        .bind(from.timestamp_micros())
+        .bind(to.timestamp_micros())
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|(d,)| d).collect())
+    }
+
     async fn last_drift_report(
         &self,
         model: &str,

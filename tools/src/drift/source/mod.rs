@@ -204,13 +204,13 @@ pub fn read_pair(
     });
     let r = r.map_err(|_| ReadError::new(reference.display().to_string(), "the reader stopped"))?;
     let (r, c) = (r?, c?);
-    Ok((align(&r, &c, reference)?, c))
+    Ok((align(&r, &c, Some(reference))?, c))
 }
 
-/// The reference (read from `path`) with each column coerced to the current data's type. When a
-/// column the current data makes numeric holds text in the reference, the file is read again
-/// with the current data's types, so the error names the row.
-pub fn align(reference: &Table, current: &Table, path: &Path) -> Result<Table, ReadError> {
+/// The reference with each column coerced to the current data's type. When a column the current
+/// data makes numeric holds text in the reference, that is an error; a reference file (`path`)
+/// is read again with the current data's types so the error names the row.
+pub fn align(reference: &Table, current: &Table, path: Option<&Path>) -> Result<Table, ReadError> {
     let mut columns = Vec::with_capacity(reference.columns.len());
     for (name, col) in &reference.columns {
         let coerced = match current.column(name) {
@@ -219,7 +219,18 @@ pub fn align(reference: &Table, current: &Table, path: &Path) -> Result<Table, R
                     c.kind == FeatureKind::Numeric && col.kind == FeatureKind::Text;
                 match col.coerce(c.kind) {
                     Ok(coerced) if !text_as_number => coerced,
-                    _ => return read(path, &current.schema()),
+                    failed => match path {
+                        Some(path) => return read(path, &current.schema()),
+                        None => {
+                            let holds = failed.err().map(|v| format!(" {v:?}")).unwrap_or_default();
+                            return Err(ReadError::new(
+                                "reference rows",
+                                format!(
+                                    "column `{name}` is numeric in the current data, but the reference holds text{holds}"
+                                ),
+                            ));
+                        }
+                    },
                 }
             }
             _ => col.clone(),

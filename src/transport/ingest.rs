@@ -1,0 +1,153 @@
+//! `POST /v1/models/{model}/records`: rows for drift checks over a time window. Guarded like
+//! `/mcp` — per-address limit, bearer token, scope `data:write`, the principal's model grants,
+//! its read quota — with its own body limit (`http.max_ingest_bytes`). The body is JSON lines
+//! (`application/x-ndjson`) or CSV (`text/csv`), every row with a `timestamp`; it is parsed
+//! whole and stored in one transaction, so a malformed request stores nothing. Every outcome is
+//! traced as the action `ingest_records`.
+
+use std::time::Instant;
+
+use axum::extract::{Path, Request, State};
+use axum::response::{IntoResponse, Response};
+use http::{StatusCode, header};
+use mlops_auth::{ToolClass, scopes};
+use mlops_tools::records::{self, BodyFormat};
+use mlops_tools::store::StoreError;
+use mlops_tools::trace::{NewTraceEvent, Outcome};
+use serde_json::json;
+
+use super::gate::{ANONYMOUS, Described, Gate, bearer, error_json, peer, too_many};
+
+/// The action name in traces.
+pub const ACTION: &str = "ingest_records";
+
+pub async fn ingest(State(gate): State<Gate>, Path(model): Path<String>, req: Request) -> Response {
+    let started = Instant::now();
+    let app = &gate.app;
+    let mut described = Described {
+        method: ACTION.into(),
+        action: ACTION.into(),
+        arguments: json!({ "model": model }),
+    };
+    if let Some(refusal) = gate.address_limited(peer(&req), started, &described).await {
+        return refusal;
+    }
+    let token = bearer(&req).map(str::to_owned);
+    let principal = match &token {
+        None => Err("no bearer token; send `Authorization: Bearer <token>`".to_owned()),
+        Some(t) => app.verifier().verify(t).await.map_err(|e| e.to_string()),
+    };
+    let principal = match principal {
+        Ok(p) => p,
+        Err(reason) => {
+            let why = format!("authentication failed: {reason}");
+            gate.refuse(started, ANONYMOUS, &described, why).await;
+            return gate.unauthorized(&reason, token.is_some());
+        }
+    };
+    let who = principal.subject.clone();
+    if !principal.has_scope(scopes::DATA_WRITE) {
+        let reason = format!(
+            "ingesting rows requires the scope `{}`, which `{who}` does not have",
+            scopes::DATA_WRITE
+        );
+        gate.refuse(started, &who, &described, reason.clone()).await;
+        return gate.insufficient_scope(scopes::DATA_WRITE, &reason);
+    }
+    let not_found = format!("model `{model}` is not known");
+    if !principal.may_access_model(&model) {
+        gate.refuse(started, &who, &described, not_found.clone())
+            .await;
+        return error_json(StatusCode::NOT_FOUND, "unknown_model", &not_found);
+    }
+    if let Err(quota) = app.limits().check(&who, ToolClass::Read) {
+        let reason = quota.to_string();
+        gate.refuse(started, &who, &described, reason.clone()).await;
+        return too_many(&reason, quota.retry_after);
+    }
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let Some(format) = BodyFormat::from_content_type(&content_type) else {
+        let reason = format!(
+            "Content-Type {content_type:?} is not accepted; send application/x-ndjson (JSON lines) or text/csv"
+        );
+        gate.refuse(started, &who, &described, reason.clone()).await;
+        return error_json(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            &reason,
+        );
+    };
+    let limit = app.config().http.max_ingest_bytes;
+    let Ok(body) = axum::body::to_bytes(req.into_body(), limit).await else {
+        let reason = format!(
+            "the request body is larger than {limit} bytes (http.max_ingest_bytes); send smaller batches"
+        );
+        gate.refuse(started, &who, &described, reason.clone()).await;
+        return error_json(StatusCode::PAYLOAD_TOO_LARGE, "request_too_large", &reason);
+    };
+    described.arguments["bytes"] = json!(body.len());
+    let trace_id = uuid::Uuid::new_v4().to_string();
+    let finish = |outcome: Outcome, rationale: String| {
+        let elapsed = i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX);
+        NewTraceEvent::new(
+            trace_id.clone(),
+            &who,
+            ACTION,
+            &described.arguments,
+            outcome,
+            rationale,
+            elapsed,
+        )
+    };
+    let rows = match records::parse(&body, format) {
+        Ok(rows) => rows,
+        Err(e) => {
+            let reason = format!("nothing stored: {e}");
+            app.trace(finish(Outcome::Error, reason.clone())).await;
+            return error_json(StatusCode::BAD_REQUEST, "invalid_records", &reason);
+        }
+    };
+    let batch = uuid::Uuid::new_v4().to_string();
+    match app.store().insert_records(&model, &batch, &rows).await {
+        Ok(accepted) => {
+            let from = rows.iter().map(|r| r.timestamp).min();
+            let to = rows.iter().map(|r| r.timestamp).max();
+            app.trace(finish(Outcome::Ok, format!("stored {accepted} rows")))
+                .await;
+            (
+                StatusCode::OK,
+                axum::Json(json!({
+                    "model": model,
+                    "accepted": accepted,
+                    "batch": batch,
+                    "first_timestamp": from,
+                    "last_timestamp": to,
+                    "trace_id": trace_id,
+                })),
+            )
+                .into_response()
+        }
+        Err(StoreError::UnknownModel(_)) => {
+            app.trace(finish(Outcome::Refused, not_found.clone())).await;
+            error_json(StatusCode::NOT_FOUND, "unknown_model", &not_found)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "storing ingested rows failed");
+            app.trace(finish(
+                Outcome::Error,
+                "the store failed; nothing stored".into(),
+            ))
+            .await;
+            error_json(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "store_error",
+                "the rows could not be stored; nothing was stored, retry later",
+            )
+        }
+    }
+}

@@ -1,0 +1,324 @@
+//! Rows ingested over HTTP (`POST /v1/models/{model}/records`) for drift checks over a time
+//! window. A request body is JSON lines (one object per line) or CSV (a header row); every row
+//! has a `timestamp` (RFC 3339, or seconds since the Unix epoch). A request is parsed whole
+//! before anything is stored, so a malformed request stores nothing.
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::{Map, Number, Value};
+
+use crate::drift::source::{self, Schema, Table, TableBuilder, jsonl};
+
+/// The field every row carries.
+pub const TIMESTAMP: &str = "timestamp";
+
+/// One row to store: its timestamp and the rest of the row as a JSON object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewRecord {
+    pub timestamp: DateTime<Utc>,
+    pub data: String,
+}
+
+/// Body formats, by `Content-Type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFormat {
+    Csv,
+    JsonLines,
+}
+
+impl BodyFormat {
+    /// `text/csv` is CSV; `application/x-ndjson`, `application/jsonl`, `application/json-seq`
+    /// and `application/json` are JSON lines.
+    pub fn from_content_type(content_type: &str) -> Option<Self> {
+        let media = content_type
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        match media.as_str() {
+            "text/csv" => Some(BodyFormat::Csv),
+            "application/x-ndjson"
+            | "application/jsonl"
+            | "application/x-jsonlines"
+            | "application/json" => Some(BodyFormat::JsonLines),
+            _ => None,
+        }
+    }
+}
+
+/// A timestamp as a row gives it.
+pub fn parse_timestamp(value: &Value) -> Result<DateTime<Utc>, String> {
+    match value {
+        Value::String(s) => DateTime::parse_from_rfc3339(s.trim())
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|_| {
+                format!("`{TIMESTAMP}` {s:?} is not an RFC 3339 time (e.g. 2026-11-22T08:00:00Z)")
+            }),
+        Value::Number(n) => n
+            .as_f64()
+            .filter(|s| s.is_finite())
+            .and_then(|s| {
+                let micros = (s * 1e6).round();
+                (micros.abs() < 9e18).then(|| Utc.timestamp_micros(micros as i64).single())?
+            })
+            .ok_or_else(|| format!("`{TIMESTAMP}` {n} is not a time in seconds since the epoch")),
+        Value::Null => Err(format!("`{TIMESTAMP}` is missing")),
+        other => Err(format!("`{TIMESTAMP}` {other} is not a time")),
+    }
+}
+
+/// Parses a whole request body; the first problem is the error, naming the line and field.
+pub fn parse(body: &[u8], format: BodyFormat) -> Result<Vec<NewRecord>, String> {
+    let records = match format {
+        BodyFormat::JsonLines => parse_json_lines(body)?,
+        BodyFormat::Csv => parse_csv(body)?,
+    };
+    if records.is_empty() {
+        return Err("the body holds no rows".into());
+    }
+    Ok(records)
+}
+
+fn record(mut object: Map<String, Value>, line: usize) -> Result<NewRecord, String> {
+    let timestamp = parse_timestamp(object.get(TIMESTAMP).unwrap_or(&Value::Null))
+        .map_err(|e| format!("line {line}: {e}"))?;
+    object.remove(TIMESTAMP);
+    if let Some((key, _)) = object
+        .iter()
+        .find(|(_, v)| matches!(v, Value::Array(_) | Value::Object(_)))
+    {
+        return Err(format!(
+            "line {line}: `{key}` holds a list or an object; send scalar values"
+        ));
+    }
+    Ok(NewRecord {
+        timestamp,
+        data: Value::Object(object).to_string(),
+    })
+}
+
+fn parse_json_lines(body: &[u8]) -> Result<Vec<NewRecord>, String> {
+    let text = std::str::from_utf8(body).map_err(|e| format!("the body is not UTF-8: {e}"))?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let object: Map<String, Value> = serde_json::from_str(line)
+            .map_err(|e| format!("line {}: not a JSON object: {e}", i + 1))?;
+        out.push(record(object, i + 1)?);
+    }
+    Ok(out)
+}
+
+/// A CSV cell as a JSON value, by the same rules as a CSV file: missing markers are null,
+/// numbers are numbers (infinities become null, as JSON has none), anything else is text.
+fn csv_value(cell: &str) -> Value {
+    if source::is_missing(cell) {
+        return Value::Null;
+    }
+    let t = cell.trim();
+    if let Ok(i) = t.parse::<i64>()
+        && !t.starts_with('+')
+    {
+        return Value::Number(i.into());
+    }
+    match source::parse_number(cell) {
+        Some(x) => Number::from_f64(x).map_or(Value::Null, Value::Number),
+        None => Value::String(cell.to_owned()),
+    }
+}
+
+fn parse_csv(body: &[u8]) -> Result<Vec<NewRecord>, String> {
+    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(body);
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(|e| format!("cannot read the header row: {e}"))?
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    if !headers.iter().any(|h| h == TIMESTAMP) {
+        return Err(format!("the header row has no `{TIMESTAMP}` column"));
+    }
+    let mut out = Vec::new();
+    for (i, row) in reader.records().enumerate() {
+        let line = i + 2;
+        let row = row.map_err(|e| format!("line {line}: {e}"))?;
+        if row.len() != headers.len() {
+            return Err(format!(
+                "line {line} has {} fields, the header has {}",
+                row.len(),
+                headers.len()
+            ));
+        }
+        let mut object = Map::new();
+        for (name, cell) in headers.iter().zip(row.iter()) {
+            let value = if name == TIMESTAMP {
+                Value::String(cell.to_owned())
+            } else {
+                csv_value(cell)
+            };
+            object.insert(name.clone(), value);
+        }
+        // A CSV timestamp may also be seconds since the epoch.
+        if let Some(Value::String(ts)) = object.get(TIMESTAMP)
+            && let Ok(secs) = ts.trim().parse::<f64>()
+            && let Some(n) = Number::from_f64(secs)
+        {
+            object.insert(TIMESTAMP.into(), Value::Number(n));
+        }
+        out.push(record(object, line)?);
+    }
+    Ok(out)
+}
+
+/// A half-open time window `[from, to)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+}
+
+impl std::fmt::Display for Window {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} to {}", self.from.to_rfc3339(), self.to.to_rfc3339())
+    }
+}
+
+/// The window a call asks for: `last` (a duration such as "24h" or "7d", ending now) or
+/// `from` (to `to`, default now). `None` when it asks for none.
+pub fn window(
+    last: Option<&str>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<Option<Window>, String> {
+    match (last, from, to) {
+        (None, None, None) => Ok(None),
+        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+            Err("give either `last` or `from`/`to`, not both".into())
+        }
+        (Some(last), None, None) => {
+            let d = humantime::parse_duration(last.trim())
+                .ok()
+                .and_then(|d| chrono::Duration::from_std(d).ok())
+                .filter(|d| *d > chrono::Duration::zero())
+                .ok_or_else(|| {
+                    format!("last {last:?}: use a duration such as \"24h\", \"7d\" or \"90m\"")
+                })?;
+            let from = now
+                .checked_sub_signed(d)
+                .ok_or_else(|| format!("last {last:?} reaches before any time"))?;
+            Ok(Some(Window { from, to: now }))
+        }
+        (None, None, Some(_)) => Err("`to` needs a `from`".into()),
+        (None, Some(from), to) => {
+            let to = to.unwrap_or(now);
+            if from >= to {
+                return Err(format!(
+                    "`from` ({}) must be before `to` ({})",
+                    from.to_rfc3339(),
+                    to.to_rfc3339()
+                ));
+            }
+            Ok(Some(Window { from, to }))
+        }
+    }
+}
+
+/// Builds a table from stored rows (`data` of [`NewRecord`]).
+pub fn table(rows: &[String], schema: &Schema) -> Result<Table, String> {
+    let mut builder = TableBuilder::new(schema);
+    for (i, row) in rows.iter().enumerate() {
+        let object: Map<String, Value> = serde_json::from_str(row)
+            .map_err(|e| format!("stored row {} is not a JSON object: {e}", i + 1))?;
+        jsonl::push_object(&mut builder, &object, i + 1, &[TIMESTAMP])?;
+    }
+    Ok(builder.finish())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_lines_and_csv_bodies() {
+        let body = b"{\"timestamp\": \"2026-11-22T08:00:00Z\", \"amount\": 12.5, \"channel\": \"web\"}\n\n{\"timestamp\": 1795334400, \"amount\": null, \"channel\": \"pos\"}\n";
+        let rows = parse(body, BodyFormat::JsonLines).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].data, r#"{"amount":12.5,"channel":"web"}"#);
+        assert_eq!(rows[1].timestamp.timestamp(), 1_795_334_400);
+
+        let csv = b"timestamp,amount,channel\n2026-11-22T08:00:00Z,12.5,web\n1795334400,,pos\n2026-11-22T09:00:00+01:00,inf,7\n";
+        let rows = parse(csv, BodyFormat::Csv).unwrap();
+        assert_eq!(rows[0].data, r#"{"amount":12.5,"channel":"web"}"#);
+        assert_eq!(rows[1].data, r#"{"amount":null,"channel":"pos"}"#);
+        assert_eq!(rows[2].data, r#"{"amount":null,"channel":7}"#);
+        assert_eq!(rows[2].timestamp, rows[0].timestamp);
+    }
+
+    #[test]
+    fn errors_name_the_line_and_the_field() {
+        let cases: [(&[u8], BodyFormat, &str); 6] = [
+            (
+                b"{\"amount\": 1}\n",
+                BodyFormat::JsonLines,
+                "line 1: `timestamp` is missing",
+            ),
+            (
+                b"{\"timestamp\": \"2026-11-22T08:00:00Z\"}\n{\"timestamp\": \"yesterday\"}\n",
+                BodyFormat::JsonLines,
+                "line 2: `timestamp` \"yesterday\"",
+            ),
+            (
+                b"{\"timestamp\": 1, \"x\": [1]}\n",
+                BodyFormat::JsonLines,
+                "line 1: `x` holds a list",
+            ),
+            (
+                b"not json\n",
+                BodyFormat::JsonLines,
+                "line 1: not a JSON object",
+            ),
+            (b"amount\n1\n", BodyFormat::Csv, "no `timestamp` column"),
+            (b"", BodyFormat::JsonLines, "no rows"),
+        ];
+        for (body, format, expected) in cases {
+            let e = parse(body, format).unwrap_err();
+            assert!(e.contains(expected), "{e} (expected {expected})");
+        }
+    }
+
+    #[test]
+    fn windows() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap();
+        let w = window(Some("24h"), None, None, now).unwrap().unwrap();
+        assert_eq!((w.to - w.from).num_hours(), 24);
+        let from = now - chrono::Duration::days(2);
+        assert_eq!(
+            window(None, Some(from), None, now).unwrap(),
+            Some(Window { from, to: now })
+        );
+        assert_eq!(window(None, None, None, now).unwrap(), None);
+        for bad in [
+            window(Some("soon"), None, None, now),
+            window(Some("1h"), Some(from), None, now),
+            window(None, Some(now), Some(from), now),
+            window(None, None, Some(now), now),
+        ] {
+            assert!(bad.is_err());
+        }
+    }
+
+    #[test]
+    fn stored_rows_become_a_table() {
+        let rows = vec![
+            r#"{"amount":1.5,"channel":"web"}"#.to_owned(),
+            r#"{"amount":2.5}"#.to_owned(),
+        ];
+        let t = table(&rows, &Schema::new()).unwrap();
+        assert_eq!(t.rows, 2);
+        assert_eq!(t.column("channel").map(|c| c.missing), Some(1));
+    }
+}
