@@ -267,6 +267,17 @@ pub async fn check_drift(
         tokio::task::spawn_blocking(move || load_pair(&cache, &reference, &current, &schema))
             .await
             .map_err(|e| CheckDriftError::BadInput(format!("the drift check stopped: {e}")))??;
+    // A declared feature absent from a file is a broken data set-up, not drift.
+    for (table, source) in [(&reference, &reference_source), (&current, &current_source)] {
+        if let Some(missing) = declared.iter().find(|f| table.column(f).is_none()) {
+            let has: Vec<&str> = table.columns.iter().map(|(n, _)| n.as_str()).collect();
+            return Err(CheckDriftError::BadInput(format!(
+                "{source}: column `{missing}` (a feature of `{}`) is missing; the data has columns {}",
+                spec.name,
+                has.join(", ")
+            )));
+        }
+    }
     let options = Options {
         stattest: input.stattest,
         threshold: input.threshold,

@@ -20,7 +20,8 @@ impl Column {
     /// A numeric column from raw values: NaN and infinities removed (as Evidently does), sorted.
     pub fn numeric(values: impl IntoIterator<Item = f64>) -> Self {
         let mut v: Vec<f64> = values.into_iter().filter(|x| x.is_finite()).collect();
-        v.sort_unstable_by(f64::total_cmp);
+        // Radix sort: several times faster than a comparison sort on a million values.
+        radsort::sort(&mut v);
         Column::Numeric(v)
     }
 

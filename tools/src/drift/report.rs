@@ -3,6 +3,7 @@
 //! severity band beside every score, the reason for the test, new and vanished categories,
 //! missing-value shares — and the dataset verdict with Evidently's share rule.
 
+use rayon::prelude::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -179,9 +180,16 @@ fn feature(
             return f;
         }
     }
-    let (measure, effect) = match r {
-        Column::Numeric(_) => ("wasserstein_normed", score(StatTest::Wasserstein, r, c)),
-        Column::Categorical(_) => ("jensenshannon", score(StatTest::Jensenshannon, r, c)),
+    // The effect size is the test's own score when the test is that measure.
+    let (measure, effect) = match (r, f.stattest) {
+        (Column::Numeric(_), Some(StatTest::Wasserstein)) => {
+            ("wasserstein_normed", Ok(f.score.unwrap_or(f64::NAN)))
+        }
+        (Column::Numeric(_), _) => ("wasserstein_normed", score(StatTest::Wasserstein, r, c)),
+        (Column::Categorical(_), Some(StatTest::Jensenshannon)) => {
+            ("jensenshannon", Ok(f.score.unwrap_or(f64::NAN)))
+        }
+        (Column::Categorical(_), _) => ("jensenshannon", score(StatTest::Jensenshannon, r, c)),
     };
     f.effect_size = effect.ok();
     f.effect_size_measure = Some(measure.to_owned());
@@ -207,8 +215,9 @@ pub fn compare(reference: &Table, current: &Table, options: &Options) -> DriftRe
         }
     }
     let rows = (reference.rows, current.rows);
+    // Features are independent: test them on every core.
     let mut features: Vec<FeatureDrift> = names
-        .iter()
+        .par_iter()
         .map(
             |name| match (reference.column(name), current.column(name)) {
                 (Some(r), Some(c)) => feature(name, r, c, options),

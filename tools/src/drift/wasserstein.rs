@@ -1,21 +1,34 @@
 //! Evidently's normed Wasserstein distance: `W1(ref, cur) / max(std(ref), 0.001)`, with scipy's
 //! `_cdf_distance(1, …)` and the population standard deviation of the reference.
 
-/// W1 between two sorted samples: the area between their right-continuous ECDFs.
+/// W1 between two sorted samples: the area between their right-continuous ECDFs, summed over
+/// the gaps between consecutive pooled values (scipy sorts the pooled values; merging the two
+/// sorted samples gives the same sequence without a sort).
 pub fn distance(reference: &[f64], current: &[f64]) -> f64 {
     let (n1, n2) = (reference.len() as f64, current.len() as f64);
-    let mut all: Vec<f64> = reference.iter().chain(current).copied().collect();
-    all.sort_by(f64::total_cmp);
     let (mut i, mut j) = (0, 0);
+    let mut previous: Option<f64> = None;
     let mut total = 0.0;
-    for w in all.windows(2) {
-        while i < reference.len() && reference[i] <= w[0] {
-            i += 1;
+    while i < reference.len() || j < current.len() {
+        let from_reference =
+            j >= current.len() || (i < reference.len() && reference[i] <= current[j]);
+        let value = if from_reference {
+            reference[i]
+        } else {
+            current[j]
+        };
+        // Every value up to `previous` is counted once the merge moves past it.
+        if let Some(p) = previous
+            && value > p
+        {
+            total += (i as f64 / n1 - j as f64 / n2).abs() * (value - p);
         }
-        while j < current.len() && current[j] <= w[0] {
+        if from_reference {
+            i += 1;
+        } else {
             j += 1;
         }
-        total += (i as f64 / n1 - j as f64 / n2).abs() * (w[1] - w[0]);
+        previous = Some(value);
     }
     total
 }

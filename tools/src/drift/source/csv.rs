@@ -37,10 +37,11 @@ pub fn read_from(reader: impl std::io::Read, schema: &Schema) -> Result<Table, S
     for h in &headers {
         table.column(h);
     }
-    let mut record = ::csv::ByteRecord::new();
+    // A StringRecord checks UTF-8 once per row rather than once per field.
+    let mut record = ::csv::StringRecord::new();
     let mut row = 1;
     loop {
-        match reader.read_byte_record(&mut record) {
+        match reader.read_record(&mut record) {
             Ok(true) => {}
             Ok(false) => break,
             Err(e) => return Err(format!("row {}: {e}", row + 1)),
@@ -53,9 +54,7 @@ pub fn read_from(reader: impl std::io::Read, schema: &Schema) -> Result<Table, S
                 headers.len()
             ));
         }
-        for (builder, bytes) in table.columns.iter_mut().zip(record.iter()) {
-            let text = std::str::from_utf8(bytes)
-                .map_err(|_| format!("row {row}, column `{}`: not valid UTF-8", builder.name()))?;
+        for (builder, text) in table.columns.iter_mut().zip(record.iter()) {
             builder.push(Cell::Raw(text), row)?;
         }
         table.rows += 1;

@@ -13,7 +13,10 @@ pub mod csv;
 pub mod jsonl;
 pub mod parquet;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rayon::prelude::*;
+use rustc_hash::FxHashMap as HashMap;
 use std::path::Path;
 
 use super::column::Column;
@@ -255,25 +258,38 @@ pub fn is_missing(cell: &str) -> bool {
 
 /// A number as pandas parses it (including inf and infinity in any case).
 pub fn parse_number(cell: &str) -> Option<f64> {
-    let t = cell.trim();
-    match t.parse::<f64>() {
-        Ok(x) => Some(x),
-        Err(_) => match t.to_ascii_lowercase().as_str() {
-            "inf" | "+inf" | "infinity" | "+infinity" => Some(f64::INFINITY),
-            "-inf" | "-infinity" => Some(f64::NEG_INFINITY),
-            _ => None,
-        },
+    // Rust's parser takes "inf", "infinity" and "nan" in any case, with a sign, as pandas does.
+    trimmed(cell).parse::<f64>().ok()
+}
+
+/// Text without surrounding whitespace (checked on the end bytes first: most cells have none).
+fn trimmed(cell: &str) -> &str {
+    let b = cell.as_bytes();
+    match (b.first(), b.last()) {
+        (Some(f), Some(l)) if !f.is_ascii_whitespace() && !l.is_ascii_whitespace() => cell,
+        _ => cell.trim(),
     }
 }
 
-/// An integer written without a fraction or exponent.
-fn parse_integer(cell: &str) -> Option<i64> {
-    let t = cell.trim();
-    let digits = t.strip_prefix(['-', '+']).unwrap_or(t);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+/// An integer written without a fraction or exponent (at most 18 digits, so it cannot
+/// overflow; longer ones are read as floats).
+fn parse_integer(t: &str) -> Option<i64> {
+    let (negative, digits) = match t.as_bytes().first()? {
+        b'-' => (true, &t.as_bytes()[1..]),
+        b'+' => (false, &t.as_bytes()[1..]),
+        _ => (false, t.as_bytes()),
+    };
+    if digits.is_empty() || digits.len() > 18 {
         return None;
     }
-    t.parse().ok()
+    let mut value: i64 = 0;
+    for &b in digits {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        value = value * 10 + i64::from(b - b'0');
+    }
+    Some(if negative { -value } else { value })
 }
 
 /// One cell as a source delivers it.
@@ -318,7 +334,7 @@ impl ColumnBuilder {
             numbers: Vec::new(),
             integers: true,
             small_ints: Some(Vec::new()),
-            text: matches!(forced, Some(FeatureKind::Categorical)).then(HashMap::new),
+            text: matches!(forced, Some(FeatureKind::Categorical)).then(HashMap::default),
             unsupported: None,
         }
     }
@@ -345,12 +361,18 @@ impl ColumnBuilder {
             Cell::Missing => self.missing += 1,
             Cell::Unsupported(what) => self.unsupported = Some(what),
             Cell::Raw(text) => {
-                if is_missing(text) {
-                    self.missing += 1;
-                } else if let Some(i) = parse_integer(text) {
+                // Numbers first (the common case); "nan" parses as NaN, which is missing.
+                let t = trimmed(text);
+                if let Some(i) = parse_integer(t) {
                     self.integer(i);
-                } else if let Some(x) = parse_number(text) {
-                    self.float(x);
+                } else if let Ok(x) = t.parse::<f64>() {
+                    if x.is_nan() {
+                        self.missing += 1;
+                    } else {
+                        self.float(x);
+                    }
+                } else if is_missing(text) {
+                    self.missing += 1;
                 } else {
                     self.string(text, row)?;
                 }
@@ -397,7 +419,7 @@ impl ColumnBuilder {
                 self.name
             ));
         }
-        let text = self.text.get_or_insert_with(HashMap::new);
+        let text = self.text.get_or_insert_with(HashMap::default);
         if !self.numbers.is_empty() {
             // A column of numbers that turns out to hold text: its numbers become categories
             // (by their value's text; pandas would keep the text as written).
@@ -485,7 +507,7 @@ impl TableBuilder {
     pub fn new(schema: &Schema) -> Self {
         Self {
             columns: Vec::new(),
-            by_name: HashMap::new(),
+            by_name: HashMap::default(),
             schema: schema.clone(),
             rows: 0,
         }
@@ -503,13 +525,14 @@ impl TableBuilder {
         i
     }
 
+    /// The table; columns are finished (numbers sorted) on every core.
     pub fn finish(self) -> Table {
         let rows = self.rows;
         Table {
             rows,
             columns: self
                 .columns
-                .into_iter()
+                .into_par_iter()
                 .map(|c| (c.name.clone(), c.finish(rows)))
                 .collect(),
         }

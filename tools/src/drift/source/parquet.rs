@@ -12,7 +12,9 @@ use parquet::data_type::DataType;
 use parquet::file::reader::{FileReader, RowGroupReader, SerializedFileReader};
 use parquet::schema::types::ColumnDescriptor;
 
-use super::{Cell, ColumnBuilder, ReadError, Schema, Table, TableBuilder};
+use rayon::prelude::*;
+
+use super::{Cell, ColumnBuilder, ReadError, Schema, Table};
 
 const BATCH: usize = 64 * 1024;
 
@@ -25,32 +27,42 @@ pub fn read(path: &Path, schema: &Schema) -> Result<Table, ReadError> {
         .map_err(|e| fail(format!("not a readable Parquet file: {e}")))?;
     let meta = reader.metadata();
     let descr = meta.file_metadata().schema_descr();
-    let mut table = TableBuilder::new(schema);
-    let leaves: Vec<usize> = (0..descr.num_columns())
-        .map(|i| table.column(&descr.column(i).path().string()))
+    let groups: Vec<usize> = meta
+        .row_groups()
+        .iter()
+        .map(|g| g.num_rows().max(0) as usize)
         .collect();
-    let mut first_row = 0;
-    for g in 0..reader.num_row_groups() {
-        let group = reader
-            .get_row_group(g)
-            .map_err(|e| fail(format!("row group {g}: {e}")))?;
-        let rows = group.metadata().num_rows().max(0) as usize;
-        for (i, &col) in leaves.iter().enumerate() {
-            let builder = &mut table.columns[col];
-            read_column(&*group, i, builder, first_row).map_err(|e| {
-                fail(format!(
-                    "column `{}` (row group {g}): {e}",
-                    descr.column(i).path().string()
-                ))
-            })?;
-        }
-        first_row += rows;
-        table.rows = first_row;
-    }
-    if table.rows == 0 {
+    let rows: usize = groups.iter().sum();
+    if rows == 0 {
         return Err(fail("the file holds no rows".into()));
     }
-    Ok(table.finish())
+    // Columns are independent: read them on every core, each with its own file handle (the
+    // parquet crate reads a `File` through clones that share one read position).
+    let open = || {
+        File::open(path)
+            .map_err(|e| e.to_string())
+            .and_then(|f| SerializedFileReader::new(f).map_err(|e| e.to_string()))
+    };
+    let columns = (0..descr.num_columns())
+        .into_par_iter()
+        .map(|i| {
+            let reader = open().map_err(|e| format!("cannot read the file: {e}"))?;
+            let name = descr.column(i).path().string();
+            let mut builder = ColumnBuilder::new(&name, schema.get(&name).copied());
+            let mut first_row = 0;
+            for (g, &group_rows) in groups.iter().enumerate() {
+                let group = reader
+                    .get_row_group(g)
+                    .map_err(|e| format!("row group {g}: {e}"))?;
+                read_column(&*group, i, &mut builder, first_row)
+                    .map_err(|e| format!("column `{name}` (row group {g}): {e}"))?;
+                first_row += group_rows;
+            }
+            Ok((name, builder.finish(rows)))
+        })
+        .collect::<Result<Vec<_>, String>>()
+        .map_err(fail)?;
+    Ok(Table { rows, columns })
 }
 
 /// What a leaf column's values are, from its physical and logical types.
@@ -219,6 +231,44 @@ mod tests {
         col.close().unwrap();
         g.close().unwrap();
         w.close().unwrap();
+    }
+
+    #[test]
+    fn columns_read_in_parallel_keep_their_own_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("wide.parquet");
+        let fields: String = (0..16).map(|k| format!("required double c{k}; ")).collect();
+        let schema = Arc::new(parse_message_type(&format!("message m {{ {fields}}}")).unwrap());
+        let props = Arc::new(WriterProperties::builder().build());
+        let mut w = SerializedFileWriter::new(File::create(&p).unwrap(), schema, props).unwrap();
+        for group in 0..3 {
+            let mut g = w.next_row_group().unwrap();
+            for k in 0..16 {
+                let values: Vec<f64> = (0..20_000)
+                    .map(|i| f64::from(k * 1000 + group) + f64::from(i) * 1e-6)
+                    .collect();
+                let mut col = g.next_column().unwrap().unwrap();
+                col.typed::<DoubleType>()
+                    .write_batch(&values, None, None)
+                    .unwrap();
+                col.close().unwrap();
+            }
+            g.close().unwrap();
+        }
+        w.close().unwrap();
+        for _ in 0..5 {
+            let t = read(&p, &Schema::new()).unwrap();
+            for k in 0..16 {
+                let Column::Numeric(v) = &t.column(&format!("c{k}")).unwrap().column else {
+                    unreachable!()
+                };
+                assert_eq!(v.len(), 60_000);
+                assert!(
+                    v.iter().all(|x| (x - f64::from(k * 1000)).abs() < 3.0),
+                    "column c{k}"
+                );
+            }
+        }
     }
 
     #[test]
