@@ -117,11 +117,19 @@ async fn demo_drift_recommends_retrain_and_is_stored() {
     let current = ws.path().join("data/fraud-detector/current.csv");
     let text = std::fs::read_to_string(&current).unwrap();
     std::fs::write(&current, text.replacen("channel", "chanel", 1)).unwrap();
-    let broken = tool(&server, &token, "check_drift", json!({"model": "fraud-detector"})).await;
+    let broken = tool(
+        &server,
+        &token,
+        "check_drift",
+        json!({"model": "fraud-detector"}),
+    )
+    .await;
     let message = broken["content"][0]["text"].as_str().unwrap();
     assert_eq!(broken["isError"], true);
     assert!(
-        message.contains("current.csv") && message.contains("`channel`") && message.contains("chanel"),
+        message.contains("current.csv")
+            && message.contains("`channel`")
+            && message.contains("chanel"),
         "{message}"
     );
 
