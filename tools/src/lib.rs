@@ -4,6 +4,7 @@
 pub mod check_drift;
 pub mod demo;
 pub mod drift;
+pub mod jobs;
 pub mod list_models;
 pub mod model;
 pub mod records;

@@ -34,10 +34,11 @@ pub struct ModelSpec {
     /// The feature schema: each input column and whether it is numeric or categorical.
     #[serde(default)]
     pub features: Vec<FeatureSpec>,
-    /// The reference (training) dataset drift is measured against (CSV).
+    /// The reference (training) dataset drift is measured against (CSV, Parquet or JSON lines).
     #[serde(default)]
     pub reference_data: Option<PathBuf>,
-    /// The most recent production data (CSV), compared with the reference.
+    /// The most recent production data (CSV, Parquet or JSON lines), compared with the
+    /// reference when a drift check names no window of ingested rows.
     #[serde(default)]
     pub current_data: Option<PathBuf>,
     /// Decision thresholds for drift, retraining and validation.

@@ -89,3 +89,104 @@ async fn registry_round_trip_and_alias_history() {
     let m = store.get_model("m").await.unwrap().unwrap();
     assert_eq!((m.spec.owner.as_str(), m.versions.len()), ("new-team", 2));
 }
+
+fn new_job(model: &str, key: Option<&str>) -> mlops_tools::jobs::NewJob {
+    mlops_tools::jobs::NewJob {
+        id: uuid::Uuid::new_v4().to_string(),
+        model: model.into(),
+        backend: "local".into(),
+        reason: "drift".into(),
+        drift_report_id: None,
+        idempotency_key: key.map(str::to_owned),
+        requested_by: "agent".into(),
+        params: serde_json::json!({}),
+    }
+}
+
+#[tokio::test]
+async fn one_active_job_per_model_and_idempotency_keys_are_enforced_by_the_database() {
+    use mlops_tools::jobs::{Created, JobState, JobUpdate};
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("s.db").display());
+    let store = std::sync::Arc::new(SqliteStore::open(&url).await.unwrap());
+    store.sync_model(&spec("m")).await.unwrap();
+
+    // 50 concurrent triggers, on several connections: exactly one job is created.
+    let tasks: Vec<_> = (0..50)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let key = format!("k{i}");
+                store.create_job(&new_job("m", Some(&key))).await.unwrap()
+            })
+        })
+        .collect();
+    let mut created = Vec::new();
+    for t in tasks {
+        created.push(t.await.unwrap());
+    }
+    let new: Vec<_> = created
+        .iter()
+        .filter(|c| matches!(c, Created::New(_)))
+        .collect();
+    assert_eq!(new.len(), 1);
+    let id = new[0].job().id.clone();
+    assert!(created.iter().all(|c| c.job().id == id));
+    assert_eq!(store.active_jobs().await.unwrap().len(), 1);
+
+    // The job runs and succeeds; its times are set once.
+    let running = store
+        .update_job(
+            &id,
+            &JobUpdate {
+                state: Some(JobState::Running),
+                raw_state: Some("started".into()),
+                ..JobUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(running.started_at.is_some() && running.finished_at.is_none());
+    let done = store
+        .update_job(
+            &id,
+            &JobUpdate {
+                state: Some(JobState::Succeeded),
+                produced_version: Some("v2".into()),
+                ..JobUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            done.state,
+            done.raw_state.as_deref(),
+            done.produced_version.as_deref()
+        ),
+        (JobState::Succeeded, Some("started"), Some("v2"))
+    );
+    assert!(done.finished_at.is_some());
+    assert!(store.active_jobs().await.unwrap().is_empty());
+
+    // The same key returns the same (finished) job; a new key creates a new one.
+    let key = done.idempotency_key.clone().unwrap();
+    let again = store.create_job(&new_job("m", Some(&key))).await.unwrap();
+    assert_eq!(again, Created::Existing(done.clone()));
+    let next = store
+        .create_job(&new_job("m", Some("fresh")))
+        .await
+        .unwrap();
+    assert!(matches!(next, Created::New(ref j) if j.id != id));
+
+    // Unknown model and unknown job are errors.
+    assert!(matches!(
+        store.create_job(&new_job("nope", None)).await,
+        Err(StoreError::UnknownModel(_))
+    ));
+    assert!(matches!(
+        store.update_job("missing", &JobUpdate::default()).await,
+        Err(StoreError::UnknownJob(_))
+    ));
+}

@@ -16,6 +16,8 @@ use crate::trace::{NewTraceEvent, TraceEvent};
 pub enum StoreError {
     #[error("model `{0}` is not known")]
     UnknownModel(String),
+    #[error("job `{0}` is not known")]
+    UnknownJob(String),
     #[error("model `{model}` has no version `{version}`")]
     UnknownVersion { model: String, version: String },
     #[error("model `{model}` already has a version `{version}`")]
@@ -93,6 +95,26 @@ pub trait Store: Send + Sync + 'static {
         to: chrono::DateTime<chrono::Utc>,
         limit: usize,
     ) -> Result<Vec<String>, StoreError>;
+
+    /// Creates a retraining job, unless the model already has one with the same idempotency
+    /// key or an active one: then that job is returned and nothing is created. Enforced by the
+    /// database's unique indexes, so it holds across processes.
+    async fn create_job(
+        &self,
+        job: &crate::jobs::NewJob,
+    ) -> Result<crate::jobs::Created, StoreError>;
+
+    async fn get_job(&self, id: &str) -> Result<Option<crate::jobs::Job>, StoreError>;
+
+    /// Applies a state report to a job and returns it as stored.
+    async fn update_job(
+        &self,
+        id: &str,
+        update: &crate::jobs::JobUpdate,
+    ) -> Result<crate::jobs::Job, StoreError>;
+
+    /// Every pending or running job (what a runner reconciles after a restart).
+    async fn active_jobs(&self) -> Result<Vec<crate::jobs::Job>, StoreError>;
 
     async fn append_traces(&self, events: &[NewTraceEvent]) -> Result<Vec<TraceEvent>, StoreError>;
     /// The events of one trace, in order.

@@ -11,6 +11,7 @@ use sqlx::{FromRow, Row, SqlitePool};
 
 use super::{ModelRecord, Store, StoreError};
 use crate::check_drift::StoredDriftReport;
+use crate::jobs::{Created, Job, JobState, JobUpdate, NewJob};
 use crate::model::{Alias, AliasChange, ModelSpec, ModelVersion, NewVersion};
 use crate::trace::{self, GENESIS_HASH, NewTraceEvent, TraceEvent};
 
@@ -374,6 +375,115 @@ impl Store for SqliteStore {
         Ok(rows.into_iter().map(|(d,)| d).collect())
     }
 
+    async fn create_job(&self, job: &NewJob) -> Result<Created, StoreError> {
+        let now = Utc::now().to_rfc3339();
+        let params =
+            serde_json::to_string(&job.params).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let inserted = sqlx::query(
+            "INSERT INTO jobs (id, model, backend, state, reason, drift_report_id, \
+             idempotency_key, requested_by, params, created_at, updated_at) \
+             VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&job.id)
+        .bind(&job.model)
+        .bind(&job.backend)
+        .bind(&job.reason)
+        .bind(&job.drift_report_id)
+        .bind(&job.idempotency_key)
+        .bind(&job.requested_by)
+        .bind(params)
+        .bind(&now)
+        .bind(&now)
+        .execute(&self.pool)
+        .await;
+        match inserted {
+            Ok(_) => {
+                let created = self.get_job(&job.id).await?;
+                created
+                    .map(Created::New)
+                    .ok_or_else(|| StoreError::UnknownJob(job.id.clone()))
+            }
+            Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => {
+                Err(StoreError::UnknownModel(job.model.clone()))
+            }
+            // Another job holds the key or the model's active slot: return that one.
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                let existing: Option<JobRow> = sqlx::query_as(&format!(
+                    "SELECT {JOB_COLUMNS} FROM jobs WHERE model = ? AND \
+                     ((idempotency_key IS NOT NULL AND idempotency_key = ?) \
+                      OR state IN ('pending', 'running')) \
+                     ORDER BY (idempotency_key IS NOT NULL AND idempotency_key = ?) DESC LIMIT 1"
+                ))
+                .bind(&job.model)
+                .bind(&job.idempotency_key)
+                .bind(&job.idempotency_key)
+                .fetch_optional(&self.pool)
+                .await?;
+                match existing {
+                    Some(row) => Ok(Created::Existing(row.into_job()?)),
+                    // The conflicting job finished in between: try once more.
+                    None => Box::pin(self.create_job(job)).await,
+                }
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn get_job(&self, id: &str) -> Result<Option<Job>, StoreError> {
+        let row: Option<JobRow> =
+            sqlx::query_as(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?"))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(JobRow::into_job).transpose()
+    }
+
+    async fn update_job(&self, id: &str, u: &JobUpdate) -> Result<Job, StoreError> {
+        let now = Utc::now().to_rfc3339();
+        let state = u.state.map(JobState::as_str);
+        let result = sqlx::query(
+            "UPDATE jobs SET \
+             state = COALESCE(?, state), raw_state = COALESCE(?, raw_state), \
+             progress = COALESCE(?, progress), message = COALESCE(?, message), \
+             external_id = COALESCE(?, external_id), external_url = COALESCE(?, external_url), \
+             produced_version = COALESCE(?, produced_version), \
+             started_at = CASE WHEN ? = 'running' AND started_at IS NULL THEN ? ELSE started_at END, \
+             finished_at = CASE WHEN ? IN ('succeeded', 'failed', 'cancelled') AND finished_at IS NULL \
+                           THEN ? ELSE finished_at END, \
+             updated_at = ? WHERE id = ?",
+        )
+        .bind(state)
+        .bind(&u.raw_state)
+        .bind(u.progress)
+        .bind(&u.message)
+        .bind(&u.external_id)
+        .bind(&u.external_url)
+        .bind(&u.produced_version)
+        .bind(state)
+        .bind(&now)
+        .bind(state)
+        .bind(&now)
+        .bind(&now)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        if result.rows_affected() == 0 {
+            return Err(StoreError::UnknownJob(id.to_owned()));
+        }
+        self.get_job(id)
+            .await?
+            .ok_or_else(|| StoreError::UnknownJob(id.to_owned()))
+    }
+
+    async fn active_jobs(&self) -> Result<Vec<Job>, StoreError> {
+        let rows: Vec<JobRow> = sqlx::query_as(&format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE state IN ('pending', 'running') ORDER BY created_at"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(JobRow::into_job).collect()
+    }
+
     async fn last_drift_report(
         &self,
         model: &str,
@@ -447,6 +557,63 @@ fn parse_time(s: &str) -> Result<DateTime<Utc>, StoreError> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| StoreError::Corrupt(format!("timestamp `{s}`: {e}")))
+}
+
+const JOB_COLUMNS: &str = "id, model, backend, state, raw_state, reason, drift_report_id, \
+    idempotency_key, requested_by, params, external_id, external_url, progress, message, \
+    produced_version, created_at, started_at, finished_at, updated_at";
+
+#[derive(FromRow)]
+struct JobRow {
+    id: String,
+    model: String,
+    backend: String,
+    state: String,
+    raw_state: Option<String>,
+    reason: String,
+    drift_report_id: Option<String>,
+    idempotency_key: Option<String>,
+    requested_by: String,
+    params: String,
+    external_id: Option<String>,
+    external_url: Option<String>,
+    progress: Option<f64>,
+    message: Option<String>,
+    produced_version: Option<String>,
+    created_at: String,
+    started_at: Option<String>,
+    finished_at: Option<String>,
+    updated_at: String,
+}
+
+impl JobRow {
+    fn into_job(self) -> Result<Job, StoreError> {
+        let corrupt = |what: &str| StoreError::Corrupt(format!("{what} of job {}", self.id));
+        let state = JobState::parse(&self.state).ok_or_else(|| corrupt("state"))?;
+        let params = serde_json::from_str(&self.params).map_err(|_| corrupt("params"))?;
+        let optional_time = |t: &Option<String>| t.as_deref().map(parse_time).transpose();
+        Ok(Job {
+            state,
+            params,
+            created_at: parse_time(&self.created_at)?,
+            started_at: optional_time(&self.started_at)?,
+            finished_at: optional_time(&self.finished_at)?,
+            updated_at: parse_time(&self.updated_at)?,
+            id: self.id,
+            model: self.model,
+            backend: self.backend,
+            raw_state: self.raw_state,
+            reason: self.reason,
+            drift_report_id: self.drift_report_id,
+            idempotency_key: self.idempotency_key,
+            requested_by: self.requested_by,
+            external_id: self.external_id,
+            external_url: self.external_url,
+            progress: self.progress,
+            message: self.message,
+            produced_version: self.produced_version,
+        })
+    }
 }
 
 #[derive(FromRow)]
