@@ -1,7 +1,11 @@
-//! Retraining jobs as the store keeps them (issue #4, in progress: the store layer; the
-//! backends, the runner and the `trigger_retrain` / `get_job` tools are not built yet).
+//! Retraining jobs (issue #4, in progress): the job record the store keeps, the backend
+//! contract and the `local` backend. The runner, the other backends and the `trigger_retrain`
+//! / `get_job` tools are not built yet.
 //! States are normalised to `pending | running | succeeded | failed | cancelled`; the backend's
 //! own state is kept beside it.
+
+pub mod backend;
+pub mod local;
 
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;

@@ -1,0 +1,430 @@
+//! The `local` backend: runs a configured command in its own process group.
+//!
+//! Contract with the trainer (environment variables):
+//! - `MLOPS_MODEL`, `MLOPS_JOB_ID`;
+//! - `MLOPS_TRAINING_DATA`: training files, separated by `:`;
+//! - `MLOPS_HOLDOUT_DATA`: the evaluation file (unset when the model has none);
+//! - `MLOPS_OUTPUT_DIR`: an empty directory for the results.
+//!
+//! The trainer writes `metrics.json` (an object of metric name to number) and its model artifact
+//! into `MLOPS_OUTPUT_DIR` and exits 0. Its stdout and stderr go to `job.log` beside the output
+//! directory. A timeout or a cancellation kills the whole process group. After a server restart
+//! a job is judged by its process (still alive: running) and its output (`metrics.json`:
+//! succeeded; none: failed).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use nix::sys::signal::{Signal, kill, killpg};
+use nix::unistd::Pid;
+
+use super::backend::{BackendError, RetrainBackend, StartSpec, Started, Status};
+use super::{Job, JobState};
+
+/// File the trainer must write.
+pub const METRICS_FILE: &str = "metrics.json";
+
+struct Running {
+    child: Child,
+    deadline: Instant,
+    cancelled: bool,
+}
+
+pub struct LocalBackend {
+    command: Vec<String>,
+    jobs_dir: PathBuf,
+    timeout: Duration,
+    running: Mutex<HashMap<String, Running>>,
+}
+
+impl LocalBackend {
+    /// `command` is the program and its arguments; job directories go under `jobs_dir`.
+    pub fn new(command: Vec<String>, jobs_dir: PathBuf, timeout: Duration) -> Self {
+        Self {
+            command,
+            jobs_dir,
+            timeout,
+            running: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// `<jobs_dir>/<job id>`: holds `job.log` and `output/`.
+    pub fn job_dir(&self, job_id: &str) -> PathBuf {
+        self.jobs_dir.join(job_id)
+    }
+
+    pub fn output_dir(&self, job_id: &str) -> PathBuf {
+        self.job_dir(job_id).join("output")
+    }
+
+    pub fn log_path(&self, job_id: &str) -> PathBuf {
+        self.job_dir(job_id).join("job.log")
+    }
+
+    fn finished(&self, job_id: &str, how: &str) -> Status {
+        let metrics = self.output_dir(job_id).join(METRICS_FILE);
+        let ok = std::fs::read_to_string(&metrics)
+            .ok()
+            .and_then(|t| {
+                serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&t).ok()
+            })
+            .is_some();
+        match (how, ok) {
+            ("exit 0", true) | ("gone", true) => Status {
+                state: JobState::Succeeded,
+                raw_state: how.into(),
+                progress: Some(1.0),
+                message: None,
+            },
+            ("exit 0", false) => failed(
+                how,
+                format!("the trainer exited 0 but wrote no valid {METRICS_FILE}"),
+            ),
+            ("gone", false) => failed(
+                how,
+                format!(
+                    "the trainer stopped while the server was down and wrote no {METRICS_FILE}"
+                ),
+            ),
+            _ => failed(
+                how,
+                format!(
+                    "the trainer failed ({how}); see {}",
+                    self.log_path(job_id).display()
+                ),
+            ),
+        }
+    }
+}
+
+fn failed(raw: &str, message: String) -> Status {
+    Status {
+        state: JobState::Failed,
+        raw_state: raw.into(),
+        progress: None,
+        message: Some(message),
+    }
+}
+
+fn running(raw: &str) -> Status {
+    Status {
+        state: JobState::Running,
+        raw_state: raw.into(),
+        progress: None,
+        message: None,
+    }
+}
+
+fn kill_group(pid: u32) {
+    if let Ok(pid) = i32::try_from(pid) {
+        // The group may be gone already; nothing else to do then.
+        let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+    }
+}
+
+/// A process that exists and is not a zombie (a killed process whose parent has not reaped it
+/// still answers signal 0).
+pub fn process_alive(pid: i32) -> bool {
+    if kill(Pid::from_raw(pid), None).is_err() {
+        return false;
+    }
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the parenthesised command name.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.trim_start().chars().next())
+            .is_none_or(|state| state != 'Z' && state != 'X'),
+        Err(_) => true,
+    }
+}
+
+fn exit_text(status: std::process::ExitStatus) -> String {
+    match status.code() {
+        Some(code) => format!("exit {code}"),
+        None => "killed by a signal".into(),
+    }
+}
+
+#[async_trait]
+impl RetrainBackend for LocalBackend {
+    fn name(&self) -> &'static str {
+        "local"
+    }
+
+    async fn start(&self, job: &Job, spec: &StartSpec) -> Result<Started, BackendError> {
+        let (program, args) = self
+            .command
+            .split_first()
+            .ok_or_else(|| BackendError::Refused("no trainer command is configured".into()))?;
+        let output = self.output_dir(&job.id);
+        std::fs::create_dir_all(&output)?;
+        let log = std::fs::File::create(self.log_path(&job.id))?;
+        let training: Vec<String> = spec
+            .training_data
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        let mut cmd = Command::new(program);
+        cmd.args(args)
+            .env("MLOPS_MODEL", &job.model)
+            .env("MLOPS_JOB_ID", &job.id)
+            .env("MLOPS_TRAINING_DATA", training.join(":"))
+            .env("MLOPS_OUTPUT_DIR", &output)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        if let Some(holdout) = &spec.holdout_data {
+            cmd.env("MLOPS_HOLDOUT_DATA", holdout);
+        }
+        // Its own process group, so a timeout or a cancellation can stop everything it started.
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let child = cmd.spawn().map_err(|e| {
+            BackendError::Refused(format!("cannot start the trainer `{program}`: {e}"))
+        })?;
+        let pid = child.id();
+        if let Ok(mut map) = self.running.lock() {
+            map.insert(
+                job.id.clone(),
+                Running {
+                    child,
+                    deadline: Instant::now() + self.timeout,
+                    cancelled: false,
+                },
+            );
+        }
+        Ok(Started {
+            external_id: pid.to_string(),
+            external_url: None,
+            raw_state: "started".into(),
+        })
+    }
+
+    async fn poll(&self, job: &Job) -> Result<Status, BackendError> {
+        let mut map = self
+            .running
+            .lock()
+            .map_err(|_| BackendError::Refused("the job table is poisoned".into()))?;
+        if let Some(run) = map.get_mut(&job.id) {
+            let pid = run.child.id();
+            if run.cancelled {
+                let _ = run.child.wait();
+                map.remove(&job.id);
+                return Ok(Status {
+                    state: JobState::Cancelled,
+                    raw_state: "killed".into(),
+                    progress: None,
+                    message: Some("cancelled; the trainer's process group was killed".into()),
+                });
+            }
+            return match run.child.try_wait()? {
+                Some(status) => {
+                    map.remove(&job.id);
+                    Ok(self.finished(&job.id, &exit_text(status)))
+                }
+                None if Instant::now() >= run.deadline => {
+                    kill_group(pid);
+                    let _ = run.child.wait();
+                    map.remove(&job.id);
+                    Ok(failed(
+                        "timed out",
+                        format!(
+                            "the trainer ran longer than {} s and was killed",
+                            self.timeout.as_secs()
+                        ),
+                    ))
+                }
+                None => Ok(running(&format!("running (pid {pid})"))),
+            };
+        }
+        drop(map);
+        // Not started by this process (the server restarted): judge by the process and output.
+        let alive = job
+            .external_id
+            .as_deref()
+            .and_then(|p| p.parse::<i32>().ok())
+            .is_some_and(process_alive);
+        let overdue = job.started_at.is_some_and(|t| {
+            chrono::Utc::now() - t > chrono::Duration::from_std(self.timeout).unwrap_or_default()
+        });
+        match (alive, overdue) {
+            (true, false) => Ok(running("running (adopted after a restart)")),
+            (true, true) => {
+                if let Some(pid) = job
+                    .external_id
+                    .as_deref()
+                    .and_then(|p| p.parse::<u32>().ok())
+                {
+                    kill_group(pid);
+                }
+                Ok(failed(
+                    "timed out",
+                    "the trainer ran past its timeout and was killed".into(),
+                ))
+            }
+            (false, _) => Ok(self.finished(&job.id, "gone")),
+        }
+    }
+
+    async fn cancel(&self, job: &Job) -> Result<(), BackendError> {
+        let pid = {
+            let mut map = self
+                .running
+                .lock()
+                .map_err(|_| BackendError::Refused("the job table is poisoned".into()))?;
+            match map.get_mut(&job.id) {
+                Some(run) => {
+                    run.cancelled = true;
+                    Some(run.child.id())
+                }
+                None => job.external_id.as_deref().and_then(|p| p.parse().ok()),
+            }
+        };
+        if let Some(pid) = pid {
+            kill_group(pid);
+        }
+        Ok(())
+    }
+}
+
+/// The artifact a finished local job produced: the first file in the output directory other
+/// than `metrics.json` (by name).
+pub fn artifact(output_dir: &Path) -> Option<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(output_dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && p.file_name().is_some_and(|n| n != METRICS_FILE))
+        .collect();
+    files.sort();
+    files.into_iter().next()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn job(id: &str) -> Job {
+        Job {
+            id: id.into(),
+            model: "m".into(),
+            backend: "local".into(),
+            state: JobState::Pending,
+            raw_state: None,
+            reason: "test".into(),
+            drift_report_id: None,
+            idempotency_key: None,
+            requested_by: "t".into(),
+            params: serde_json::json!({}),
+            external_id: None,
+            external_url: None,
+            progress: None,
+            message: None,
+            produced_version: None,
+            created_at: chrono::Utc::now(),
+            started_at: None,
+            finished_at: None,
+            updated_at: chrono::Utc::now(),
+        }
+    }
+
+    fn backend(dir: &Path, script: &str, timeout: Duration) -> LocalBackend {
+        LocalBackend::new(
+            vec!["sh".into(), "-c".into(), script.into()],
+            dir.to_path_buf(),
+            timeout,
+        )
+    }
+
+    async fn wait(b: &LocalBackend, j: &Job) -> Status {
+        for _ in 0..200 {
+            let s = b.poll(j).await.unwrap();
+            if !s.state.is_active() {
+                return s;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("the job did not finish")
+    }
+
+    fn spec() -> StartSpec {
+        StartSpec {
+            training_data: vec!["/data/a.csv".into(), "/data/b.csv".into()],
+            holdout_data: Some("/data/h.csv".into()),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_trainer_that_writes_metrics_succeeds_with_the_contract_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = backend(
+            dir.path(),
+            "echo \"$MLOPS_MODEL $MLOPS_TRAINING_DATA $MLOPS_HOLDOUT_DATA\"; \
+             echo '{\"roc_auc\": 0.9}' > \"$MLOPS_OUTPUT_DIR/metrics.json\"; \
+             echo weights > \"$MLOPS_OUTPUT_DIR/model.json\"",
+            Duration::from_secs(30),
+        );
+        let j = job("ok");
+        b.start(&j, &spec()).await.unwrap();
+        let s = wait(&b, &j).await;
+        assert_eq!(
+            (s.state, s.raw_state.as_str()),
+            (JobState::Succeeded, "exit 0")
+        );
+        let log = std::fs::read_to_string(b.log_path("ok")).unwrap();
+        assert_eq!(log.trim(), "m /data/a.csv:/data/b.csv /data/h.csv");
+        assert_eq!(
+            artifact(&b.output_dir("ok")).and_then(|p| p.file_name().map(|n| n.to_owned())),
+            Some("model.json".into())
+        );
+    }
+
+    #[tokio::test]
+    async fn failures_timeouts_and_cancellation_kill_the_whole_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = backend(dir.path(), "exit 3", Duration::from_secs(30));
+        let j = job("fails");
+        b.start(&j, &spec()).await.unwrap();
+        let s = wait(&b, &j).await;
+        assert_eq!(
+            (s.state, s.raw_state.as_str()),
+            (JobState::Failed, "exit 3")
+        );
+
+        let b = backend(dir.path(), "exit 0", Duration::from_secs(30));
+        let j = job("no-metrics");
+        b.start(&j, &spec()).await.unwrap();
+        assert!(wait(&b, &j).await.message.unwrap().contains("metrics.json"));
+
+        // A grandchild in the background must die with the group.
+        let b = backend(
+            dir.path(),
+            "sleep 30 & echo $! > \"$MLOPS_OUTPUT_DIR/../grandchild\"; wait",
+            Duration::from_millis(300),
+        );
+        let j = job("slow");
+        b.start(&j, &spec()).await.unwrap();
+        let s = wait(&b, &j).await;
+        assert_eq!(
+            (s.state, s.raw_state.as_str()),
+            (JobState::Failed, "timed out")
+        );
+        let grandchild: i32 = std::fs::read_to_string(dir.path().join("slow/grandchild"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!process_alive(grandchild), "grandchild still alive");
+
+        let b = backend(dir.path(), "sleep 30", Duration::from_secs(30));
+        let j = job("cancel");
+        b.start(&j, &spec()).await.unwrap();
+        assert_eq!(b.poll(&j).await.unwrap().state, JobState::Running);
+        b.cancel(&j).await.unwrap();
+        assert_eq!(b.poll(&j).await.unwrap().state, JobState::Cancelled);
+    }
+}
