@@ -35,6 +35,9 @@ pub enum Command {
     /// Compare two CSV files for data drift (Evidently's defaults); exit 0 no dataset drift,
     /// 1 drift, 2 error.
     Drift(DriftArgs),
+    /// The demo model's trainer, run by the local retraining backend (see README).
+    #[command(hide = true)]
+    TrainDemo,
 }
 
 #[derive(Debug, Args)]

@@ -42,6 +42,7 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Demo(args) => commands::demo::run(args).await,
         Command::Traces(cmd) => commands::traces::run(config_path, cmd).await,
         Command::Drift(args) => commands::drift::run(args),
+        Command::TrainDemo => commands::train_demo::run(),
     };
     match result {
         Ok(code) => code,

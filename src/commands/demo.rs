@@ -102,6 +102,14 @@ pub fn prepare(dir: &Path, bind: std::net::SocketAddr) -> anyhow::Result<PathBuf
     write_dataset(&data.join("reference.csv"), Era::Reference, 5000, s_ref)?;
     write_dataset(&data.join("holdout.csv"), Era::Reference, 2000, s_hold)?;
     write_dataset(&data.join("current.csv"), Era::Drifted, 3000, s_cur)?;
+    // Labelled rows of the drifted era kept apart from training: what a retrained version is
+    // evaluated on (issue #4).
+    write_dataset(
+        &data.join("recent_holdout.csv"),
+        Era::Drifted,
+        2000,
+        s_cur.wrapping_add(1),
+    )?;
     let v1 = artifacts.join("v1.json");
     if !v1.exists() {
         let json = serde_json::to_string_pretty(&LinearScorer::demo_v1())?;

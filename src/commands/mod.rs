@@ -7,6 +7,7 @@ pub mod init;
 pub mod serve;
 pub mod token;
 pub mod traces;
+pub mod train_demo;
 
 use crate::config::ConfigError;
 

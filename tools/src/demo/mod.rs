@@ -4,10 +4,11 @@
 mod dataset;
 mod metrics;
 mod scorer;
+pub mod trainer;
 
 pub use dataset::{
     CATEGORIES, CHANNELS, Era, FEATURES, ReadError, Row, feature_specs, fraud_probability,
     generate, read_csv, write_csv,
 };
 pub use metrics::{Metrics, evaluate};
-pub use scorer::{LinearScorer, Transform};
+pub use scorer::{LinearScorer, NumericTerm, Transform};
