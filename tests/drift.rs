@@ -414,3 +414,31 @@ async fn ingested_rows_are_checked_over_a_window() {
             >= 3
     );
 }
+
+#[tokio::test]
+async fn a_model_without_reference_data_gets_a_clear_error() {
+    let ws = Workspace::demo();
+    let text = std::fs::read_to_string(&ws.config).unwrap();
+    let without: String = text
+        .lines()
+        .filter(|l| !l.starts_with("reference_data"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_ne!(text, without, "the demo config names its reference data");
+    std::fs::write(&ws.config, without).unwrap();
+    let server = HttpServer::start(&ws);
+    let token = ws.token("drift-agent", "agent");
+    let result = tool(
+        &server,
+        &token,
+        "check_drift",
+        json!({"model": "fraud-detector"}),
+    )
+    .await;
+    assert_eq!(result["isError"], true);
+    let text = result["content"][0]["text"].as_str().unwrap();
+    assert!(
+        text.contains("fraud-detector") && text.contains("reference_data"),
+        "{text}"
+    );
+}
