@@ -44,6 +44,9 @@ pub struct ModelSpec {
     /// Decision thresholds for drift, retraining and validation.
     #[serde(default)]
     pub policy: ModelPolicy,
+    /// How the model is retrained and the cost controls on it (none: no retraining).
+    #[serde(default)]
+    pub retrain: Option<crate::jobs::limits::RetrainSpec>,
 }
 
 fn default_task() -> String {
@@ -156,6 +159,9 @@ impl ModelSpec {
                 "{at}.policy.drift_share = {}: must be in (0, 1]",
                 self.policy.drift_share
             ));
+        }
+        if let Some(r) = &self.retrain {
+            out.extend(r.problems(&format!("{at}.retrain")));
         }
         for (i, r) in self.policy.validation.iter().enumerate() {
             if let Some(c) = r.min_relative_change

@@ -5,6 +5,7 @@
 //! own state is kept beside it.
 
 pub mod backend;
+pub mod limits;
 pub mod local;
 
 use chrono::{DateTime, Utc};
