@@ -190,3 +190,63 @@ async fn one_active_job_per_model_and_idempotency_keys_are_enforced_by_the_datab
         Err(StoreError::UnknownJob(_))
     ));
 }
+
+#[tokio::test]
+async fn retrain_history_counts_failures_back_to_the_last_success_or_reset() {
+    use mlops_tools::jobs::{JobState, JobUpdate};
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("s.db").display());
+    let store = SqliteStore::open(&url).await.unwrap();
+    store.sync_model(&spec("m")).await.unwrap();
+    let finish = |state| JobUpdate {
+        state: Some(state),
+        ..JobUpdate::default()
+    };
+    for state in [JobState::Succeeded, JobState::Failed, JobState::Failed] {
+        let created = store.create_job(&new_job("m", None)).await.unwrap();
+        store
+            .update_job(&created.job().id, &finish(state))
+            .await
+            .unwrap();
+    }
+    let now = chrono::Utc::now();
+    let h = store.retrain_history("m", now).await.unwrap();
+    assert_eq!(h.consecutive_failures, 2);
+    assert_eq!(h.started_last_day.len(), 3);
+    assert!(h.last_finished.is_some_and(|t| t <= chrono::Utc::now()));
+    assert_eq!(h.active_all_models, 0);
+
+    store.reset_breaker("m", "alice").await.unwrap();
+    let h = store
+        .retrain_history("m", chrono::Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(h.consecutive_failures, 0);
+    let running = store.create_job(&new_job("m", None)).await.unwrap();
+    store
+        .update_job(&running.job().id, &finish(JobState::Failed))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .retrain_history("m", chrono::Utc::now())
+            .await
+            .unwrap()
+            .consecutive_failures,
+        1
+    );
+    store.create_job(&new_job("m", None)).await.unwrap();
+    assert_eq!(
+        store
+            .retrain_history("m", chrono::Utc::now())
+            .await
+            .unwrap()
+            .active_all_models,
+        1
+    );
+    assert!(matches!(
+        store.reset_breaker("nope", "alice").await,
+        Err(StoreError::UnknownModel(_))
+    ));
+}

@@ -116,6 +116,16 @@ pub trait Store: Send + Sync + 'static {
     /// Every pending or running job (what a runner reconciles after a restart).
     async fn active_jobs(&self) -> Result<Vec<crate::jobs::Job>, StoreError>;
 
+    /// What the cost controls of `model` need to know at `now`.
+    async fn retrain_history(
+        &self,
+        model: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<crate::jobs::limits::History, StoreError>;
+
+    /// Closes the circuit breaker of `model`: earlier failures no longer count.
+    async fn reset_breaker(&self, model: &str, by: &str) -> Result<(), StoreError>;
+
     async fn append_traces(&self, events: &[NewTraceEvent]) -> Result<Vec<TraceEvent>, StoreError>;
     /// The events of one trace, in order.
     async fn trace(&self, trace_id: &str) -> Result<Vec<TraceEvent>, StoreError>;

@@ -11,6 +11,7 @@ use sqlx::{FromRow, Row, SqlitePool};
 
 use super::{ModelRecord, Store, StoreError};
 use crate::check_drift::StoredDriftReport;
+use crate::jobs::limits::History;
 use crate::jobs::{Created, Job, JobState, JobUpdate, NewJob};
 use crate::model::{Alias, AliasChange, ModelSpec, ModelVersion, NewVersion};
 use crate::trace::{self, GENESIS_HASH, NewTraceEvent, TraceEvent};
@@ -482,6 +483,74 @@ impl Store for SqliteStore {
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter().map(JobRow::into_job).collect()
+    }
+
+    async fn retrain_history(
+        &self,
+        model: &str,
+        now: DateTime<Utc>,
+    ) -> Result<History, StoreError> {
+        let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
+            "SELECT state, created_at, finished_at FROM jobs WHERE model = ? \
+             ORDER BY created_at DESC, id DESC LIMIT 1000",
+        )
+        .bind(model)
+        .fetch_all(&self.pool)
+        .await?;
+        let reset: Option<(String,)> = sqlx::query_as(
+            "SELECT reset_at FROM retrain_breaker_resets WHERE model = ? ORDER BY id DESC LIMIT 1",
+        )
+        .bind(model)
+        .fetch_optional(&self.pool)
+        .await?;
+        let reset_at = reset.map(|(t,)| parse_time(&t)).transpose()?;
+        let (active,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM jobs WHERE state IN ('pending', 'running')")
+                .fetch_one(&self.pool)
+                .await?;
+        let mut history = History {
+            active_all_models: u32::try_from(active).unwrap_or(u32::MAX),
+            ..History::default()
+        };
+        let day_ago = now - chrono::Duration::hours(24);
+        let mut counting_failures = true;
+        for (state, created, finished) in rows {
+            let created = parse_time(&created)?;
+            if created > day_ago {
+                history.started_last_day.push(created);
+            }
+            if let Some(f) = finished.as_deref().map(parse_time).transpose()? {
+                history.last_finished =
+                    Some(history.last_finished.map_or(f, |l: DateTime<Utc>| l.max(f)));
+            }
+            // Failures count back to the last success or the last reset.
+            if counting_failures {
+                if state == JobState::Succeeded.as_str() || reset_at.is_some_and(|r| created <= r) {
+                    counting_failures = false;
+                } else if state == JobState::Failed.as_str() {
+                    history.consecutive_failures += 1;
+                }
+            }
+        }
+        Ok(history)
+    }
+
+    async fn reset_breaker(&self, model: &str, by: &str) -> Result<(), StoreError> {
+        let inserted = sqlx::query(
+            "INSERT INTO retrain_breaker_resets (model, reset_by, reset_at) VALUES (?, ?, ?)",
+        )
+        .bind(model)
+        .bind(by)
+        .bind(Utc::now().to_rfc3339())
+        .execute(&self.pool)
+        .await;
+        match inserted {
+            Ok(_) => Ok(()),
+            Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => {
+                Err(StoreError::UnknownModel(model.to_owned()))
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     async fn last_drift_report(
