@@ -53,14 +53,7 @@ async fn the_demo_trainer_beats_v1_on_the_drifted_holdout() {
         holdout_data: Some(data.join("recent_holdout.csv")),
     };
     backend.start(&j, &spec).await.unwrap();
-    let mut status = backend.poll(&j).await.unwrap();
-    for _ in 0..600 {
-        if !status.state.is_active() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        status = backend.poll(&j).await.unwrap();
-    }
+    let status = backend.wait(&j).await.unwrap();
     let log = std::fs::read_to_string(backend.log_path("retrain-1")).unwrap_or_default();
     assert_eq!(status.state, JobState::Succeeded, "{status:?}\n{log}");
 

@@ -290,6 +290,49 @@ impl RetrainBackend for LocalBackend {
     }
 }
 
+impl LocalBackend {
+    /// Waits for a job this process started to end (its process exits, or its timeout kills it)
+    /// and returns its final status, without polling.
+    pub async fn wait(&self, job: &Job) -> Result<Status, BackendError> {
+        let run = self
+            .running
+            .lock()
+            .map_err(|_| BackendError::Refused("the job table is poisoned".into()))?
+            .remove(&job.id);
+        let Some(Running {
+            mut child,
+            deadline,
+            ..
+        }) = run
+        else {
+            return self.poll(job).await;
+        };
+        let pid = child.id();
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let exited = tokio::task::spawn_blocking(move || {
+            let status = child.wait();
+            (child, status)
+        });
+        match tokio::time::timeout(remaining, exited).await {
+            Ok(Ok((_, status))) => Ok(self.finished(&job.id, &exit_text(status?))),
+            Ok(Err(e)) => Err(BackendError::Refused(format!(
+                "waiting for the trainer failed: {e}"
+            ))),
+            Err(_) => {
+                // The blocking wait reaps the process once the group is killed.
+                kill_group(pid);
+                Ok(failed(
+                    "timed out",
+                    format!(
+                        "the trainer ran longer than {} s and was killed",
+                        self.timeout.as_secs()
+                    ),
+                ))
+            }
+        }
+    }
+}
+
 /// The artifact a finished local job produced: the first file in the output directory other
 /// than `metrics.json` (by name).
 pub fn artifact(output_dir: &Path) -> Option<PathBuf> {
@@ -340,14 +383,7 @@ mod tests {
     }
 
     async fn wait(b: &LocalBackend, j: &Job) -> Status {
-        for _ in 0..200 {
-            let s = b.poll(j).await.unwrap();
-            if !s.state.is_active() {
-                return s;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("the job did not finish")
+        b.wait(j).await.unwrap()
     }
 
     fn spec() -> StartSpec {
