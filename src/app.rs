@@ -11,6 +11,7 @@ use mlops_auth::{
 use mlops_tools::Store;
 use mlops_tools::check_drift::DriftEnv;
 use mlops_tools::drift::profile_cache::ProfileCache;
+use mlops_tools::jobs::runner::{Runner, RunnerSettings};
 use mlops_tools::trace::NewTraceEvent;
 use mlops_tools::trace_log::TraceLog;
 
@@ -31,6 +32,7 @@ struct Inner {
     limits: RateLimits,
     addresses: AddressLimiter,
     drift: DriftEnv,
+    runner: Runner,
 }
 
 fn verifier(config: &Config) -> anyhow::Result<Verifier> {
@@ -85,6 +87,17 @@ impl App {
             )),
             max_window_rows: l.max_window_rows,
         };
+        let runner = Runner::new(
+            store.clone(),
+            traces.clone(),
+            &config.models,
+            RunnerSettings {
+                jobs_dir: config.jobs.dir.clone(),
+                max_concurrent: config.jobs.max_concurrent,
+                poll_interval: Duration::from_secs(config.jobs.poll_interval_secs),
+            },
+        )
+        .map_err(|e| anyhow::anyhow!("retraining: {e}"))?;
         let app = Self {
             inner: Arc::new(Inner {
                 config,
@@ -95,6 +108,7 @@ impl App {
                 limits,
                 addresses,
                 drift,
+                runner,
             }),
         };
         app.forget_idle_limits();
@@ -126,6 +140,20 @@ impl App {
     /// What drift checks need besides the store (the reference profile cache, limits).
     pub fn drift(&self) -> &DriftEnv {
         &self.inner.drift
+    }
+
+    /// Retraining jobs: triggers, state, cancellation.
+    pub fn runner(&self) -> &Runner {
+        &self.inner.runner
+    }
+
+    /// Picks up retraining jobs a previous process left active (call once when serving).
+    pub async fn reconcile_jobs(&self) -> anyhow::Result<()> {
+        let n = self.runner().reconcile().await?;
+        if n > 0 {
+            tracing::info!(jobs = n, "reconciling retraining jobs left active");
+        }
+        Ok(())
     }
 
     pub fn policy(&self) -> &PolicyTable {

@@ -32,6 +32,9 @@ pub enum Command {
     /// Decision traces.
     #[command(subcommand)]
     Traces(TracesCommand),
+    /// Retraining jobs: list, show, cancel, and reset a model's circuit breaker.
+    #[command(subcommand)]
+    Jobs(JobsCommand),
     /// Compare two CSV files for data drift (Evidently's defaults); exit 0 no dataset drift,
     /// 1 drift, 2 error.
     Drift(DriftArgs),
@@ -111,6 +114,33 @@ pub enum TokenCommand {
 pub enum TracesCommand {
     /// Check the hash chain of every stored trace event; exit 1 and name the first broken event.
     Verify,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// Jobs, newest first.
+    List {
+        /// Only this model's jobs.
+        #[arg(long)]
+        model: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        /// Print JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One job with its log tail.
+    Show {
+        id: String,
+        /// Print JSON instead of Markdown.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Cancel an active job (a local trainer's whole process group is killed).
+    Cancel { id: String },
+    /// Close a model's circuit breaker after its jobs failed, so triggers are accepted again.
+    ResetBreaker { model: String },
 }
 
 #[derive(Debug, Args)]

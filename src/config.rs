@@ -36,6 +36,9 @@ pub struct Config {
     /// Rate limits and result size.
     #[serde(default)]
     pub limits: LimitsConfig,
+    /// Retraining jobs: where local jobs keep their files, how many run at once.
+    #[serde(default)]
+    pub jobs: JobsConfig,
     /// The models this server operates.
     #[serde(default)]
     pub models: Vec<ModelSpec>,
@@ -296,6 +299,44 @@ impl Default for LimitsConfig {
     }
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobsConfig {
+    /// Where local jobs keep their log and output, `<dir>/<job id>/` (relative to the config file).
+    #[serde(default = "default_jobs_dir")]
+    pub dir: PathBuf,
+    /// Retraining jobs that may be active at once across all models.
+    #[serde(default = "default_max_concurrent")]
+    pub max_concurrent: u32,
+    /// How often a remote backend (Airflow, GitHub Actions, webhook) is asked about a job.
+    #[serde(default = "default_poll_interval")]
+    pub poll_interval_secs: u64,
+}
+
+fn default_jobs_dir() -> PathBuf {
+    PathBuf::from("jobs")
+}
+fn default_max_concurrent() -> u32 {
+    2
+}
+fn default_poll_interval() -> u64 {
+    10
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self {
+            dir: default_jobs_dir(),
+            max_concurrent: default_max_concurrent(),
+            poll_interval_secs: default_poll_interval(),
+        }
+    }
+}
+
+/// In `models[].retrain.command`, stands for this server's own executable (the demo trainer is
+/// `["{mlops-mcp}", "train-demo"]`).
+pub const SELF_EXE: &str = "{mlops-mcp}";
+
 /// A configuration that cannot be used, with what to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -373,11 +414,25 @@ impl Config {
         {
             self.store.url = format!("sqlite://{}", base.join(path).display());
         }
+        if self.jobs.dir.is_relative() {
+            self.jobs.dir = base.join(&self.jobs.dir);
+        }
+        let exe = std::env::current_exe().ok();
         for m in &mut self.models {
-            for p in [&mut m.reference_data, &mut m.current_data]
+            let mut paths: Vec<&mut PathBuf> = [&mut m.reference_data, &mut m.current_data]
                 .into_iter()
                 .flatten()
-            {
+                .collect();
+            if let Some(r) = m.retrain.as_mut() {
+                paths.extend(r.training_data.iter_mut());
+                paths.extend(r.holdout_data.iter_mut());
+                if let (Some(first), Some(exe)) = (r.command.first_mut(), &exe)
+                    && first == SELF_EXE
+                {
+                    *first = exe.display().to_string();
+                }
+            }
+            for p in paths {
                 if p.is_relative() {
                     *p = base.join(&*p);
                 }
@@ -460,6 +515,12 @@ impl Config {
         }
         if self.http.header_timeout_secs == 0 {
             out.push("http.header_timeout_secs = 0: use a positive number of seconds".into());
+        }
+        if self.jobs.max_concurrent == 0 {
+            out.push("jobs.max_concurrent = 0: use at least 1".into());
+        }
+        if self.jobs.poll_interval_secs == 0 {
+            out.push("jobs.poll_interval_secs = 0: use a positive number of seconds".into());
         }
         if self.stdio.principal.trim().is_empty() {
             out.push("stdio.principal is empty: name the local user, e.g. \"local\"".into());

@@ -41,6 +41,7 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Token(cmd) => commands::token::run(config_path, cmd),
         Command::Demo(args) => commands::demo::run(args).await,
         Command::Traces(cmd) => commands::traces::run(config_path, cmd).await,
+        Command::Jobs(cmd) => commands::jobs::run(config_path, cmd).await,
         Command::Drift(args) => commands::drift::run(args),
         Command::TrainDemo => commands::train_demo::run(),
     };

@@ -5,16 +5,9 @@
 
 mod common;
 
-use common::{HttpServer, Workspace, call, post, read};
+use common::{HttpServer, Workspace, post, read, tool};
 use mlops_tools::trace::Outcome;
 use serde_json::{Value, json};
-
-async fn tool(server: &HttpServer, token: &str, name: &str, args: Value) -> Value {
-    let auth = format!("Bearer {token}");
-    let (status, _, body) = post(server, Some(&auth), &call(name, args)).await;
-    assert_eq!(status, 200, "{body}");
-    body["result"].clone()
-}
 
 /// A demo server, a token for `sub`, and the result of its first `check_drift`.
 async fn checked(sub: &str) -> (Workspace, HttpServer, String, Value) {

@@ -11,31 +11,23 @@ use common::Workspace;
 use mlops_tools::demo::{self, LinearScorer, trainer};
 use mlops_tools::jobs::backend::{RetrainBackend, StartSpec};
 use mlops_tools::jobs::local::{LocalBackend, artifact};
-use mlops_tools::jobs::{Job, JobState};
+use mlops_tools::jobs::{Job, JobState, NewJob};
 
 fn job(id: &str) -> Job {
-    let now = chrono::Utc::now();
-    Job {
-        id: id.into(),
-        model: "fraud-detector".into(),
-        backend: "local".into(),
-        state: JobState::Pending,
-        raw_state: None,
-        reason: "drift".into(),
-        drift_report_id: None,
-        idempotency_key: None,
-        requested_by: "test".into(),
-        params: serde_json::json!({}),
-        external_id: None,
-        external_url: None,
-        progress: None,
-        message: None,
-        produced_version: None,
-        created_at: now,
-        started_at: None,
-        finished_at: None,
-        updated_at: now,
-    }
+    Job::pending(
+        &NewJob {
+            id: id.into(),
+            model: "fraud-detector".into(),
+            backend: "local".into(),
+            reason: "drift".into(),
+            drift_report_id: None,
+            idempotency_key: None,
+            requested_by: "test".into(),
+            params: serde_json::json!({}),
+            trace_id: None,
+        },
+        chrono::Utc::now(),
+    )
 }
 
 #[tokio::test]

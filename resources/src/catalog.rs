@@ -40,6 +40,15 @@ pub const TEMPLATES: &[ResourceInfo] = &[
         mime_type: "text/markdown",
     },
     ResourceInfo {
+        uri: "mlops://jobs/{id}",
+        name: "job",
+        title: "Retraining job",
+        description: "A retraining job: state, backend run, timestamps, the reason and drift \
+                      report behind it, and the candidate version it produced. Subscribe to be \
+                      notified when its state changes. Markdown, then the same as JSON.",
+        mime_type: "text/markdown",
+    },
+    ResourceInfo {
         uri: "mlops://traces/{id}",
         name: "trace",
         title: "Decision trace",

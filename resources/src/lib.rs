@@ -102,6 +102,18 @@ pub async fn read(
                 json: to_json(&stored.output),
             })
         }
+        ResourceUri::Job(id) => {
+            let job = store
+                .get_job(&id)
+                .await?
+                .filter(|j| principal.may_access_model(&j.model))
+                .ok_or_else(|| ReadError::NotFound(uri.to_owned()))?;
+            let view = mlops_tools::retrain::JobView::new(job, None);
+            Ok(Rendered {
+                markdown: view.to_markdown(),
+                json: to_json(&view),
+            })
+        }
         ResourceUri::Trace(id) => {
             let view = trace_view(store, &id)
                 .await?

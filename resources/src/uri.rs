@@ -11,13 +11,16 @@ pub enum ResourceUri {
     Trace(String),
     /// `mlops://drift-reports/{id}`
     DriftReport(String),
+    /// `mlops://jobs/{id}`
+    Job(String),
 }
 
 /// A URI this server does not serve.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "unknown resource URI `{0}`; this server serves mlops://models, \
-     mlops://models/{{model}}/card, mlops://drift-reports/{{id}} and mlops://traces/{{id}}"
+     mlops://models/{{model}}/card, mlops://drift-reports/{{id}}, mlops://jobs/{{id}} and \
+     mlops://traces/{{id}}"
 )]
 pub struct UriError(pub String);
 
@@ -40,6 +43,7 @@ impl ResourceUri {
             ["models", name, "card"] if segment_ok(name) => Ok(Self::ModelCard((*name).to_owned())),
             ["traces", id] if segment_ok(id) => Ok(Self::Trace((*id).to_owned())),
             ["drift-reports", id] if segment_ok(id) => Ok(Self::DriftReport((*id).to_owned())),
+            ["jobs", id] if segment_ok(id) => Ok(Self::Job((*id).to_owned())),
             _ => Err(bad()),
         }
     }
@@ -60,6 +64,10 @@ mod tests {
             Ok(ResourceUri::ModelCard("fraud-detector".into()))
         );
         assert_eq!(
+            ResourceUri::parse("mlops://jobs/7f3c"),
+            Ok(ResourceUri::Job("7f3c".into()))
+        );
+        assert_eq!(
             ResourceUri::parse("mlops://traces/abc-1"),
             Ok(ResourceUri::Trace("abc-1".into()))
         );
@@ -68,7 +76,7 @@ mod tests {
             "mlops://models/../card",
             "mlops://models/a/b/card",
             "file:///etc/passwd",
-            "mlops://jobs/1",
+            "mlops://jobs/",
             "mlops://traces/a%2Fb",
         ] {
             assert!(ResourceUri::parse(bad).is_err(), "{bad}");

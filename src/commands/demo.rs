@@ -56,6 +56,17 @@ features = [
   {{ name = "channel", kind = "categorical" }},
 ]
 
+[models.retrain]
+backend = "local"
+# "{{mlops-mcp}}" stands for this server's own executable: the demo trainer needs nothing but Rust.
+command = ["{{mlops-mcp}}", "train-demo"]
+timeout_secs = 600
+training_data = ["data/{MODEL}/reference.csv", "data/{MODEL}/current.csv"]
+holdout_data = "data/{MODEL}/recent_holdout.csv"
+cooldown_secs = 600
+max_jobs_per_day = 5
+breaker_after_failures = 3
+
 [models.policy]
 drift_share = 0.5
 validation = [
@@ -221,6 +232,7 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode, CommandError> {
     if args.no_serve {
         return Ok(ExitCode::SUCCESS);
     }
+    app.reconcile_jobs().await?;
     crate::transport::http::serve(app, args.http).await?;
     Ok(ExitCode::SUCCESS)
 }

@@ -4,6 +4,7 @@ pub mod check_config;
 pub mod demo;
 pub mod drift;
 pub mod init;
+pub mod jobs;
 pub mod serve;
 pub mod token;
 pub mod traces;

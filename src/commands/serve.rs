@@ -29,6 +29,7 @@ pub async fn run(config_path: Option<PathBuf>, args: ServeArgs) -> Result<ExitCo
         .check_covers(names.iter().map(String::as_str))
         .map_err(|e| anyhow::anyhow!("refusing to start: {e}"))?;
     let app = App::start(config).await?;
+    app.reconcile_jobs().await?;
     match http_addr {
         Some(addr) => crate::transport::http::serve(app, addr).await?,
         None => {

@@ -4,6 +4,7 @@
 mod prompts;
 mod resources;
 mod server;
+mod subscriptions;
 mod tools;
 
 pub use server::McpServer;

@@ -12,18 +12,22 @@ use rmcp::model::{
     GetPromptRequestParams, GetPromptResponse, Implementation, ListPromptsResult,
     ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, MetaObject,
     PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities,
-    ServerConfig, Tool,
+    ServerConfig, SubscribeRequestParams, SubscriptionFilter, Tool, UnsubscribeRequestParams,
 };
-use rmcp::service::RequestContext;
+use rmcp::service::{RequestContext, SubscriptionContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::Value;
 
-use super::{prompts, resources};
+use super::{prompts, resources, subscriptions};
 use crate::app::App;
 
 /// `_meta` key carrying the trace id of a call, in results and (optionally) in requests that
 /// continue an existing trace.
 pub const TRACE_META_KEY: &str = "io.mlops-mcp/traceId";
+
+/// The trace id of the tool call being served (tools that record their own decisions join it).
+#[derive(Debug, Clone)]
+pub struct TraceId(pub String);
 
 static ROUTER: LazyLock<Arc<ToolRouter<McpServer>>> =
     LazyLock::new(|| Arc::new(McpServer::tool_router()));
@@ -35,6 +39,8 @@ pub struct McpServer {
     router: Arc<ToolRouter<McpServer>>,
     /// Set for stdio; over HTTP the principal comes from the verified token on each request.
     stdio_principal: Option<Principal>,
+    /// Legacy `resources/subscribe` state (stdio sessions only).
+    legacy_subscriptions: Arc<subscriptions::Legacy>,
 }
 
 impl McpServer {
@@ -44,6 +50,7 @@ impl McpServer {
             app,
             router: ROUTER.clone(),
             stdio_principal: None,
+            legacy_subscriptions: Arc::default(),
         }
     }
 
@@ -53,6 +60,7 @@ impl McpServer {
             app,
             router: ROUTER.clone(),
             stdio_principal: Some(principal),
+            legacy_subscriptions: Arc::default(),
         }
     }
 
@@ -226,6 +234,7 @@ impl ServerHandler for McpServer {
             ServerCapabilities::builder()
                 .enable_tools()
                 .enable_resources()
+                .enable_resources_subscribe()
                 .enable_prompts()
                 .build(),
         )
@@ -321,6 +330,7 @@ impl ServerHandler for McpServer {
         };
 
         ctx.extensions.insert(principal.clone());
+        ctx.extensions.insert(TraceId(trace_id.clone()));
         let response = self
             .router
             .call(ToolCallContext::new(self, request, ctx))
@@ -407,6 +417,56 @@ impl ServerHandler for McpServer {
             .with_cache_scope(CacheScope::Private)
             .with_ttl_ms(0)
             .into())
+    }
+
+    fn accepted_subscription_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        Some(subscriptions::accepted(requested))
+    }
+
+    async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
+        let principal = self.require_read(context.request_context())?;
+        subscriptions::listen(&self.app, principal, context).await
+    }
+
+    #[allow(deprecated)]
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let principal = self.require_read(&ctx)?;
+        if self.stdio_principal.is_none() {
+            return Err(ErrorData::invalid_request(
+                "resources/subscribe needs a session, which this stateless HTTP server does not keep; \
+                 use subscriptions/listen (protocol 2026-07-28), or call get_job with wait_seconds",
+                None,
+            ));
+        }
+        if subscriptions::job_id(&request.uri).is_none() {
+            return Err(ErrorData::invalid_params(
+                format!(
+                    "`{}` cannot be subscribed to; this server notifies about mlops://jobs/{{id}}",
+                    request.uri
+                ),
+                None,
+            ));
+        }
+        self.legacy_subscriptions
+            .subscribe(&self.app, &principal, ctx.peer.clone(), request.uri);
+        Ok(())
+    }
+
+    #[allow(deprecated)]
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        _ctx: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.legacy_subscriptions.unsubscribe(&request.uri);
+        Ok(())
     }
 
     async fn list_prompts(

@@ -2,12 +2,29 @@
 
 use mlops_auth::Principal;
 use mlops_tools::check_drift::{CheckDriftError, CheckDriftInput, CheckDriftOutput};
+use mlops_tools::jobs::runner::DEFAULT_LOG_LINES;
 use mlops_tools::list_models::{ListModelsInput, ListModelsOutput};
+use mlops_tools::retrain::{
+    GetJobInput, JobView, RetrainError, TriggerRetrainInput, TriggerRetrainOutput,
+};
 use rmcp::handler::server::common::Extension;
 use rmcp::handler::server::wrapper::Parameters;
-use rmcp::{Json, tool, tool_router};
+use rmcp::model::ProgressNotificationParam;
+use rmcp::service::RequestContext;
+use rmcp::{Json, RoleServer, tool, tool_router};
 
 use super::McpServer;
+use super::server::TraceId;
+
+/// Most log lines `get_job` returns.
+const MAX_LOG_LINES: u32 = 200;
+
+fn retrain_error(error: RetrainError) -> String {
+    match error {
+        RetrainError::Store(e) => internal(e),
+        other => other.to_string(),
+    }
+}
 
 /// What an agent sees when something failed inside the server; details go to the log.
 fn internal(error: impl std::fmt::Display) -> String {
@@ -77,5 +94,103 @@ impl McpServer {
             Err(CheckDriftError::Store(e)) => Err(internal(e)),
             Err(refusal) => Err(refusal.to_string()),
         }
+    }
+
+    /// Start retraining a model on fresh data (high-privilege; costs compute). Use it when
+    /// check_drift recommends `retrain`: pass the model, a one-sentence reason and the drift
+    /// `report_id`. Returns at once with the job (`created: false` means an existing job was
+    /// returned: the same `idempotency_key`, or the model's job already in progress). Then call
+    /// get_job with `wait_seconds` until it ends. Refused with the limit and when to retry if a
+    /// cost control (cooldown, daily budget, concurrent jobs, circuit breaker) says no.
+    #[tool(
+        name = "trigger_retrain",
+        annotations(
+            title = "Trigger retraining",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = true
+        )
+    )]
+    pub(crate) async fn trigger_retrain(
+        &self,
+        Parameters(input): Parameters<TriggerRetrainInput>,
+        Extension(principal): Extension<Principal>,
+        Extension(TraceId(trace_id)): Extension<TraceId>,
+    ) -> Result<Json<TriggerRetrainOutput>, String> {
+        self.app
+            .runner()
+            .trigger(&principal, &input, &trace_id)
+            .await
+            .map(Json)
+            .map_err(retrain_error)
+    }
+
+    /// A retraining job's state (`pending`, `running`, `succeeded`, `failed`, `cancelled`),
+    /// progress, timestamps, the last lines of its log and, once it succeeded, the candidate
+    /// version it registered. Pass `wait_seconds` (up to 60) to wait for the job to end;
+    /// progress notifications are sent meanwhile if you passed a progress token. When it
+    /// succeeded, call get_validation for the produced version.
+    #[tool(
+        name = "get_job",
+        annotations(
+            title = "Get a retraining job",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    pub(crate) async fn get_job(
+        &self,
+        Parameters(input): Parameters<GetJobInput>,
+        Extension(principal): Extension<Principal>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<JobView>, String> {
+        let wait = std::time::Duration::from_secs(u64::from(input.wait_seconds.unwrap_or(0)));
+        let lines = input
+            .log_lines
+            .map_or(DEFAULT_LOG_LINES, |n| n.min(MAX_LOG_LINES) as usize);
+        let token = ctx.meta.get_progress_token();
+        // Progress notifications go out in order from one task; the job keeps running whatever
+        // happens to them.
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(f64, String)>();
+        let sender = token.map(|token| {
+            let peer = ctx.peer.clone();
+            tokio::spawn(async move {
+                let mut step = 0.0;
+                while let Some((progress, message)) = rx.recv().await {
+                    // Progress must increase; the job's own fraction is kept when it has one.
+                    step = f64::max(step + 1e-3, progress);
+                    let param = ProgressNotificationParam::new(token.clone(), step)
+                        .with_total(1.0)
+                        .with_message(message);
+                    if peer.notify_progress(param).await.is_err() {
+                        break;
+                    }
+                }
+            })
+        });
+        let result = self
+            .app
+            .runner()
+            .get(&principal, &input.job_id, wait, lines, |job| {
+                let _ = tx.send((
+                    job.progress.unwrap_or(0.0).clamp(0.0, 1.0),
+                    format!(
+                        "{} {}",
+                        job.state.as_str(),
+                        job.raw_state.as_deref().unwrap_or_default()
+                    )
+                    .trim()
+                    .to_owned(),
+                ));
+            })
+            .await;
+        drop(tx);
+        if let Some(sender) = sender {
+            let _ = sender.await;
+        }
+        result.map(Json).map_err(retrain_error)
     }
 }

@@ -100,6 +100,24 @@ impl Workspace {
         }
     }
 
+    /// Rewrites the workspace's config file.
+    pub fn edit_config(&self, edit: impl FnOnce(&mut toml::Table)) {
+        let mut table: toml::Table =
+            toml::from_str(&std::fs::read_to_string(&self.config).unwrap()).unwrap();
+        edit(&mut table);
+        std::fs::write(&self.config, toml::to_string(&table).unwrap()).unwrap();
+    }
+
+    /// Rewrites `[models.retrain]` of the demo model (its first model).
+    pub fn edit_retrain(&self, edit: impl FnOnce(&mut toml::Table)) {
+        self.edit_config(|t| {
+            let model = t["models"].as_array_mut().unwrap()[0]
+                .as_table_mut()
+                .unwrap();
+            edit(model["retrain"].as_table_mut().unwrap());
+        });
+    }
+
     pub fn db_url(&self) -> String {
         format!("sqlite://{}", self.path().join("mlops-mcp.db").display())
     }
@@ -222,6 +240,14 @@ pub async fn post_with(
         headers,
         serde_json::from_str(&json_text).unwrap_or(Value::Null),
     )
+}
+
+/// Calls a tool over HTTP with a bearer token and returns the JSON-RPC `result`.
+pub async fn tool(server: &HttpServer, token: &str, name: &str, args: Value) -> Value {
+    let auth = format!("Bearer {token}");
+    let (status, _, body) = post(server, Some(&auth), &call(name, args)).await;
+    assert_eq!(status, 200, "{body}");
+    body["result"].clone()
 }
 
 pub fn call(tool: &str, args: Value) -> String {

@@ -8,6 +8,7 @@ pub mod jobs;
 pub mod list_models;
 pub mod model;
 pub mod records;
+pub mod retrain;
 pub mod store;
 pub mod trace;
 pub mod trace_log;

@@ -110,6 +110,24 @@ pub async fn list_models(
         });
     for m in visible {
         let mut summary = summarize(m);
+        if let Some(job) = store
+            .list_jobs(Some(&m.spec.name), 1)
+            .await?
+            .into_iter()
+            .find(|j| j.state.is_active())
+        {
+            summary.next_step = format!(
+                "Retraining job {} is {}; call get_job with job_id \"{}\" and wait_seconds 60.",
+                job.id,
+                job.state.as_str(),
+                job.id
+            );
+            summary.active_job = Some(ActiveJob {
+                job_id: job.id,
+                state: job.state.as_str().to_owned(),
+                started_at: job.started_at.unwrap_or(job.created_at),
+            });
+        }
         if let Some(last) = store.last_drift_report(&m.spec.name).await? {
             let o = last.output;
             summary.last_drift = Some(DriftVerdict {

@@ -4,6 +4,8 @@
 
 use std::collections::BTreeMap;
 
+use mlops_tools::jobs::limits::{Refusal, RetrainSpec};
+use mlops_tools::jobs::{Admission, Budget, Candidate, JobState, JobUpdate};
 use mlops_tools::model::{CHAMPION, NewVersion};
 use mlops_tools::store::SqliteStore;
 use mlops_tools::{ModelSpec, Store, StoreError};
@@ -100,17 +102,50 @@ fn new_job(model: &str, key: Option<&str>) -> mlops_tools::jobs::NewJob {
         idempotency_key: key.map(str::to_owned),
         requested_by: "agent".into(),
         params: serde_json::json!({}),
+        trace_id: None,
+    }
+}
+
+/// Cost controls loose enough not to get in the way.
+fn loose() -> RetrainSpec {
+    toml::from_str(
+        "command = [\"train\"]\ncooldown_secs = 0\nmax_jobs_per_day = 1000\nbreaker_after_failures = 1000",
+    )
+    .unwrap()
+}
+
+async fn create(
+    store: &dyn Store,
+    job: &mlops_tools::jobs::NewJob,
+    spec: &RetrainSpec,
+    max_concurrent: u32,
+) -> Admission {
+    let budget = Budget {
+        spec,
+        max_concurrent,
+        now: chrono::Utc::now(),
+    };
+    store.create_job(job, &budget).await.unwrap()
+}
+
+async fn open_store(dir: &tempfile::TempDir) -> std::sync::Arc<SqliteStore> {
+    let url = format!("sqlite://{}", dir.path().join("s.db").display());
+    let store = std::sync::Arc::new(SqliteStore::open(&url).await.unwrap());
+    store.sync_model(&spec("m")).await.unwrap();
+    store
+}
+
+fn to(state: JobState) -> JobUpdate {
+    JobUpdate {
+        state: Some(state),
+        ..JobUpdate::default()
     }
 }
 
 #[tokio::test]
 async fn one_active_job_per_model_and_idempotency_keys_are_enforced_by_the_database() {
-    use mlops_tools::jobs::{Created, JobState, JobUpdate};
-
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("s.db").display());
-    let store = std::sync::Arc::new(SqliteStore::open(&url).await.unwrap());
-    store.sync_model(&spec("m")).await.unwrap();
+    let store = open_store(&dir).await;
 
     // 50 concurrent triggers, on several connections: exactly one job is created.
     let tasks: Vec<_> = (0..50)
@@ -118,7 +153,7 @@ async fn one_active_job_per_model_and_idempotency_keys_are_enforced_by_the_datab
             let store = store.clone();
             tokio::spawn(async move {
                 let key = format!("k{i}");
-                store.create_job(&new_job("m", Some(&key))).await.unwrap()
+                create(store.as_ref(), &new_job("m", Some(&key)), &loose(), 10).await
             })
         })
         .collect();
@@ -128,85 +163,194 @@ async fn one_active_job_per_model_and_idempotency_keys_are_enforced_by_the_datab
     }
     let new: Vec<_> = created
         .iter()
-        .filter(|c| matches!(c, Created::New(_)))
+        .filter(|c| matches!(c, Admission::New(_)))
         .collect();
     assert_eq!(new.len(), 1);
-    let id = new[0].job().id.clone();
-    assert!(created.iter().all(|c| c.job().id == id));
+    let id = new[0].job().unwrap().id.clone();
+    assert!(created.iter().all(|c| c.job().unwrap().id == id));
     assert_eq!(store.active_jobs().await.unwrap().len(), 1);
 
-    // The job runs and succeeds; its times are set once.
-    let running = store
-        .update_job(
-            &id,
-            &JobUpdate {
-                state: Some(JobState::Running),
-                raw_state: Some("started".into()),
-                ..JobUpdate::default()
-            },
-        )
-        .await
-        .unwrap();
+    // Exactly one claim starts it; its times are set once.
+    let running = store.claim_start(&id).await.unwrap().unwrap();
+    assert_eq!(
+        (running.state, running.raw_state.as_deref()),
+        (JobState::Running, Some("starting"))
+    );
     assert!(running.started_at.is_some() && running.finished_at.is_none());
-    let done = store
-        .update_job(
-            &id,
-            &JobUpdate {
-                state: Some(JobState::Succeeded),
-                produced_version: Some("v2".into()),
-                ..JobUpdate::default()
-            },
-        )
+    assert_eq!(store.claim_start(&id).await.unwrap(), None);
+
+    // It succeeds and registers the next version, in one step, once.
+    let candidate = Candidate {
+        metrics: [("roc_auc".to_owned(), 0.93)].into_iter().collect(),
+        artifact_uri: "file:///tmp/model.json".into(),
+        artifact_digest: "sha256:00".into(),
+        data_snapshot: Some("train.csv".into()),
+    };
+    let (done, ended) = store
+        .finish_job(&id, &to(JobState::Succeeded), Some(&candidate))
         .await
         .unwrap();
+    assert!(ended);
     assert_eq!(
         (
             done.state,
             done.raw_state.as_deref(),
             done.produced_version.as_deref()
         ),
-        (JobState::Succeeded, Some("started"), Some("v2"))
+        (JobState::Succeeded, Some("starting"), Some("v1"))
     );
     assert!(done.finished_at.is_some());
     assert!(store.active_jobs().await.unwrap().is_empty());
+    let model = store.get_model("m").await.unwrap().unwrap();
+    assert_eq!(model.versions.len(), 1);
+    assert_eq!(model.versions[0].training_job.as_deref(), Some(id.as_str()));
+    assert_eq!(model.versions[0].created_by, "agent");
 
-    // The same key returns the same (finished) job; a new key creates a new one.
-    let key = done.idempotency_key.clone().unwrap();
-    let again = store.create_job(&new_job("m", Some(&key))).await.unwrap();
-    assert_eq!(again, Created::Existing(done.clone()));
-    let next = store
-        .create_job(&new_job("m", Some("fresh")))
+    // A finished job is final: finishing again or updating changes nothing.
+    let (same, ended) = store
+        .finish_job(&id, &to(JobState::Failed), Some(&candidate))
         .await
         .unwrap();
-    assert!(matches!(next, Created::New(ref j) if j.id != id));
+    assert!(!ended);
+    assert_eq!(same, done);
+    assert_eq!(
+        store.update_job(&id, &to(JobState::Running)).await.unwrap(),
+        done
+    );
+    assert_eq!(
+        store.get_model("m").await.unwrap().unwrap().versions.len(),
+        1
+    );
+
+    // The same key returns the same (finished) job; a new key creates a new one, and the next
+    // success is v2.
+    let key = done.idempotency_key.clone().unwrap();
+    let again = create(store.as_ref(), &new_job("m", Some(&key)), &loose(), 10).await;
+    assert_eq!(again, Admission::Existing(done.clone()));
+    let next = create(store.as_ref(), &new_job("m", Some("fresh")), &loose(), 10).await;
+    let next_id = next.job().unwrap().id.clone();
+    assert!(matches!(next, Admission::New(ref j) if j.id != id));
+    let (second, _) = store
+        .finish_job(&next_id, &to(JobState::Succeeded), Some(&candidate))
+        .await
+        .unwrap();
+    assert_eq!(second.produced_version.as_deref(), Some("v2"));
 
     // Unknown model and unknown job are errors.
+    let budget = Budget {
+        spec: &loose(),
+        max_concurrent: 10,
+        now: chrono::Utc::now(),
+    };
     assert!(matches!(
-        store.create_job(&new_job("nope", None)).await,
+        store.create_job(&new_job("nope", None), &budget).await,
         Err(StoreError::UnknownModel(_))
     ));
     assert!(matches!(
         store.update_job("missing", &JobUpdate::default()).await,
         Err(StoreError::UnknownJob(_))
     ));
+    assert!(matches!(
+        store
+            .finish_job("missing", &JobUpdate::default(), None)
+            .await,
+        Err(StoreError::UnknownJob(_))
+    ));
+}
+
+#[tokio::test]
+async fn every_cost_control_refuses_in_the_store_and_leaves_no_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(&dir).await;
+    store.sync_model(&spec("other")).await.unwrap();
+    let strict: RetrainSpec = toml::from_str(
+        "command = [\"train\"]\ncooldown_secs = 3600\nmax_jobs_per_day = 2\nbreaker_after_failures = 2",
+    )
+    .unwrap();
+    let count = |store: std::sync::Arc<SqliteStore>| async move {
+        store.list_jobs(None, 1000).await.unwrap().len()
+    };
+
+    // Concurrency: another model's active job fills the only slot.
+    let other = create(store.as_ref(), &new_job("other", None), &loose(), 1).await;
+    let refused = create(store.as_ref(), &new_job("m", None), &strict, 1).await;
+    assert!(
+        matches!(refused, Admission::Refused(Refusal::Concurrency { max: 1 })),
+        "{refused:?}"
+    );
+    assert_eq!(count(store.clone()).await, 1);
+    store
+        .finish_job(&other.job().unwrap().id, &to(JobState::Succeeded), None)
+        .await
+        .unwrap();
+
+    // Cooldown: a job of `m` just ended.
+    let first = create(store.as_ref(), &new_job("m", None), &strict, 1).await;
+    store
+        .finish_job(&first.job().unwrap().id, &to(JobState::Failed), None)
+        .await
+        .unwrap();
+    let refused = create(store.as_ref(), &new_job("m", None), &strict, 1).await;
+    assert!(
+        matches!(
+            refused,
+            Admission::Refused(Refusal::Cooldown {
+                cooldown_secs: 3600,
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(count(store.clone()).await, 2);
+
+    // Daily budget: two jobs of `m` started today (cooldown off for this spec).
+    let no_cooldown: RetrainSpec = toml::from_str(
+        "command = [\"train\"]\ncooldown_secs = 0\nmax_jobs_per_day = 2\nbreaker_after_failures = 5",
+    )
+    .unwrap();
+    let second = create(store.as_ref(), &new_job("m", None), &no_cooldown, 1).await;
+    store
+        .finish_job(&second.job().unwrap().id, &to(JobState::Failed), None)
+        .await
+        .unwrap();
+    let refused = create(store.as_ref(), &new_job("m", None), &no_cooldown, 1).await;
+    assert!(
+        matches!(
+            refused,
+            Admission::Refused(Refusal::DailyLimit { max: 2, .. })
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(count(store.clone()).await, 3);
+
+    // Circuit breaker: the last two jobs of `m` failed.
+    let breaker: RetrainSpec = toml::from_str(
+        "command = [\"train\"]\ncooldown_secs = 0\nmax_jobs_per_day = 100\nbreaker_after_failures = 2",
+    )
+    .unwrap();
+    let refused = create(store.as_ref(), &new_job("m", None), &breaker, 1).await;
+    assert!(
+        matches!(
+            refused,
+            Admission::Refused(Refusal::BreakerOpen { failures: 2, .. })
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(count(store.clone()).await, 3);
+    // A human resets it; the next trigger is accepted.
+    store.reset_breaker("m", "alice").await.unwrap();
+    let accepted = create(store.as_ref(), &new_job("m", None), &breaker, 1).await;
+    assert!(matches!(accepted, Admission::New(_)), "{accepted:?}");
 }
 
 #[tokio::test]
 async fn retrain_history_counts_failures_back_to_the_last_success_or_reset() {
-    use mlops_tools::jobs::{JobState, JobUpdate};
-
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("s.db").display());
-    let store = SqliteStore::open(&url).await.unwrap();
-    store.sync_model(&spec("m")).await.unwrap();
-    let finish = |state| JobUpdate {
-        state: Some(state),
-        ..JobUpdate::default()
-    };
+    let store = open_store(&dir).await;
     for state in [JobState::Succeeded, JobState::Failed, JobState::Failed] {
-        let created = store.create_job(&new_job("m", None)).await.unwrap();
+        let created = create(store.as_ref(), &new_job("m", None), &loose(), 10).await;
         store
-            .update_job(&created.job().id, &finish(state))
+            .finish_job(&created.job().unwrap().id, &to(state), None)
             .await
             .unwrap();
     }
@@ -223,9 +367,9 @@ async fn retrain_history_counts_failures_back_to_the_last_success_or_reset() {
         .await
         .unwrap();
     assert_eq!(h.consecutive_failures, 0);
-    let running = store.create_job(&new_job("m", None)).await.unwrap();
+    let running = create(store.as_ref(), &new_job("m", None), &loose(), 10).await;
     store
-        .update_job(&running.job().id, &finish(JobState::Failed))
+        .finish_job(&running.job().unwrap().id, &to(JobState::Failed), None)
         .await
         .unwrap();
     assert_eq!(
@@ -236,7 +380,7 @@ async fn retrain_history_counts_failures_back_to_the_last_success_or_reset() {
             .consecutive_failures,
         1
     );
-    store.create_job(&new_job("m", None)).await.unwrap();
+    create(store.as_ref(), &new_job("m", None), &loose(), 10).await;
     assert_eq!(
         store
             .retrain_history("m", chrono::Utc::now())

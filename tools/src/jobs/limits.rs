@@ -76,6 +76,11 @@ impl RetrainSpec {
                 "{at}.command: the local backend needs the trainer's program and arguments"
             ));
         }
+        if self.backend != BackendKind::Local {
+            out.push(format!(
+                "{at}.backend: only `local` is available in this build so far"
+            ));
+        }
         if self.timeout_secs == 0 {
             out.push(format!("{at}.timeout_secs = 0: use at least 1"));
         }

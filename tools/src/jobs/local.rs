@@ -4,7 +4,8 @@
 //! - `MLOPS_MODEL`, `MLOPS_JOB_ID`;
 //! - `MLOPS_TRAINING_DATA`: training files, separated by `:`;
 //! - `MLOPS_HOLDOUT_DATA`: the evaluation file (unset when the model has none);
-//! - `MLOPS_OUTPUT_DIR`: an empty directory for the results.
+//! - `MLOPS_OUTPUT_DIR`: an empty directory for the results;
+//! - `MLOPS_PARAMS`: the caller's backend parameters as a JSON object (`{}` if none).
 //!
 //! The trainer writes `metrics.json` (an object of metric name to number) and its model artifact
 //! into `MLOPS_OUTPUT_DIR` and exits 0. Its stdout and stderr go to `job.log` beside the output
@@ -12,7 +13,7 @@
 //! a job is judged by its process (still alive: running) and its output (`metrics.json`:
 //! succeeded; none: failed).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
@@ -23,7 +24,7 @@ use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 
 use super::backend::{BackendError, RetrainBackend, StartSpec, Started, Status};
-use super::{Job, JobState};
+use super::{Candidate, Job, JobState};
 
 /// File the trainer must write.
 pub const METRICS_FILE: &str = "metrics.json";
@@ -66,13 +67,8 @@ impl LocalBackend {
     }
 
     fn finished(&self, job_id: &str, how: &str) -> Status {
-        let metrics = self.output_dir(job_id).join(METRICS_FILE);
-        let ok = std::fs::read_to_string(&metrics)
-            .ok()
-            .and_then(|t| {
-                serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&t).ok()
-            })
-            .is_some();
+        let metrics = read_metrics(&self.output_dir(job_id).join(METRICS_FILE));
+        let ok = metrics.is_ok();
         match (how, ok) {
             ("exit 0", true) | ("gone", true) => Status {
                 state: JobState::Succeeded,
@@ -82,7 +78,10 @@ impl LocalBackend {
             },
             ("exit 0", false) => failed(
                 how,
-                format!("the trainer exited 0 but wrote no valid {METRICS_FILE}"),
+                format!(
+                    "the trainer exited 0 but wrote no valid {METRICS_FILE}: {}",
+                    metrics.err().map(|e| e.to_string()).unwrap_or_default()
+                ),
             ),
             ("gone", false) => failed(
                 how,
@@ -102,12 +101,7 @@ impl LocalBackend {
 }
 
 fn failed(raw: &str, message: String) -> Status {
-    Status {
-        state: JobState::Failed,
-        raw_state: raw.into(),
-        progress: None,
-        message: Some(message),
-    }
+    Status::failed(raw, message)
 }
 
 fn running(raw: &str) -> Status {
@@ -174,6 +168,7 @@ impl RetrainBackend for LocalBackend {
             .env("MLOPS_JOB_ID", &job.id)
             .env("MLOPS_TRAINING_DATA", training.join(":"))
             .env("MLOPS_OUTPUT_DIR", &output)
+            .env("MLOPS_PARAMS", job.params.to_string())
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);
@@ -269,6 +264,39 @@ impl RetrainBackend for LocalBackend {
         }
     }
 
+    async fn next_status(&self, job: &Job, interval: Duration) -> Result<Status, BackendError> {
+        if self.owns(&job.id) {
+            return self.wait(job).await;
+        }
+        // Adopted after a restart: not our child, so watch the process id.
+        tokio::time::sleep(interval.min(ADOPTED_POLL)).await;
+        self.poll(job).await
+    }
+
+    async fn collect(&self, job: &Job) -> Result<Option<Candidate>, BackendError> {
+        let output = self.output_dir(&job.id);
+        let metrics = read_metrics(&output.join(METRICS_FILE))?;
+        let artifact = artifact(&output).ok_or_else(|| {
+            BackendError::Output(format!(
+                "the trainer wrote {METRICS_FILE} but no model artifact into MLOPS_OUTPUT_DIR ({})",
+                output.display()
+            ))
+        })?;
+        let artifact = std::fs::canonicalize(&artifact)?;
+        Ok(Some(Candidate {
+            metrics,
+            artifact_digest: sha256_file(&artifact)?,
+            artifact_uri: format!("file://{}", artifact.display()),
+            data_snapshot: None,
+        }))
+    }
+
+    fn log_tail(&self, job: &Job, lines: usize) -> Option<String> {
+        let text = std::fs::read_to_string(self.log_path(&job.id)).ok()?;
+        let all: Vec<&str> = text.lines().collect();
+        Some(all[all.len().saturating_sub(lines)..].join("\n"))
+    }
+
     async fn cancel(&self, job: &Job) -> Result<(), BackendError> {
         let pid = {
             let mut map = self
@@ -291,6 +319,13 @@ impl RetrainBackend for LocalBackend {
 }
 
 impl LocalBackend {
+    /// Whether this process started `job` and still holds its child.
+    fn owns(&self, job_id: &str) -> bool {
+        self.running
+            .lock()
+            .is_ok_and(|map| map.contains_key(job_id))
+    }
+
     /// Waits for a job this process started to end (its process exits, or its timeout kills it)
     /// and returns its final status, without polling.
     pub async fn wait(&self, job: &Job) -> Result<Status, BackendError> {
@@ -333,6 +368,56 @@ impl LocalBackend {
     }
 }
 
+/// How often a trainer this process did not start (adopted after a restart) is looked at.
+const ADOPTED_POLL: Duration = Duration::from_secs(1);
+
+/// `metrics.json`: an object of metric name to finite number, at least one.
+pub fn read_metrics(path: &Path) -> Result<BTreeMap<String, f64>, BackendError> {
+    let shown = path.display();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| BackendError::Output(format!("cannot read {shown}: {e}")))?;
+    let object: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&text).map_err(|e| {
+            BackendError::Output(format!(
+                "{shown} is not a JSON object of metric names to numbers: {e}"
+            ))
+        })?;
+    let mut metrics = BTreeMap::new();
+    for (name, value) in object {
+        match value.as_f64().filter(|v| v.is_finite()) {
+            Some(v) => {
+                metrics.insert(name, v);
+            }
+            None => {
+                return Err(BackendError::Output(format!(
+                    "{shown}: metric `{name}` is {value}, not a finite number"
+                )));
+            }
+        }
+    }
+    if metrics.is_empty() {
+        return Err(BackendError::Output(format!("{shown} holds no metrics")));
+    }
+    Ok(metrics)
+}
+
+/// `sha256:<hex>` of a file's bytes, read in chunks.
+pub fn sha256_file(path: &Path) -> Result<String, std::io::Error> {
+    use sha2::Digest as _;
+    use std::io::Read as _;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = sha2::Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(format!("sha256:{}", hex::encode(hasher.finalize())))
+}
+
 /// The artifact a finished local job produced: the first file in the output directory other
 /// than `metrics.json` (by name).
 pub fn artifact(output_dir: &Path) -> Option<PathBuf> {
@@ -351,27 +436,20 @@ mod tests {
     use super::*;
 
     fn job(id: &str) -> Job {
-        Job {
-            id: id.into(),
-            model: "m".into(),
-            backend: "local".into(),
-            state: JobState::Pending,
-            raw_state: None,
-            reason: "test".into(),
-            drift_report_id: None,
-            idempotency_key: None,
-            requested_by: "t".into(),
-            params: serde_json::json!({}),
-            external_id: None,
-            external_url: None,
-            progress: None,
-            message: None,
-            produced_version: None,
-            created_at: chrono::Utc::now(),
-            started_at: None,
-            finished_at: None,
-            updated_at: chrono::Utc::now(),
-        }
+        Job::pending(
+            &super::super::NewJob {
+                id: id.into(),
+                model: "m".into(),
+                backend: "local".into(),
+                reason: "test".into(),
+                drift_report_id: None,
+                idempotency_key: None,
+                requested_by: "t".into(),
+                params: serde_json::json!({}),
+                trace_id: None,
+            },
+            chrono::Utc::now(),
+        )
     }
 
     fn backend(dir: &Path, script: &str, timeout: Duration) -> LocalBackend {

@@ -1,12 +1,12 @@
-//! Retraining jobs (issue #4, in progress): the job record the store keeps, the backend
-//! contract and the `local` backend. The runner, the other backends and the `trigger_retrain`
-//! / `get_job` tools are not built yet.
+//! Retraining jobs: the job record the store keeps, the backend contract and its backends,
+//! the cost controls, and the runner that starts, watches and finishes jobs.
 //! States are normalised to `pending | running | succeeded | failed | cancelled`; the backend's
 //! own state is kept beside it.
 
 pub mod backend;
 pub mod limits;
 pub mod local;
+pub mod runner;
 
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
@@ -75,6 +75,8 @@ pub struct Job {
     pub message: Option<String>,
     /// The candidate version registered when the job succeeded.
     pub produced_version: Option<String>,
+    /// The trace of the call that created the job; the runner's events join it.
+    pub trace_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
@@ -92,23 +94,77 @@ pub struct NewJob {
     pub idempotency_key: Option<String>,
     pub requested_by: String,
     pub params: serde_json::Value,
+    pub trace_id: Option<String>,
 }
 
-/// What creating a job did.
+impl Job {
+    /// The job as it is stored when `new` is created at `now` (the store's own starting point,
+    /// also what tests build jobs from).
+    pub fn pending(new: &NewJob, now: DateTime<Utc>) -> Job {
+        Job {
+            id: new.id.clone(),
+            model: new.model.clone(),
+            backend: new.backend.clone(),
+            state: JobState::Pending,
+            raw_state: None,
+            reason: new.reason.clone(),
+            drift_report_id: new.drift_report_id.clone(),
+            idempotency_key: new.idempotency_key.clone(),
+            requested_by: new.requested_by.clone(),
+            params: new.params.clone(),
+            external_id: None,
+            external_url: None,
+            progress: None,
+            message: None,
+            produced_version: None,
+            trace_id: new.trace_id.clone(),
+            created_at: now,
+            started_at: None,
+            finished_at: None,
+            updated_at: now,
+        }
+    }
+}
+
+/// The cost controls a new job must pass; the store checks them in the same serialised
+/// transaction that creates the job, so concurrent triggers cannot overrun them.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget<'a> {
+    pub spec: &'a limits::RetrainSpec,
+    /// Active jobs allowed across all models.
+    pub max_concurrent: u32,
+    pub now: DateTime<Utc>,
+}
+
+/// What asking the store for a new job did.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Created {
+pub enum Admission {
     /// A new job.
     New(Job),
     /// The job with the same idempotency key, or the model's active job: nothing was created.
     Existing(Job),
+    /// A cost control refused; nothing was created.
+    Refused(limits::Refusal),
 }
 
-impl Created {
-    pub fn job(&self) -> &Job {
+impl Admission {
+    /// The new or existing job; `None` when refused.
+    pub fn job(&self) -> Option<&Job> {
         match self {
-            Created::New(j) | Created::Existing(j) => j,
+            Admission::New(j) | Admission::Existing(j) => Some(j),
+            Admission::Refused(_) => None,
         }
     }
+}
+
+/// A model version a succeeded job produced, registered as a candidate when the job finishes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    pub metrics: std::collections::BTreeMap<String, f64>,
+    pub artifact_uri: String,
+    /// `sha256:<hex>` of the artifact.
+    pub artifact_digest: String,
+    pub data_snapshot: Option<String>,
 }
 
 /// A change of state reported by a backend (fields left `None` are kept).

@@ -97,21 +97,45 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<String>, StoreError>;
 
     /// Creates a retraining job, unless the model already has one with the same idempotency
-    /// key or an active one: then that job is returned and nothing is created. Enforced by the
-    /// database's unique indexes, so it holds across processes.
+    /// key or an active one (then that job is returned and nothing is created), or a cost
+    /// control in `budget` refuses. Serialised by the database (one writer at a time, unique
+    /// indexes on the active slot and the key), so it holds across processes.
     async fn create_job(
         &self,
         job: &crate::jobs::NewJob,
-    ) -> Result<crate::jobs::Created, StoreError>;
+        budget: &crate::jobs::Budget<'_>,
+    ) -> Result<crate::jobs::Admission, StoreError>;
 
     async fn get_job(&self, id: &str) -> Result<Option<crate::jobs::Job>, StoreError>;
 
-    /// Applies a state report to a job and returns it as stored.
+    /// Jobs newest first, of one model or all, at most `limit`.
+    async fn list_jobs(
+        &self,
+        model: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<crate::jobs::Job>, StoreError>;
+
+    /// Moves a pending job to running (raw state `starting`) and returns it, or `None` if it
+    /// is not pending any more: whoever gets `Some` is the one process that starts it.
+    async fn claim_start(&self, id: &str) -> Result<Option<crate::jobs::Job>, StoreError>;
+
+    /// Applies a state report to an active job and returns it as stored. A finished job is
+    /// final: the report is ignored and the job returned unchanged.
     async fn update_job(
         &self,
         id: &str,
         update: &crate::jobs::JobUpdate,
     ) -> Result<crate::jobs::Job, StoreError>;
+
+    /// Ends an active job with `update` (a final state) and, if given, registers `candidate` as
+    /// the model's next version (`v<N+1>`), in one transaction. Returns the job and whether this
+    /// call ended it (`false`: it had already ended; nothing changed).
+    async fn finish_job(
+        &self,
+        id: &str,
+        update: &crate::jobs::JobUpdate,
+        candidate: Option<&crate::jobs::Candidate>,
+    ) -> Result<(crate::jobs::Job, bool), StoreError>;
 
     /// Every pending or running job (what a runner reconciles after a restart).
     async fn active_jobs(&self) -> Result<Vec<crate::jobs::Job>, StoreError>;

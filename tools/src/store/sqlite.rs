@@ -7,12 +7,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{FromRow, Row, SqlitePool};
+use sqlx::{FromRow, Row, SqliteConnection, SqlitePool};
 
 use super::{ModelRecord, Store, StoreError};
 use crate::check_drift::StoredDriftReport;
-use crate::jobs::limits::History;
-use crate::jobs::{Created, Job, JobState, JobUpdate, NewJob};
+use crate::jobs::limits::{self, History};
+use crate::jobs::{Admission, Budget, Candidate, Job, JobState, JobUpdate, NewJob};
 use crate::model::{Alias, AliasChange, ModelSpec, ModelVersion, NewVersion};
 use crate::trace::{self, GENESIS_HASH, NewTraceEvent, TraceEvent};
 
@@ -91,7 +91,10 @@ impl SqliteStore {
     }
 
     async fn try_append(&self, events: &[NewTraceEvent]) -> Result<Vec<TraceEvent>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        // Every transaction that reads before it writes takes the write lock first (IMMEDIATE):
+        // a deferred one would fail with SQLITE_BUSY_SNAPSHOT, which no busy timeout retries,
+        // whenever another connection wrote between its read and its write.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let head = sqlx::query("SELECT seq, hash FROM trace_events ORDER BY seq DESC LIMIT 1")
             .fetch_optional(&mut *tx)
             .await?;
@@ -171,48 +174,8 @@ impl Store for SqliteStore {
     }
 
     async fn register_version(&self, v: &NewVersion) -> Result<ModelVersion, StoreError> {
-        let created_at = Utc::now();
-        let metrics =
-            serde_json::to_string(&v.metrics).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let result = sqlx::query(
-            "INSERT INTO model_versions (model, version, metrics, artifact_uri, artifact_digest, \
-             training_job, data_snapshot, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&v.model)
-        .bind(&v.version)
-        .bind(metrics)
-        .bind(&v.artifact_uri)
-        .bind(&v.artifact_digest)
-        .bind(&v.training_job)
-        .bind(&v.data_snapshot)
-        .bind(&v.created_by)
-        .bind(created_at.to_rfc3339())
-        .execute(&self.pool)
-        .await;
-        match result {
-            Ok(_) => {}
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                return Err(StoreError::VersionExists {
-                    model: v.model.clone(),
-                    version: v.version.clone(),
-                });
-            }
-            Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => {
-                return Err(StoreError::UnknownModel(v.model.clone()));
-            }
-            Err(e) => return Err(e.into()),
-        }
-        Ok(ModelVersion {
-            model: v.model.clone(),
-            version: v.version.clone(),
-            metrics: v.metrics.clone(),
-            artifact_uri: v.artifact_uri.clone(),
-            artifact_digest: v.artifact_digest.clone(),
-            training_job: v.training_job.clone(),
-            data_snapshot: v.data_snapshot.clone(),
-            created_by: v.created_by.clone(),
-            created_at,
-        })
+        let mut conn = self.pool.acquire().await?;
+        insert_version(&mut conn, v).await
     }
 
     async fn set_alias(
@@ -223,7 +186,7 @@ impl Store for SqliteStore {
         set_by: &str,
         reason: &str,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let exists: Option<(String,)> =
             sqlx::query_as("SELECT version FROM model_versions WHERE model = ? AND version = ?")
                 .bind(model)
@@ -337,7 +300,7 @@ impl Store for SqliteStore {
             return Err(StoreError::UnknownModel(model.to_owned()));
         }
         let now = chrono::Utc::now().to_rfc3339();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         // Multi-row inserts, within SQLite's limit on bound parameters.
         for chunk in records.chunks(1000) {
             let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
@@ -376,14 +339,44 @@ impl Store for SqliteStore {
         Ok(rows.into_iter().map(|(d,)| d).collect())
     }
 
-    async fn create_job(&self, job: &NewJob) -> Result<Created, StoreError> {
-        let now = Utc::now().to_rfc3339();
+    async fn create_job(&self, job: &NewJob, budget: &Budget<'_>) -> Result<Admission, StoreError> {
+        // One writer at a time from the first statement: the checks below and the insert see
+        // the same state, whichever process or connection triggers concurrently.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let existing: Option<JobRow> = sqlx::query_as(&format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE model = ? AND \
+             ((idempotency_key IS NOT NULL AND idempotency_key = ?) \
+              OR state IN ('pending', 'running')) \
+             ORDER BY (idempotency_key IS NOT NULL AND idempotency_key = ?) DESC LIMIT 1"
+        ))
+        .bind(&job.model)
+        .bind(&job.idempotency_key)
+        .bind(&job.idempotency_key)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(row) = existing {
+            tx.commit().await?;
+            return Ok(Admission::Existing(row.into_job()?));
+        }
+        let history = history(&mut tx, &job.model, budget.now).await?;
+        if let Err(refusal) = limits::check(
+            &job.model,
+            budget.spec,
+            &history,
+            budget.max_concurrent,
+            budget.now,
+        ) {
+            tx.rollback().await?;
+            return Ok(Admission::Refused(refusal));
+        }
+        let created = Job::pending(job, budget.now);
+        let now = budget.now.to_rfc3339();
         let params =
             serde_json::to_string(&job.params).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let inserted = sqlx::query(
             "INSERT INTO jobs (id, model, backend, state, reason, drift_report_id, \
-             idempotency_key, requested_by, params, created_at, updated_at) \
-             VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?)",
+             idempotency_key, requested_by, params, trace_id, created_at, updated_at) \
+             VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&job.id)
         .bind(&job.model)
@@ -393,87 +386,110 @@ impl Store for SqliteStore {
         .bind(&job.idempotency_key)
         .bind(&job.requested_by)
         .bind(params)
+        .bind(&job.trace_id)
         .bind(&now)
         .bind(&now)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await;
         match inserted {
             Ok(_) => {
-                let created = self.get_job(&job.id).await?;
-                created
-                    .map(Created::New)
-                    .ok_or_else(|| StoreError::UnknownJob(job.id.clone()))
+                tx.commit().await?;
+                Ok(Admission::New(created))
             }
             Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => {
                 Err(StoreError::UnknownModel(job.model.clone()))
-            }
-            // Another job holds the key or the model's active slot: return that one.
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                let existing: Option<JobRow> = sqlx::query_as(&format!(
-                    "SELECT {JOB_COLUMNS} FROM jobs WHERE model = ? AND \
-                     ((idempotency_key IS NOT NULL AND idempotency_key = ?) \
-                      OR state IN ('pending', 'running')) \
-                     ORDER BY (idempotency_key IS NOT NULL AND idempotency_key = ?) DESC LIMIT 1"
-                ))
-                .bind(&job.model)
-                .bind(&job.idempotency_key)
-                .bind(&job.idempotency_key)
-                .fetch_optional(&self.pool)
-                .await?;
-                match existing {
-                    Some(row) => Ok(Created::Existing(row.into_job()?)),
-                    // The conflicting job finished in between: try once more.
-                    None => Box::pin(self.create_job(job)).await,
-                }
             }
             Err(e) => Err(e.into()),
         }
     }
 
     async fn get_job(&self, id: &str) -> Result<Option<Job>, StoreError> {
-        let row: Option<JobRow> =
-            sqlx::query_as(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?"))
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
-        row.map(JobRow::into_job).transpose()
+        let mut conn = self.pool.acquire().await?;
+        job_by_id(&mut conn, id).await
     }
 
-    async fn update_job(&self, id: &str, u: &JobUpdate) -> Result<Job, StoreError> {
+    async fn list_jobs(&self, model: Option<&str>, limit: u32) -> Result<Vec<Job>, StoreError> {
+        let rows: Vec<JobRow> = sqlx::query_as(&format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE (? IS NULL OR model = ?) \
+             ORDER BY created_at DESC, id DESC LIMIT ?"
+        ))
+        .bind(model)
+        .bind(model)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(JobRow::into_job).collect()
+    }
+
+    async fn claim_start(&self, id: &str) -> Result<Option<Job>, StoreError> {
         let now = Utc::now().to_rfc3339();
-        let state = u.state.map(JobState::as_str);
-        let result = sqlx::query(
-            "UPDATE jobs SET \
-             state = COALESCE(?, state), raw_state = COALESCE(?, raw_state), \
-             progress = COALESCE(?, progress), message = COALESCE(?, message), \
-             external_id = COALESCE(?, external_id), external_url = COALESCE(?, external_url), \
-             produced_version = COALESCE(?, produced_version), \
-             started_at = CASE WHEN ? = 'running' AND started_at IS NULL THEN ? ELSE started_at END, \
-             finished_at = CASE WHEN ? IN ('succeeded', 'failed', 'cancelled') AND finished_at IS NULL \
-                           THEN ? ELSE finished_at END, \
-             updated_at = ? WHERE id = ?",
+        let claimed = sqlx::query(
+            "UPDATE jobs SET state = 'running', raw_state = 'starting', started_at = ?, \
+             updated_at = ? WHERE id = ? AND state = 'pending'",
         )
-        .bind(state)
-        .bind(&u.raw_state)
-        .bind(u.progress)
-        .bind(&u.message)
-        .bind(&u.external_id)
-        .bind(&u.external_url)
-        .bind(&u.produced_version)
-        .bind(state)
-        .bind(&now)
-        .bind(state)
         .bind(&now)
         .bind(&now)
         .bind(id)
         .execute(&self.pool)
         .await?;
-        if result.rows_affected() == 0 {
-            return Err(StoreError::UnknownJob(id.to_owned()));
+        if claimed.rows_affected() == 0 {
+            return Ok(None);
         }
-        self.get_job(id)
+        self.get_job(id).await
+    }
+
+    async fn update_job(&self, id: &str, u: &JobUpdate) -> Result<Job, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        apply_update(&mut conn, id, u).await?;
+        job_by_id(&mut conn, id)
             .await?
             .ok_or_else(|| StoreError::UnknownJob(id.to_owned()))
+    }
+
+    async fn finish_job(
+        &self,
+        id: &str,
+        u: &JobUpdate,
+        candidate: Option<&Candidate>,
+    ) -> Result<(Job, bool), StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let job = job_by_id(&mut tx, id)
+            .await?
+            .ok_or_else(|| StoreError::UnknownJob(id.to_owned()))?;
+        if !job.state.is_active() {
+            tx.rollback().await?;
+            return Ok((job, false));
+        }
+        let mut update = u.clone();
+        if let Some(c) = candidate {
+            let taken: Vec<(String,)> =
+                sqlx::query_as("SELECT version FROM model_versions WHERE model = ?")
+                    .bind(&job.model)
+                    .fetch_all(&mut *tx)
+                    .await?;
+            let version = next_version(taken.iter().map(|(v,)| v.as_str()));
+            insert_version(
+                &mut tx,
+                &NewVersion {
+                    model: job.model.clone(),
+                    version: version.clone(),
+                    metrics: c.metrics.clone(),
+                    artifact_uri: c.artifact_uri.clone(),
+                    artifact_digest: c.artifact_digest.clone(),
+                    training_job: Some(job.id.clone()),
+                    data_snapshot: c.data_snapshot.clone(),
+                    created_by: job.requested_by.clone(),
+                },
+            )
+            .await?;
+            update.produced_version = Some(version);
+        }
+        apply_update(&mut tx, id, &update).await?;
+        let job = job_by_id(&mut tx, id)
+            .await?
+            .ok_or_else(|| StoreError::UnknownJob(id.to_owned()))?;
+        tx.commit().await?;
+        Ok((job, true))
     }
 
     async fn active_jobs(&self) -> Result<Vec<Job>, StoreError> {
@@ -490,49 +506,8 @@ impl Store for SqliteStore {
         model: &str,
         now: DateTime<Utc>,
     ) -> Result<History, StoreError> {
-        let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
-            "SELECT state, created_at, finished_at FROM jobs WHERE model = ? \
-             ORDER BY created_at DESC, id DESC LIMIT 1000",
-        )
-        .bind(model)
-        .fetch_all(&self.pool)
-        .await?;
-        let reset: Option<(String,)> = sqlx::query_as(
-            "SELECT reset_at FROM retrain_breaker_resets WHERE model = ? ORDER BY id DESC LIMIT 1",
-        )
-        .bind(model)
-        .fetch_optional(&self.pool)
-        .await?;
-        let reset_at = reset.map(|(t,)| parse_time(&t)).transpose()?;
-        let (active,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM jobs WHERE state IN ('pending', 'running')")
-                .fetch_one(&self.pool)
-                .await?;
-        let mut history = History {
-            active_all_models: u32::try_from(active).unwrap_or(u32::MAX),
-            ..History::default()
-        };
-        let day_ago = now - chrono::Duration::hours(24);
-        let mut counting_failures = true;
-        for (state, created, finished) in rows {
-            let created = parse_time(&created)?;
-            if created > day_ago {
-                history.started_last_day.push(created);
-            }
-            if let Some(f) = finished.as_deref().map(parse_time).transpose()? {
-                history.last_finished =
-                    Some(history.last_finished.map_or(f, |l: DateTime<Utc>| l.max(f)));
-            }
-            // Failures count back to the last success or the last reset.
-            if counting_failures {
-                if state == JobState::Succeeded.as_str() || reset_at.is_some_and(|r| created <= r) {
-                    counting_failures = false;
-                } else if state == JobState::Failed.as_str() {
-                    history.consecutive_failures += 1;
-                }
-            }
-        }
-        Ok(history)
+        let mut conn = self.pool.acquire().await?;
+        history(&mut conn, model, now).await
     }
 
     async fn reset_breaker(&self, model: &str, by: &str) -> Result<(), StoreError> {
@@ -609,6 +584,163 @@ impl Store for SqliteStore {
     }
 }
 
+/// `v<N+1>` where N is the largest number among versions named `v<N>` (0 if none).
+fn next_version<'a>(taken: impl Iterator<Item = &'a str>) -> String {
+    let highest = taken
+        .filter_map(|v| v.strip_prefix('v').and_then(|n| n.parse::<u64>().ok()))
+        .max()
+        .unwrap_or(0);
+    format!("v{}", highest + 1)
+}
+
+async fn insert_version(
+    conn: &mut SqliteConnection,
+    v: &NewVersion,
+) -> Result<ModelVersion, StoreError> {
+    let created_at = Utc::now();
+    let metrics =
+        serde_json::to_string(&v.metrics).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let result = sqlx::query(
+        "INSERT INTO model_versions (model, version, metrics, artifact_uri, artifact_digest, \
+         training_job, data_snapshot, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&v.model)
+    .bind(&v.version)
+    .bind(metrics)
+    .bind(&v.artifact_uri)
+    .bind(&v.artifact_digest)
+    .bind(&v.training_job)
+    .bind(&v.data_snapshot)
+    .bind(&v.created_by)
+    .bind(created_at.to_rfc3339())
+    .execute(conn)
+    .await;
+    match result {
+        Ok(_) => {}
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            return Err(StoreError::VersionExists {
+                model: v.model.clone(),
+                version: v.version.clone(),
+            });
+        }
+        Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => {
+            return Err(StoreError::UnknownModel(v.model.clone()));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(ModelVersion {
+        model: v.model.clone(),
+        version: v.version.clone(),
+        metrics: v.metrics.clone(),
+        artifact_uri: v.artifact_uri.clone(),
+        artifact_digest: v.artifact_digest.clone(),
+        training_job: v.training_job.clone(),
+        data_snapshot: v.data_snapshot.clone(),
+        created_by: v.created_by.clone(),
+        created_at,
+    })
+}
+
+async fn job_by_id(conn: &mut SqliteConnection, id: &str) -> Result<Option<Job>, StoreError> {
+    let row: Option<JobRow> =
+        sqlx::query_as(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(conn)
+            .await?;
+    row.map(JobRow::into_job).transpose()
+}
+
+/// Applies `u` to job `id` if it is still active. Errors if the job does not exist.
+async fn apply_update(
+    conn: &mut SqliteConnection,
+    id: &str,
+    u: &JobUpdate,
+) -> Result<(), StoreError> {
+    let now = Utc::now().to_rfc3339();
+    let state = u.state.map(JobState::as_str);
+    let result = sqlx::query(
+        "UPDATE jobs SET \
+         state = COALESCE(?, state), raw_state = COALESCE(?, raw_state), \
+         progress = COALESCE(?, progress), message = COALESCE(?, message), \
+         external_id = COALESCE(?, external_id), external_url = COALESCE(?, external_url), \
+         produced_version = COALESCE(?, produced_version), \
+         started_at = CASE WHEN ? = 'running' AND started_at IS NULL THEN ? ELSE started_at END, \
+         finished_at = CASE WHEN ? IN ('succeeded', 'failed', 'cancelled') AND finished_at IS NULL \
+                       THEN ? ELSE finished_at END, \
+         updated_at = ? WHERE id = ? AND state IN ('pending', 'running')",
+    )
+    .bind(state)
+    .bind(&u.raw_state)
+    .bind(u.progress)
+    .bind(&u.message)
+    .bind(&u.external_id)
+    .bind(&u.external_url)
+    .bind(&u.produced_version)
+    .bind(state)
+    .bind(&now)
+    .bind(state)
+    .bind(&now)
+    .bind(&now)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    if result.rows_affected() == 0 && job_by_id(conn, id).await?.is_none() {
+        return Err(StoreError::UnknownJob(id.to_owned()));
+    }
+    Ok(())
+}
+
+/// What the cost controls of `model` need to know at `now`.
+async fn history(
+    conn: &mut SqliteConnection,
+    model: &str,
+    now: DateTime<Utc>,
+) -> Result<History, StoreError> {
+    let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        "SELECT state, created_at, finished_at FROM jobs WHERE model = ? \
+         ORDER BY created_at DESC, id DESC LIMIT 1000",
+    )
+    .bind(model)
+    .fetch_all(&mut *conn)
+    .await?;
+    let reset: Option<(String,)> = sqlx::query_as(
+        "SELECT reset_at FROM retrain_breaker_resets WHERE model = ? ORDER BY id DESC LIMIT 1",
+    )
+    .bind(model)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let reset_at = reset.map(|(t,)| parse_time(&t)).transpose()?;
+    let (active,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM jobs WHERE state IN ('pending', 'running')")
+            .fetch_one(&mut *conn)
+            .await?;
+    let mut history = History {
+        active_all_models: u32::try_from(active).unwrap_or(u32::MAX),
+        ..History::default()
+    };
+    let day_ago = now - chrono::Duration::hours(24);
+    let mut counting_failures = true;
+    for (state, created, finished) in rows {
+        let created = parse_time(&created)?;
+        if created > day_ago {
+            history.started_last_day.push(created);
+        }
+        if let Some(f) = finished.as_deref().map(parse_time).transpose()? {
+            history.last_finished =
+                Some(history.last_finished.map_or(f, |l: DateTime<Utc>| l.max(f)));
+        }
+        // Failures count back to the last success or the last reset.
+        if counting_failures {
+            if state == JobState::Succeeded.as_str() || reset_at.is_some_and(|r| created <= r) {
+                counting_failures = false;
+            } else if state == JobState::Failed.as_str() {
+                history.consecutive_failures += 1;
+            }
+        }
+    }
+    Ok(history)
+}
+
 fn parse_drift((requested_by, json): (String, String)) -> Result<StoredDriftReport, StoreError> {
     let output = serde_json::from_str(&json)
         .map_err(|e| StoreError::Corrupt(format!("drift report: {e}")))?;
@@ -630,7 +762,7 @@ fn parse_time(s: &str) -> Result<DateTime<Utc>, StoreError> {
 
 const JOB_COLUMNS: &str = "id, model, backend, state, raw_state, reason, drift_report_id, \
     idempotency_key, requested_by, params, external_id, external_url, progress, message, \
-    produced_version, created_at, started_at, finished_at, updated_at";
+    produced_version, trace_id, created_at, started_at, finished_at, updated_at";
 
 #[derive(FromRow)]
 struct JobRow {
@@ -649,6 +781,7 @@ struct JobRow {
     progress: Option<f64>,
     message: Option<String>,
     produced_version: Option<String>,
+    trace_id: Option<String>,
     created_at: String,
     started_at: Option<String>,
     finished_at: Option<String>,
@@ -681,6 +814,7 @@ impl JobRow {
             progress: self.progress,
             message: self.message,
             produced_version: self.produced_version,
+            trace_id: self.trace_id,
         })
     }
 }

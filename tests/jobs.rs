@@ -1,0 +1,490 @@
+//! Retraining end to end with the real binary: the demo loop (drift → trigger → real trainer →
+//! candidate version), 100 concurrent triggers, `kill -9` and reconciliation, failing trainers,
+//! the cost controls and the `jobs` commands.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::{HttpServer, Workspace, post, read, tool};
+use mlops_tools::jobs::{Job, JobState};
+use serde_json::{Value, json};
+
+fn structured(result: &Value) -> &Value {
+    assert_eq!(result["isError"], false, "{result}");
+    &result["structuredContent"]
+}
+
+fn error_text(result: &Value) -> String {
+    assert_eq!(result["isError"], true, "{result}");
+    result["content"][0]["text"].as_str().unwrap().to_owned()
+}
+
+/// Waits (up to 60 s) until the stored job satisfies `ready`; the job changes in another
+/// process, so this re-reads the store.
+async fn job_when(ws: &Workspace, id: &str, ready: impl Fn(&Job) -> bool) -> Job {
+    let store = ws.store().await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let job = store.get_job(id).await.unwrap().unwrap();
+        if ready(&job) {
+            return job;
+        }
+        assert!(Instant::now() < deadline, "job never got there: {job:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Calls get_job with the longest wait until the job ends.
+async fn wait_for_end(server: &HttpServer, token: &str, id: &str) -> Value {
+    for _ in 0..5 {
+        let view = tool(
+            server,
+            token,
+            "get_job",
+            json!({"job_id": id, "wait_seconds": 60}),
+        )
+        .await;
+        let state = structured(&view)["state"].as_str().unwrap().to_owned();
+        if state != "pending" && state != "running" {
+            return structured(&view).clone();
+        }
+    }
+    panic!("job {id} did not end");
+}
+
+fn sh(script: &str) -> toml::Value {
+    toml::Value::Array(vec!["sh".into(), "-c".into(), script.into()])
+}
+
+/// Quotas high enough for a burst of high-privilege calls.
+fn raise_quotas(ws: &Workspace) {
+    ws.edit_config(|t| {
+        let mut limits = toml::Table::new();
+        limits.insert("high_privilege_per_minute".into(), 100_000.into());
+        limits.insert("high_privilege_burst".into(), 1000.into());
+        t.insert("limits".into(), limits.into());
+    });
+}
+
+/// A trainer script that follows the local backend's contract.
+const WRITES_MODEL: &str = "echo '{\"roc_auc\": 0.91}' > \"$MLOPS_OUTPUT_DIR/metrics.json\"; \
+                            echo weights > \"$MLOPS_OUTPUT_DIR/model.bin\"";
+
+#[tokio::test]
+async fn the_demo_retrains_for_real_and_registers_a_better_candidate() {
+    let ws = Workspace::demo();
+    let server = HttpServer::start(&ws);
+    let token = ws.token("loop-agent", "agent");
+
+    let drift = tool(
+        &server,
+        &token,
+        "check_drift",
+        json!({"model": "fraud-detector"}),
+    )
+    .await;
+    let drift = structured(&drift);
+    assert_eq!(drift["recommended_action"], "retrain");
+    let report_id = drift["report_id"].as_str().unwrap();
+
+    let triggered = tool(
+        &server,
+        &token,
+        "trigger_retrain",
+        json!({
+            "model": "fraud-detector",
+            "reason": "4 of 7 features drifted; recommended action retrain",
+            "drift_report_id": report_id,
+        }),
+    )
+    .await;
+    let trace_id = triggered["_meta"]["io.mlops-mcp/traceId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let triggered = structured(&triggered);
+    assert_eq!(triggered["created"], true);
+    let job = &triggered["job"];
+    assert_eq!(job["backend"], "local");
+    assert_eq!(job["drift_report_id"], report_id);
+    let id = job["id"].as_str().unwrap().to_owned();
+    assert_eq!(job["uri"], format!("mlops://jobs/{id}"));
+
+    let done = wait_for_end(&server, &token, &id).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    assert_eq!(done["produced_version"], "v2");
+    assert!(
+        done["log_tail"].as_str().unwrap().contains("metrics:"),
+        "{done}"
+    );
+    assert!(
+        done["next_step"]
+            .as_str()
+            .unwrap()
+            .contains("get_validation")
+    );
+
+    // The candidate is in the registry with its metrics and digest, and beats v1 on roc_auc.
+    let model = ws.model("fraud-detector").await;
+    let v1 = model.versions.iter().find(|v| v.version == "v1").unwrap();
+    let v2 = model.versions.iter().find(|v| v.version == "v2").unwrap();
+    assert_eq!(v2.training_job.as_deref(), Some(id.as_str()));
+    assert_eq!(v2.created_by, "loop-agent");
+    assert!(v2.artifact_digest.starts_with("sha256:") && v2.artifact_digest.len() == 71);
+    let artifact = v2.artifact_uri.strip_prefix("file://").unwrap();
+    assert_eq!(
+        mlops_tools::jobs::local::sha256_file(Path::new(artifact)).unwrap(),
+        v2.artifact_digest
+    );
+    // The candidate's metrics are measured on the drifted holdout; so is v1 here.
+    let holdout =
+        mlops_tools::demo::read_csv(&ws.path().join("data/fraud-detector/recent_holdout.csv"))
+            .unwrap();
+    let v1_now = mlops_tools::demo::trainer::evaluate_on(
+        &mlops_tools::demo::LinearScorer::demo_v1(),
+        &holdout,
+    );
+    assert!(
+        v2.metrics["roc_auc"] > v1_now.roc_auc + 0.01,
+        "{v2:?} vs v1 on the same data {v1_now:?}"
+    );
+    assert!(v1.metrics.contains_key("roc_auc"));
+    assert_eq!(
+        model.aliased(mlops_tools::model::CHAMPION).unwrap().version,
+        "v1",
+        "a candidate is never promoted by retraining"
+    );
+
+    // The model card and the job resource show it.
+    let auth = format!("Bearer {token}");
+    let (_, _, card) = post(
+        &server,
+        Some(&auth),
+        &read("mlops://models/fraud-detector/card"),
+    )
+    .await;
+    let card = card["result"]["contents"][0]["text"].as_str().unwrap();
+    assert!(card.contains("| v2 |"), "{card}");
+    let (_, _, resource) = post(&server, Some(&auth), &read(&format!("mlops://jobs/{id}"))).await;
+    let md = resource["result"]["contents"][0]["text"].as_str().unwrap();
+    assert!(
+        md.contains("**State:** succeeded") && md.contains("**Produced version:** v2"),
+        "{md}"
+    );
+
+    // Every decision is in the trace of the call that triggered it.
+    let actions: Vec<String> = ws
+        .traces()
+        .await
+        .into_iter()
+        .filter(|e| e.trace_id == trace_id)
+        .map(|e| e.action)
+        .collect();
+    for expected in [
+        "retrain.created",
+        "retrain.started",
+        "retrain.finished",
+        "trigger_retrain",
+    ] {
+        assert!(
+            actions.iter().any(|a| a == expected),
+            "{expected} missing: {actions:?}"
+        );
+    }
+
+    // The demo's cooldown now refuses another run, says when to retry, and creates nothing.
+    let again = tool(
+        &server,
+        &token,
+        "trigger_retrain",
+        json!({"model": "fraud-detector", "reason": "again"}),
+    )
+    .await;
+    let message = error_text(&again);
+    assert!(
+        message.contains("cooldown") && message.contains("retry after"),
+        "{message}"
+    );
+    let store = ws.store().await;
+    assert_eq!(store.list_jobs(None, 100).await.unwrap().len(), 1);
+    assert!(
+        ws.traces()
+            .await
+            .iter()
+            .any(|e| e.action == "retrain.refused" && e.rationale.contains("cooldown"))
+    );
+}
+
+#[tokio::test]
+async fn a_hundred_concurrent_triggers_from_several_principals_create_one_job() {
+    let ws = Workspace::demo();
+    ws.edit_retrain(|r| {
+        r.insert("command".into(), sh("echo started; exec sleep 600"));
+    });
+    raise_quotas(&ws);
+    let server = HttpServer::start(&ws);
+    let tokens: Vec<String> = (0..5)
+        .map(|i| ws.token(&format!("agent-{i}"), "agent"))
+        .collect();
+    let calls = (0..100).map(|i| {
+        let token = tokens[i % tokens.len()].clone();
+        let server = &server;
+        async move {
+            // Half reuse one idempotency key, half send none.
+            let mut args = json!({"model": "fraud-detector", "reason": format!("call {i}")});
+            if i % 2 == 0 {
+                args["idempotency_key"] = json!("nightly-2026-11-22");
+            }
+            tool(server, &token, "trigger_retrain", args).await
+        }
+    });
+    let results = futures_util::future::join_all(calls).await;
+    let mut ids = HashSet::new();
+    let mut created = 0;
+    for r in &results {
+        let out = structured(r);
+        ids.insert(out["job"]["id"].as_str().unwrap().to_owned());
+        if out["created"] == true {
+            created += 1;
+        }
+    }
+    assert_eq!((ids.len(), created), (1, 1), "{results:?}");
+    let store = ws.store().await;
+    assert_eq!(store.list_jobs(None, 1000).await.unwrap().len(), 1);
+    let id = ids.into_iter().next().unwrap();
+
+    // A human cancels it from the command line; the trainer's process group is killed.
+    let job = job_when(&ws, &id, |j| j.external_id.is_some()).await;
+    let pid: i32 = job.external_id.unwrap().parse().unwrap();
+    let out = ws.command().args(["jobs", "cancel", &id]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let job = store.get_job(&id).await.unwrap().unwrap();
+    assert_eq!(job.state, JobState::Cancelled);
+    assert!(job.message.unwrap().starts_with("cancelled by cli:"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while mlops_tools::jobs::local::process_alive(pid) {
+        assert!(
+            Instant::now() < deadline,
+            "trainer {pid} survived the cancel"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let out = ws.command().args(["jobs", "cancel", &id]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already ended"));
+    let out = ws.command().args(["jobs", "list"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("cancelled"));
+}
+
+#[tokio::test]
+async fn kill_9_mid_job_then_restart_reconciles_without_a_second_start() {
+    let ws = Workspace::demo();
+    let starts = ws.path().join("starts.txt");
+    let gate = ws.path().join("go");
+    ws.edit_retrain(|r| {
+        r.insert(
+            "command".into(),
+            sh(&format!(
+                "echo \"start $MLOPS_JOB_ID\" >> {starts}; echo before; \
+                 while [ ! -f {gate} ]; do sleep 0.05; done; echo after; {WRITES_MODEL}",
+                starts = starts.display(),
+                gate = gate.display()
+            )),
+        );
+    });
+    let mut first = HttpServer::start(&ws);
+    let token = ws.token("crash-agent", "agent");
+    let triggered = tool(
+        &first,
+        &token,
+        "trigger_retrain",
+        json!({"model": "fraud-detector", "reason": "crash test"}),
+    )
+    .await;
+    let id = structured(&triggered)["job"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let running = job_when(&ws, &id, |j| j.external_id.is_some()).await;
+    let pid: i32 = running.external_id.clone().unwrap().parse().unwrap();
+
+    first.signal_and_wait("KILL");
+    assert!(
+        mlops_tools::jobs::local::process_alive(pid),
+        "the trainer runs in its own process group and survives the server"
+    );
+
+    let second = HttpServer::start(&ws);
+    std::fs::write(&gate, "").unwrap();
+    let done = wait_for_end(&second, &token, &id).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    assert_eq!(done["produced_version"], "v2");
+    assert_eq!(
+        std::fs::read_to_string(&starts).unwrap().lines().count(),
+        1,
+        "the trainer was started once"
+    );
+    let log = done["log_tail"].as_str().unwrap();
+    assert!(log.contains("before") && log.contains("after"), "{log}");
+    assert!(
+        ws.traces()
+            .await
+            .iter()
+            .any(|e| e.action == "retrain.reconciled")
+    );
+    assert_eq!(ws.store().await.list_jobs(None, 10).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn failing_trainers_end_as_failed_jobs_and_open_the_breaker() {
+    let ws = Workspace::demo();
+    ws.edit_retrain(|r| {
+        r.insert(
+            "command".into(),
+            sh(&format!(
+                "case \"$MLOPS_PARAMS\" in \
+                   *exit*) exit 3 ;; \
+                   *hang*) exec sleep 600 ;; \
+                   *bad*) echo '{{\"roc_auc\": \"high\"}}' > \"$MLOPS_OUTPUT_DIR/metrics.json\" ;; \
+                   *) {WRITES_MODEL} ;; \
+                 esac"
+            )),
+        );
+        r.insert("timeout_secs".into(), 1.into());
+        r.insert("cooldown_secs".into(), 0.into());
+        r.insert("max_jobs_per_day".into(), 20.into());
+        r.insert("breaker_after_failures".into(), 3.into());
+        r.insert(
+            "allowed_params".into(),
+            toml::Value::Array(vec!["mode".into()]),
+        );
+    });
+    raise_quotas(&ws);
+    let server = HttpServer::start(&ws);
+    let token = ws.token("ops-agent", "agent");
+    let trigger = |mode: &'static str| {
+        let server = &server;
+        let token = token.clone();
+        async move {
+            tool(
+                server,
+                &token,
+                "trigger_retrain",
+                json!({"model": "fraud-detector", "reason": mode, "params": {"mode": mode}}),
+            )
+            .await
+        }
+    };
+
+    // A parameter the config does not allow is refused up front.
+    let refused = tool(
+        &server,
+        &token,
+        "trigger_retrain",
+        json!({"model": "fraud-detector", "reason": "x", "params": {"gpu": 8}}),
+    )
+    .await;
+    assert!(error_text(&refused).contains("allowed: mode"));
+
+    for (mode, expected) in [
+        ("exit", "exit 3"),
+        ("hang", "longer than 1 s"),
+        ("bad", "not a finite number"),
+    ] {
+        let out = trigger(mode).await;
+        let id = structured(&out)["job"]["id"].as_str().unwrap().to_owned();
+        let done = wait_for_end(&server, &token, &id).await;
+        assert_eq!(done["state"], "failed", "{mode}: {done}");
+        let message = done["message"].as_str().unwrap();
+        assert!(message.contains(expected), "{mode}: {message}");
+        assert!(done["produced_version"].is_null());
+    }
+
+    // The server stays healthy, and three failures in a row open the breaker.
+    let listed = tool(&server, &token, "list_models", json!({})).await;
+    assert_eq!(structured(&listed)["models"][0]["version_count"], 1);
+    let message = error_text(&trigger("ok").await);
+    assert!(
+        message.contains("circuit breaker")
+            && message.contains("jobs reset-breaker fraud-detector"),
+        "{message}"
+    );
+    let jobs = ws.store().await.list_jobs(None, 100).await.unwrap();
+    assert_eq!(jobs.len(), 3, "a refusal leaves no job behind");
+
+    // A human resets it; the next trigger runs and succeeds.
+    let out = ws
+        .command()
+        .args(["jobs", "reset-breaker", "fraud-detector"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = trigger("ok").await;
+    let id = structured(&out)["job"]["id"].as_str().unwrap().to_owned();
+    let done = wait_for_end(&server, &token, &id).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    assert!(
+        ws.traces()
+            .await
+            .iter()
+            .any(|e| e.action == "retrain.breaker_reset")
+    );
+}
+
+#[tokio::test]
+async fn trigger_retrain_needs_its_scope_and_a_known_model() {
+    let ws = Workspace::demo();
+    let server = HttpServer::start(&ws);
+    let reader = ws.token("reader", "models:read,drift:read");
+    let (status, _, body) = post(
+        &server,
+        Some(&format!("Bearer {reader}")),
+        &common::call(
+            "trigger_retrain",
+            json!({"model": "fraud-detector", "reason": "x"}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert!(body.to_string().contains("retrain:trigger"), "{body}");
+    let token = ws.token("agent", "agent");
+    let unknown = tool(
+        &server,
+        &token,
+        "trigger_retrain",
+        json!({"model": "nope", "reason": "x"}),
+    )
+    .await;
+    assert!(error_text(&unknown).contains("list_models"));
+    let bad_key = tool(
+        &server,
+        &token,
+        "trigger_retrain",
+        json!({"model": "fraud-detector", "reason": "x", "idempotency_key": "a b"}),
+    )
+    .await;
+    assert!(error_text(&bad_key).contains("idempotency_key"));
+    let missing = tool(&server, &token, "get_job", json!({"job_id": "nope"})).await;
+    assert!(error_text(&missing).contains("not known"));
+    assert!(
+        ws.store()
+            .await
+            .list_jobs(None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

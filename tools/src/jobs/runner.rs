@@ -1,0 +1,616 @@
+//! The job runner: admits triggers through the cost controls, starts each job exactly once,
+//! watches it to the end, registers what a succeeded job produced, and reconciles jobs left
+//! active by a previous process. Every decision is a trace event joined to the trace of the
+//! call that created the job.
+//!
+//! Nothing here holds state that matters across a crash: the store does. A job is started by
+//! whoever moves it from `pending` to `running` in the store (one process wins), and finished by
+//! whoever ends it in the store (the others see it ended and stop).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use mlops_auth::Principal;
+use tokio::sync::broadcast;
+
+use super::backend::{BackendError, RetrainBackend, StartSpec, Status};
+use super::limits::{BackendKind, RetrainSpec};
+use super::local::LocalBackend;
+use super::{Admission, Budget, Job, JobState, JobUpdate, NewJob};
+use crate::model::ModelSpec;
+use crate::retrain::{JobView, RetrainError, TriggerRetrainInput, TriggerRetrainOutput};
+use crate::store::Store;
+use crate::trace::{NewTraceEvent, Outcome};
+use crate::trace_log::TraceLog;
+
+/// Lines of log a job view includes unless asked otherwise.
+pub const DEFAULT_LOG_LINES: usize = 20;
+/// Longest `get_job` may wait.
+pub const MAX_WAIT: Duration = Duration::from_secs(60);
+/// Job changes kept for slow listeners.
+const EVENT_BUFFER: usize = 256;
+
+/// Runner settings from the server configuration (`[jobs]`).
+#[derive(Debug, Clone)]
+pub struct RunnerSettings {
+    /// Where local jobs keep their log and output (`<dir>/<job id>/`).
+    pub jobs_dir: PathBuf,
+    /// Active jobs allowed across all models.
+    pub max_concurrent: u32,
+    /// How often remote backends are polled.
+    pub poll_interval: Duration,
+}
+
+/// A model that can be retrained: its spec, its backend and the data it trains on.
+struct Retrainable {
+    spec: RetrainSpec,
+    backend: Arc<dyn RetrainBackend>,
+    data: StartSpec,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    traces: TraceLog,
+    models: HashMap<String, Retrainable>,
+    settings: RunnerSettings,
+    events: broadcast::Sender<Job>,
+}
+
+/// Cheap to clone.
+#[derive(Clone)]
+pub struct Runner {
+    inner: Arc<Inner>,
+}
+
+/// A backend for `spec`, or why there is none.
+fn backend_for(
+    spec: &RetrainSpec,
+    settings: &RunnerSettings,
+) -> Result<Arc<dyn RetrainBackend>, String> {
+    match spec.backend {
+        BackendKind::Local => Ok(Arc::new(LocalBackend::new(
+            spec.command.clone(),
+            settings.jobs_dir.clone(),
+            Duration::from_secs(spec.timeout_secs),
+        ))),
+        other => Err(format!(
+            "the `{}` retraining backend is not available in this build yet",
+            serde_json::to_value(other)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        )),
+    }
+}
+
+fn idempotency_key_ok(key: &str) -> bool {
+    !key.is_empty()
+        && key.len() <= 100
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-:".contains(c))
+}
+
+impl Runner {
+    /// A runner for the configured models that have `retrain`. Errors name a model whose
+    /// backend cannot be built.
+    pub fn new(
+        store: Arc<dyn Store>,
+        traces: TraceLog,
+        models: &[ModelSpec],
+        settings: RunnerSettings,
+    ) -> Result<Self, String> {
+        let mut map = HashMap::new();
+        for m in models {
+            let Some(spec) = &m.retrain else { continue };
+            let backend =
+                backend_for(spec, &settings).map_err(|e| format!("model `{}`: {e}", m.name))?;
+            let training_data = if spec.training_data.is_empty() {
+                m.reference_data
+                    .iter()
+                    .chain(m.current_data.iter())
+                    .cloned()
+                    .collect()
+            } else {
+                spec.training_data.clone()
+            };
+            map.insert(
+                m.name.clone(),
+                Retrainable {
+                    spec: spec.clone(),
+                    backend,
+                    data: StartSpec {
+                        training_data,
+                        holdout_data: spec.holdout_data.clone(),
+                    },
+                },
+            );
+        }
+        let (events, _) = broadcast::channel(EVENT_BUFFER);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                store,
+                traces,
+                models: map,
+                settings,
+                events,
+            }),
+        })
+    }
+
+    /// Every change of a job this process makes.
+    pub fn subscribe(&self) -> broadcast::Receiver<Job> {
+        self.inner.events.subscribe()
+    }
+
+    fn publish(&self, job: &Job) {
+        // No listener is fine.
+        let _ = self.inner.events.send(job.clone());
+    }
+
+    async fn trace(&self, job: &Job, who: &str, action: &str, outcome: Outcome, why: String) {
+        let trace_id = job
+            .trace_id
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let arguments = serde_json::json!({ "job_id": job.id, "model": job.model });
+        let event = NewTraceEvent::new(trace_id, who, action, &arguments, outcome, why, 0);
+        if let Err(error) = self.inner.traces.record(event).await {
+            tracing::error!(%error, job = %job.id, "job trace event not recorded");
+        }
+    }
+
+    /// `trigger_retrain`: creates the job (or returns the existing one) and starts it in the
+    /// background; returns at once.
+    pub async fn trigger(
+        &self,
+        principal: &Principal,
+        input: &TriggerRetrainInput,
+        trace_id: &str,
+    ) -> Result<TriggerRetrainOutput, RetrainError> {
+        let store = &self.inner.store;
+        if !principal.may_access_model(&input.model)
+            || store.get_model(&input.model).await?.is_none()
+        {
+            return Err(RetrainError::UnknownModel(input.model.clone()));
+        }
+        let model = self
+            .inner
+            .models
+            .get(&input.model)
+            .ok_or_else(|| RetrainError::NotConfigured(input.model.clone()))?;
+        if input.reason.trim().is_empty() {
+            return Err(RetrainError::BadInput(
+                "`reason` is empty: say in a sentence why the model needs retraining (a reviewer reads it)".into(),
+            ));
+        }
+        if let Some(key) = &input.idempotency_key
+            && !idempotency_key_ok(key)
+        {
+            return Err(RetrainError::BadInput(format!(
+                "idempotency_key {key:?} is not usable: use 1 to 100 letters, digits, `.`, `_`, `-` or `:`"
+            )));
+        }
+        let refused: Vec<&String> = input
+            .params
+            .keys()
+            .filter(|k| !model.spec.allowed_params.contains(k))
+            .collect();
+        if !refused.is_empty() {
+            let allowed = if model.spec.allowed_params.is_empty() {
+                "none".to_owned()
+            } else {
+                model.spec.allowed_params.join(", ")
+            };
+            return Err(RetrainError::BadInput(format!(
+                "parameters not allowed for `{}`: {}; allowed: {allowed}. Call again without them.",
+                input.model,
+                refused
+                    .iter()
+                    .map(|k| k.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        if let Some(report) = &input.drift_report_id {
+            let found = store
+                .drift_report(report)
+                .await?
+                .is_some_and(|r| r.output.model == input.model);
+            if !found {
+                return Err(RetrainError::BadInput(format!(
+                    "drift report `{report}` is not a report of `{}`; pass the report_id check_drift returned for this model, or omit it",
+                    input.model
+                )));
+            }
+        }
+        let new = NewJob {
+            id: uuid::Uuid::new_v4().to_string(),
+            model: input.model.clone(),
+            backend: model.backend.name().to_owned(),
+            reason: input.reason.trim().to_owned(),
+            drift_report_id: input.drift_report_id.clone(),
+            idempotency_key: input.idempotency_key.clone(),
+            requested_by: principal.subject.clone(),
+            params: serde_json::to_value(&input.params).unwrap_or_default(),
+            trace_id: Some(trace_id.to_owned()),
+        };
+        let budget = Budget {
+            spec: &model.spec,
+            max_concurrent: self.inner.settings.max_concurrent,
+            now: Utc::now(),
+        };
+        let who = principal.subject.as_str();
+        match store.create_job(&new, &budget).await? {
+            Admission::New(job) => {
+                self.trace(
+                    &job,
+                    who,
+                    "retrain.created",
+                    Outcome::Ok,
+                    format!("created job {} ({}): {}", job.id, job.backend, job.reason),
+                )
+                .await;
+                self.publish(&job);
+                let runner = self.clone();
+                let id = job.id.clone();
+                tokio::spawn(async move { runner.drive(&id).await });
+                Ok(TriggerRetrainOutput {
+                    created: true,
+                    job: self.view(job, DEFAULT_LOG_LINES),
+                })
+            }
+            Admission::Existing(job) => {
+                let why = if input.idempotency_key.is_some()
+                    && job.idempotency_key == input.idempotency_key
+                {
+                    "same idempotency key"
+                } else {
+                    "the model already has a job in progress"
+                };
+                let mut traced = job.clone();
+                traced.trace_id = Some(trace_id.to_owned());
+                self.trace(
+                    &traced,
+                    who,
+                    "retrain.deduplicated",
+                    Outcome::Ok,
+                    format!("returned existing job {} ({why})", job.id),
+                )
+                .await;
+                Ok(TriggerRetrainOutput {
+                    created: false,
+                    job: self.view(job, DEFAULT_LOG_LINES),
+                })
+            }
+            Admission::Refused(refusal) => {
+                let event = NewTraceEvent::new(
+                    trace_id,
+                    who,
+                    "retrain.refused",
+                    &serde_json::json!({ "model": input.model }),
+                    Outcome::Refused,
+                    refusal.to_string(),
+                    0,
+                );
+                if let Err(error) = self.inner.traces.record(event).await {
+                    tracing::error!(%error, "refusal trace event not recorded");
+                }
+                Err(RetrainError::Refused(refusal))
+            }
+        }
+    }
+
+    /// A job as an agent sees it, with its log tail.
+    pub fn view(&self, job: Job, log_lines: usize) -> JobView {
+        let tail = self
+            .inner
+            .models
+            .get(&job.model)
+            .filter(|m| m.backend.name() == job.backend)
+            .and_then(|m| m.backend.log_tail(&job, log_lines));
+        JobView::new(job, tail)
+    }
+
+    /// `get_job`: the job, after waiting up to `wait` for it to end. `on_change` is called with
+    /// each change seen while waiting (for progress notifications).
+    pub async fn get(
+        &self,
+        principal: &Principal,
+        id: &str,
+        wait: Duration,
+        log_lines: usize,
+        mut on_change: impl FnMut(&Job),
+    ) -> Result<JobView, RetrainError> {
+        let unknown = || RetrainError::UnknownJob(id.to_owned());
+        let mut changes = self.subscribe();
+        let mut job = self
+            .inner
+            .store
+            .get_job(id)
+            .await?
+            .filter(|j| principal.may_access_model(&j.model))
+            .ok_or_else(unknown)?;
+        let deadline = Instant::now() + wait.min(MAX_WAIT);
+        while job.state.is_active() && Instant::now() < deadline {
+            // Changes made here arrive at once; changes made by another process (a CLI cancel,
+            // another replica) are seen by re-reading the store each second.
+            let left = deadline.saturating_duration_since(Instant::now());
+            tokio::select! {
+                changed = changes.recv() => match changed {
+                    Ok(j) if j.id == job.id => {}
+                    Ok(_) => continue,
+                    Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => break,
+                },
+                () = tokio::time::sleep(left.min(Duration::from_secs(1))) => {}
+            }
+            let fresh = self.inner.store.get_job(id).await?.ok_or_else(unknown)?;
+            if fresh != job {
+                on_change(&fresh);
+            }
+            job = fresh;
+        }
+        Ok(self.view(job, log_lines))
+    }
+
+    /// Starts the job if this process wins the claim, then watches it to the end.
+    async fn drive(&self, id: &str) {
+        if let Err(error) = self.try_drive(id).await {
+            tracing::error!(%error, job = %id, "retraining job could not be driven");
+        }
+    }
+
+    async fn try_drive(&self, id: &str) -> Result<(), RetrainError> {
+        let store = &self.inner.store;
+        let Some(job) = store.claim_start(id).await? else {
+            return Ok(());
+        };
+        self.publish(&job);
+        let Some(model) = self.inner.models.get(&job.model) else {
+            return self.end(&job, not_configured()).await;
+        };
+        self.start_and_watch(job, model).await
+    }
+
+    /// Asks the backend to start a claimed job, records the run, then watches it.
+    async fn start_and_watch(&self, job: Job, model: &Retrainable) -> Result<(), RetrainError> {
+        let started = match model.backend.start(&job, &model.data).await {
+            Ok(started) => started,
+            Err(e) => {
+                let why = format!("the backend could not start the job: {e}");
+                return self.end(&job, failed("not started", why)).await;
+            }
+        };
+        let update = JobUpdate {
+            raw_state: Some(started.raw_state),
+            external_id: Some(started.external_id.clone()),
+            external_url: started.external_url,
+            ..JobUpdate::default()
+        };
+        let job = self.inner.store.update_job(&job.id, &update).await?;
+        self.publish(&job);
+        self.trace(
+            &job,
+            "mlops-mcp",
+            "retrain.started",
+            Outcome::Ok,
+            format!("{} started run {}", job.backend, started.external_id),
+        )
+        .await;
+        self.watch(job).await
+    }
+
+    /// Follows an active job until it ends (here or elsewhere).
+    async fn watch(&self, mut job: Job) -> Result<(), RetrainError> {
+        let Some(model) = self.inner.models.get(&job.model) else {
+            return self.end(&job, not_configured()).await;
+        };
+        let interval = self.inner.settings.poll_interval;
+        let timeout =
+            chrono::Duration::seconds(i64::try_from(model.spec.timeout_secs).unwrap_or(i64::MAX));
+        loop {
+            let status = match model.backend.next_status(&job, interval).await {
+                Ok(status) => status,
+                Err(e) => {
+                    // A remote backend may be briefly unreachable; the job's timeout bounds it.
+                    let overdue = job.started_at.is_some_and(|t| Utc::now() - t > timeout);
+                    if overdue || !matches!(e, BackendError::Unreachable(_)) {
+                        return self
+                            .end(&job, failed("error", format!("lost track of the job: {e}")))
+                            .await;
+                    }
+                    tracing::warn!(error = %e, job = %job.id, "backend unreachable; retrying");
+                    continue;
+                }
+            };
+            if !status.state.is_active() {
+                return self.end(&job, status).await;
+            }
+            let update = JobUpdate {
+                state: Some(status.state),
+                raw_state: Some(status.raw_state),
+                progress: status.progress,
+                message: status.message,
+                ..JobUpdate::default()
+            };
+            let fresh = self.inner.store.update_job(&job.id, &update).await?;
+            if !fresh.state.is_active() {
+                // Ended elsewhere (cancelled by a human, finished by another process).
+                return Ok(());
+            }
+            if fresh != job {
+                self.publish(&fresh);
+            }
+            job = fresh;
+        }
+    }
+
+    /// Ends `job` with `status`, registering its model if it succeeded.
+    async fn end(&self, job: &Job, status: Status) -> Result<(), RetrainError> {
+        let mut status = status;
+        let mut candidate = None;
+        if status.state == JobState::Succeeded
+            && let Some(model) = self.inner.models.get(&job.model)
+        {
+            match model.backend.collect(job).await {
+                Ok(c) => candidate = c,
+                Err(e) => {
+                    status = failed(
+                        &status.raw_state,
+                        format!("the job's output is unusable: {e}"),
+                    );
+                }
+            }
+        }
+        if let Some(c) = candidate.as_mut() {
+            c.data_snapshot = self.inner.models.get(&job.model).map(|m| {
+                m.data
+                    .training_data
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            });
+        }
+        let update = JobUpdate {
+            state: Some(status.state),
+            raw_state: Some(status.raw_state.clone()),
+            progress: status.progress,
+            message: status.message.clone(),
+            ..JobUpdate::default()
+        };
+        let (ended, changed) = self
+            .inner
+            .store
+            .finish_job(&job.id, &update, candidate.as_ref())
+            .await?;
+        if !changed {
+            return Ok(());
+        }
+        self.publish(&ended);
+        let (outcome, why) = match (&ended.state, &ended.produced_version) {
+            (JobState::Succeeded, Some(v)) => (
+                Outcome::Ok,
+                format!("succeeded; registered candidate version {v}"),
+            ),
+            (JobState::Succeeded, None) => (
+                Outcome::Ok,
+                "succeeded; the backend reported no model, nothing registered".to_owned(),
+            ),
+            (state, _) => (
+                Outcome::Error,
+                format!(
+                    "{}: {}",
+                    state.as_str(),
+                    ended.message.clone().unwrap_or_default()
+                ),
+            ),
+        };
+        self.trace(&ended, "mlops-mcp", "retrain.finished", outcome, why)
+            .await;
+        Ok(())
+    }
+
+    /// Picks up jobs a previous process left active: pending ones are started (once, whoever
+    /// claims them), running ones are watched again, and a local job whose start was never
+    /// recorded is failed rather than started a second time.
+    pub async fn reconcile(&self) -> Result<usize, RetrainError> {
+        let active = self.inner.store.active_jobs().await?;
+        let count = active.len();
+        for job in active {
+            let runner = self.clone();
+            tokio::spawn(async move {
+                if let Err(error) = runner.resume(job).await {
+                    tracing::error!(%error, "reconciling a job failed");
+                }
+            });
+        }
+        Ok(count)
+    }
+
+    async fn resume(&self, job: Job) -> Result<(), RetrainError> {
+        if job.state == JobState::Pending {
+            self.drive(&job.id).await;
+            return Ok(());
+        }
+        let Some(model) = self.inner.models.get(&job.model) else {
+            return self.end(&job, not_configured()).await;
+        };
+        if job.external_id.is_none() {
+            if !model.backend.restart_is_idempotent() {
+                return self
+                    .end(
+                        &job,
+                        failed(
+                            "start not recorded",
+                            "the server stopped while starting this job; it was not started again, so that it cannot run twice. Trigger a new job.".into(),
+                        ),
+                    )
+                    .await;
+            }
+            return self.start_and_watch(job, model).await;
+        }
+        self.trace(
+            &job,
+            "mlops-mcp",
+            "retrain.reconciled",
+            Outcome::Ok,
+            format!("watching job {} again after a restart", job.id),
+        )
+        .await;
+        self.watch(job).await
+    }
+
+    /// Cancels an active job: it ends `cancelled` in the store, then the backend is told to
+    /// stop it (a local trainer's whole process group is killed).
+    pub async fn cancel(&self, id: &str, by: &str) -> Result<Job, RetrainError> {
+        let store = &self.inner.store;
+        let job = store
+            .get_job(id)
+            .await?
+            .ok_or_else(|| RetrainError::UnknownJob(id.to_owned()))?;
+        let update = JobUpdate {
+            state: Some(JobState::Cancelled),
+            raw_state: Some("cancelled".into()),
+            message: Some(format!("cancelled by {by}")),
+            ..JobUpdate::default()
+        };
+        let (ended, changed) = store.finish_job(id, &update, None).await?;
+        if !changed {
+            return Err(RetrainError::AlreadyEnded {
+                id: id.to_owned(),
+                state: ended.state.as_str(),
+            });
+        }
+        if let Some(model) = self.inner.models.get(&job.model)
+            && let Err(e) = model.backend.cancel(&ended).await
+        {
+            tracing::warn!(error = %e, job = %id, "the backend did not confirm the cancellation");
+        }
+        self.publish(&ended);
+        self.trace(
+            &ended,
+            by,
+            "retrain.cancelled",
+            Outcome::Ok,
+            format!("cancelled by {by}"),
+        )
+        .await;
+        Ok(ended)
+    }
+}
+
+fn failed(raw: &str, message: String) -> Status {
+    Status::failed(raw, message)
+}
+
+fn not_configured() -> Status {
+    failed(
+        "not configured",
+        "the model is no longer configured for retraining".into(),
+    )
+}
