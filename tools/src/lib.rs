@@ -9,6 +9,7 @@ pub mod list_models;
 pub mod model;
 pub mod records;
 pub mod retrain;
+pub mod signing;
 pub mod store;
 pub mod trace;
 pub mod trace_log;

@@ -3,10 +3,14 @@
 //! States are normalised to `pending | running | succeeded | failed | cancelled`; the backend's
 //! own state is kept beside it.
 
+pub mod airflow;
 pub mod backend;
+pub mod github;
+mod http;
 pub mod limits;
 pub mod local;
 pub mod runner;
+pub mod webhook;
 
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;

@@ -16,9 +16,12 @@ use chrono::Utc;
 use mlops_auth::Principal;
 use tokio::sync::broadcast;
 
+use super::airflow::AirflowBackend;
 use super::backend::{BackendError, RetrainBackend, StartSpec, Status};
+use super::github::GithubActionsBackend;
 use super::limits::{BackendKind, RetrainSpec};
 use super::local::LocalBackend;
+use super::webhook::WebhookBackend;
 use super::{Admission, Budget, Job, JobState, JobUpdate, NewJob};
 use crate::model::ModelSpec;
 use crate::retrain::{JobView, RetrainError, TriggerRetrainInput, TriggerRetrainOutput};
@@ -70,19 +73,32 @@ fn backend_for(
     spec: &RetrainSpec,
     settings: &RunnerSettings,
 ) -> Result<Arc<dyn RetrainBackend>, String> {
+    let request_timeout = Duration::from_secs(spec.request_timeout_secs);
     match spec.backend {
         BackendKind::Local => Ok(Arc::new(LocalBackend::new(
             spec.command.clone(),
             settings.jobs_dir.clone(),
             Duration::from_secs(spec.timeout_secs),
         ))),
-        other => Err(format!(
-            "the `{}` retraining backend is not available in this build yet",
-            serde_json::to_value(other)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default()
-        )),
+        BackendKind::Webhook => spec
+            .webhook
+            .clone()
+            .map(|w| Arc::new(WebhookBackend::new(w, request_timeout)) as Arc<dyn RetrainBackend>)
+            .ok_or_else(|| "the webhook backend needs [models.retrain.webhook]".to_owned()),
+        BackendKind::GithubActions => spec
+            .github_actions
+            .clone()
+            .map(|g| {
+                Arc::new(GithubActionsBackend::new(g, request_timeout)) as Arc<dyn RetrainBackend>
+            })
+            .ok_or_else(|| {
+                "the github_actions backend needs [models.retrain.github_actions]".to_owned()
+            }),
+        BackendKind::Airflow => spec
+            .airflow
+            .clone()
+            .map(|a| Arc::new(AirflowBackend::new(a, request_timeout)) as Arc<dyn RetrainBackend>)
+            .ok_or_else(|| "the airflow backend needs [models.retrain.airflow]".to_owned()),
     }
 }
 

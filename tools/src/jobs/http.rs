@@ -1,0 +1,143 @@
+//! What the remote backends share: one HTTP client with timeouts, secrets from the environment,
+//! and errors turned into messages a person can act on.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use super::backend::BackendError;
+
+/// Longest a backend may take to accept a connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A client whose requests give up after `timeout`.
+pub fn client(timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT.min(timeout))
+        .timeout(timeout)
+        .user_agent(concat!("mlops-mcp/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .unwrap_or_default()
+}
+
+/// The value of environment variable `var`, named by config field `field`.
+pub fn env_secret(var: &str, field: &str) -> Result<String, BackendError> {
+    std::env::var(var)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| {
+            BackendError::Refused(format!(
+                "the environment variable {var} ({field}) is not set on the server"
+            ))
+        })
+}
+
+/// The human part of an error body: GitHub's `message`, Airflow's `detail`, else the text.
+fn message(body: &Value) -> String {
+    let pick = |key: &str| body.get(key).filter(|v| !v.is_null());
+    match pick("message")
+        .or_else(|| pick("detail"))
+        .or_else(|| pick("error"))
+    {
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+        None => match body {
+            Value::String(s) => s.chars().take(300).collect(),
+            Value::Null => String::new(),
+            other => other.to_string().chars().take(300).collect(),
+        },
+    }
+}
+
+/// A non-success answer as an error: authentication, not found and validation are refusals
+/// (retrying will not help); rate limits and server errors count as unreachable (it may).
+pub fn refused(what: &str, status: StatusCode, body: &Value) -> BackendError {
+    let msg = message(body);
+    let code = status.as_u16();
+    match code {
+        401 | 403 => BackendError::Refused(format!(
+            "{what}: authentication failed ({code}): {msg}; check the backend credentials"
+        )),
+        404 => BackendError::Refused(format!("{what}: not found (404): {msg}")),
+        429 | 500..=599 => BackendError::Unreachable(format!("{what}: {code} {msg}")),
+        _ => BackendError::Refused(format!("{what}: rejected ({code}): {msg}")),
+    }
+}
+
+/// Sends a request and returns the status with the body as JSON (a string if it is not JSON,
+/// null if empty). Connection failures and timeouts are `Unreachable`.
+pub async fn send(
+    request: reqwest::RequestBuilder,
+    what: &str,
+) -> Result<(StatusCode, Value), BackendError> {
+    let response = request.send().await.map_err(|e| {
+        let why = if e.is_timeout() {
+            "timed out".to_owned()
+        } else {
+            e.to_string()
+        };
+        BackendError::Unreachable(format!("{what}: {why}"))
+    })?;
+    let status = response.status();
+    let text = response
+        .text()
+        .await
+        .map_err(|e| BackendError::Unreachable(format!("{what}: reading the answer: {e}")))?;
+    let body = if text.trim().is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    Ok((status, body))
+}
+
+/// Like [`send`], but any non-success status is an error.
+pub async fn send_ok(request: reqwest::RequestBuilder, what: &str) -> Result<Value, BackendError> {
+    let (status, body) = send(request, what).await?;
+    if status.is_success() {
+        Ok(body)
+    } else {
+        Err(refused(what, status, &body))
+    }
+}
+
+/// A produced model reported as JSON: `{"metrics": {...}, "artifact_uri": "...",
+/// "artifact_digest": "sha256:..."}`.
+pub fn candidate(value: &Value, what: &str) -> Result<super::Candidate, BackendError> {
+    let bad = |why: &str| BackendError::Output(format!("{what}: {why}"));
+    let metrics_value = value
+        .get("metrics")
+        .and_then(Value::as_object)
+        .ok_or_else(|| bad("no `metrics` object"))?;
+    let mut metrics = std::collections::BTreeMap::new();
+    for (name, v) in metrics_value {
+        let n = v
+            .as_f64()
+            .filter(|n| n.is_finite())
+            .ok_or_else(|| bad(&format!("metric `{name}` is {v}, not a finite number")))?;
+        metrics.insert(name.clone(), n);
+    }
+    if metrics.is_empty() {
+        return Err(bad("`metrics` is empty"));
+    }
+    let text = |key: &str| {
+        value
+            .get(key)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .ok_or_else(|| bad(&format!("no `{key}`")))
+    };
+    let digest = text("artifact_digest")?;
+    let hex = digest.strip_prefix("sha256:").unwrap_or_default();
+    if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(bad("`artifact_digest` must be sha256:<64 hex digits>"));
+    }
+    Ok(super::Candidate {
+        metrics,
+        artifact_uri: text("artifact_uri")?,
+        artifact_digest: digest,
+        data_snapshot: None,
+    })
+}
