@@ -524,6 +524,18 @@ async fn github_errors_are_clear() {
     let mut j = job("j");
     j.external_id = Some("7".into());
     assert!(refused(gh.poll(&j).await).contains("not found (404)"));
+    // GitHub slower than the request timeout (2 s here): unreachable, retried until the job's
+    // own timeout fails it.
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/models/actions/runs/8"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(4)))
+        .mount(&server)
+        .await;
+    j.external_id = Some("8".into());
+    match gh.poll(&j).await {
+        Err(BackendError::Unreachable(m)) => assert!(m.contains("timed out"), "{m}"),
+        other => panic!("{other:?}"),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

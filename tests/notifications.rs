@@ -1,0 +1,196 @@
+//! Job notifications through rmcp's own client: a `2026-07-28` client over streamable HTTP
+//! subscribes to `mlops://jobs/{id}` with `subscriptions/listen` and gets progress notifications
+//! while `get_job` waits; a legacy stdio client uses `resources/subscribe`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{HttpServer, Workspace};
+use rmcp::model::{
+    CallToolRequestParams, NumberOrString, ProgressNotificationParam, ProgressToken,
+    ProtocolVersion, RequestMetaObject, ResourceUpdatedNotificationParam, ServerNotification,
+    SubscribeRequestParams, SubscriptionFilter,
+};
+use rmcp::service::{ClientLifecycleMode, ClientServiceExt, NotificationContext, RoleClient};
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
+use rmcp::{ClientHandler, ServiceExt};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+/// Forwards progress and resource-updated notifications to a channel.
+#[derive(Clone)]
+struct Collector(mpsc::UnboundedSender<String>);
+
+impl ClientHandler for Collector {
+    async fn on_progress(
+        &self,
+        params: ProgressNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        let _ = self.0.send(format!(
+            "progress {:?} {}",
+            params.progress_token.0,
+            params.message.unwrap_or_default()
+        ));
+    }
+
+    async fn on_resource_updated(
+        &self,
+        params: ResourceUpdatedNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        let _ = self.0.send(format!("updated {}", params.uri));
+    }
+}
+
+/// A demo workspace whose trainer waits for a file before it writes its results.
+fn gated_workspace() -> (Workspace, std::path::PathBuf) {
+    let ws = Workspace::demo();
+    let gate = ws.path().join("go");
+    ws.edit_retrain(|r| {
+        r.insert(
+            "command".into(),
+            toml::Value::Array(vec![
+                "sh".into(),
+                "-c".into(),
+                format!(
+                    "while [ ! -f {} ]; do sleep 0.05; done; \
+                     echo '{{\"roc_auc\": 0.9}}' > \"$MLOPS_OUTPUT_DIR/metrics.json\"; \
+                     echo w > \"$MLOPS_OUTPUT_DIR/model.bin\"",
+                    gate.display()
+                )
+                .into(),
+            ]),
+        );
+    });
+    (ws, gate)
+}
+
+fn args(value: Value) -> Option<rmcp::model::JsonObject> {
+    value.as_object().cloned()
+}
+
+#[tokio::test]
+async fn http_listen_and_progress_follow_a_job_to_its_end() {
+    let (ws, gate) = gated_workspace();
+    let server = HttpServer::start(&ws);
+    let token = ws.token("watcher", "agent");
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let transport = StreamableHttpClientTransport::from_config(
+        StreamableHttpClientTransportConfig::with_uri(server.url.as_str()).auth_header(&token),
+    );
+    let mode = ClientLifecycleMode::Discover {
+        preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+    };
+    let client = Collector(tx)
+        .serve_with_lifecycle(transport, mode)
+        .await
+        .unwrap();
+
+    let mut trigger = CallToolRequestParams::new("trigger_retrain");
+    trigger.arguments = args(json!({"model": "fraud-detector", "reason": "notification test"}));
+    let out = client.call_tool(trigger).await.unwrap();
+    let id = out.structured_content.unwrap()["job"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let uri = format!("mlops://jobs/{id}");
+
+    // Only job URIs are accepted.
+    let filter = SubscriptionFilter::builder()
+        .resource_subscriptions(vec![uri.clone(), "mlops://models".to_owned()])
+        .build();
+    let mut subscription = client.peer().listen(filter).await.unwrap();
+    assert_eq!(
+        subscription.acknowledged().resource_subscriptions,
+        Some(vec![uri.clone()])
+    );
+
+    // get_job waits with a progress token while the trainer is released.
+    let mut wait = CallToolRequestParams::new("get_job");
+    wait.arguments = args(json!({"job_id": id, "wait_seconds": 30}));
+    wait.meta = Some(RequestMetaObject::with_progress_token(ProgressToken(
+        NumberOrString::String("job-progress".into()),
+    )));
+    let peer = client.peer().clone();
+    let waiting = tokio::spawn(async move { peer.call_tool(wait).await });
+    std::fs::write(&gate, "").unwrap();
+    let result = waiting.await.unwrap().unwrap();
+    let view = result.structured_content.unwrap();
+    assert_eq!(view["state"], "succeeded", "{view}");
+
+    // The subscription saw the job change.
+    let notification = tokio::time::timeout(Duration::from_secs(10), subscription.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    match notification {
+        ServerNotification::ResourceUpdatedNotification(n) => assert_eq!(n.params.uri, uri),
+        other => panic!("{other:?}"),
+    }
+    // And the waiting call reported progress under its token (rmcp's client substitutes its
+    // own token for the request and routes the notifications back to it).
+    let mut seen = Vec::new();
+    while let Ok(n) = rx.try_recv() {
+        seen.push(n);
+    }
+    assert!(
+        seen.iter()
+            .any(|n| n.starts_with("progress") && n.contains("succeeded")),
+        "{seen:?}"
+    );
+    drop(subscription);
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn stdio_clients_subscribe_to_a_job() {
+    let (ws, gate) = gated_workspace();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut cmd = tokio::process::Command::new(common::BIN);
+    cmd.arg("--config")
+        .arg(&ws.config)
+        .arg("serve")
+        .env_remove("MLOPS_MCP_TOKEN");
+    let client = Collector(tx)
+        .serve(TokioChildProcess::new(cmd).unwrap())
+        .await
+        .unwrap();
+    let mut trigger = CallToolRequestParams::new("trigger_retrain");
+    trigger.arguments = args(json!({"model": "fraud-detector", "reason": "stdio subscription"}));
+    let out = client.call_tool(trigger).await.unwrap();
+    let id = out.structured_content.unwrap()["job"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let uri = format!("mlops://jobs/{id}");
+    #[allow(deprecated)]
+    client
+        .subscribe(SubscribeRequestParams::new(uri.clone()))
+        .await
+        .unwrap();
+    std::fs::write(&gate, "").unwrap();
+    let expected = format!("updated {uri}");
+    let got = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let n = rx.recv().await.unwrap();
+            if n == expected {
+                return n;
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(got, expected);
+    #[allow(deprecated)]
+    let refused = client
+        .subscribe(SubscribeRequestParams::new("mlops://models".to_owned()))
+        .await;
+    assert!(refused.is_err());
+    client.cancel().await.unwrap();
+}
