@@ -38,7 +38,8 @@ Follow this playbook and keep a short log of what you did and why.
 report id, and the drift report id. If it returns an existing active job, use that job. If it \
 is refused (cooldown, budget, circuit breaker), report the refusal and when a retry can succeed; \
 do not try to work around it.
-4. Wait: poll `get_job` with the job id until its state is `succeeded`, `failed` or `cancelled`. \
+4. Wait: call `get_job` with the job id and `wait_seconds` 60, again until its state is \
+`succeeded`, `failed` or `cancelled`. \
 If it failed, report the reason from the log tail and stop.
 5. Validate: call `get_validation` for the produced candidate version. Read every metric's \
 pass/fail and the verdict.
