@@ -23,7 +23,7 @@ class Proxy(http.server.BaseHTTPRequestHandler):
     def _forward(self):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else None
-        upstream = http.client.HTTPConnection("127.0.0.1", UPSTREAM_PORT, timeout=60)
+        upstream = http.client.HTTPConnection("127.0.0.1", UPSTREAM_PORT, timeout=300)
         upstream.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
         for name, value in self.headers.items():
             if name.lower() not in HOP_BY_HOP and name.lower() != "authorization":
@@ -31,15 +31,35 @@ class Proxy(http.server.BaseHTTPRequestHandler):
         upstream.putheader("Authorization", "Bearer " + TOKEN)
         upstream.endheaders(body)
         response = upstream.getresponse()
-        data = response.read()
+        streaming = (response.getheader("Content-Type") or "").startswith("text/event-stream")
         self.send_response(response.status, response.reason)
         for name, value in response.getheaders():
             if name.lower() not in HOP_BY_HOP and name.lower() != "content-length":
                 self.send_header(name, value)
-        self.send_header("Content-Length", str(len(data)))
+        if not streaming:
+            data = response.read()
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            upstream.close()
+            return
+        # Server-sent events (e.g. a subscriptions/listen stream) are passed on as they come,
+        # chunk by chunk, until either side closes.
+        self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
-        self.wfile.write(data)
-        upstream.close()
+        try:
+            while True:
+                chunk = response.read1(65536)
+                if not chunk:
+                    break
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        finally:
+            upstream.close()
 
     do_GET = do_POST = do_DELETE = do_PUT = do_OPTIONS = _forward
 
