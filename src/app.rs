@@ -142,6 +142,17 @@ impl App {
         &self.inner.drift
     }
 
+    /// The approval gate's settings.
+    pub fn gate(&self) -> mlops_tools::approvals::GateSettings {
+        let c = self.config();
+        mlops_tools::approvals::GateSettings {
+            expiry: chrono::Duration::seconds(
+                i64::try_from(c.promotion.expiry_secs).unwrap_or(i64::MAX),
+            ),
+            page_url: c.approval_page(),
+        }
+    }
+
     /// Retraining jobs: triggers, state, cancellation.
     pub fn runner(&self) -> &Runner {
         &self.inner.runner

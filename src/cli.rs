@@ -35,6 +35,8 @@ pub enum Command {
     /// Retraining jobs: list, show, cancel, and reset a model's circuit breaker.
     #[command(subcommand)]
     Jobs(JobsCommand),
+    /// Promotion requests: list, show, approve, deny (needs a token with promotion:approve).
+    Approvals(ApprovalsArgs),
     /// Compare two CSV files for data drift (Evidently's defaults); exit 0 no dataset drift,
     /// 1 drift, 2 error.
     Drift(DriftArgs),
@@ -141,6 +143,38 @@ pub enum JobsCommand {
     Cancel { id: String },
     /// Close a model's circuit breaker after its jobs failed, so triggers are accepted again.
     ResetBreaker { model: String },
+}
+
+#[derive(Debug, Args)]
+pub struct ApprovalsArgs {
+    /// Your token (with promotion:approve to decide); default: $MLOPS_MCP_TOKEN.
+    #[arg(long, env = "MLOPS_MCP_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    #[command(subcommand)]
+    pub command: ApprovalsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApprovalsCommand {
+    /// Requests waiting for a decision (`--all`: every request).
+    List {
+        #[arg(long)]
+        all: bool,
+    },
+    /// One request with its evidence: the validation report and the trace.
+    Show { id: String },
+    /// Approve: the evidence is checked again and the candidate becomes champion.
+    Approve {
+        id: String,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Deny, with the reason the requester will read.
+    Deny {
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(Debug, Args)]

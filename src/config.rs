@@ -39,6 +39,9 @@ pub struct Config {
     /// Retraining jobs: where local jobs keep their files, how many run at once.
     #[serde(default)]
     pub jobs: JobsConfig,
+    /// The human approval gate for promotions.
+    #[serde(default)]
+    pub promotion: PromotionConfig,
     /// The models this server operates.
     #[serde(default)]
     pub models: Vec<ModelSpec>,
@@ -333,6 +336,40 @@ impl Default for JobsConfig {
     }
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PromotionConfig {
+    /// How long a promotion request waits for a human decision, in seconds.
+    #[serde(default = "default_expiry")]
+    pub expiry_secs: u64,
+    /// The approval page's address as approvers reach it (default `http://<http.bind>/approvals`).
+    #[serde(default)]
+    pub page_url: Option<String>,
+}
+
+fn default_expiry() -> u64 {
+    24 * 3600
+}
+
+impl Default for PromotionConfig {
+    fn default() -> Self {
+        Self {
+            expiry_secs: default_expiry(),
+            page_url: None,
+        }
+    }
+}
+
+impl Config {
+    /// The approval page's address.
+    pub fn approval_page(&self) -> String {
+        self.promotion
+            .page_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}/approvals", self.http.bind))
+    }
+}
+
 /// In `models[].retrain.command`, stands for this server's own executable (the demo trainer is
 /// `["{mlops-mcp}", "train-demo"]`).
 pub const SELF_EXE: &str = "{mlops-mcp}";
@@ -515,6 +552,9 @@ impl Config {
         }
         if self.http.header_timeout_secs == 0 {
             out.push("http.header_timeout_secs = 0: use a positive number of seconds".into());
+        }
+        if self.promotion.expiry_secs == 0 {
+            out.push("promotion.expiry_secs = 0: use a positive number of seconds".into());
         }
         if self.jobs.max_concurrent == 0 {
             out.push("jobs.max_concurrent = 0: use at least 1".into());

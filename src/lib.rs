@@ -42,6 +42,7 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Demo(args) => commands::demo::run(args).await,
         Command::Traces(cmd) => commands::traces::run(config_path, cmd).await,
         Command::Jobs(cmd) => commands::jobs::run(config_path, cmd).await,
+        Command::Approvals(args) => commands::approvals::run(config_path, args).await,
         Command::Drift(args) => commands::drift::run(args),
         Command::TrainDemo => commands::train_demo::run(),
     };

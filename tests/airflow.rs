@@ -131,6 +131,7 @@ async fn a_dag_run_is_triggered_followed_and_its_model_registered_once() {
             &StartSpec {
                 training_data: vec![],
                 holdout_data: None,
+                champion: None,
             },
         )
         .await

@@ -43,6 +43,7 @@ async fn the_demo_trainer_beats_v1_on_the_drifted_holdout() {
     let spec = StartSpec {
         training_data: vec![data.join("reference.csv"), data.join("current.csv")],
         holdout_data: Some(data.join("recent_holdout.csv")),
+        champion: None,
     };
     backend.start(&j, &spec).await.unwrap();
     let status = backend.wait(&j).await.unwrap();

@@ -49,6 +49,23 @@ pub const TEMPLATES: &[ResourceInfo] = &[
         mime_type: "text/markdown",
     },
     ResourceInfo {
+        uri: "mlops://validations/{id}",
+        name: "validation",
+        title: "Validation report",
+        description: "A candidate version against the champion: every metric rule with both \
+                      values, pass/fail and why, the verdict, and the report's digest. Markdown, \
+                      then the same as JSON.",
+        mime_type: "text/markdown",
+    },
+    ResourceInfo {
+        uri: "mlops://promotions/{id}",
+        name: "promotion",
+        title: "Promotion request",
+        description: "A request to make a candidate the champion: the evidence it is bound to, \
+                      its state, the decision and who made it. Markdown, then the same as JSON.",
+        mime_type: "text/markdown",
+    },
+    ResourceInfo {
         uri: "mlops://traces/{id}",
         name: "trace",
         title: "Decision trace",

@@ -114,6 +114,28 @@ pub async fn read(
                 json: to_json(&view),
             })
         }
+        ResourceUri::Validation(id) => {
+            let v = store
+                .validation(&id)
+                .await?
+                .filter(|v| principal.may_access_model(&v.model))
+                .ok_or_else(|| ReadError::NotFound(uri.to_owned()))?;
+            Ok(Rendered {
+                markdown: v.report.clone(),
+                json: to_json(&v),
+            })
+        }
+        ResourceUri::Promotion(id) => {
+            let p = store
+                .promotion(&id)
+                .await?
+                .filter(|p| principal.may_access_model(&p.model))
+                .ok_or_else(|| ReadError::NotFound(uri.to_owned()))?;
+            Ok(Rendered {
+                markdown: promotion_markdown(&p),
+                json: to_json(&p),
+            })
+        }
         ResourceUri::Trace(id) => {
             let view = trace_view(store, &id)
                 .await?
@@ -124,6 +146,43 @@ pub async fn read(
             })
         }
     }
+}
+
+fn promotion_markdown(p: &mlops_tools::promotion::Promotion) -> String {
+    use std::fmt::Write as _;
+    let state = p.effective_state(chrono::Utc::now());
+    let mut md = format!(
+        "# Promotion request {}\n\n- **Model:** {}\n- **Candidate:** {} (artifact `{}`)\n- **Champion at request:** {}\n- **Validation:** mlops://validations/{} (report `{}`)\n- **Requested by:** {} at {}\n- **Justification:** {}\n- **State:** {}\n- **Expires:** {}\n",
+        p.id,
+        p.model,
+        p.candidate_version,
+        p.candidate_digest,
+        p.champion_at_request.as_deref().unwrap_or("none"),
+        p.validation_id,
+        p.validation_digest,
+        p.requested_by,
+        p.requested_at.format("%Y-%m-%d %H:%M UTC"),
+        p.justification,
+        state.as_str(),
+        p.expires_at.format("%Y-%m-%d %H:%M UTC"),
+    );
+    if let Some(by) = &p.decided_by {
+        let _ = writeln!(
+            md,
+            "- **Decided by:** {by}{}{}",
+            p.decided_at
+                .map(|t| format!(" at {}", t.format("%Y-%m-%d %H:%M UTC")))
+                .unwrap_or_default(),
+            p.decision_note
+                .as_deref()
+                .map(|n| format!(" — {n}"))
+                .unwrap_or_default()
+        );
+    }
+    if let Some(why) = &p.failure_reason {
+        let _ = writeln!(md, "- **Failed because:** {why}");
+    }
+    md
 }
 
 fn drift_markdown(o: &mlops_tools::check_drift::CheckDriftOutput) -> String {

@@ -13,14 +13,18 @@ pub enum ResourceUri {
     DriftReport(String),
     /// `mlops://jobs/{id}`
     Job(String),
+    /// `mlops://validations/{id}`
+    Validation(String),
+    /// `mlops://promotions/{id}`
+    Promotion(String),
 }
 
 /// A URI this server does not serve.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "unknown resource URI `{0}`; this server serves mlops://models, \
-     mlops://models/{{model}}/card, mlops://drift-reports/{{id}}, mlops://jobs/{{id}} and \
-     mlops://traces/{{id}}"
+     mlops://models/{{model}}/card, mlops://drift-reports/{{id}}, mlops://jobs/{{id}}, \
+     mlops://validations/{{id}}, mlops://promotions/{{id}} and mlops://traces/{{id}}"
 )]
 pub struct UriError(pub String);
 
@@ -44,6 +48,8 @@ impl ResourceUri {
             ["traces", id] if segment_ok(id) => Ok(Self::Trace((*id).to_owned())),
             ["drift-reports", id] if segment_ok(id) => Ok(Self::DriftReport((*id).to_owned())),
             ["jobs", id] if segment_ok(id) => Ok(Self::Job((*id).to_owned())),
+            ["validations", id] if segment_ok(id) => Ok(Self::Validation((*id).to_owned())),
+            ["promotions", id] if segment_ok(id) => Ok(Self::Promotion((*id).to_owned())),
             _ => Err(bad()),
         }
     }

@@ -157,6 +157,7 @@ async fn register_v1(app: &App, dir: &Path) -> anyhow::Result<()> {
                 sha256_file(&reference)?
             )),
             created_by: "demo".into(),
+            baseline: None,
         })
         .await?;
     app.store()

@@ -1,7 +1,9 @@
 //! `mlops-mcp train-demo` (hidden): the demo model's trainer, run by the `local` retraining
 //! backend. It follows the local backend's contract: training files in `MLOPS_TRAINING_DATA`
 //! (`:`-separated), the evaluation file in `MLOPS_HOLDOUT_DATA`, results into
-//! `MLOPS_OUTPUT_DIR` (`model.json`, a LinearScorer artifact, and `metrics.json`).
+//! `MLOPS_OUTPUT_DIR` (`model.json`, a LinearScorer artifact, and `metrics.json`), and, given the
+//! champion (`MLOPS_CHAMPION_VERSION`/`_ARTIFACT`), its metrics on the same holdout
+//! (`baseline_metrics.json`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,19 +29,44 @@ pub fn run() -> Result<ExitCode, CommandError> {
     }
     let threshold = LinearScorer::demo_v1().threshold;
     let scorer = trainer::fit(&rows, threshold).map_err(CommandError::Input)?;
-    let metrics = match std::env::var("MLOPS_HOLDOUT_DATA") {
+    let holdout = match std::env::var("MLOPS_HOLDOUT_DATA") {
         Ok(holdout) => {
             let rows = demo::read_csv(std::path::Path::new(&holdout))
                 .map_err(|e| CommandError::Input(e.to_string()))?;
             println!("holdout: {holdout} ({} rows)", rows.len());
-            trainer::evaluate_on(&scorer, &rows).to_map()
+            rows
         }
-        Err(_) => trainer::evaluate_on(&scorer, &rows).to_map(),
+        Err(_) => rows,
     };
+    let metrics = trainer::evaluate_on(&scorer, &holdout).to_map();
     let write = |name: &str, value: String| {
         std::fs::write(output.join(name), value + "\n")
             .map_err(|e| CommandError::Input(format!("cannot write {name}: {e}")))
     };
+    // The champion on the same holdout, so validation compares like with like.
+    if let (Ok(version), Ok(artifact)) = (
+        std::env::var("MLOPS_CHAMPION_VERSION"),
+        std::env::var("MLOPS_CHAMPION_ARTIFACT"),
+    ) {
+        let text = std::fs::read_to_string(&artifact).map_err(|e| {
+            CommandError::Input(format!("cannot read the champion {artifact}: {e}"))
+        })?;
+        let champion: LinearScorer = serde_json::from_str(&text).map_err(|e| {
+            CommandError::Input(format!("the champion {artifact} is not a scorer: {e}"))
+        })?;
+        let baseline = trainer::evaluate_on(&champion, &holdout).to_map();
+        println!(
+            "champion {version} on the same holdout: {}",
+            serde_json::to_string(&baseline).map_err(anyhow::Error::from)?
+        );
+        write(
+            "baseline_metrics.json",
+            serde_json::to_string_pretty(
+                &serde_json::json!({"version": version, "metrics": baseline}),
+            )
+            .map_err(anyhow::Error::from)?,
+        )?;
+    }
     write(
         "model.json",
         serde_json::to_string_pretty(&scorer).map_err(anyhow::Error::from)?,

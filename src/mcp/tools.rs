@@ -1,6 +1,10 @@
 //! Tool definitions: each attaches a `mlops-tools` function and its typed input/output to rmcp.
 
 use mlops_auth::Principal;
+use mlops_tools::approvals::{
+    ApprovalError, GetPromotionInput, GetValidationInput, PromotionView, RequestPromotionInput,
+    ValidationView,
+};
 use mlops_tools::check_drift::{CheckDriftError, CheckDriftInput, CheckDriftOutput};
 use mlops_tools::jobs::runner::DEFAULT_LOG_LINES;
 use mlops_tools::list_models::{ListModelsInput, ListModelsOutput};
@@ -18,6 +22,13 @@ use super::server::TraceId;
 
 /// Most log lines `get_job` returns.
 const MAX_LOG_LINES: u32 = 200;
+
+fn approval_error(error: ApprovalError) -> String {
+    match error {
+        ApprovalError::Store(e) => internal(e),
+        other => other.to_string(),
+    }
+}
 
 fn retrain_error(error: RetrainError) -> String {
     match error {
@@ -192,5 +203,95 @@ impl McpServer {
             let _ = sender.await;
         }
         result.map(Json).map_err(retrain_error)
+    }
+
+    /// Compare a candidate version with the current champion on every metric rule the model's
+    /// policy sets (MLflow MetricThreshold semantics: threshold, minimum absolute and relative
+    /// change, direction). Pass the job_id from trigger_retrain (or model and version). Returns
+    /// each metric's candidate and champion values, the rule, pass/fail with the reason, the
+    /// verdict, a Markdown report and its digest, and the validation `id` request_promotion
+    /// needs. Never request promotion of a candidate that failed.
+    #[tool(
+        name = "get_validation",
+        annotations(
+            title = "Validate a candidate",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    pub(crate) async fn get_validation(
+        &self,
+        Parameters(input): Parameters<GetValidationInput>,
+        Extension(principal): Extension<Principal>,
+    ) -> Result<Json<ValidationView>, String> {
+        mlops_tools::approvals::get_validation(self.app.store(), &principal, &input)
+            .await
+            .map(Json)
+            .map_err(approval_error)
+    }
+
+    /// Ask a human to promote a validated candidate to champion (high-privilege). Pass the
+    /// model, the candidate version, the validation id from get_validation and a justification
+    /// citing the evidence. It never promotes by itself: it opens a request bound to the
+    /// candidate's artifact digest, the validation report's digest and the current champion,
+    /// returns `pending_approval` with the approval page URL and the expiry, and a person with
+    /// promotion:approve decides. Refused if the validation did not pass or is out of date.
+    #[tool(
+        name = "request_promotion",
+        annotations(
+            title = "Request a promotion",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    pub(crate) async fn request_promotion(
+        &self,
+        Parameters(input): Parameters<RequestPromotionInput>,
+        Extension(principal): Extension<Principal>,
+        Extension(TraceId(trace_id)): Extension<TraceId>,
+    ) -> Result<Json<PromotionView>, String> {
+        let view = mlops_tools::approvals::request_promotion(
+            self.app.store(),
+            &principal,
+            &input,
+            &self.app.gate(),
+            &trace_id,
+        )
+        .await
+        .map_err(approval_error)?;
+        Ok(Json(view))
+    }
+
+    /// The state of a promotion request (`pending_approval`, `promoting`, `promoted`,
+    /// `denied`, `expired`, `failed`) with the decision: who decided, when, their note, or why
+    /// an approved promotion failed.
+    #[tool(
+        name = "get_promotion",
+        annotations(
+            title = "Get a promotion request",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    pub(crate) async fn get_promotion(
+        &self,
+        Parameters(input): Parameters<GetPromotionInput>,
+        Extension(principal): Extension<Principal>,
+    ) -> Result<Json<PromotionView>, String> {
+        mlops_tools::approvals::get_promotion(
+            self.app.store(),
+            &principal,
+            &input.request_id,
+            &self.app.gate(),
+        )
+        .await
+        .map(Json)
+        .map_err(approval_error)
     }
 }

@@ -138,6 +138,29 @@ pub async fn list_models(
                 checked_at: o.checked_at,
             });
         }
+        let now = Utc::now();
+        if let Some(p) = store
+            .list_promotions(
+                Some(crate::promotion::PromotionState::PendingApproval),
+                1000,
+            )
+            .await?
+            .into_iter()
+            .find(|p| {
+                p.model == m.spec.name
+                    && p.effective_state(now) == crate::promotion::PromotionState::PendingApproval
+            })
+        {
+            summary.next_step = format!(
+                "Promotion of {} is waiting for a human decision (request {}); check it with get_promotion.",
+                p.candidate_version, p.id
+            );
+            summary.pending_promotion = Some(PendingPromotion {
+                request_id: p.id,
+                candidate_version: p.candidate_version,
+                expires_at: p.expires_at,
+            });
+        }
         models.push(summary);
     }
     Ok(ListModelsOutput { models })

@@ -197,6 +197,16 @@ pub struct ModelVersion {
     pub created_by: String,
     /// When it was registered.
     pub created_at: DateTime<Utc>,
+    /// The champion's metrics re-measured on this version's holdout, if the trainer did so.
+    pub baseline: Option<Baseline>,
+}
+
+/// A champion's metrics measured on a candidate's holdout data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Baseline {
+    /// The champion version measured.
+    pub version: String,
+    pub metrics: BTreeMap<String, f64>,
 }
 
 /// A version to register.
@@ -210,6 +220,7 @@ pub struct NewVersion {
     pub training_job: Option<String>,
     pub data_snapshot: Option<String>,
     pub created_by: String,
+    pub baseline: Option<Baseline>,
 }
 
 /// A named pointer to a version, e.g. `champion`.

@@ -51,6 +51,7 @@ fn data() -> StartSpec {
     StartSpec {
         training_data: vec!["/data/train.csv".into()],
         holdout_data: Some("/data/holdout.csv".into()),
+        champion: None,
     }
 }
 

@@ -24,6 +24,7 @@ fn version(model: &str, v: &str, auc: f64) -> NewVersion {
         training_job: None,
         data_snapshot: None,
         created_by: "test".into(),
+        baseline: None,
     }
 }
 
@@ -185,6 +186,7 @@ async fn one_active_job_per_model_and_idempotency_keys_are_enforced_by_the_datab
         artifact_uri: "file:///tmp/model.json".into(),
         artifact_digest: "sha256:00".into(),
         data_snapshot: Some("train.csv".into()),
+        baseline: None,
     };
     let (done, ended) = store
         .finish_job(&id, &to(JobState::Succeeded), Some(&candidate))

@@ -15,6 +15,16 @@ pub struct StartSpec {
     pub training_data: Vec<PathBuf>,
     /// Data the new version is evaluated on.
     pub holdout_data: Option<PathBuf>,
+    /// The champion when the job starts, so the trainer can measure it on the same holdout.
+    pub champion: Option<ChampionRef>,
+}
+
+/// The champion version and its artifact, handed to a trainer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChampionRef {
+    pub version: String,
+    /// Where its artifact is (a `file://` URI's path, or the URI as registered).
+    pub artifact: String,
 }
 
 /// A job the backend accepted.

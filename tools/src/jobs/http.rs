@@ -102,16 +102,17 @@ pub async fn send_ok(request: reqwest::RequestBuilder, what: &str) -> Result<Val
     }
 }
 
-/// A produced model reported as JSON: `{"metrics": {...}, "artifact_uri": "...",
-/// "artifact_digest": "sha256:..."}`.
-pub fn candidate(value: &Value, what: &str) -> Result<super::Candidate, BackendError> {
+/// Metric name to finite number, at least one.
+fn metrics_of(
+    value: Option<&Value>,
+    what: &str,
+) -> Result<std::collections::BTreeMap<String, f64>, BackendError> {
     let bad = |why: &str| BackendError::Output(format!("{what}: {why}"));
-    let metrics_value = value
-        .get("metrics")
+    let object = value
         .and_then(Value::as_object)
         .ok_or_else(|| bad("no `metrics` object"))?;
     let mut metrics = std::collections::BTreeMap::new();
-    for (name, v) in metrics_value {
+    for (name, v) in object {
         let n = v
             .as_f64()
             .filter(|n| n.is_finite())
@@ -121,6 +122,27 @@ pub fn candidate(value: &Value, what: &str) -> Result<super::Candidate, BackendE
     if metrics.is_empty() {
         return Err(bad("`metrics` is empty"));
     }
+    Ok(metrics)
+}
+
+/// The champion measured on the candidate's holdout: `{"version": "v1", "metrics": {...}}`.
+pub fn baseline(value: &Value, what: &str) -> Result<crate::model::Baseline, BackendError> {
+    let version = value
+        .get("version")
+        .and_then(Value::as_str)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| BackendError::Output(format!("{what}: no `version`")))?;
+    Ok(crate::model::Baseline {
+        version: version.to_owned(),
+        metrics: metrics_of(value.get("metrics"), what)?,
+    })
+}
+
+/// A produced model reported as JSON: `{"metrics": {...}, "artifact_uri": "...",
+/// "artifact_digest": "sha256:..."}`.
+pub fn candidate(value: &Value, what: &str) -> Result<super::Candidate, BackendError> {
+    let bad = |why: &str| BackendError::Output(format!("{what}: {why}"));
+    let metrics = metrics_of(value.get("metrics"), what)?;
     let text = |key: &str| {
         value
             .get(key)
@@ -139,5 +161,9 @@ pub fn candidate(value: &Value, what: &str) -> Result<super::Candidate, BackendE
         artifact_uri: text("artifact_uri")?,
         artifact_digest: digest,
         data_snapshot: None,
+        baseline: match value.get("baseline") {
+            None | Some(Value::Null) => None,
+            Some(b) => Some(baseline(b, &format!("{what} `baseline`"))?),
+        },
     })
 }

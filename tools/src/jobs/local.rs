@@ -5,7 +5,10 @@
 //! - `MLOPS_TRAINING_DATA`: training files, separated by `:`;
 //! - `MLOPS_HOLDOUT_DATA`: the evaluation file (unset when the model has none);
 //! - `MLOPS_OUTPUT_DIR`: an empty directory for the results;
-//! - `MLOPS_PARAMS`: the caller's backend parameters as a JSON object (`{}` if none).
+//! - `MLOPS_PARAMS`: the caller's backend parameters as a JSON object (`{}` if none);
+//! - `MLOPS_CHAMPION_VERSION`, `MLOPS_CHAMPION_ARTIFACT`: the champion and its artifact (unset if
+//!   the model has none). A trainer that measures the champion on the same holdout writes
+//!   `baseline_metrics.json` (`{"version": ..., "metrics": {...}}`), which validation prefers.
 //!
 //! The trainer writes `metrics.json` (an object of metric name to number) and its model artifact
 //! into `MLOPS_OUTPUT_DIR` and exits 0. Its stdout and stderr go to `job.log` beside the output
@@ -28,6 +31,9 @@ use super::{Candidate, Job, JobState};
 
 /// File the trainer must write.
 pub const METRICS_FILE: &str = "metrics.json";
+/// File the trainer may write: the champion's metrics on the same holdout,
+/// `{"version": "v1", "metrics": {...}}`.
+pub const BASELINE_FILE: &str = "baseline_metrics.json";
 
 struct Running {
     child: Child,
@@ -175,6 +181,10 @@ impl RetrainBackend for LocalBackend {
         if let Some(holdout) = &spec.holdout_data {
             cmd.env("MLOPS_HOLDOUT_DATA", holdout);
         }
+        if let Some(champion) = &spec.champion {
+            cmd.env("MLOPS_CHAMPION_VERSION", &champion.version)
+                .env("MLOPS_CHAMPION_ARTIFACT", &champion.artifact);
+        }
         // Its own process group, so a timeout or a cancellation can stop everything it started.
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         let child = cmd.spawn().map_err(|e| {
@@ -283,11 +293,25 @@ impl RetrainBackend for LocalBackend {
             ))
         })?;
         let artifact = std::fs::canonicalize(&artifact)?;
+        let baseline_path = output.join(BASELINE_FILE);
+        let baseline = if baseline_path.exists() {
+            let text = std::fs::read_to_string(&baseline_path)?;
+            let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+                BackendError::Output(format!("{} is not JSON: {e}", baseline_path.display()))
+            })?;
+            Some(super::http::baseline(
+                &value,
+                &baseline_path.display().to_string(),
+            )?)
+        } else {
+            None
+        };
         Ok(Some(Candidate {
             metrics,
             artifact_digest: sha256_file(&artifact)?,
             artifact_uri: format!("file://{}", artifact.display()),
             data_snapshot: None,
+            baseline,
         }))
     }
 
@@ -424,7 +448,11 @@ pub fn artifact(output_dir: &Path) -> Option<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(output_dir)
         .ok()?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && p.file_name().is_some_and(|n| n != METRICS_FILE))
+        .filter(|p| {
+            p.is_file()
+                && p.file_name()
+                    .is_some_and(|n| n != METRICS_FILE && n != BASELINE_FILE)
+        })
         .collect();
     files.sort();
     files.into_iter().next()
@@ -468,6 +496,7 @@ mod tests {
         StartSpec {
             training_data: vec!["/data/a.csv".into(), "/data/b.csv".into()],
             holdout_data: Some("/data/h.csv".into()),
+            champion: None,
         }
     }
 

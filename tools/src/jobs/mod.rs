@@ -169,6 +169,8 @@ pub struct Candidate {
     /// `sha256:<hex>` of the artifact.
     pub artifact_digest: String,
     pub data_snapshot: Option<String>,
+    /// The champion's metrics on the same holdout, if the trainer measured them.
+    pub baseline: Option<crate::model::Baseline>,
 }
 
 /// A change of state reported by a backend (fields left `None` are kept).

@@ -17,7 +17,7 @@ use mlops_auth::Principal;
 use tokio::sync::broadcast;
 
 use super::airflow::AirflowBackend;
-use super::backend::{BackendError, RetrainBackend, StartSpec, Status};
+use super::backend::{BackendError, ChampionRef, RetrainBackend, StartSpec, Status};
 use super::github::GithubActionsBackend;
 use super::limits::{BackendKind, RetrainSpec};
 use super::local::LocalBackend;
@@ -141,6 +141,7 @@ impl Runner {
                     data: StartSpec {
                         training_data,
                         holdout_data: spec.holdout_data.clone(),
+                        champion: None,
                     },
                 },
             );
@@ -394,7 +395,22 @@ impl Runner {
 
     /// Asks the backend to start a claimed job, records the run, then watches it.
     async fn start_and_watch(&self, job: Job, model: &Retrainable) -> Result<(), RetrainError> {
-        let started = match model.backend.start(&job, &model.data).await {
+        let mut data = model.data.clone();
+        data.champion = self
+            .inner
+            .store
+            .get_model(&job.model)
+            .await?
+            .and_then(|r| r.aliased(crate::model::CHAMPION).cloned())
+            .map(|c| ChampionRef {
+                artifact: c
+                    .artifact_uri
+                    .strip_prefix("file://")
+                    .unwrap_or(&c.artifact_uri)
+                    .to_owned(),
+                version: c.version,
+            });
+        let started = match model.backend.start(&job, &data).await {
             Ok(started) => started,
             Err(e) => {
                 let why = format!("the backend could not start the job: {e}");
@@ -528,6 +544,34 @@ impl Runner {
         };
         self.trace(&ended, "mlops-mcp", "retrain.finished", outcome, why)
             .await;
+        if let Some(version) = &ended.produced_version {
+            // The candidate is validated against the champion at once (and again on demand).
+            let validated = crate::approvals::validate_version(
+                self.inner.store.as_ref(),
+                &ended.model,
+                version,
+                Some(ended.id.clone()),
+                "mlops-mcp",
+            )
+            .await;
+            let (outcome, why) = match validated {
+                Ok(v) => (
+                    Outcome::Ok,
+                    format!(
+                        "validation {} of {version} against champion {}: {}",
+                        v.id,
+                        v.champion_version.as_deref().unwrap_or("none"),
+                        v.verdict.as_str()
+                    ),
+                ),
+                Err(e) => (
+                    Outcome::Error,
+                    format!("validation of {version} failed: {e}"),
+                ),
+            };
+            self.trace(&ended, "mlops-mcp", "validation.created", outcome, why)
+                .await;
+        }
         Ok(())
     }
 

@@ -150,6 +150,60 @@ pub trait Store: Send + Sync + 'static {
     /// Closes the circuit breaker of `model`: earlier failures no longer count.
     async fn reset_breaker(&self, model: &str, by: &str) -> Result<(), StoreError>;
 
+    /// Stores a validation.
+    async fn save_validation(
+        &self,
+        validation: &crate::validation::Validation,
+    ) -> Result<(), StoreError>;
+
+    async fn validation(
+        &self,
+        id: &str,
+    ) -> Result<Option<crate::validation::Validation>, StoreError>;
+
+    /// The newest validation of a model's version.
+    async fn latest_validation(
+        &self,
+        model: &str,
+        version: &str,
+    ) -> Result<Option<crate::validation::Validation>, StoreError>;
+
+    /// Opens a promotion request, unless the model has one waiting for a decision (returned).
+    /// Requests past their expiry are marked expired first, in the same transaction.
+    async fn open_promotion(
+        &self,
+        request: &crate::promotion::NewPromotion,
+    ) -> Result<crate::promotion::Opened, StoreError>;
+
+    async fn promotion(&self, id: &str) -> Result<Option<crate::promotion::Promotion>, StoreError>;
+
+    /// Requests newest first, optionally in one state, at most `limit`.
+    async fn list_promotions(
+        &self,
+        state: Option<crate::promotion::PromotionState>,
+        limit: u32,
+    ) -> Result<Vec<crate::promotion::Promotion>, StoreError>;
+
+    /// Records a human's decision if the request is still pending, not expired and `by` did not
+    /// request it; exactly one of any number of concurrent decisions wins. Approval moves the
+    /// request to `promoting` ([`Store::complete_promotion`] then moves the alias).
+    async fn decide_promotion(
+        &self,
+        id: &str,
+        by: &str,
+        decision: &crate::promotion::Decision,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Result<crate::promotion::Promotion, crate::promotion::DecisionRefused>, StoreError>;
+
+    /// For a `promoting` request, in one transaction: checks the evidence again (the
+    /// candidate's artifact digest, the validation report's digest, the champion) and moves the
+    /// `champion` alias (`promoted`), or records which precondition failed (`failed`).
+    async fn complete_promotion(
+        &self,
+        id: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<crate::promotion::Promotion, StoreError>;
+
     async fn append_traces(&self, events: &[NewTraceEvent]) -> Result<Vec<TraceEvent>, StoreError>;
     /// The events of one trace, in order.
     async fn trace(&self, trace_id: &str) -> Result<Vec<TraceEvent>, StoreError>;

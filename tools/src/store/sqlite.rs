@@ -13,8 +13,12 @@ use super::{ModelRecord, Store, StoreError};
 use crate::check_drift::StoredDriftReport;
 use crate::jobs::limits::{self, History};
 use crate::jobs::{Admission, Budget, Candidate, Job, JobState, JobUpdate, NewJob};
-use crate::model::{Alias, AliasChange, ModelSpec, ModelVersion, NewVersion};
+use crate::model::{Alias, AliasChange, Baseline, CHAMPION, ModelSpec, ModelVersion, NewVersion};
+use crate::promotion::{
+    Decision, DecisionRefused, NewPromotion, Opened, Promotion, PromotionState,
+};
 use crate::trace::{self, GENESIS_HASH, NewTraceEvent, TraceEvent};
+use crate::validation::Validation;
 
 /// How many times an append is retried when another process extended the chain first.
 const APPEND_ATTEMPTS: usize = 5;
@@ -52,8 +56,8 @@ impl SqliteStore {
     async fn versions(&self, model: &str) -> Result<Vec<ModelVersion>, StoreError> {
         let rows: Vec<VersionRow> = sqlx::query_as(
             "SELECT model, version, metrics, artifact_uri, artifact_digest, training_job, \
-             data_snapshot, created_by, created_at FROM model_versions WHERE model = ? \
-             ORDER BY created_at, version",
+             data_snapshot, created_by, created_at, baseline_version, baseline_metrics \
+             FROM model_versions WHERE model = ? ORDER BY created_at, version",
         )
         .bind(model)
         .fetch_all(&self.pool)
@@ -187,50 +191,7 @@ impl Store for SqliteStore {
         reason: &str,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let exists: Option<(String,)> =
-            sqlx::query_as("SELECT version FROM model_versions WHERE model = ? AND version = ?")
-                .bind(model)
-                .bind(version)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if exists.is_none() {
-            return Err(StoreError::UnknownVersion {
-                model: model.into(),
-                version: version.into(),
-            });
-        }
-        let previous: Option<(String,)> =
-            sqlx::query_as("SELECT version FROM model_aliases WHERE model = ? AND alias = ?")
-                .bind(model)
-                .bind(alias)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let now = Utc::now().to_rfc3339();
-        sqlx::query(
-            "INSERT INTO model_aliases (model, alias, version, set_by, set_at) VALUES (?, ?, ?, ?, ?) \
-             ON CONFLICT(model, alias) DO UPDATE SET version = excluded.version, \
-             set_by = excluded.set_by, set_at = excluded.set_at",
-        )
-        .bind(model)
-        .bind(alias)
-        .bind(version)
-        .bind(set_by)
-        .bind(&now)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO alias_history (model, alias, version, previous_version, set_by, reason, set_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(model)
-        .bind(alias)
-        .bind(version)
-        .bind(previous.map(|p| p.0))
-        .bind(set_by)
-        .bind(reason)
-        .bind(&now)
-        .execute(&mut *tx)
-        .await?;
+        move_alias(&mut tx, model, alias, version, set_by, reason).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -479,6 +440,7 @@ impl Store for SqliteStore {
                     training_job: Some(job.id.clone()),
                     data_snapshot: c.data_snapshot.clone(),
                     created_by: job.requested_by.clone(),
+                    baseline: c.baseline.clone(),
                 },
             )
             .await?;
@@ -542,6 +504,236 @@ impl Store for SqliteStore {
         row.map(parse_drift).transpose()
     }
 
+    async fn save_validation(&self, v: &Validation) -> Result<(), StoreError> {
+        let body = serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let inserted = sqlx::query(
+            "INSERT INTO validations (id, model, candidate_version, champion_version, job_id, \
+             verdict, report_digest, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&v.id)
+        .bind(&v.model)
+        .bind(&v.candidate_version)
+        .bind(&v.champion_version)
+        .bind(&v.job_id)
+        .bind(v.verdict.as_str())
+        .bind(&v.report_digest)
+        .bind(body)
+        .bind(v.created_at.to_rfc3339())
+        .execute(&self.pool)
+        .await;
+        match inserted {
+            Ok(_) => Ok(()),
+            Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => {
+                Err(StoreError::UnknownModel(v.model.clone()))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn validation(&self, id: &str) -> Result<Option<Validation>, StoreError> {
+        let row: Option<(String,)> = sqlx::query_as("SELECT body FROM validations WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|(b,)| parse_validation(&b)).transpose()
+    }
+
+    async fn latest_validation(
+        &self,
+        model: &str,
+        version: &str,
+    ) -> Result<Option<Validation>, StoreError> {
+        let row: Option<(String,)> = sqlx::query_as(
+            "SELECT body FROM validations WHERE model = ? AND candidate_version = ? \
+             ORDER BY created_at DESC, rowid DESC LIMIT 1",
+        )
+        .bind(model)
+        .bind(version)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|(b,)| parse_validation(&b)).transpose()
+    }
+
+    async fn open_promotion(&self, p: &NewPromotion) -> Result<Opened, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query(
+            "UPDATE promotions SET state = 'expired', finished_at = ? \
+             WHERE model = ? AND state = 'pending_approval' AND expires_us <= ?",
+        )
+        .bind(p.requested_at.to_rfc3339())
+        .bind(&p.model)
+        .bind(p.requested_at.timestamp_micros())
+        .execute(&mut *tx)
+        .await?;
+        let open: Option<PromotionRow> = sqlx::query_as(&format!(
+            "SELECT {PROMOTION_COLUMNS} FROM promotions WHERE model = ? \
+             AND state IN ('pending_approval', 'promoting')"
+        ))
+        .bind(&p.model)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(row) = open {
+            tx.commit().await?;
+            return Ok(Opened::Existing(row.into_promotion()?));
+        }
+        sqlx::query(
+            "INSERT INTO promotions (id, model, candidate_version, validation_id, justification, \
+             requested_by, requested_at, expires_us, candidate_digest, validation_digest, \
+             champion_at_request, state, trace_id) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending_approval', ?)",
+        )
+        .bind(&p.id)
+        .bind(&p.model)
+        .bind(&p.candidate_version)
+        .bind(&p.validation_id)
+        .bind(&p.justification)
+        .bind(&p.requested_by)
+        .bind(p.requested_at.to_rfc3339())
+        .bind(p.expires_at.timestamp_micros())
+        .bind(&p.candidate_digest)
+        .bind(&p.validation_digest)
+        .bind(&p.champion_at_request)
+        .bind(&p.trace_id)
+        .execute(&mut *tx)
+        .await?;
+        let created = promotion_by_id(&mut tx, &p.id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("promotion {} vanished", p.id)))?;
+        tx.commit().await?;
+        Ok(Opened::New(created))
+    }
+
+    async fn promotion(&self, id: &str) -> Result<Option<Promotion>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        promotion_by_id(&mut conn, id).await
+    }
+
+    async fn list_promotions(
+        &self,
+        state: Option<PromotionState>,
+        limit: u32,
+    ) -> Result<Vec<Promotion>, StoreError> {
+        let state = state.map(PromotionState::as_str);
+        let rows: Vec<PromotionRow> = sqlx::query_as(&format!(
+            "SELECT {PROMOTION_COLUMNS} FROM promotions WHERE (? IS NULL OR state = ?) \
+             ORDER BY requested_at DESC, id LIMIT ?"
+        ))
+        .bind(state)
+        .bind(state)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(PromotionRow::into_promotion).collect()
+    }
+
+    async fn decide_promotion(
+        &self,
+        id: &str,
+        by: &str,
+        decision: &Decision,
+        now: DateTime<Utc>,
+    ) -> Result<Result<Promotion, DecisionRefused>, StoreError> {
+        let (state, note) = match decision {
+            Decision::Approve { note } => ("promoting", note.clone()),
+            Decision::Deny { reason } => ("denied", Some(reason.clone())),
+        };
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let Some(current) = promotion_by_id(&mut tx, id).await? else {
+            tx.rollback().await?;
+            return Ok(Err(DecisionRefused::Unknown(id.to_owned())));
+        };
+        let refusal = if current.state != PromotionState::PendingApproval {
+            Some(DecisionRefused::AlreadyDecided(current.state.as_str()))
+        } else if current.requested_by == by {
+            Some(DecisionRefused::OwnRequest(by.to_owned()))
+        } else if now >= current.expires_at {
+            Some(DecisionRefused::Expired(current.expires_at))
+        } else {
+            None
+        };
+        if let Some(r) = refusal {
+            tx.rollback().await?;
+            return Ok(Err(r));
+        }
+        // The WHERE repeats every rule, so the database itself lets one decision through.
+        let decided = sqlx::query(
+            "UPDATE promotions SET state = ?, decided_by = ?, decided_at = ?, decision_note = ?, \
+             finished_at = CASE WHEN ? = 'denied' THEN ? ELSE finished_at END \
+             WHERE id = ? AND state = 'pending_approval' AND requested_by <> ? AND expires_us > ?",
+        )
+        .bind(state)
+        .bind(by)
+        .bind(now.to_rfc3339())
+        .bind(note)
+        .bind(state)
+        .bind(now.to_rfc3339())
+        .bind(id)
+        .bind(by)
+        .bind(now.timestamp_micros())
+        .execute(&mut *tx)
+        .await?;
+        if decided.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(Err(DecisionRefused::AlreadyDecided("decided")));
+        }
+        let p = promotion_by_id(&mut tx, id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("promotion {id} vanished")))?;
+        tx.commit().await?;
+        Ok(Ok(p))
+    }
+
+    async fn complete_promotion(
+        &self,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Promotion, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let p = promotion_by_id(&mut tx, id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("promotion {id} is not known")))?;
+        if p.state != PromotionState::Promoting {
+            tx.rollback().await?;
+            return Ok(p);
+        }
+        let failure = broken_precondition(&mut tx, &p).await?;
+        if failure.is_none() {
+            let reason = format!(
+                "promotion {} approved by {}: {}",
+                p.id,
+                p.decided_by.as_deref().unwrap_or("unknown"),
+                p.justification
+            );
+            move_alias(
+                &mut tx,
+                &p.model,
+                CHAMPION,
+                &p.candidate_version,
+                p.decided_by.as_deref().unwrap_or("unknown"),
+                &reason,
+            )
+            .await?;
+        }
+        sqlx::query(
+            "UPDATE promotions SET state = ?, failure_reason = ?, finished_at = ? WHERE id = ?",
+        )
+        .bind(if failure.is_none() {
+            "promoted"
+        } else {
+            "failed"
+        })
+        .bind(&failure)
+        .bind(now.to_rfc3339())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        let done = promotion_by_id(&mut tx, id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("promotion {id} vanished")))?;
+        tx.commit().await?;
+        Ok(done)
+    }
+
     async fn append_traces(&self, events: &[NewTraceEvent]) -> Result<Vec<TraceEvent>, StoreError> {
         let mut attempt = 0;
         loop {
@@ -584,6 +776,206 @@ impl Store for SqliteStore {
     }
 }
 
+/// Points `alias` at `version` and records the move in the alias history.
+async fn move_alias(
+    conn: &mut SqliteConnection,
+    model: &str,
+    alias: &str,
+    version: &str,
+    set_by: &str,
+    reason: &str,
+) -> Result<(), StoreError> {
+    let exists: Option<(String,)> =
+        sqlx::query_as("SELECT version FROM model_versions WHERE model = ? AND version = ?")
+            .bind(model)
+            .bind(version)
+            .fetch_optional(&mut *conn)
+            .await?;
+    if exists.is_none() {
+        return Err(StoreError::UnknownVersion {
+            model: model.into(),
+            version: version.into(),
+        });
+    }
+    let previous = alias_target(conn, model, alias).await?;
+    let now = Utc::now().to_rfc3339();
+    sqlx::query(
+        "INSERT INTO model_aliases (model, alias, version, set_by, set_at) VALUES (?, ?, ?, ?, ?) \
+         ON CONFLICT(model, alias) DO UPDATE SET version = excluded.version, \
+         set_by = excluded.set_by, set_at = excluded.set_at",
+    )
+    .bind(model)
+    .bind(alias)
+    .bind(version)
+    .bind(set_by)
+    .bind(&now)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "INSERT INTO alias_history (model, alias, version, previous_version, set_by, reason, set_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(model)
+    .bind(alias)
+    .bind(version)
+    .bind(previous)
+    .bind(set_by)
+    .bind(reason)
+    .bind(&now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+async fn alias_target(
+    conn: &mut SqliteConnection,
+    model: &str,
+    alias: &str,
+) -> Result<Option<String>, StoreError> {
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT version FROM model_aliases WHERE model = ? AND alias = ?")
+            .bind(model)
+            .bind(alias)
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(row.map(|(v,)| v))
+}
+
+const PROMOTION_COLUMNS: &str = "id, model, candidate_version, validation_id, justification, \
+    requested_by, requested_at, expires_us, candidate_digest, validation_digest, \
+    champion_at_request, state, decided_by, decided_at, decision_note, failure_reason, \
+    finished_at, trace_id";
+
+#[derive(FromRow)]
+struct PromotionRow {
+    id: String,
+    model: String,
+    candidate_version: String,
+    validation_id: String,
+    justification: String,
+    requested_by: String,
+    requested_at: String,
+    expires_us: i64,
+    candidate_digest: String,
+    validation_digest: String,
+    champion_at_request: Option<String>,
+    state: String,
+    decided_by: Option<String>,
+    decided_at: Option<String>,
+    decision_note: Option<String>,
+    failure_reason: Option<String>,
+    finished_at: Option<String>,
+    trace_id: Option<String>,
+}
+
+impl PromotionRow {
+    fn into_promotion(self) -> Result<Promotion, StoreError> {
+        let corrupt = |what: &str| StoreError::Corrupt(format!("{what} of promotion {}", self.id));
+        let optional_time = |t: &Option<String>| t.as_deref().map(parse_time).transpose();
+        Ok(Promotion {
+            state: PromotionState::parse(&self.state).ok_or_else(|| corrupt("state"))?,
+            requested_at: parse_time(&self.requested_at)?,
+            expires_at: DateTime::from_timestamp_micros(self.expires_us)
+                .ok_or_else(|| corrupt("expiry"))?,
+            decided_at: optional_time(&self.decided_at)?,
+            finished_at: optional_time(&self.finished_at)?,
+            id: self.id,
+            model: self.model,
+            candidate_version: self.candidate_version,
+            validation_id: self.validation_id,
+            justification: self.justification,
+            requested_by: self.requested_by,
+            candidate_digest: self.candidate_digest,
+            validation_digest: self.validation_digest,
+            champion_at_request: self.champion_at_request,
+            decided_by: self.decided_by,
+            decision_note: self.decision_note,
+            failure_reason: self.failure_reason,
+            trace_id: self.trace_id,
+        })
+    }
+}
+
+async fn promotion_by_id(
+    conn: &mut SqliteConnection,
+    id: &str,
+) -> Result<Option<Promotion>, StoreError> {
+    let row: Option<PromotionRow> = sqlx::query_as(&format!(
+        "SELECT {PROMOTION_COLUMNS} FROM promotions WHERE id = ?"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    row.map(PromotionRow::into_promotion).transpose()
+}
+
+fn parse_validation(body: &str) -> Result<Validation, StoreError> {
+    serde_json::from_str(body).map_err(|e| StoreError::Corrupt(format!("validation: {e}")))
+}
+
+/// Why an approved promotion may not proceed, or `None` if the evidence still holds.
+async fn broken_precondition(
+    conn: &mut SqliteConnection,
+    p: &Promotion,
+) -> Result<Option<String>, StoreError> {
+    let digest: Option<(String,)> = sqlx::query_as(
+        "SELECT artifact_digest FROM model_versions WHERE model = ? AND version = ?",
+    )
+    .bind(&p.model)
+    .bind(&p.candidate_version)
+    .fetch_optional(&mut *conn)
+    .await?;
+    match digest {
+        None => {
+            return Ok(Some(format!(
+                "candidate {} is no longer registered",
+                p.candidate_version
+            )));
+        }
+        Some((d,)) if d != p.candidate_digest => {
+            return Ok(Some(format!(
+                "the candidate's artifact changed since the request (digest {d}, requested {})",
+                p.candidate_digest
+            )));
+        }
+        Some(_) => {}
+    }
+    let validation: Option<(String, String)> =
+        sqlx::query_as("SELECT report_digest, body FROM validations WHERE id = ?")
+            .bind(&p.validation_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let Some((stored_digest, body)) = validation else {
+        return Ok(Some(format!("validation {} is gone", p.validation_id)));
+    };
+    let v = parse_validation(&body)?;
+    let actual = format!(
+        "sha256:{}",
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(v.report.as_bytes()))
+    );
+    if stored_digest != p.validation_digest
+        || actual != p.validation_digest
+        || v.report_digest != actual
+    {
+        return Ok(Some(format!(
+            "the validation report changed since the request (digest {actual}, requested {})",
+            p.validation_digest
+        )));
+    }
+    if v.verdict != crate::validation::Verdict::Passed {
+        return Ok(Some("the validation did not pass".into()));
+    }
+    let champion = alias_target(conn, &p.model, CHAMPION).await?;
+    if champion != p.champion_at_request {
+        return Ok(Some(format!(
+            "the champion changed since the request (now {}, then {})",
+            champion.as_deref().unwrap_or("none"),
+            p.champion_at_request.as_deref().unwrap_or("none")
+        )));
+    }
+    Ok(None)
+}
+
 /// `v<N+1>` where N is the largest number among versions named `v<N>` (0 if none).
 fn next_version<'a>(taken: impl Iterator<Item = &'a str>) -> String {
     let highest = taken
@@ -600,9 +992,20 @@ async fn insert_version(
     let created_at = Utc::now();
     let metrics =
         serde_json::to_string(&v.metrics).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let (baseline_version, baseline_metrics) = match &v.baseline {
+        Some(b) => (
+            Some(b.version.clone()),
+            Some(
+                serde_json::to_string(&b.metrics)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            ),
+        ),
+        None => (None, None),
+    };
     let result = sqlx::query(
         "INSERT INTO model_versions (model, version, metrics, artifact_uri, artifact_digest, \
-         training_job, data_snapshot, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         training_job, data_snapshot, created_by, created_at, baseline_version, baseline_metrics) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&v.model)
     .bind(&v.version)
@@ -613,6 +1016,8 @@ async fn insert_version(
     .bind(&v.data_snapshot)
     .bind(&v.created_by)
     .bind(created_at.to_rfc3339())
+    .bind(baseline_version)
+    .bind(baseline_metrics)
     .execute(conn)
     .await;
     match result {
@@ -638,6 +1043,7 @@ async fn insert_version(
         data_snapshot: v.data_snapshot.clone(),
         created_by: v.created_by.clone(),
         created_at,
+        baseline: v.baseline.clone(),
     })
 }
 
@@ -830,13 +1236,26 @@ struct VersionRow {
     data_snapshot: Option<String>,
     created_by: String,
     created_at: String,
+    baseline_version: Option<String>,
+    baseline_metrics: Option<String>,
 }
 
 impl VersionRow {
     fn into_version(self) -> Result<ModelVersion, StoreError> {
-        let metrics: BTreeMap<String, f64> = serde_json::from_str(&self.metrics)
-            .map_err(|e| StoreError::Corrupt(format!("metrics of {}: {e}", self.version)))?;
+        let corrupt = |what: &str, e: serde_json::Error| {
+            StoreError::Corrupt(format!("{what} of {}: {e}", self.version))
+        };
+        let metrics: BTreeMap<String, f64> =
+            serde_json::from_str(&self.metrics).map_err(|e| corrupt("metrics", e))?;
+        let baseline = match (self.baseline_version, self.baseline_metrics.as_deref()) {
+            (Some(version), Some(m)) => Some(Baseline {
+                version,
+                metrics: serde_json::from_str(m).map_err(|e| corrupt("baseline metrics", e))?,
+            }),
+            _ => None,
+        };
         Ok(ModelVersion {
+            baseline,
             created_at: parse_time(&self.created_at)?,
             model: self.model,
             version: self.version,

@@ -1,0 +1,185 @@
+//! The demo's whole loop with the real binary: drift → retrain (the real trainer) → validation
+//! passes → promotion requested by the agent → refused to the agent and to the requester →
+//! approved on the command line by a different human → `v2` is champion, and one trace holds
+//! every step with every actor.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::{HttpServer, Workspace, post};
+use serde_json::{Value, json};
+
+/// Calls a tool with a trace id in `_meta`, so every call joins one trace.
+async fn traced(server: &HttpServer, token: &str, trace: &str, name: &str, args: Value) -> Value {
+    let body = json!({
+        "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": {"name": name, "arguments": args, "_meta": {"io.mlops-mcp/traceId": trace}},
+    });
+    let (status, _, answer) =
+        post(server, Some(&format!("Bearer {token}")), &body.to_string()).await;
+    assert_eq!(status, 200, "{answer}");
+    let result = answer["result"].clone();
+    assert_eq!(result["isError"], false, "{name}: {result}");
+    result["structuredContent"].clone()
+}
+
+fn approvals(ws: &Workspace, token: &str, args: &[&str]) -> std::process::Output {
+    ws.command()
+        .arg("approvals")
+        .args(args)
+        .env("MLOPS_MCP_TOKEN", token)
+        .output()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_demo_loop_ends_with_v2_as_champion_after_a_human_approves() {
+    let ws = Workspace::demo();
+    let server = HttpServer::start(&ws);
+    let agent = ws.token("demo-agent", "agent");
+    let trace = uuid::Uuid::new_v4().to_string();
+    let call = |name: &'static str, args: Value| {
+        let (server, agent, trace) = (&server, agent.clone(), trace.clone());
+        async move { traced(server, &agent, &trace, name, args).await }
+    };
+
+    let drift = call("check_drift", json!({"model": "fraud-detector"})).await;
+    assert_eq!(drift["recommended_action"], "retrain");
+    let job = call(
+        "trigger_retrain",
+        json!({"model": "fraud-detector", "reason": "drift", "drift_report_id": drift["report_id"]}),
+    )
+    .await;
+    let job_id = job["job"]["id"].as_str().unwrap().to_owned();
+    let mut done = Value::Null;
+    for _ in 0..5 {
+        done = call("get_job", json!({"job_id": job_id, "wait_seconds": 60})).await;
+        if done["state"] == "succeeded" {
+            break;
+        }
+    }
+    assert_eq!(done["produced_version"], "v2", "{done}");
+
+    // Validated against v1 measured on the same drifted holdout.
+    let validation = call("get_validation", json!({"job_id": job_id})).await;
+    assert_eq!(validation["verdict"], "passed", "{}", validation["report"]);
+    assert_eq!(validation["baseline_source"], "same_holdout");
+    assert_eq!(validation["champion_version"], "v1");
+    assert_eq!(validation["checks"].as_array().unwrap().len(), 2);
+    assert!(
+        validation["report"]
+            .as_str()
+            .unwrap()
+            .contains("**Verdict: passed**")
+    );
+
+    let requested = call(
+        "request_promotion",
+        json!({
+            "model": "fraud-detector",
+            "candidate_version": "v2",
+            "validation_id": validation["id"],
+            "justification": "v2 beats v1 on the drifted holdout (roc_auc and f1)",
+        }),
+    )
+    .await;
+    assert_eq!(requested["state"], "pending_approval");
+    assert_eq!(requested["created"], true);
+    let request_id = requested["id"].as_str().unwrap().to_owned();
+    assert!(
+        requested["approval_url"]
+            .as_str()
+            .unwrap()
+            .ends_with(&request_id)
+    );
+    let listed = call("list_models", json!({})).await;
+    assert_eq!(
+        listed["models"][0]["pending_promotion"]["request_id"],
+        request_id.as_str()
+    );
+
+    // The agent cannot approve: no promotion:approve …
+    let out = approvals(&ws, &agent, &["approve", &request_id]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("promotion:approve"));
+    // … and a token for the requester that has it still cannot approve its own request.
+    let own = ws.token("demo-agent", "promotion:approve,models:read");
+    let out = approvals(&ws, &own, &["approve", &request_id]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cannot decide"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        ws.model("fraud-detector")
+            .await
+            .aliased("champion")
+            .unwrap()
+            .version,
+        "v1"
+    );
+
+    // A different human sees it and approves it.
+    let alice = ws.token("alice", "promotion:approve,models:read");
+    let out = approvals(&ws, &alice, &["list"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&request_id));
+    let out = approvals(&ws, &alice, &["show", &request_id]);
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        shown.contains("**Verdict: passed**") && shown.contains("demo-agent"),
+        "{shown}"
+    );
+    let out = approvals(
+        &ws,
+        &alice,
+        &["approve", &request_id, "--note", "looks good"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("v2 is now the champion"));
+    let model = ws.model("fraud-detector").await;
+    assert_eq!(model.aliased("champion").unwrap().version, "v2");
+    // A replay of the approval is refused.
+    let out = approvals(&ws, &alice, &["approve", &request_id]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already decided"));
+
+    let promotion = call("get_promotion", json!({"request_id": request_id})).await;
+    assert_eq!(promotion["state"], "promoted");
+    assert_eq!(promotion["decided_by"], "alice");
+    assert_eq!(promotion["decision_note"], "looks good");
+
+    // One trace: every step, every actor.
+    let events: Vec<(String, String)> = ws
+        .traces()
+        .await
+        .into_iter()
+        .filter(|e| e.trace_id == trace)
+        .map(|e| (e.action, e.principal))
+        .collect();
+    for (action, who) in [
+        ("check_drift", "demo-agent"),
+        ("trigger_retrain", "demo-agent"),
+        ("retrain.created", "demo-agent"),
+        ("retrain.started", "mlops-mcp"),
+        ("retrain.finished", "mlops-mcp"),
+        ("validation.created", "mlops-mcp"),
+        ("get_validation", "demo-agent"),
+        ("request_promotion", "demo-agent"),
+        ("promotion.decision_refused", "demo-agent"),
+        ("promotion.approved", "alice"),
+        ("promotion.promoted", "alice"),
+    ] {
+        assert!(
+            events.iter().any(|(a, p)| a == action && p == who),
+            "{action} by {who} missing: {events:?}"
+        );
+    }
+    let out = ws.command().args(["traces", "verify"]).output().unwrap();
+    assert!(out.status.success());
+}

@@ -1,0 +1,222 @@
+//! Validation: a candidate version against the current champion, by the model's rules
+//! (`models[].policy.validation`, MLflow `MetricThreshold` semantics, see [`rules`]).
+//!
+//! The champion's values are, in order of preference: the champion's metrics re-measured by the
+//! trainer on the candidate's own holdout (recorded with the candidate as its baseline, so like
+//! is compared with like), else the champion's metrics as registered (the report says so). A
+//! model without rules never passes: promotion needs evidence.
+
+pub mod rules;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::model::{CHAMPION, ModelVersion};
+use crate::store::ModelRecord;
+pub use rules::MetricCheck;
+
+/// The verdict of a validation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Passed,
+    Failed,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Passed => "passed",
+            Verdict::Failed => "failed",
+        }
+    }
+}
+
+/// Where the champion's values came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BaselineSource {
+    /// Re-measured by the trainer on the candidate's holdout.
+    SameHoldout,
+    /// The champion's metrics as registered (measured on its own holdout).
+    Registered,
+    /// The model has no champion: change rules cannot pass.
+    NoChampion,
+}
+
+/// A stored validation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Validation {
+    pub id: String,
+    pub model: String,
+    pub candidate_version: String,
+    /// `sha256:` digest of the candidate's artifact when it was validated.
+    pub candidate_digest: String,
+    /// The champion it was compared with (none if the model had none).
+    pub champion_version: Option<String>,
+    pub baseline_source: BaselineSource,
+    /// The job that produced the candidate, if known.
+    pub job_id: Option<String>,
+    /// Every rule with its values and result.
+    pub checks: Vec<MetricCheck>,
+    pub verdict: Verdict,
+    /// The verdict in sentences an agent can act on.
+    pub reasons: Vec<String>,
+    /// The report as Markdown.
+    pub report: String,
+    /// `sha256:` of the Markdown report's bytes; a promotion request is bound to it.
+    pub report_digest: String,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Validates `candidate` of `record` against its current champion.
+pub fn validate(
+    id: String,
+    record: &ModelRecord,
+    candidate: &ModelVersion,
+    baseline: Option<&(String, BTreeMap<String, f64>)>,
+    job_id: Option<String>,
+    created_by: &str,
+    now: DateTime<Utc>,
+) -> Validation {
+    let champion = record.aliased(CHAMPION);
+    let (champion_metrics, source) = match (champion, baseline) {
+        (None, _) => (None, BaselineSource::NoChampion),
+        (Some(c), Some((version, metrics))) if *version == c.version => {
+            (Some(metrics.clone()), BaselineSource::SameHoldout)
+        }
+        (Some(c), _) => (Some(c.metrics.clone()), BaselineSource::Registered),
+    };
+    let rules = &record.spec.policy.validation;
+    let checks: Vec<MetricCheck> = rules
+        .iter()
+        .map(|r| {
+            rules::check(
+                r,
+                candidate.metrics.get(&r.metric).copied(),
+                champion_metrics
+                    .as_ref()
+                    .and_then(|m| m.get(&r.metric).copied()),
+            )
+        })
+        .collect();
+    let failed: Vec<&MetricCheck> = checks.iter().filter(|c| !c.passed).collect();
+    let mut reasons = Vec::new();
+    let verdict = if rules.is_empty() {
+        reasons.push(format!(
+            "model `{}` has no validation rules (models[].policy.validation), so no candidate can pass; ask an operator to configure them",
+            record.spec.name
+        ));
+        Verdict::Failed
+    } else if failed.is_empty() {
+        reasons.push(format!(
+            "all {} rules passed: {} may be proposed for promotion with request_promotion",
+            checks.len(),
+            candidate.version
+        ));
+        Verdict::Passed
+    } else {
+        for f in &failed {
+            reasons.push(format!("`{}` failed: {}", f.metric, f.reasons.join("; ")));
+        }
+        reasons.push(format!(
+            "{} of {} rules failed: do not request promotion of {}",
+            failed.len(),
+            checks.len(),
+            candidate.version
+        ));
+        Verdict::Failed
+    };
+    let mut v = Validation {
+        id,
+        model: record.spec.name.clone(),
+        candidate_version: candidate.version.clone(),
+        candidate_digest: candidate.artifact_digest.clone(),
+        champion_version: champion.map(|c| c.version.clone()),
+        baseline_source: source,
+        job_id,
+        checks,
+        verdict,
+        reasons,
+        report: String::new(),
+        report_digest: String::new(),
+        created_by: created_by.to_owned(),
+        created_at: now,
+    };
+    v.report = markdown(&v);
+    v.report_digest = format!(
+        "sha256:{}",
+        hex::encode(Sha256::digest(v.report.as_bytes()))
+    );
+    v
+}
+
+fn num(x: Option<f64>) -> String {
+    x.map_or("—".to_owned(), |v| format!("{v:.6}"))
+}
+
+fn rule_text(c: &MetricCheck) -> String {
+    let r = &c.rule;
+    let dir = if r.greater_is_better { "≥" } else { "≤" };
+    let mut parts = Vec::new();
+    if let Some(t) = r.threshold {
+        parts.push(format!("{dir} {t}"));
+    }
+    if let Some(d) = r.min_absolute_change {
+        parts.push(format!(
+            "champion {} {d}",
+            if r.greater_is_better { "+" } else { "−" }
+        ));
+    }
+    if let Some(d) = r.min_relative_change {
+        parts.push(format!("{:.1} % better than champion", d * 100.0));
+    }
+    parts.join(", ")
+}
+
+/// The report: who was compared with whom, every rule, the verdict.
+fn markdown(v: &Validation) -> String {
+    let mut md = format!(
+        "# Validation {}\n\nModel `{}`: candidate **{}** (artifact `{}`) against champion **{}**.\n\n",
+        v.id,
+        v.model,
+        v.candidate_version,
+        v.candidate_digest,
+        v.champion_version.as_deref().unwrap_or("none"),
+    );
+    md.push_str(match v.baseline_source {
+        BaselineSource::SameHoldout => {
+            "The champion's values were measured on the candidate's holdout data.\n\n"
+        }
+        BaselineSource::Registered => {
+            "The champion's values are its registered metrics (measured on its own holdout; the trainer did not re-measure it).\n\n"
+        }
+        BaselineSource::NoChampion => "The model has no champion.\n\n",
+    });
+    md.push_str(
+        "| metric | candidate | champion | rule | result | why |\n|---|---|---|---|---|---|\n",
+    );
+    for c in &v.checks {
+        let _ = writeln!(
+            md,
+            "| `{}` | {} | {} | {} | {} | {} |",
+            c.metric,
+            num(c.candidate),
+            num(c.champion),
+            rule_text(c),
+            if c.passed { "pass" } else { "**fail**" },
+            c.reasons.join("; ")
+        );
+    }
+    let _ = write!(md, "\n**Verdict: {}**\n\n", v.verdict.as_str());
+    for r in &v.reasons {
+        let _ = writeln!(md, "- {r}");
+    }
+    md
+}
