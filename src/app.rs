@@ -14,6 +14,7 @@ use mlops_tools::drift::profile_cache::ProfileCache;
 use mlops_tools::jobs::runner::{Runner, RunnerSettings};
 use mlops_tools::trace::NewTraceEvent;
 use mlops_tools::trace_log::TraceLog;
+use secrecy::ExposeSecret as _;
 
 use crate::config::Config;
 
@@ -33,6 +34,7 @@ struct Inner {
     addresses: AddressLimiter,
     drift: DriftEnv,
     runner: Runner,
+    csrf_key: [u8; 32],
 }
 
 fn verifier(config: &Config) -> anyhow::Result<Verifier> {
@@ -98,6 +100,9 @@ impl App {
             },
         )
         .map_err(|e| anyhow::anyhow!("retraining: {e}"))?;
+        let csrf_key = crate::transport::approvals_page::derive_csrf_key(
+            config.auth.hs256_secret.as_ref().map(|s| s.expose_secret()),
+        );
         let app = Self {
             inner: Arc::new(Inner {
                 config,
@@ -107,6 +112,7 @@ impl App {
                 verifier,
                 limits,
                 addresses,
+                csrf_key,
                 drift,
                 runner,
             }),
@@ -142,6 +148,11 @@ impl App {
         &self.inner.drift
     }
 
+    /// Key of the approval page's CSRF tokens.
+    pub fn csrf_key(&self) -> &[u8; 32] {
+        &self.inner.csrf_key
+    }
+
     /// The approval gate's settings.
     pub fn gate(&self) -> mlops_tools::approvals::GateSettings {
         let c = self.config();
@@ -151,6 +162,81 @@ impl App {
             ),
             page_url: c.approval_page(),
         }
+    }
+
+    /// A human's decision on a promotion request through any channel (CLI, web page), with
+    /// every outcome traced in the request's trace: the decision, then `promotion.promoted` or
+    /// `promotion.failed`; a refused attempt as `promotion.decision_refused`.
+    pub async fn decide_promotion(
+        &self,
+        who: &Principal,
+        id: &str,
+        decision: &mlops_tools::promotion::Decision,
+    ) -> Result<mlops_tools::approvals::PromotionView, mlops_tools::approvals::ApprovalError> {
+        use mlops_tools::promotion::{Decision, PromotionState};
+        use mlops_tools::trace::Outcome;
+        let before = self.store().promotion(id).await?;
+        let result =
+            mlops_tools::approvals::decide(self.store(), who, id, decision, &self.gate()).await;
+        let Some(p) = result.as_ref().map(|v| v.promotion.clone()).ok().or(before) else {
+            return result;
+        };
+        let trace_id = p
+            .trace_id
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let args = serde_json::json!({
+            "request_id": p.id, "model": p.model, "candidate_version": p.candidate_version, "via": who.via,
+        });
+        let mut events = Vec::new();
+        match &result {
+            Ok(view) => {
+                let (action, why) = match decision {
+                    Decision::Approve { note } => (
+                        "promotion.approved",
+                        format!(
+                            "approved{}",
+                            note.as_deref()
+                                .map(|n| format!(": {n}"))
+                                .unwrap_or_default()
+                        ),
+                    ),
+                    Decision::Deny { reason } => ("promotion.denied", format!("denied: {reason}")),
+                };
+                events.push((action, Outcome::Ok, why));
+                match view.promotion.state {
+                    PromotionState::Promoted => events.push((
+                        "promotion.promoted",
+                        Outcome::Ok,
+                        format!("{} is now the champion of {}", p.candidate_version, p.model),
+                    )),
+                    PromotionState::Failed => events.push((
+                        "promotion.failed",
+                        Outcome::Error,
+                        view.promotion.failure_reason.clone().unwrap_or_default(),
+                    )),
+                    _ => {}
+                }
+            }
+            Err(e) => events.push((
+                "promotion.decision_refused",
+                Outcome::Refused,
+                e.to_string(),
+            )),
+        }
+        for (action, outcome, why) in events {
+            self.trace(NewTraceEvent::new(
+                &trace_id,
+                &who.subject,
+                action,
+                &args,
+                outcome,
+                why,
+                0,
+            ))
+            .await;
+        }
+        result
     }
 
     /// Retraining jobs: triggers, state, cancellation.

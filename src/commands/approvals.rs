@@ -10,7 +10,6 @@ use std::process::ExitCode;
 use mlops_auth::Principal;
 use mlops_tools::approvals::ApprovalError;
 use mlops_tools::promotion::{Decision, Promotion, PromotionState};
-use mlops_tools::trace::{NewTraceEvent, Outcome};
 
 use crate::app::App;
 use crate::cli::{ApprovalsArgs, ApprovalsCommand};
@@ -47,18 +46,6 @@ fn line(p: &Promotion) -> String {
         p.expires_at.format("%Y-%m-%d %H:%M"),
         p.requested_by
     )
-}
-
-async fn trace(app: &App, p: &Promotion, who: &str, action: &str, outcome: Outcome, why: String) {
-    let trace_id = p
-        .trace_id
-        .clone()
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    let args = serde_json::json!({"request_id": p.id, "model": p.model, "candidate_version": p.candidate_version});
-    app.trace(NewTraceEvent::new(
-        trace_id, who, action, &args, outcome, why, 0,
-    ))
-    .await;
 }
 
 pub async fn run(
@@ -133,36 +120,11 @@ async fn decide(
     id: &str,
     decision: Decision,
 ) -> Result<ExitCode, CommandError> {
-    let store = app.store();
-    let before = store.promotion(id).await.map_err(anyhow::Error::from)?;
-    let result = mlops_tools::approvals::decide(store, who, id, &decision, &app.gate()).await;
-    match result {
+    match app.decide_promotion(who, id, &decision).await {
         Ok(view) => {
             let p = &view.promotion;
-            let (action, why) = match &decision {
-                Decision::Approve { note } => (
-                    "promotion.approved",
-                    format!(
-                        "approved{}",
-                        note.as_deref()
-                            .map(|n| format!(": {n}"))
-                            .unwrap_or_default()
-                    ),
-                ),
-                Decision::Deny { reason } => ("promotion.denied", format!("denied: {reason}")),
-            };
-            trace(app, p, &who.subject, action, Outcome::Ok, why).await;
             match p.state {
                 PromotionState::Promoted => {
-                    trace(
-                        app,
-                        p,
-                        &who.subject,
-                        "promotion.promoted",
-                        Outcome::Ok,
-                        format!("{} is now the champion of {}", p.candidate_version, p.model),
-                    )
-                    .await;
                     println!(
                         "approved: {} is now the champion of {}",
                         p.candidate_version, p.model
@@ -170,17 +132,10 @@ async fn decide(
                     Ok(ExitCode::SUCCESS)
                 }
                 PromotionState::Failed => {
-                    let why = p.failure_reason.clone().unwrap_or_default();
-                    trace(
-                        app,
-                        p,
-                        &who.subject,
-                        "promotion.failed",
-                        Outcome::Error,
-                        why.clone(),
-                    )
-                    .await;
-                    eprintln!("approved, but the promotion failed and nothing moved: {why}");
+                    eprintln!(
+                        "approved, but the promotion failed and nothing moved: {}",
+                        p.failure_reason.as_deref().unwrap_or("unknown reason")
+                    );
                     Ok(ExitCode::FAILURE)
                 }
                 _ => {
@@ -190,19 +145,6 @@ async fn decide(
             }
         }
         Err(ApprovalError::Store(e)) => Err(CommandError::Other(e.into())),
-        Err(refusal) => {
-            if let Some(p) = &before {
-                trace(
-                    app,
-                    p,
-                    &who.subject,
-                    "promotion.decision_refused",
-                    Outcome::Refused,
-                    refusal.to_string(),
-                )
-                .await;
-            }
-            Err(CommandError::Input(format!("refused: {refusal}")))
-        }
+        Err(refusal) => Err(CommandError::Input(format!("refused: {refusal}"))),
     }
 }

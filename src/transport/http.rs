@@ -98,6 +98,7 @@ pub fn router(app: App, resource: &str, shutdown: &CancellationToken) -> Router 
         .route(&metadata_path(resource), get(serve_metadata))
         .merge(protected)
         .merge(ingest)
+        .merge(super::approvals_page::router(app.clone()))
         .layer(TimeoutLayer::with_status_code(
             http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(cfg.request_timeout_secs),

@@ -1,5 +1,6 @@
 //! Transports: stdio and streamable HTTP, and the shutdown signal they share.
 
+pub mod approvals_page;
 pub mod gate;
 pub mod http;
 pub mod ingest;

@@ -258,3 +258,54 @@ pub fn read(uri: &str) -> String {
     json!({"jsonrpc": "2.0", "id": 8, "method": "resources/read", "params": {"uri": uri}})
         .to_string()
 }
+
+/// Drives the demo to a promotion request waiting for approval (retrain with the real trainer,
+/// validate, request) as `token`'s principal; returns the request id.
+pub async fn pending_promotion(server: &HttpServer, token: &str) -> String {
+    let ok = |v: Value| {
+        assert_eq!(v["isError"], false, "{v}");
+        v["structuredContent"].clone()
+    };
+    let drift = ok(tool(
+        server,
+        token,
+        "check_drift",
+        json!({"model": "fraud-detector"}),
+    )
+    .await);
+    let job = ok(tool(
+        server,
+        token,
+        "trigger_retrain",
+        json!({"model": "fraud-detector", "reason": "drifted", "drift_report_id": drift["report_id"]}),
+    )
+    .await);
+    let id = job["job"]["id"].as_str().unwrap().to_owned();
+    for _ in 0..5 {
+        let view = ok(tool(
+            server,
+            token,
+            "get_job",
+            json!({"job_id": id, "wait_seconds": 60}),
+        )
+        .await);
+        if view["state"] != "pending" && view["state"] != "running" {
+            assert_eq!(view["state"], "succeeded", "{view}");
+            break;
+        }
+    }
+    let validation = ok(tool(server, token, "get_validation", json!({"job_id": id})).await);
+    let request = ok(tool(
+        server,
+        token,
+        "request_promotion",
+        json!({
+            "model": "fraud-detector",
+            "candidate_version": validation["candidate_version"],
+            "validation_id": validation["id"],
+            "justification": "passes every rule",
+        }),
+    )
+    .await);
+    request["id"].as_str().unwrap().to_owned()
+}

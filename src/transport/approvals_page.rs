@@ -1,0 +1,414 @@
+//! The approval page at `/approvals`: a human signs in with a token that has
+//! `promotion:approve`, sees the pending promotion requests with their evidence (the request,
+//! the validation report, the drift report that started the chain, the trace) and approves or
+//! denies. The decision goes through [`App::decide_promotion`], so the server's rules hold here
+//! as in every channel.
+//!
+//! The session is the token itself in an `HttpOnly`, `SameSite=Strict` cookie scoped to
+//! `/approvals` (nothing is kept in the process, so any replica can serve any request). Every
+//! state-changing form carries a CSRF token, an HMAC of the session token under a key derived
+//! from the server's secret; a POST without it, or with another session's, is refused.
+
+use axum::Router;
+use axum::extract::{Form, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use mlops_auth::{Principal, scopes};
+use mlops_tools::approvals::ApprovalError;
+use mlops_tools::promotion::{Decision, Promotion, PromotionState};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::app::App;
+
+const COOKIE: &str = "mlops_approver";
+
+/// The page's routes; `app` verifies tokens and decides.
+pub fn router(app: App) -> Router {
+    Router::new()
+        .route("/approvals", get(index))
+        .route("/approvals/login", post(login))
+        .route("/approvals/logout", post(logout))
+        .route("/approvals/{id}", get(detail))
+        .route("/approvals/{id}/approve", post(approve))
+        .route("/approvals/{id}/deny", post(deny))
+        .with_state(app)
+}
+
+/// HTML-escapes text.
+fn esc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Markdown to HTML; raw HTML in the source is shown as text, never interpreted.
+fn markdown(md: &str) -> String {
+    use pulldown_cmark::{Event, Options, Parser, html};
+    let parser = Parser::new_ext(md, Options::ENABLE_TABLES).map(|e| match e {
+        Event::Html(t) | Event::InlineHtml(t) => Event::Text(t),
+        other => other,
+    });
+    let mut out = String::new();
+    html::push_html(&mut out, parser);
+    out
+}
+
+fn page(title: &str, body: &str) -> String {
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{} · mlops-mcp</title>\
+         <style>body{{font-family:system-ui,sans-serif;max-width:960px;margin:2rem auto;padding:0 1rem}}\
+         table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.25rem .5rem}}\
+         .msg{{padding:.5rem;background:#fff3cd}}.err{{padding:.5rem;background:#f8d7da}}\
+         form{{display:inline-block;margin-right:1rem}}</style></head><body>{body}</body></html>",
+        esc(title)
+    )
+}
+
+fn key(app: &App) -> Vec<u8> {
+    app.csrf_key().to_vec()
+}
+
+/// The CSRF token of a session: HMAC-SHA256 of the session token.
+fn csrf_for(app: &App, session: &str) -> String {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&key(app))
+        .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+    mac.update(session.as_bytes());
+    URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+}
+
+fn csrf_ok(app: &App, session: &str, sent: &str) -> bool {
+    let Ok(tag) = URL_SAFE_NO_PAD.decode(sent) else {
+        return false;
+    };
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&key(app))
+        .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+    mac.update(session.as_bytes());
+    mac.verify_slice(&tag).is_ok()
+}
+
+fn session_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == COOKIE)
+        .map(|(_, v)| v.to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// The signed-in approver, or why not.
+async fn approver(app: &App, headers: &HeaderMap) -> Result<(Principal, String), String> {
+    let token = session_token(headers).ok_or_else(|| "sign in first".to_owned())?;
+    let mut p = app
+        .verifier()
+        .verify(&token)
+        .await
+        .map_err(|e| format!("your session is no longer valid ({e}); sign in again"))?;
+    if !p.has_scope(scopes::PROMOTION_APPROVE) {
+        return Err(format!(
+            "`{}` does not have the scope promotion:approve",
+            p.subject
+        ));
+    }
+    p.via = "web".into();
+    Ok((p, token))
+}
+
+fn sign_in_page(message: Option<&str>, status: StatusCode) -> Response {
+    let msg = message
+        .map(|m| format!("<p class=\"err\" id=\"message\">{}</p>", esc(m)))
+        .unwrap_or_default();
+    let body = format!(
+        "<h1>Promotion approvals</h1>{msg}<p>Sign in with a token that has the scope \
+         <code>promotion:approve</code> (an operator issues one with <code>mlops-mcp token issue \
+         --sub YOUR-NAME --scopes promotion:approve,models:read</code>).</p>\
+         <form method=\"post\" action=\"/approvals/login\"><label>Token <input type=\"password\" \
+         name=\"token\" id=\"token\" size=\"60\" autocomplete=\"off\"></label> \
+         <button type=\"submit\" id=\"sign-in\">Sign in</button></form>"
+    );
+    (status, Html(page("Sign in", &body))).into_response()
+}
+
+fn refused(message: &str, status: StatusCode) -> Response {
+    let body = format!(
+        "<h1>Refused</h1><p class=\"err\" id=\"message\">{}</p><p><a href=\"/approvals\">Back to the requests</a></p>",
+        esc(message)
+    );
+    (status, Html(page("Refused", &body))).into_response()
+}
+
+async fn index(State(app): State<App>, headers: HeaderMap) -> Response {
+    let Ok((who, _)) = approver(&app, &headers).await else {
+        return sign_in_page(None, StatusCode::OK);
+    };
+    let now = chrono::Utc::now();
+    let pending: Vec<Promotion> = match app
+        .store()
+        .list_promotions(Some(PromotionState::PendingApproval), 200)
+        .await
+    {
+        Ok(list) => list
+            .into_iter()
+            .filter(|p| who.may_access_model(&p.model))
+            .filter(|p| p.effective_state(now) == PromotionState::PendingApproval)
+            .collect(),
+        Err(e) => {
+            return refused(
+                &format!("the store failed: {e}"),
+                StatusCode::INTERNAL_SERVER_ERROR,
+            );
+        }
+    };
+    let mut rows = String::new();
+    for p in &pending {
+        rows.push_str(&format!(
+            "<tr><td><a class=\"request\" href=\"/approvals/{id}\">{id}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&p.model),
+            esc(&p.candidate_version),
+            esc(&p.requested_by),
+            p.expires_at.format("%Y-%m-%d %H:%M UTC"),
+            id = esc(&p.id),
+        ));
+    }
+    let table = if pending.is_empty() {
+        "<p id=\"empty\">No promotion request is waiting for a decision.</p>".to_owned()
+    } else {
+        format!(
+            "<table id=\"requests\"><tr><th>request</th><th>model</th><th>candidate</th><th>requested by</th><th>expires</th></tr>{rows}</table>"
+        )
+    };
+    let body = format!(
+        "<h1>Promotion approvals</h1><p>Signed in as <b id=\"who\">{}</b>. \
+         <form method=\"post\" action=\"/approvals/logout\"><button>Sign out</button></form></p>{table}",
+        esc(&who.subject)
+    );
+    Html(page("Approvals", &body)).into_response()
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    token: String,
+}
+
+async fn login(State(app): State<App>, Form(form): Form<LoginForm>) -> Response {
+    let token = form.token.trim().to_owned();
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::COOKIE,
+        HeaderValue::from_str(&format!("{COOKIE}={token}"))
+            .unwrap_or_else(|_| HeaderValue::from_static("")),
+    );
+    if let Err(why) = approver(&app, &headers).await {
+        return sign_in_page(Some(&why), StatusCode::UNAUTHORIZED);
+    }
+    let cookie = format!("{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/approvals");
+    let mut response = Redirect::to("/approvals").into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    response
+}
+
+async fn logout() -> Response {
+    let mut response = Redirect::to("/approvals").into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static(
+            "mlops_approver=; HttpOnly; SameSite=Strict; Path=/approvals; Max-Age=0",
+        ),
+    );
+    response
+}
+
+/// The resource's Markdown, or a line saying why it is not shown.
+async fn section(app: &App, who: &Principal, uri: &str) -> String {
+    match mlops_resources::read(app.store(), who, uri).await {
+        Ok(r) => markdown(&r.markdown),
+        Err(e) => format!("<p>{}</p>", esc(&e.to_string())),
+    }
+}
+
+async fn detail(State(app): State<App>, Path(id): Path<String>, headers: HeaderMap) -> Response {
+    let (who, session) = match approver(&app, &headers).await {
+        Ok(a) => a,
+        Err(why) => return sign_in_page(Some(&why), StatusCode::UNAUTHORIZED),
+    };
+    let store = app.store();
+    let p = match store.promotion(&id).await {
+        Ok(Some(p)) if who.may_access_model(&p.model) => p,
+        Ok(_) => {
+            return refused(
+                &format!("promotion request `{id}` is not known"),
+                StatusCode::NOT_FOUND,
+            );
+        }
+        Err(e) => {
+            return refused(
+                &format!("the store failed: {e}"),
+                StatusCode::INTERNAL_SERVER_ERROR,
+            );
+        }
+    };
+    let champion = store
+        .get_model(&p.model)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|m| {
+            m.aliased(mlops_tools::model::CHAMPION)
+                .map(|v| v.version.clone())
+        })
+        .unwrap_or_else(|| "none".into());
+    let request = section(&app, &who, &format!("mlops://promotions/{}", p.id)).await;
+    let validation = section(
+        &app,
+        &who,
+        &format!("mlops://validations/{}", p.validation_id),
+    )
+    .await;
+    // The drift report that started the chain: validation → job → drift report.
+    let drift_id = match store.validation(&p.validation_id).await {
+        Ok(Some(v)) => match v.job_id {
+            Some(job) => store
+                .get_job(&job)
+                .await
+                .ok()
+                .flatten()
+                .and_then(|j| j.drift_report_id),
+            None => None,
+        },
+        _ => None,
+    };
+    let drift = match &drift_id {
+        Some(d) => section(&app, &who, &format!("mlops://drift-reports/{d}")).await,
+        None => "<p>No drift report is linked to this candidate's job.</p>".into(),
+    };
+    let trace = match &p.trace_id {
+        Some(t) => section(&app, &who, &format!("mlops://traces/{t}")).await,
+        None => String::new(),
+    };
+    let state = p.effective_state(chrono::Utc::now());
+    let csrf = esc(&csrf_for(&app, &session));
+    let forms = if state == PromotionState::PendingApproval {
+        format!(
+            "<form method=\"post\" action=\"/approvals/{id}/approve\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+             <label>Note <input name=\"note\" id=\"note\"></label> <button type=\"submit\" id=\"approve\">Approve</button></form>\
+             <form method=\"post\" action=\"/approvals/{id}/deny\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+             <label>Reason <input name=\"reason\" id=\"reason\" required></label> <button type=\"submit\" id=\"deny\">Deny</button></form>",
+            id = esc(&p.id)
+        )
+    } else {
+        format!(
+            "<p class=\"msg\" id=\"decided\">This request is {}.</p>",
+            state.as_str()
+        )
+    };
+    let body = format!(
+        "<p><a href=\"/approvals\">All requests</a> · signed in as <b id=\"who\">{who}</b></p>\
+         <p>Model <b>{model}</b>: champion <b id=\"champion\">{champion}</b>, candidate <b>{cand}</b>, state <b id=\"state\">{state}</b></p>\
+         {forms}{request}<h2>Validation</h2>{validation}<h2>Drift that started the chain</h2>{drift}<h2>Trace</h2>{trace}",
+        who = esc(&who.subject),
+        model = esc(&p.model),
+        champion = esc(&champion),
+        cand = esc(&p.candidate_version),
+        state = state.as_str(),
+    );
+    Html(page(&format!("Promotion {}", p.id), &body)).into_response()
+}
+
+#[derive(Deserialize)]
+struct DecisionForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    note: Option<String>,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+async fn decide(
+    app: App,
+    id: String,
+    headers: HeaderMap,
+    form: DecisionForm,
+    approve: bool,
+) -> Response {
+    let (who, session) = match approver(&app, &headers).await {
+        Ok(a) => a,
+        Err(why) => return sign_in_page(Some(&why), StatusCode::UNAUTHORIZED),
+    };
+    if !csrf_ok(&app, &session, &form.csrf) {
+        return refused(
+            "the form's CSRF token is missing or wrong; open the request page again and use its buttons",
+            StatusCode::FORBIDDEN,
+        );
+    }
+    let decision = if approve {
+        Decision::Approve {
+            note: form.note.filter(|n| !n.trim().is_empty()),
+        }
+    } else {
+        Decision::Deny {
+            reason: form.reason.unwrap_or_default(),
+        }
+    };
+    match app.decide_promotion(&who, &id, &decision).await {
+        Ok(_) => Redirect::to(&format!("/approvals/{id}")).into_response(),
+        Err(ApprovalError::Store(e)) => refused(
+            &format!("the store failed: {e}"),
+            StatusCode::INTERNAL_SERVER_ERROR,
+        ),
+        Err(e) => refused(&e.to_string(), StatusCode::FORBIDDEN),
+    }
+}
+
+async fn approve(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<DecisionForm>,
+) -> Response {
+    decide(app, id, headers, form, true).await
+}
+
+async fn deny(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<DecisionForm>,
+) -> Response {
+    decide(app, id, headers, form, false).await
+}
+
+/// The CSRF key: derived from the HS256 secret when there is one (so replicas agree), else
+/// random for this process.
+pub fn derive_csrf_key(secret: Option<&str>) -> [u8; 32] {
+    match secret {
+        Some(s) => {
+            let mut h = Sha256::new();
+            h.update(b"mlops-mcp approval page csrf\0");
+            h.update(s.as_bytes());
+            h.finalize().into()
+        }
+        None => {
+            use rand::Rng as _;
+            rand::rng().random()
+        }
+    }
+}

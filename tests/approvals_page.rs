@@ -1,0 +1,168 @@
+//! The `/approvals` page over plain HTTP (the browser test is `tests/web/approvals.mjs`): only a
+//! token with promotion:approve signs in, a state-changing POST without the session's CSRF token
+//! is refused, the requester cannot approve, and an approval moves the champion.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::{HttpServer, Workspace, pending_promotion};
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Signs in and returns the session cookie (`name=value`).
+async fn sign_in(server: &HttpServer, token: &str) -> (u16, Option<String>) {
+    let r = client()
+        .post(format!("{}/approvals/login", server.base))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap();
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (r.status().as_u16(), cookie)
+}
+
+async fn get(server: &HttpServer, cookie: &str, path: &str) -> (u16, String) {
+    let r = client()
+        .get(format!("{}{path}", server.base))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+async fn post_form(
+    server: &HttpServer,
+    cookie: &str,
+    path: &str,
+    form: &[(&str, &str)],
+) -> (u16, String) {
+    let r = client()
+        .post(format!("{}{path}", server.base))
+        .header("cookie", cookie)
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+fn csrf(html: &str) -> String {
+    let at = html.find("name=\"csrf\" value=\"").unwrap() + "name=\"csrf\" value=\"".len();
+    html[at..].split('"').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn only_approvers_with_the_forms_csrf_token_decide() {
+    let ws = Workspace::demo();
+    let server = HttpServer::start(&ws);
+    let agent = ws.token("demo-agent", "agent");
+    let id = pending_promotion(&server, &agent).await;
+
+    // The agent's token does not sign in; without a session the page asks for one.
+    let (status, cookie) = sign_in(&server, &agent).await;
+    assert_eq!((status, cookie), (401, None));
+    let (status, body) = get(&server, "", &format!("/approvals/{id}")).await;
+    assert_eq!(status, 401);
+    assert!(body.contains("sign in"), "{body}");
+
+    // The requester, even with promotion:approve, cannot approve its own request.
+    let own = ws.token("demo-agent", "promotion:approve,models:read");
+    let (_, cookie) = sign_in(&server, &own).await;
+    let own_cookie = cookie.unwrap().split(';').next().unwrap().to_owned();
+    let (_, page) = get(&server, &own_cookie, &format!("/approvals/{id}")).await;
+    let (status, body) = post_form(
+        &server,
+        &own_cookie,
+        &format!("/approvals/{id}/approve"),
+        &[("csrf", &csrf(&page))],
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert!(body.contains("cannot decide"), "{body}");
+
+    let alice = ws.token("alice", "promotion:approve,models:read");
+    let (status, cookie) = sign_in(&server, &alice).await;
+    assert_eq!(status, 303);
+    let cookie = cookie.unwrap();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    let (_, list) = get(&server, &cookie, "/approvals").await;
+    assert!(list.contains(&id), "{list}");
+    let (status, page) = get(&server, &cookie, &format!("/approvals/{id}")).await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("Verdict: passed") && page.contains("Recommended action: retrain"),
+        "the validation and the drift report that started the chain: {page}"
+    );
+    assert!(page.contains("id=\"champion\">v1<"), "{page}");
+
+    // No CSRF token, another session's token, or a forged one: refused, nothing decided.
+    for token in [
+        "",
+        &csrf(
+            &get(&server, &own_cookie, &format!("/approvals/{id}"))
+                .await
+                .1,
+        ),
+        "AAAA",
+    ] {
+        let (status, body) = post_form(
+            &server,
+            &cookie,
+            &format!("/approvals/{id}/approve"),
+            &[("csrf", token)],
+        )
+        .await;
+        assert_eq!(status, 403, "{body}");
+        assert!(body.contains("CSRF"), "{body}");
+    }
+    assert_eq!(
+        ws.model("fraud-detector")
+            .await
+            .aliased("champion")
+            .unwrap()
+            .version,
+        "v1"
+    );
+
+    let (status, _) = post_form(
+        &server,
+        &cookie,
+        &format!("/approvals/{id}/approve"),
+        &[("csrf", &csrf(&page)), ("note", "ship it")],
+    )
+    .await;
+    assert_eq!(status, 303);
+    assert_eq!(
+        ws.model("fraud-detector")
+            .await
+            .aliased("champion")
+            .unwrap()
+            .version,
+        "v2"
+    );
+    let (_, after) = get(&server, &cookie, &format!("/approvals/{id}")).await;
+    assert!(
+        after.contains("id=\"champion\">v2<") && after.contains("id=\"state\">promoted<"),
+        "{after}"
+    );
+    assert!(
+        ws.traces()
+            .await
+            .iter()
+            .any(|e| e.action == "promotion.promoted" && e.principal == "alice")
+    );
+}

@@ -1,0 +1,119 @@
+// The approval page in headless Chromium (Debian's), driven by playwright-core: a human signs
+// in with a token, sees the pending request with its evidence, a POST without the CSRF token is
+// refused, Approve is clicked, and the champion changes.
+//
+// Usage: node tests/web/approvals.mjs BIN CHROMIUM
+// (.ci/run runs it with .ci/node's Node 22 and /usr/bin/chromium.)
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import assert from "node:assert/strict";
+import { createRequire } from "node:module";
+
+const require = createRequire(join(process.cwd(), ".ci/node/package.json"));
+const { chromium } = require("playwright-core");
+
+const [BIN, CHROMIUM] = process.argv.slice(2);
+const dir = mkdtempSync(join(tmpdir(), "mlops-web-"));
+const run = (...args) => {
+  const r = spawnSync(BIN, args, { encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout.trim();
+};
+run("demo", "--no-serve", "--dir", dir);
+const config = join(dir, "mlops-mcp.toml");
+const token = (sub, scopes) => run("--config", config, "token", "issue", "--sub", sub, "--scopes", scopes);
+const agent = token("demo-agent", "agent");
+const alice = token("alice", "promotion:approve,models:read");
+
+const server = spawn(BIN, ["--config", config, "serve", "--http", "127.0.0.1:0"], { stdio: ["ignore", "ignore", "pipe"] });
+const base = await new Promise((resolve, reject) => {
+  let seen = "";
+  server.stderr.on("data", (d) => {
+    seen += d;
+    const m = seen.match(/listening on (http:\/\/[^\s]+)\/mcp/);
+    if (m) resolve(m[1]);
+  });
+  server.on("exit", (code) => reject(new Error(`server exited ${code}: ${seen}`)));
+});
+
+let browser;
+try {
+  // The agent drives the loop to a pending request over MCP.
+  let n = 0;
+  const call = async (name, args) => {
+    const r = await fetch(`${base}/mcp`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${agent}`,
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+        "mcp-protocol-version": "2025-06-18",
+      },
+      body: JSON.stringify({ jsonrpc: "2.0", id: ++n, method: "tools/call", params: { name, arguments: args } }),
+    });
+    const text = await r.text();
+    const json = JSON.parse(text.startsWith("{") ? text : text.split("\n").find((l) => l.startsWith("data: ")).slice(6));
+    assert.equal(json.result.isError, false, text);
+    return json.result.structuredContent;
+  };
+  const drift = await call("check_drift", { model: "fraud-detector" });
+  const job = await call("trigger_retrain", { model: "fraud-detector", reason: "drift", drift_report_id: drift.report_id });
+  let view;
+  for (let i = 0; i < 5; i++) {
+    view = await call("get_job", { job_id: job.job.id, wait_seconds: 60 });
+    if (view.state !== "pending" && view.state !== "running") break;
+  }
+  assert.equal(view.state, "succeeded");
+  const validation = await call("get_validation", { job_id: job.job.id });
+  const request = await call("request_promotion", {
+    model: "fraud-detector",
+    candidate_version: validation.candidate_version,
+    validation_id: validation.id,
+    justification: "passes every rule",
+  });
+
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+      "--disable-component-update", "--disable-sync", "--no-first-run"],
+  });
+  const page = await browser.newPage();
+  await page.goto(`${base}/approvals`);
+  await page.fill("#token", alice);
+  await page.click("#sign-in");
+  await page.waitForSelector("a.request");
+  assert.equal(await page.textContent("#who"), "alice");
+  await page.click(`a.request[href="/approvals/${request.id}"]`);
+  await page.waitForSelector("#approve");
+  const evidence = await page.textContent("body");
+  assert.match(evidence, /Verdict: passed/);
+  assert.match(evidence, /Recommended action: retrain/);
+  assert.match(evidence, /passes every rule/);
+  assert.equal(await page.textContent("#champion"), "v1");
+
+  // A POST from the signed-in page without the form's CSRF token is refused.
+  const forged = await page.evaluate(async (id) => {
+    const r = await fetch(`/approvals/${id}/approve`, { method: "POST", body: new URLSearchParams({ note: "x" }) });
+    return { status: r.status, text: await r.text() };
+  }, request.id);
+  assert.equal(forged.status, 403);
+  assert.match(forged.text, /CSRF/);
+  await page.reload();
+  assert.equal(await page.textContent("#state"), "pending_approval");
+
+  await page.fill("#note", "approved in the browser test");
+  await page.click("#approve");
+  await page.waitForSelector("#decided");
+  assert.equal(await page.textContent("#champion"), "v2");
+  assert.equal(await page.textContent("#state"), "promoted");
+  await page.screenshot({ path: join(dir, "approved.png") });
+  const promotion = await call("get_promotion", { request_id: request.id });
+  assert.equal(promotion.state, "promoted");
+  assert.equal(promotion.decided_by, "alice");
+  console.log(`approval page: signed in, saw the evidence, CSRF-less POST refused, approved; champion v2 (screenshot ${join(dir, "approved.png")})`);
+} finally {
+  if (browser) await browser.close();
+  server.kill();
+}
