@@ -224,6 +224,9 @@ impl App {
                 e.to_string(),
             )),
         }
+        if let Ok(view) = &result {
+            crate::notify::announce(self, crate::notify::Event::Decided, &view.promotion).await;
+        }
         for (action, outcome, why) in events {
             self.trace(NewTraceEvent::new(
                 &trace_id,

@@ -345,6 +345,34 @@ pub struct PromotionConfig {
     /// The approval page's address as approvers reach it (default `http://<http.bind>/approvals`).
     #[serde(default)]
     pub page_url: Option<String>,
+    /// Where to announce each new request and each decision.
+    #[serde(default)]
+    pub webhooks: Vec<WebhookTarget>,
+    /// Environment variable with the secret that signs decision callbacks
+    /// (`POST /approvals/callback`); unset: callbacks are refused.
+    #[serde(default)]
+    pub callback_secret_env: Option<String>,
+}
+
+/// One receiver of promotion announcements.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookTarget {
+    pub url: String,
+    /// `standard` (JSON signed with Standard Webhooks headers) or `slack` (a message with links).
+    #[serde(default)]
+    pub format: WebhookFormat,
+    /// `standard`: environment variable holding the signing secret (`whsec_<base64>` or any string).
+    #[serde(default)]
+    pub secret_env: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookFormat {
+    #[default]
+    Standard,
+    Slack,
 }
 
 fn default_expiry() -> u64 {
@@ -356,6 +384,8 @@ impl Default for PromotionConfig {
         Self {
             expiry_secs: default_expiry(),
             page_url: None,
+            webhooks: Vec::new(),
+            callback_secret_env: None,
         }
     }
 }
@@ -552,6 +582,19 @@ impl Config {
         }
         if self.http.header_timeout_secs == 0 {
             out.push("http.header_timeout_secs = 0: use a positive number of seconds".into());
+        }
+        for (i, w) in self.promotion.webhooks.iter().enumerate() {
+            if !(w.url.starts_with("https://") || w.url.starts_with("http://")) {
+                out.push(format!(
+                    "promotion.webhooks[{i}].url = {:?}: use an http:// or https:// URL",
+                    w.url
+                ));
+            }
+            if w.format == WebhookFormat::Standard && w.secret_env.is_none() {
+                out.push(format!(
+                    "promotion.webhooks[{i}].secret_env: a standard webhook is signed; name the environment variable with its secret"
+                ));
+            }
         }
         if self.promotion.expiry_secs == 0 {
             out.push("promotion.expiry_secs = 0: use a positive number of seconds".into());

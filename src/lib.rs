@@ -7,6 +7,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod mcp;
+pub mod notify;
 pub mod transport;
 
 use std::process::ExitCode;

@@ -263,6 +263,13 @@ impl McpServer {
         )
         .await
         .map_err(approval_error)?;
+        if view.created {
+            // Announced in the background: the agent does not wait for the receivers.
+            let (app, promotion) = (self.app.clone(), view.promotion.clone());
+            tokio::spawn(async move {
+                crate::notify::announce(&app, crate::notify::Event::Requested, &promotion).await;
+            });
+        }
         Ok(Json(view))
     }
 

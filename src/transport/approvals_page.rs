@@ -8,6 +8,12 @@
 //! `/approvals` (nothing is kept in the process, so any replica can serve any request). Every
 //! state-changing form carries a CSRF token, an HMAC of the session token under a key derived
 //! from the server's secret; a POST without it, or with another session's, is refused.
+//!
+//! `POST /approvals/callback` takes a decision from an integration (a chat bot's button, a
+//! ticketing system): the body `{"request_id", "decision": "approve"|"deny", "note", "reason"}`
+//! signed like Standard Webhooks with the secret named by `promotion.callback_secret_env`, and
+//! the deciding human's own token as `Authorization: Bearer`. A bad or stale signature is 401,
+//! a replayed delivery id 409, and the decision itself follows the same rules as every channel.
 
 use axum::Router;
 use axum::extract::{Form, Path, State};
@@ -36,6 +42,7 @@ pub fn router(app: App) -> Router {
         .route("/approvals/{id}", get(detail))
         .route("/approvals/{id}/approve", post(approve))
         .route("/approvals/{id}/deny", post(deny))
+        .route("/approvals/callback", post(callback))
         .with_state(app)
 }
 
@@ -410,5 +417,128 @@ pub fn derive_csrf_key(secret: Option<&str>) -> [u8; 32] {
             use rand::Rng as _;
             rand::rng().random()
         }
+    }
+}
+
+#[derive(Deserialize)]
+struct CallbackBody {
+    request_id: String,
+    decision: String,
+    #[serde(default)]
+    note: Option<String>,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+fn json_error(status: StatusCode, message: &str) -> Response {
+    (status, axum::Json(serde_json::json!({"error": message}))).into_response()
+}
+
+async fn callback(State(app): State<App>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    let Some(var) = app.config().promotion.callback_secret_env.clone() else {
+        return json_error(
+            StatusCode::NOT_FOUND,
+            "decision callbacks are not configured (promotion.callback_secret_env)",
+        );
+    };
+    let Some(secret) = std::env::var(&var).ok().filter(|s| !s.is_empty()) else {
+        return json_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the callback secret is not set on the server",
+        );
+    };
+    let header_text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let (Some(id), Some(ts), Some(sig)) = (
+        header_text(mlops_tools::signing::ID_HEADER),
+        header_text(mlops_tools::signing::TIMESTAMP_HEADER).and_then(|t| t.parse::<i64>().ok()),
+        header_text(mlops_tools::signing::SIGNATURE_HEADER),
+    ) else {
+        return json_error(
+            StatusCode::UNAUTHORIZED,
+            "the callback is not signed (webhook-id, webhook-timestamp, webhook-signature)",
+        );
+    };
+    if let Err(e) = mlops_tools::signing::verify(
+        &secret,
+        &id,
+        ts,
+        &body,
+        &sig,
+        chrono::Utc::now().timestamp(),
+    ) {
+        return json_error(
+            StatusCode::UNAUTHORIZED,
+            &format!("the callback's signature is not accepted: {e}"),
+        );
+    }
+    let token = header_text("authorization")
+        .and_then(|a| a.strip_prefix("Bearer ").map(str::to_owned))
+        .unwrap_or_default();
+    let mut who = match app.verifier().verify(&token).await {
+        Ok(p) => p,
+        Err(e) => {
+            return json_error(
+                StatusCode::UNAUTHORIZED,
+                &format!("the approver's token is not accepted: {e}"),
+            );
+        }
+    };
+    who.via = "webhook".into();
+    let Ok(parsed) = serde_json::from_slice::<CallbackBody>(&body) else {
+        return json_error(
+            StatusCode::BAD_REQUEST,
+            "the body must be {\"request_id\", \"decision\": \"approve\"|\"deny\", \"note\"?, \"reason\"?}",
+        );
+    };
+    let decision = match parsed.decision.as_str() {
+        "approve" => Decision::Approve { note: parsed.note },
+        "deny" => Decision::Deny {
+            reason: parsed.reason.unwrap_or_default(),
+        },
+        other => {
+            return json_error(
+                StatusCode::BAD_REQUEST,
+                &format!("unknown decision `{other}`; use approve or deny"),
+            );
+        }
+    };
+    match app.store().record_delivery(&id).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return json_error(
+                StatusCode::CONFLICT,
+                "this delivery was already used; a replay decides nothing",
+            );
+        }
+        Err(e) => {
+            return json_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &format!("the store failed: {e}"),
+            );
+        }
+    }
+    match app
+        .decide_promotion(&who, &parsed.request_id, &decision)
+        .await
+    {
+        Ok(view) => (
+            StatusCode::OK,
+            axum::Json(serde_json::json!({
+                "request_id": view.promotion.id,
+                "state": view.promotion.state.as_str(),
+                "failure_reason": view.promotion.failure_reason,
+            })),
+        )
+            .into_response(),
+        Err(ApprovalError::Store(e)) => json_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("the store failed: {e}"),
+        ),
+        Err(e) => json_error(StatusCode::FORBIDDEN, &e.to_string()),
     }
 }

@@ -204,6 +204,9 @@ pub trait Store: Send + Sync + 'static {
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<crate::promotion::Promotion, StoreError>;
 
+    /// Records a signed delivery's id; `false` if it was seen before (a replay).
+    async fn record_delivery(&self, id: &str) -> Result<bool, StoreError>;
+
     async fn append_traces(&self, events: &[NewTraceEvent]) -> Result<Vec<TraceEvent>, StoreError>;
     /// The events of one trace, in order.
     async fn trace(&self, trace_id: &str) -> Result<Vec<TraceEvent>, StoreError>;

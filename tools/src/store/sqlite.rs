@@ -734,6 +734,17 @@ impl Store for SqliteStore {
         Ok(done)
     }
 
+    async fn record_delivery(&self, id: &str) -> Result<bool, StoreError> {
+        let inserted = sqlx::query(
+            "INSERT INTO webhook_deliveries (id, received_at) VALUES (?, ?) ON CONFLICT(id) DO NOTHING",
+        )
+        .bind(id)
+        .bind(Utc::now().to_rfc3339())
+        .execute(&self.pool)
+        .await?;
+        Ok(inserted.rows_affected() == 1)
+    }
+
     async fn append_traces(&self, events: &[NewTraceEvent]) -> Result<Vec<TraceEvent>, StoreError> {
         let mut attempt = 0;
         loop {

@@ -1,0 +1,174 @@
+//! Announcements of promotion requests and decisions to the configured webhooks
+//! (`[[promotion.webhooks]]`): `standard` receivers get JSON signed with Standard Webhooks
+//! headers (the delivery id stays the same across retries, so a receiver can drop repeats);
+//! `slack` receivers (an incoming-webhook URL) get a message with a link to the approval page.
+//! Each delivery is tried three times; a delivery that still fails is logged and traced, and
+//! never blocks the decision it announces.
+
+use std::time::Duration;
+
+use mlops_tools::promotion::Promotion;
+use mlops_tools::signing;
+use mlops_tools::trace::{NewTraceEvent, Outcome};
+use serde_json::{Value, json};
+
+use crate::app::App;
+use crate::config::{WebhookFormat, WebhookTarget};
+
+const ATTEMPTS: u32 = 3;
+
+/// What happened to a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    Requested,
+    Decided,
+}
+
+impl Event {
+    fn name(self) -> &'static str {
+        match self {
+            Event::Requested => "promotion.requested",
+            Event::Decided => "promotion.decided",
+        }
+    }
+}
+
+fn standard_body(event: Event, p: &Promotion, page: &str) -> Value {
+    json!({
+        "type": event.name(),
+        "timestamp": chrono::Utc::now().to_rfc3339(),
+        "data": {
+            "request_id": p.id,
+            "model": p.model,
+            "candidate_version": p.candidate_version,
+            "state": p.state.as_str(),
+            "requested_by": p.requested_by,
+            "justification": p.justification,
+            "expires_at": p.expires_at.to_rfc3339(),
+            "decided_by": p.decided_by,
+            "decision_note": p.decision_note,
+            "failure_reason": p.failure_reason,
+            "approval_url": page,
+            "promotion_uri": format!("mlops://promotions/{}", p.id),
+            "validation_uri": format!("mlops://validations/{}", p.validation_id),
+        },
+    })
+}
+
+fn slack_body(event: Event, p: &Promotion, page: &str) -> Value {
+    let text = match event {
+        Event::Requested => format!(
+            "*Promotion requested*: `{}` {} → champion, by {} (\"{}\"). <{page}|Review and decide> before {}.",
+            p.model,
+            p.candidate_version,
+            p.requested_by,
+            p.justification,
+            p.expires_at.format("%Y-%m-%d %H:%M UTC")
+        ),
+        Event::Decided => format!(
+            "*Promotion {}*: `{}` {} — decided by {}{}. <{page}|Details>",
+            p.state.as_str(),
+            p.model,
+            p.candidate_version,
+            p.decided_by.as_deref().unwrap_or("nobody"),
+            p.failure_reason
+                .as_deref()
+                .or(p.decision_note.as_deref())
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_default()
+        ),
+    };
+    json!({
+        "text": text,
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
+    })
+}
+
+async fn deliver(target: &WebhookTarget, id: &str, body: &[u8]) -> Result<(), String> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut request = client
+        .post(&target.url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json");
+    if target.format == WebhookFormat::Standard {
+        let var = target.secret_env.as_deref().unwrap_or_default();
+        let secret = std::env::var(var)
+            .ok()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| {
+                format!(
+                    "the environment variable {var} (promotion.webhooks[].secret_env) is not set"
+                )
+            })?;
+        let ts = chrono::Utc::now().timestamp();
+        request = request
+            .header(signing::ID_HEADER, id)
+            .header(signing::TIMESTAMP_HEADER, ts.to_string())
+            .header(
+                signing::SIGNATURE_HEADER,
+                signing::sign(&secret, id, ts, body),
+            );
+    }
+    let response = request
+        .body(body.to_vec())
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if response.status().is_success() {
+        Ok(())
+    } else {
+        Err(format!("{} answered {}", target.url, response.status()))
+    }
+}
+
+/// Sends `event` about `p` to every configured receiver and waits for the deliveries (each
+/// retried; failures are traced, not returned).
+pub async fn announce(app: &App, event: Event, p: &Promotion) {
+    let targets = app.config().promotion.webhooks.clone();
+    if targets.is_empty() {
+        return;
+    }
+    let page = format!(
+        "{}/{}",
+        app.config().approval_page().trim_end_matches('/'),
+        p.id
+    );
+    let id = format!("{}.{}.{}", p.id, event.name(), p.state.as_str());
+    for target in targets {
+        let body = match target.format {
+            WebhookFormat::Standard => standard_body(event, p, &page),
+            WebhookFormat::Slack => slack_body(event, p, &page),
+        };
+        let bytes = body.to_string().into_bytes();
+        let mut last = Ok(());
+        for attempt in 0..ATTEMPTS {
+            last = deliver(&target, &id, &bytes).await;
+            if last.is_ok() {
+                break;
+            }
+            if attempt + 1 < ATTEMPTS {
+                tokio::time::sleep(Duration::from_secs(1 << attempt)).await;
+            }
+        }
+        if let Err(error) = last {
+            tracing::warn!(%error, url = %target.url, "promotion webhook not delivered");
+            let trace_id = p
+                .trace_id
+                .clone()
+                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+            let args = json!({"request_id": p.id, "url": target.url, "event": event.name()});
+            app.trace(NewTraceEvent::new(
+                trace_id,
+                "mlops-mcp",
+                "notification.failed",
+                &args,
+                Outcome::Error,
+                error,
+                0,
+            ))
+            .await;
+        }
+    }
+}

@@ -1,0 +1,207 @@
+//! Promotion webhooks with the real binary: each new request and each decision is announced to a
+//! Standard Webhooks receiver (signature verified over the raw bytes) and a Slack-style one (a
+//! message with the page's link); a signed decision callback needs a valid signature, the
+//! approver's own token with promotion:approve, and a delivery id never used before.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{HttpServer, Workspace, pending_promotion};
+use mlops_tools::signing;
+use serde_json::{Value, json};
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const CALLBACK_SECRET: &str = "callback-secret-for-tests-0123456789";
+
+/// Bodies received on `route`, waiting (up to 20 s) until there are `n`.
+async fn received(mock: &MockServer, route: &str, n: usize) -> Vec<wiremock::Request> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let got: Vec<_> = mock
+            .received_requests()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.url.path() == route)
+            .collect();
+        if got.len() >= n {
+            return got;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{route}: {} of {n} deliveries",
+            got.len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn verified(r: &wiremock::Request) -> Value {
+    let h = |name: &str| r.headers.get(name).unwrap().to_str().unwrap().to_owned();
+    let ts: i64 = h(signing::TIMESTAMP_HEADER).parse().unwrap();
+    signing::verify(
+        SECRET,
+        &h(signing::ID_HEADER),
+        ts,
+        &r.body,
+        &h(signing::SIGNATURE_HEADER),
+        ts,
+    )
+    .unwrap();
+    // A tampered payload does not verify.
+    let mut tampered = r.body.clone();
+    tampered.push(b' ');
+    assert!(
+        signing::verify(
+            SECRET,
+            &h(signing::ID_HEADER),
+            ts,
+            &tampered,
+            &h(signing::SIGNATURE_HEADER),
+            ts
+        )
+        .is_err()
+    );
+    serde_json::from_slice(&r.body).unwrap()
+}
+
+async fn callback(
+    server: &HttpServer,
+    token: &str,
+    id: &str,
+    body: &Value,
+    signed_body: Option<&Value>,
+) -> (u16, Value) {
+    let bytes = body.to_string();
+    let signed = signed_body.map_or(bytes.clone(), Value::to_string);
+    let ts = chrono::Utc::now().timestamp();
+    let r = reqwest::Client::new()
+        .post(format!("{}/approvals/callback", server.base))
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {token}"))
+        .header(signing::ID_HEADER, id)
+        .header(signing::TIMESTAMP_HEADER, ts.to_string())
+        .header(
+            signing::SIGNATURE_HEADER,
+            signing::sign(CALLBACK_SECRET, id, ts, signed.as_bytes()),
+        )
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn requests_and_decisions_are_announced_and_callbacks_are_checked() {
+    let mock = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&mock)
+        .await;
+    let ws = Workspace::demo();
+    ws.edit_config(|t| {
+        let hooks = toml::Value::Array(vec![
+            toml::Value::Table(toml::toml! {
+                url = (format!("{}/standard", mock.uri()))
+                format = "standard"
+                secret_env = "MLOPS_TEST_WEBHOOK_SECRET"
+            }),
+            toml::Value::Table(toml::toml! {
+                url = (format!("{}/slack", mock.uri()))
+                format = "slack"
+            }),
+        ]);
+        let mut promotion = toml::Table::new();
+        promotion.insert("webhooks".into(), hooks);
+        promotion.insert(
+            "callback_secret_env".into(),
+            "MLOPS_TEST_CALLBACK_SECRET".into(),
+        );
+        t.insert("promotion".into(), promotion.into());
+    });
+    let env = [
+        ("MLOPS_TEST_WEBHOOK_SECRET", SECRET),
+        ("MLOPS_TEST_CALLBACK_SECRET", CALLBACK_SECRET),
+    ];
+    let server = HttpServer::start_with(&ws, &env);
+    let agent = ws.token("demo-agent", "agent");
+    let id = pending_promotion(&server, &agent).await;
+
+    let requested = verified(&received(&mock, "/standard", 1).await[0]);
+    assert_eq!(requested["type"], "promotion.requested");
+    assert_eq!(requested["data"]["request_id"], id.as_str());
+    assert_eq!(requested["data"]["state"], "pending_approval");
+    let slack: Value = serde_json::from_slice(&received(&mock, "/slack", 1).await[0].body).unwrap();
+    let text = slack["text"].as_str().unwrap();
+    assert!(
+        text.contains("Promotion requested") && text.contains(&format!("/approvals/{id}|")),
+        "{text}"
+    );
+
+    let approve = json!({"request_id": id, "decision": "approve", "note": "via chat"});
+    let champion = |ws: &Workspace| {
+        let ws_db = ws.db_url();
+        async move {
+            let store = mlops_tools::store::open(&ws_db).await.unwrap();
+            store
+                .get_model("fraud-detector")
+                .await
+                .unwrap()
+                .unwrap()
+                .aliased("champion")
+                .unwrap()
+                .version
+                .clone()
+        }
+    };
+    let alice = ws.token("alice", "promotion:approve,models:read");
+    // A forged signature, and a payload other than the one signed: 401.
+    let (status, _) = callback(
+        &server,
+        &alice,
+        "d-1",
+        &approve,
+        Some(&json!({"request_id": id, "decision": "deny"})),
+    )
+    .await;
+    assert_eq!(status, 401);
+    // The agent's own token (no promotion:approve), properly signed: refused.
+    let (status, body) = callback(&server, &agent, "d-2", &approve, None).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("promotion:approve")
+    );
+    assert_eq!(champion(&ws).await, "v1");
+
+    let (status, body) = callback(&server, &alice, "d-3", &approve, None).await;
+    assert_eq!(
+        (status, body["state"].as_str()),
+        (200, Some("promoted")),
+        "{body}"
+    );
+    assert_eq!(champion(&ws).await, "v2");
+    // Replaying the same delivery decides nothing.
+    let (status, _) = callback(&server, &alice, "d-3", &approve, None).await;
+    assert_eq!(status, 409);
+
+    let decided = received(&mock, "/standard", 2).await;
+    let decided = verified(&decided[1]);
+    assert_eq!(decided["type"], "promotion.decided");
+    assert_eq!(decided["data"]["state"], "promoted");
+    assert_eq!(decided["data"]["decided_by"], "alice");
+    assert!(
+        ws.traces()
+            .await
+            .iter()
+            .any(|e| e.action == "promotion.promoted" && e.principal == "alice")
+    );
+}
