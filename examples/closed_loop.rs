@@ -23,13 +23,21 @@ const MODEL: &str = "fraud-detector";
 
 type Client = RunningService<RoleClient, ()>;
 
-async fn call(client: &Client, trace: &str, name: &'static str, args: Value) -> Result<Value, String> {
+async fn call(
+    client: &Client,
+    trace: &str,
+    name: &'static str,
+    args: Value,
+) -> Result<Value, String> {
     let mut params = CallToolRequestParams::new(name);
     params.arguments = args.as_object().cloned();
     let mut meta = RequestMetaObject::new();
     meta.0.insert("io.mlops-mcp/traceId".into(), json!(trace));
     params.meta = Some(meta);
-    let result = client.call_tool(params).await.map_err(|e| format!("{name}: {e}"))?;
+    let result = client
+        .call_tool(params)
+        .await
+        .map_err(|e| format!("{name}: {e}"))?;
     if result.is_error == Some(true) {
         let text: Vec<String> = result
             .content
@@ -57,9 +65,15 @@ async fn run() -> Result<(), String> {
     println!("trace {trace}\n");
 
     let drift = call(&client, &trace, "check_drift", json!({"model": MODEL})).await?;
-    println!("1. check_drift: {}", drift["reasons"][0].as_str().unwrap_or_default());
+    println!(
+        "1. check_drift: {}",
+        drift["reasons"][0].as_str().unwrap_or_default()
+    );
     if drift["recommended_action"] != "retrain" {
-        println!("   recommended action is {}; nothing to do", drift["recommended_action"]);
+        println!(
+            "   recommended action is {}; nothing to do",
+            drift["recommended_action"]
+        );
         return Ok(());
     }
 
@@ -70,21 +84,40 @@ async fn run() -> Result<(), String> {
         json!({"model": MODEL, "reason": drift["reasons"][0], "drift_report_id": drift["report_id"]}),
     )
     .await?;
-    let job_id = triggered["job"]["id"].as_str().unwrap_or_default().to_owned();
-    println!("2. trigger_retrain: job {job_id} (created: {})", triggered["created"]);
+    let job_id = triggered["job"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    println!(
+        "2. trigger_retrain: job {job_id} (created: {})",
+        triggered["created"]
+    );
     let job = loop {
-        let job = call(&client, &trace, "get_job", json!({"job_id": job_id, "wait_seconds": 60})).await?;
+        let job = call(
+            &client,
+            &trace,
+            "get_job",
+            json!({"job_id": job_id, "wait_seconds": 60}),
+        )
+        .await?;
         if job["state"] != "pending" && job["state"] != "running" {
             break job;
         }
     };
-    println!("3. get_job: {} → version {}", job["state"], job["produced_version"]);
+    println!(
+        "3. get_job: {} → version {}",
+        job["state"], job["produced_version"]
+    );
     if job["state"] != "succeeded" {
         return Err(format!("the job did not succeed: {}", job["message"]));
     }
 
     let validation = call(&client, &trace, "get_validation", json!({"job_id": job_id})).await?;
-    println!("4. get_validation: {}\n\n{}", validation["verdict"], validation["report"].as_str().unwrap_or_default());
+    println!(
+        "4. get_validation: {}\n\n{}",
+        validation["verdict"],
+        validation["report"].as_str().unwrap_or_default()
+    );
     if validation["verdict"] != "passed" {
         return Ok(());
     }
@@ -107,7 +140,13 @@ async fn run() -> Result<(), String> {
         request["state"], request["approval_url"]
     );
     let decided = loop {
-        let p = call(&client, &trace, "get_promotion", json!({"request_id": request_id})).await?;
+        let p = call(
+            &client,
+            &trace,
+            "get_promotion",
+            json!({"request_id": request_id}),
+        )
+        .await?;
         if p["state"] != "pending_approval" && p["state"] != "promoting" {
             break p;
         }
@@ -117,11 +156,16 @@ async fn run() -> Result<(), String> {
         "6. get_promotion: {} by {} {}",
         decided["state"],
         decided["decided_by"],
-        decided["failure_reason"].as_str().or(decided["decision_note"].as_str()).unwrap_or_default()
+        decided["failure_reason"]
+            .as_str()
+            .or(decided["decision_note"].as_str())
+            .unwrap_or_default()
     );
 
     let trace_view = client
-        .read_resource(ReadResourceRequestParams::new(format!("mlops://traces/{trace}")))
+        .read_resource(ReadResourceRequestParams::new(format!(
+            "mlops://traces/{trace}"
+        )))
         .await
         .map_err(|e| format!("reading the trace: {e}"))?;
     if let Some(text) = trace_view.contents.first().and_then(|c| match c {

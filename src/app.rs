@@ -34,6 +34,7 @@ struct Inner {
     addresses: AddressLimiter,
     drift: DriftEnv,
     runner: Runner,
+    registries: mlops_tools::registry::Registries,
     csrf_key: [u8; 32],
 }
 
@@ -89,8 +90,10 @@ impl App {
             )),
             max_window_rows: l.max_window_rows,
         };
+        let registries = mlops_tools::registry::Registries::new(&config.models);
         let runner = Runner::new(
             store.clone(),
+            registries.clone(),
             traces.clone(),
             &config.models,
             RunnerSettings {
@@ -113,6 +116,7 @@ impl App {
                 limits,
                 addresses,
                 csrf_key,
+                registries,
                 drift,
                 runner,
             }),
@@ -161,6 +165,7 @@ impl App {
                 i64::try_from(c.promotion.expiry_secs).unwrap_or(i64::MAX),
             ),
             page_url: c.approval_page(),
+            registries: self.inner.registries.clone(),
         }
     }
 

@@ -18,20 +18,8 @@ use mlops_tools::jobs::backend::{RetrainBackend, StartSpec};
 use mlops_tools::jobs::limits::AirflowSpec;
 use serde_json::{Value, json};
 
-/// The Airflow under test, or `None` (skip) outside CI.
 fn airflow_url() -> Option<String> {
-    match std::env::var("MLOPS_TEST_AIRFLOW_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("CI=true but MLOPS_TEST_AIRFLOW_URL is not set: .ci/run must start Airflow")
-        }
-        _ => {
-            eprintln!(
-                "skipped: MLOPS_TEST_AIRFLOW_URL is not set (see the top of tests/airflow.rs)"
-            );
-            None
-        }
-    }
+    common::service_url("MLOPS_TEST_AIRFLOW_URL", "tests/airflow/start.sh")
 }
 
 async fn airflow_token(url: &str) -> String {

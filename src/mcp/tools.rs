@@ -226,10 +226,15 @@ impl McpServer {
         Parameters(input): Parameters<GetValidationInput>,
         Extension(principal): Extension<Principal>,
     ) -> Result<Json<ValidationView>, String> {
-        mlops_tools::approvals::get_validation(self.app.store(), &principal, &input)
-            .await
-            .map(Json)
-            .map_err(approval_error)
+        mlops_tools::approvals::get_validation(
+            self.app.store(),
+            &self.app.gate().registries,
+            &principal,
+            &input,
+        )
+        .await
+        .map(Json)
+        .map_err(approval_error)
     }
 
     /// Ask a human to promote a validated candidate to champion (high-privilege). Pass the

@@ -309,3 +309,18 @@ pub async fn pending_promotion(server: &HttpServer, token: &str) -> String {
     .await);
     request["id"].as_str().unwrap().to_owned()
 }
+
+/// The URL of an external service a test needs, from `var`; `None` (the test skips) outside CI,
+/// a failure under `CI=true`, where `.ci/run` must have started it (`started_by` says how).
+pub fn service_url(var: &str, started_by: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("CI=true but {var} is not set: .ci/run must start it ({started_by})")
+        }
+        _ => {
+            eprintln!("skipped: {var} is not set (the service is started by {started_by})");
+            None
+        }
+    }
+}

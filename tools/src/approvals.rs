@@ -11,6 +11,7 @@ use crate::model::CHAMPION;
 use crate::promotion::{
     Decision, DecisionRefused, NewPromotion, Opened, Promotion, PromotionState,
 };
+use crate::registry::{MlflowRegistry, Registries};
 use crate::store::{Store, StoreError};
 use crate::validation::{self, Validation, Verdict};
 
@@ -106,12 +107,14 @@ pub enum ApprovalError {
 }
 
 /// Settings of the approval gate.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct GateSettings {
     /// How long a request waits for a decision.
     pub expiry: Duration,
     /// The approval page, e.g. `http://127.0.0.1:8080/approvals`.
     pub page_url: String,
+    /// The models' MLflow registries, where they have one.
+    pub registries: Registries,
 }
 
 fn page(settings: &GateSettings, id: &str) -> String {
@@ -146,9 +149,11 @@ fn promotion_view(
     }
 }
 
-/// Validates a model's version against its current champion and stores the result.
+/// Validates a model's version against its current champion and stores the result. With an
+/// MLflow registry, the candidate's metrics are read back from its MLflow run.
 pub async fn validate_version(
     store: &dyn Store,
+    registries: &Registries,
     model: &str,
     version: &str,
     job_id: Option<String>,
@@ -171,15 +176,30 @@ pub async fn validate_version(
         .baseline
         .as_ref()
         .map(|b| (b.version.clone(), b.metrics.clone()));
-    let v = validation::validate(
+    let mut candidate = candidate.clone();
+    let mut source = "the metrics registered with the version".to_owned();
+    if let Some(mlflow) = registries.mlflow(model) {
+        let found = mlflow
+            .find_version(version)
+            .await
+            .map_err(|e| ApprovalError::BadInput(format!("{e}; validation needs the registry")))?;
+        if let Some((mv, Some(run_id))) = found {
+            candidate.metrics = mlflow.run_metrics(&run_id).await.map_err(|e| {
+                ApprovalError::BadInput(format!("{e}; validation needs the registry"))
+            })?;
+            source = format!("MLflow run {run_id} of `{}` version {mv}", mlflow.name);
+        }
+    }
+    let mut v = validation::validate(
         uuid::Uuid::new_v4().to_string(),
         &record,
-        candidate,
+        &candidate,
         baseline.as_ref(),
         job_id.or_else(|| candidate.training_job.clone()),
         by,
         Utc::now(),
     );
+    v.set_metrics_source(source);
     store.save_validation(&v).await?;
     Ok(v)
 }
@@ -188,6 +208,7 @@ pub async fn validate_version(
 /// artifact are unchanged since, else a new one.
 pub async fn get_validation(
     store: &dyn Store,
+    registries: &Registries,
     principal: &Principal,
     input: &GetValidationInput,
 ) -> Result<ValidationView, ApprovalError> {
@@ -234,6 +255,7 @@ pub async fn get_validation(
     }
     let v = validate_version(
         store,
+        registries,
         &model,
         &version,
         input.job_id.clone(),
@@ -377,10 +399,77 @@ pub async fn decide(
     let decided = store
         .decide_promotion(&current.id, &approver.subject, decision, now)
         .await??;
-    let done = if decided.state == PromotionState::Promoting {
-        store.complete_promotion(&decided.id, Utc::now()).await?
-    } else {
+    let done = if decided.state != PromotionState::Promoting {
         decided
+    } else if let Some(mlflow) = settings.registries.mlflow(&decided.model) {
+        promote_in_mlflow(store, mlflow, &decided).await?
+    } else {
+        store.complete_promotion(&decided.id, Utc::now()).await?
     };
     Ok(promotion_view(done, false, settings, now))
+}
+
+/// Moves MLflow's `champion` alias, then the store's, each after its checks; a failure on
+/// either side leaves both where they were and fails the request with the reason.
+async fn promote_in_mlflow(
+    store: &dyn Store,
+    mlflow: &MlflowRegistry,
+    p: &Promotion,
+) -> Result<Promotion, ApprovalError> {
+    let fail = |why: String| async move { store.fail_promotion(&p.id, &why, Utc::now()).await };
+    let expected = match &p.champion_at_request {
+        Some(v) => match mlflow.find_version(v).await {
+            Ok(found) => found.map(|(mv, _)| mv),
+            Err(e) => return Ok(fail(e.to_string()).await?),
+        },
+        None => None,
+    };
+    let candidate = match mlflow.find_version(&p.candidate_version).await {
+        Ok(Some((mv, _))) => mv,
+        Ok(None) => {
+            return Ok(fail(format!(
+                "{} is not registered in MLflow (`{}`)",
+                p.candidate_version, mlflow.name
+            ))
+            .await?);
+        }
+        Err(e) => return Ok(fail(e.to_string()).await?),
+    };
+    let current = match mlflow.alias(CHAMPION).await {
+        Ok(c) => c,
+        Err(e) => return Ok(fail(e.to_string()).await?),
+    };
+    if current != expected {
+        return Ok(fail(format!(
+            "MLflow's champion alias changed since the request (now version {}, then {})",
+            current.as_deref().unwrap_or("none"),
+            expected.as_deref().unwrap_or("none")
+        ))
+        .await?);
+    }
+    if let Err(e) = mlflow.set_alias(CHAMPION, &candidate).await {
+        return Ok(fail(e.to_string()).await?);
+    }
+    let done = store.complete_promotion(&p.id, Utc::now()).await?;
+    if done.state == PromotionState::Promoted {
+        let by = done.decided_by.clone().unwrap_or_default();
+        for (k, v) in [
+            ("approved_by", by.as_str()),
+            ("approval_id", done.id.as_str()),
+        ] {
+            if let Err(e) = mlflow.set_tag(&candidate, k, v).await {
+                tracing::warn!(error = %e, "MLflow version tag not set");
+            }
+        }
+    } else {
+        // The store's checks failed after MLflow moved: put MLflow back.
+        let undo = match &current {
+            Some(v) => mlflow.set_alias(CHAMPION, v).await,
+            None => mlflow.delete_alias(CHAMPION).await,
+        };
+        if let Err(e) = undo {
+            tracing::error!(error = %e, request = %done.id, "MLflow champion alias could not be restored");
+        }
+    }
+    Ok(done)
 }

@@ -10,6 +10,7 @@ pub mod list_models;
 pub mod model;
 pub mod promotion;
 pub mod records;
+pub mod registry;
 pub mod retrain;
 pub mod signing;
 pub mod store;

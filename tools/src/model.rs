@@ -47,6 +47,9 @@ pub struct ModelSpec {
     /// How the model is retrained and the cost controls on it (none: no retraining).
     #[serde(default)]
     pub retrain: Option<crate::jobs::limits::RetrainSpec>,
+    /// Where versions and the champion alias live (none: the embedded registry only).
+    #[serde(default)]
+    pub registry: Option<crate::registry::RegistrySpec>,
 }
 
 fn default_task() -> String {
@@ -162,6 +165,9 @@ impl ModelSpec {
         }
         if let Some(r) = &self.retrain {
             out.extend(r.problems(&format!("{at}.retrain")));
+        }
+        if let Some(r) = &self.registry {
+            out.extend(r.problems(&format!("{at}.registry")));
         }
         for (i, r) in self.policy.validation.iter().enumerate() {
             if let Some(c) = r.min_relative_change

@@ -66,6 +66,7 @@ async fn runner(retrain: &str) -> (tempfile::TempDir, Arc<SqliteStore>, Runner) 
     let traces = TraceLog::spawn(store.clone());
     let runner = Runner::new(
         store.clone(),
+        mlops_tools::registry::Registries::default(),
         traces,
         &[spec],
         RunnerSettings {

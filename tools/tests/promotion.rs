@@ -12,6 +12,7 @@ use mlops_auth::Principal;
 use mlops_tools::approvals::{self, ApprovalError, GateSettings, RequestPromotionInput};
 use mlops_tools::model::{CHAMPION, NewVersion};
 use mlops_tools::promotion::{Decision, DecisionRefused, PromotionState};
+use mlops_tools::registry::Registries;
 use mlops_tools::store::SqliteStore;
 use mlops_tools::validation::{BaselineSource, Verdict};
 use mlops_tools::{ModelSpec, Store};
@@ -20,6 +21,7 @@ fn settings() -> GateSettings {
     GateSettings {
         expiry: Duration::hours(24),
         page_url: "http://127.0.0.1:8080/approvals".into(),
+        registries: Registries::default(),
     }
 }
 
@@ -83,6 +85,7 @@ fn human(name: &str) -> Principal {
 async fn request(store: &SqliteStore, v: &str) -> Result<approvals::PromotionView, ApprovalError> {
     let validation = approvals::get_validation(
         store,
+        &Registries::default(),
         &agent(),
         &approvals::GetValidationInput {
             model: Some("m".into()),
@@ -127,7 +130,7 @@ async fn validation_compares_with_the_champion_and_is_reused_until_something_cha
         version: Some("v2".into()),
         job_id: None,
     };
-    let first = approvals::get_validation(store.as_ref(), &agent(), &input)
+    let first = approvals::get_validation(store.as_ref(), &Registries::default(), &agent(), &input)
         .await
         .unwrap();
     let v = &first.validation;
@@ -142,7 +145,7 @@ async fn validation_compares_with_the_champion_and_is_reused_until_something_cha
     );
     assert!(v.report_digest.starts_with("sha256:"));
     assert!(first.next_step.contains("request_promotion"));
-    let again = approvals::get_validation(store.as_ref(), &agent(), &input)
+    let again = approvals::get_validation(store.as_ref(), &Registries::default(), &agent(), &input)
         .await
         .unwrap();
     assert_eq!(
@@ -153,6 +156,7 @@ async fn validation_compares_with_the_champion_and_is_reused_until_something_cha
     // A failing candidate: the reasons say which rule and why; promotion is refused.
     let bad = approvals::get_validation(
         store.as_ref(),
+        &Registries::default(),
         &agent(),
         &approvals::GetValidationInput {
             model: Some("m".into()),

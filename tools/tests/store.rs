@@ -187,6 +187,7 @@ async fn one_active_job_per_model_and_idempotency_keys_are_enforced_by_the_datab
         artifact_digest: "sha256:00".into(),
         data_snapshot: Some("train.csv".into()),
         baseline: None,
+        label: None,
     };
     let (done, ended) = store
         .finish_job(&id, &to(JobState::Succeeded), Some(&candidate))

@@ -165,5 +165,6 @@ pub fn candidate(value: &Value, what: &str) -> Result<super::Candidate, BackendE
             None | Some(Value::Null) => None,
             Some(b) => Some(baseline(b, &format!("{what} `baseline`"))?),
         },
+        label: None,
     })
 }

@@ -312,6 +312,7 @@ impl RetrainBackend for LocalBackend {
             artifact_uri: format!("file://{}", artifact.display()),
             data_snapshot: None,
             baseline,
+            label: None,
         }))
     }
 

@@ -171,6 +171,8 @@ pub struct Candidate {
     pub data_snapshot: Option<String>,
     /// The champion's metrics on the same holdout, if the trainer measured them.
     pub baseline: Option<crate::model::Baseline>,
+    /// The version label to register it under (default: the next `v<N>`).
+    pub label: Option<String>,
 }
 
 /// A change of state reported by a backend (fields left `None` are kept).

@@ -24,6 +24,7 @@ use super::local::LocalBackend;
 use super::webhook::WebhookBackend;
 use super::{Admission, Budget, Job, JobState, JobUpdate, NewJob};
 use crate::model::ModelSpec;
+use crate::registry::Registries;
 use crate::retrain::{JobView, RetrainError, TriggerRetrainInput, TriggerRetrainOutput};
 use crate::store::Store;
 use crate::trace::{NewTraceEvent, Outcome};
@@ -56,6 +57,7 @@ struct Retrainable {
 
 struct Inner {
     store: Arc<dyn Store>,
+    registries: Registries,
     traces: TraceLog,
     models: HashMap<String, Retrainable>,
     settings: RunnerSettings,
@@ -115,6 +117,7 @@ impl Runner {
     /// backend cannot be built.
     pub fn new(
         store: Arc<dyn Store>,
+        registries: Registries,
         traces: TraceLog,
         models: &[ModelSpec],
         settings: RunnerSettings,
@@ -150,6 +153,7 @@ impl Runner {
         Ok(Self {
             inner: Arc::new(Inner {
                 store,
+                registries,
                 traces,
                 models: map,
                 settings,
@@ -498,6 +502,45 @@ impl Runner {
                 }
             }
         }
+        // With an MLflow registry the candidate is registered there first, under the label it
+        // gets here, so a succeeded job always has its version in both registries.
+        if let (Some(c), Some(mlflow)) =
+            (candidate.as_mut(), self.inner.registries.mlflow(&job.model))
+        {
+            let taken: Vec<String> = self
+                .inner
+                .store
+                .get_model(&job.model)
+                .await?
+                .map(|m| m.versions.into_iter().map(|v| v.version).collect())
+                .unwrap_or_default();
+            let label = crate::store::next_version(taken.iter().map(String::as_str));
+            match mirror(mlflow, job, &label, c).await {
+                Ok(mv) => {
+                    c.label = Some(label.clone());
+                    self.trace(
+                        job,
+                        "mlops-mcp",
+                        "registry.registered",
+                        Outcome::Ok,
+                        format!(
+                            "registered {label} in MLflow as `{}` version {mv}",
+                            mlflow.name
+                        ),
+                    )
+                    .await;
+                }
+                Err(e) => {
+                    status = failed(
+                        &status.raw_state,
+                        format!("the model could not be registered in MLflow: {e}"),
+                    );
+                }
+            }
+        }
+        if status.state != JobState::Succeeded {
+            candidate = None;
+        }
         if let Some(c) = candidate.as_mut() {
             c.data_snapshot = self.inner.models.get(&job.model).map(|m| {
                 m.data
@@ -548,6 +591,7 @@ impl Runner {
             // The candidate is validated against the champion at once (and again on demand).
             let validated = crate::approvals::validate_version(
                 self.inner.store.as_ref(),
+                &self.inner.registries,
                 &ended.model,
                 version,
                 Some(ended.id.clone()),
@@ -662,6 +706,35 @@ impl Runner {
         .await;
         Ok(ended)
     }
+}
+
+/// Mirrors a registered candidate into MLflow: a run with its metrics, then a model version
+/// tagged with this server's version label and artifact digest. Returns MLflow's version.
+async fn mirror(
+    mlflow: &crate::registry::MlflowRegistry,
+    job: &Job,
+    version: &str,
+    c: &super::Candidate,
+) -> Result<String, crate::registry::mlflow::MlflowError> {
+    mlflow.ensure_model().await?;
+    let (run_id, source) = mlflow
+        .log_run(
+            &format!("{version} ({})", job.id),
+            &c.metrics,
+            &c.artifact_uri,
+        )
+        .await?;
+    mlflow
+        .create_version(
+            &source,
+            &run_id,
+            &[
+                ("mlops_version", version),
+                ("artifact_digest", &c.artifact_digest),
+                ("training_job", &job.id),
+            ],
+        )
+        .await
 }
 
 fn failed(raw: &str, message: String) -> Status {

@@ -4,7 +4,7 @@ mod sqlite;
 
 use async_trait::async_trait;
 
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteStore, next_version};
 
 use crate::check_drift::StoredDriftReport;
 use crate::model::{Alias, AliasChange, ModelSpec, ModelVersion, NewVersion};
@@ -201,6 +201,14 @@ pub trait Store: Send + Sync + 'static {
     async fn complete_promotion(
         &self,
         id: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<crate::promotion::Promotion, StoreError>;
+
+    /// Ends a `promoting` request as `failed` with `reason` (nothing moves); returns it as stored.
+    async fn fail_promotion(
+        &self,
+        id: &str,
+        reason: &str,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<crate::promotion::Promotion, StoreError>;
 

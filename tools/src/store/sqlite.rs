@@ -428,7 +428,16 @@ impl Store for SqliteStore {
                     .bind(&job.model)
                     .fetch_all(&mut *tx)
                     .await?;
-            let version = next_version(taken.iter().map(|(v,)| v.as_str()));
+            let version = match &c.label {
+                Some(label) if taken.iter().any(|(v,)| v == label) => {
+                    return Err(StoreError::VersionExists {
+                        model: job.model.clone(),
+                        version: label.clone(),
+                    });
+                }
+                Some(label) => label.clone(),
+                None => next_version(taken.iter().map(|(v,)| v.as_str())),
+            };
             insert_version(
                 &mut tx,
                 &NewVersion {
@@ -734,6 +743,26 @@ impl Store for SqliteStore {
         Ok(done)
     }
 
+    async fn fail_promotion(
+        &self,
+        id: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Promotion, StoreError> {
+        sqlx::query(
+            "UPDATE promotions SET state = 'failed', failure_reason = ?, finished_at = ? \
+             WHERE id = ? AND state = 'promoting'",
+        )
+        .bind(reason)
+        .bind(now.to_rfc3339())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        self.promotion(id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("promotion {id} is not known")))
+    }
+
     async fn record_delivery(&self, id: &str) -> Result<bool, StoreError> {
         let inserted = sqlx::query(
             "INSERT INTO webhook_deliveries (id, received_at) VALUES (?, ?) ON CONFLICT(id) DO NOTHING",
@@ -988,7 +1017,7 @@ async fn broken_precondition(
 }
 
 /// `v<N+1>` where N is the largest number among versions named `v<N>` (0 if none).
-fn next_version<'a>(taken: impl Iterator<Item = &'a str>) -> String {
+pub fn next_version<'a>(taken: impl Iterator<Item = &'a str>) -> String {
     let highest = taken
         .filter_map(|v| v.strip_prefix('v').and_then(|n| n.parse::<u64>().ok()))
         .max()

@@ -71,6 +71,9 @@ pub struct Validation {
     pub report: String,
     /// `sha256:` of the Markdown report's bytes; a promotion request is bound to it.
     pub report_digest: String,
+    /// Where the candidate's metrics came from.
+    #[serde(default)]
+    pub metrics_source: String,
     pub created_by: String,
     pub created_at: DateTime<Utc>,
 }
@@ -146,15 +149,28 @@ pub fn validate(
         reasons,
         report: String::new(),
         report_digest: String::new(),
+        metrics_source: "the metrics registered with the version".into(),
         created_by: created_by.to_owned(),
         created_at: now,
     };
-    v.report = markdown(&v);
-    v.report_digest = format!(
-        "sha256:{}",
-        hex::encode(Sha256::digest(v.report.as_bytes()))
-    );
+    v.render();
     v
+}
+
+impl Validation {
+    /// Records where the candidate's metrics came from (and renders the report again).
+    pub fn set_metrics_source(&mut self, source: String) {
+        self.metrics_source = source;
+        self.render();
+    }
+
+    fn render(&mut self) {
+        self.report = markdown(self);
+        self.report_digest = format!(
+            "sha256:{}",
+            hex::encode(Sha256::digest(self.report.as_bytes()))
+        );
+    }
 }
 
 fn num(x: Option<f64>) -> String {
@@ -190,6 +206,7 @@ fn markdown(v: &Validation) -> String {
         v.candidate_digest,
         v.champion_version.as_deref().unwrap_or("none"),
     );
+    let _ = writeln!(md, "The candidate's metrics are {}.\n", v.metrics_source);
     md.push_str(match v.baseline_source {
         BaselineSource::SameHoldout => {
             "The champion's values were measured on the candidate's holdout data.\n\n"
