@@ -183,3 +183,95 @@ async fn the_demo_loop_ends_with_v2_as_champion_after_a_human_approves() {
     let out = ws.command().args(["traces", "verify"]).output().unwrap();
     assert!(out.status.success());
 }
+
+#[tokio::test]
+async fn expired_or_changed_evidence_is_refused_on_the_cli_and_traced() {
+    let ws = Workspace::demo();
+    // Requests expire after 5 s here.
+    ws.edit_config(|t| {
+        let mut promotion = toml::Table::new();
+        promotion.insert("expiry_secs".into(), 5.into());
+        t.insert("promotion".into(), promotion.into());
+    });
+    let server = HttpServer::start(&ws);
+    let agent = ws.token("demo-agent", "agent");
+    let alice = ws.token("alice", "promotion:approve,models:read");
+    let id = common::pending_promotion(&server, &agent).await;
+
+    // Wait for the expiry (the server reports it), then approving is refused.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let p = common::tool(&server, &agent, "get_promotion", json!({"request_id": id})).await;
+        if p["structuredContent"]["state"] == "expired" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{p}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let out = approvals(&ws, &alice, &["approve", &id]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expired"));
+    let champion = |ws: &Workspace| {
+        let url = ws.db_url();
+        async move {
+            let store = mlops_tools::store::open(&url).await.unwrap();
+            let m = store.get_model("fraud-detector").await.unwrap().unwrap();
+            m.aliased("champion").unwrap().version.clone()
+        }
+    };
+    assert_eq!(champion(&ws).await, "v1");
+
+    // A new request (the expired one no longer blocks), then the candidate's artifact changes:
+    // the approval fails, nothing moves.
+    let validation = common::tool(
+        &server,
+        &agent,
+        "get_validation",
+        json!({"model": "fraud-detector", "version": "v2"}),
+    )
+    .await;
+    let request = common::tool(
+        &server,
+        &agent,
+        "request_promotion",
+        json!({
+            "model": "fraud-detector",
+            "candidate_version": "v2",
+            "validation_id": validation["structuredContent"]["id"],
+            "justification": "second try",
+        }),
+    )
+    .await;
+    let second = request["structuredContent"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(second, id);
+    let store = mlops_tools::store::SqliteStore::open(&ws.db_url())
+        .await
+        .unwrap();
+    sqlx::query(
+        "UPDATE model_versions SET artifact_digest = 'sha256:swapped' WHERE version = 'v2'",
+    )
+    .execute(store.pool())
+    .await
+    .unwrap();
+    let out = approvals(&ws, &alice, &["approve", &second]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("artifact changed"));
+    assert_eq!(champion(&ws).await, "v1");
+
+    let events = ws.traces().await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e.action == "promotion.decision_refused"
+                && e.principal == "alice"
+                && e.rationale.contains("expired"))
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e.action == "promotion.failed" && e.rationale.contains("artifact changed"))
+    );
+}

@@ -166,6 +166,9 @@ fn promotion_markdown(p: &mlops_tools::promotion::Promotion) -> String {
         state.as_str(),
         p.expires_at.format("%Y-%m-%d %H:%M UTC"),
     );
+    if p.rollback {
+        md.push_str("- **Rollback** to a former champion: its validation is shown as evidence and need not pass\n");
+    }
     if let Some(by) = &p.decided_by {
         let _ = writeln!(
             md,

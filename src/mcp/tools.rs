@@ -242,7 +242,9 @@ impl McpServer {
     /// citing the evidence. It never promotes by itself: it opens a request bound to the
     /// candidate's artifact digest, the validation report's digest and the current champion,
     /// returns `pending_approval` with the approval page URL and the expiry, and a person with
-    /// promotion:approve decides. Refused if the validation did not pass or is out of date.
+    /// promotion:approve decides. Refused if the validation did not pass or is out of date —
+    /// except a rollback (`rollback: true`) to a former champion, whose validation is shown to
+    /// the approver as evidence.
     #[tool(
         name = "request_promotion",
         annotations(

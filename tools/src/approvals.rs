@@ -68,6 +68,10 @@ pub struct RequestPromotionInput {
     pub validation_id: String,
     /// Why it should be promoted, citing the evidence (a reviewer reads it).
     pub justification: String,
+    /// A rollback to a former champion (e.g. the current one misbehaves in production): its
+    /// validation against the current champion is shown to the approver but need not pass.
+    #[serde(default)]
+    pub rollback: bool,
 }
 
 /// A promotion request as an agent sees it.
@@ -302,7 +306,19 @@ pub async fn request_promotion(
             v.id, v.candidate_version, input.candidate_version
         )));
     }
-    if v.verdict != Verdict::Passed {
+    if input.rollback {
+        let former = store
+            .alias_history(&input.model)
+            .await?
+            .iter()
+            .any(|c| c.alias == CHAMPION && c.version == input.candidate_version);
+        if !former {
+            return Err(ApprovalError::BadInput(format!(
+                "refused: {} was never the champion of {}, so promoting it is not a rollback; validate it and request a normal promotion",
+                input.candidate_version, input.model
+            )));
+        }
+    } else if v.verdict != Verdict::Passed {
         return Err(ApprovalError::BadInput(format!(
             "refused: {} did not pass validation — {}",
             v.candidate_version,
@@ -345,6 +361,7 @@ pub async fn request_promotion(
         candidate_digest: candidate.artifact_digest.clone(),
         validation_digest: v.report_digest.clone(),
         champion_at_request: champion,
+        rollback: input.rollback,
         trace_id: Some(trace_id.to_owned()),
     };
     Ok(match store.open_promotion(&new).await? {

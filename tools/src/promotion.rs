@@ -64,6 +64,9 @@ pub struct Promotion {
     pub candidate_digest: String,
     pub validation_digest: String,
     pub champion_at_request: Option<String>,
+    /// Back to a former champion: the validation is evidence for the approver, not a gate.
+    #[serde(default)]
+    pub rollback: bool,
     pub state: PromotionState,
     pub decided_by: Option<String>,
     pub decided_at: Option<DateTime<Utc>>,
@@ -100,6 +103,7 @@ pub struct NewPromotion {
     pub candidate_digest: String,
     pub validation_digest: String,
     pub champion_at_request: Option<String>,
+    pub rollback: bool,
     pub trace_id: Option<String>,
 }
 

@@ -103,6 +103,7 @@ async fn request(store: &SqliteStore, v: &str) -> Result<approvals::PromotionVie
             candidate_version: v.into(),
             validation_id: validation.validation.id.clone(),
             justification: "beats the champion".into(),
+            rollback: false,
         },
         &settings(),
         "trace-1",
@@ -349,4 +350,82 @@ async fn a_changed_champion_or_validation_report_fails_the_approval() {
             .contains("validation report changed")
     );
     assert_eq!(champion(store.as_ref()).await, "v1");
+}
+
+#[tokio::test]
+async fn a_rollback_to_a_former_champion_goes_through_the_same_gate() {
+    let (_dir, store) = setup().await;
+    let id = request(store.as_ref(), "v2").await.unwrap().promotion.id;
+    approve_as(store.as_ref(), "alice", &id).await;
+    assert_eq!(champion(store.as_ref()).await, "v2");
+
+    // v1 is worse than v2, so its validation fails: a normal request is refused …
+    let refused = request(store.as_ref(), "v1").await.unwrap_err();
+    assert!(
+        refused.to_string().contains("did not pass validation"),
+        "{refused}"
+    );
+    let rollback = |v: &'static str| {
+        let store = store.clone();
+        async move {
+            let validation = approvals::get_validation(
+                store.as_ref(),
+                &Registries::default(),
+                &agent(),
+                &approvals::GetValidationInput {
+                    model: Some("m".into()),
+                    version: Some(v.into()),
+                    job_id: None,
+                },
+            )
+            .await
+            .unwrap();
+            approvals::request_promotion(
+                store.as_ref(),
+                &agent(),
+                &RequestPromotionInput {
+                    model: "m".into(),
+                    candidate_version: v.into(),
+                    validation_id: validation.validation.id,
+                    justification: "v2 misbehaves in production".into(),
+                    rollback: true,
+                },
+                &settings(),
+                "trace-2",
+            )
+            .await
+        }
+    };
+    // … a version that was never champion is no rollback …
+    let e = rollback("v3").await.unwrap_err();
+    assert!(e.to_string().contains("never the champion"), "{e}");
+    // … and a rollback to v1 waits for a human like any promotion.
+    let view = rollback("v1").await.unwrap();
+    assert!(view.promotion.rollback);
+    assert_eq!(view.promotion.state, PromotionState::PendingApproval);
+    assert_eq!(champion(store.as_ref()).await, "v2");
+    let e = approvals::decide(
+        store.as_ref(),
+        &human("agent"),
+        &view.promotion.id,
+        &Decision::Approve { note: None },
+        &settings(),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(
+        e,
+        ApprovalError::Refused(DecisionRefused::OwnRequest(_))
+    ));
+    let done = approve_as(store.as_ref(), "bob", &view.promotion.id).await;
+    assert_eq!(done.promotion.state, PromotionState::Promoted);
+    assert_eq!(champion(store.as_ref()).await, "v1");
+    let history: Vec<String> = store
+        .alias_history("m")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.version)
+        .collect();
+    assert_eq!(history, ["v1", "v2", "v1"]);
 }

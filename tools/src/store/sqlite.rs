@@ -588,8 +588,8 @@ impl Store for SqliteStore {
         sqlx::query(
             "INSERT INTO promotions (id, model, candidate_version, validation_id, justification, \
              requested_by, requested_at, expires_us, candidate_digest, validation_digest, \
-             champion_at_request, state, trace_id) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending_approval', ?)",
+             champion_at_request, state, trace_id, rollback) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending_approval', ?, ?)",
         )
         .bind(&p.id)
         .bind(&p.model)
@@ -603,6 +603,7 @@ impl Store for SqliteStore {
         .bind(&p.validation_digest)
         .bind(&p.champion_at_request)
         .bind(&p.trace_id)
+        .bind(p.rollback)
         .execute(&mut *tx)
         .await?;
         let created = promotion_by_id(&mut tx, &p.id)
@@ -884,7 +885,7 @@ async fn alias_target(
 const PROMOTION_COLUMNS: &str = "id, model, candidate_version, validation_id, justification, \
     requested_by, requested_at, expires_us, candidate_digest, validation_digest, \
     champion_at_request, state, decided_by, decided_at, decision_note, failure_reason, \
-    finished_at, trace_id";
+    finished_at, trace_id, rollback";
 
 #[derive(FromRow)]
 struct PromotionRow {
@@ -906,6 +907,7 @@ struct PromotionRow {
     failure_reason: Option<String>,
     finished_at: Option<String>,
     trace_id: Option<String>,
+    rollback: bool,
 }
 
 impl PromotionRow {
@@ -932,6 +934,7 @@ impl PromotionRow {
             decision_note: self.decision_note,
             failure_reason: self.failure_reason,
             trace_id: self.trace_id,
+            rollback: self.rollback,
         })
     }
 }
@@ -1002,7 +1005,7 @@ async fn broken_precondition(
             p.validation_digest
         )));
     }
-    if v.verdict != crate::validation::Verdict::Passed {
+    if v.verdict != crate::validation::Verdict::Passed && !p.rollback {
         return Ok(Some("the validation did not pass".into()));
     }
     let champion = alias_target(conn, &p.model, CHAMPION).await?;
