@@ -166,3 +166,26 @@ async fn only_approvers_with_the_forms_csrf_token_decide() {
             .any(|e| e.action == "promotion.promoted" && e.principal == "alice")
     );
 }
+
+#[tokio::test]
+async fn the_page_counts_against_the_per_address_quota() {
+    let ws = Workspace::demo();
+    ws.edit_config(|t| {
+        let mut limits = toml::Table::new();
+        limits.insert("per_address_per_minute".into(), 1.into());
+        limits.insert("per_address_burst".into(), 3.into());
+        t.insert("limits".into(), limits.into());
+    });
+    let server = HttpServer::start(&ws);
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        statuses.push(get(&server, "", "/approvals").await.0);
+    }
+    assert_eq!(statuses, [200, 200, 200, 429, 429]);
+    assert!(
+        ws.traces()
+            .await
+            .iter()
+            .any(|e| e.action == "approvals.rate_limited")
+    );
+}

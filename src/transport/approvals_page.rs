@@ -26,12 +26,44 @@ use hmac::{Hmac, Mac};
 use mlops_auth::{Principal, scopes};
 use mlops_tools::approvals::ApprovalError;
 use mlops_tools::promotion::{Decision, Promotion, PromotionState};
+use mlops_tools::trace::{NewTraceEvent, Outcome};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::app::App;
 
 const COOKIE: &str = "mlops_approver";
+
+/// Counts every request against the per-address quota (`limits.per_address_*`), as the MCP
+/// endpoint does, so sign-in and callbacks cannot be hammered; a refusal is 429 and traced.
+async fn limit(
+    State(app): State<App>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    if let Some(ip) = peer
+        && let Err(quota) = app.addresses().check(ip)
+    {
+        let reason = quota.to_string();
+        let args = serde_json::json!({"path": req.uri().path(), "address": ip.to_string()});
+        app.trace(NewTraceEvent::new(
+            uuid::Uuid::new_v4().to_string(),
+            "anonymous",
+            "approvals.rate_limited",
+            &args,
+            Outcome::Refused,
+            reason.clone(),
+            0,
+        ))
+        .await;
+        return super::gate::too_many(&reason, quota.retry_after);
+    }
+    next.run(req).await
+}
 
 /// The page's routes; `app` verifies tokens and decides.
 pub fn router(app: App) -> Router {
@@ -43,6 +75,7 @@ pub fn router(app: App) -> Router {
         .route("/approvals/{id}/approve", post(approve))
         .route("/approvals/{id}/deny", post(deny))
         .route("/approvals/callback", post(callback))
+        .route_layer(axum::middleware::from_fn_with_state(app.clone(), limit))
         .with_state(app)
 }
 
