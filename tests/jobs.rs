@@ -8,10 +8,10 @@ mod common;
 
 use std::collections::HashSet;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{HttpServer, Workspace, post, read, tool};
-use mlops_tools::jobs::{Job, JobState};
+use mlops_tools::jobs::JobState;
 use serde_json::{Value, json};
 
 fn structured(result: &Value) -> &Value {
@@ -22,21 +22,6 @@ fn structured(result: &Value) -> &Value {
 fn error_text(result: &Value) -> String {
     assert_eq!(result["isError"], true, "{result}");
     result["content"][0]["text"].as_str().unwrap().to_owned()
-}
-
-/// Waits (up to 60 s) until the stored job satisfies `ready`; the job changes in another
-/// process, so this re-reads the store.
-async fn job_when(ws: &Workspace, id: &str, ready: impl Fn(&Job) -> bool) -> Job {
-    let store = ws.store().await;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let job = store.get_job(id).await.unwrap().unwrap();
-        if ready(&job) {
-            return job;
-        }
-        assert!(Instant::now() < deadline, "job never got there: {job:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// Calls get_job with the longest wait until the job ends.
@@ -259,8 +244,10 @@ async fn a_hundred_concurrent_triggers_from_several_principals_create_one_job() 
     let id = ids.into_iter().next().unwrap();
 
     // A human cancels it from the command line; the trainer's process group is killed.
-    let job = job_when(&ws, &id, |j| j.external_id.is_some()).await;
-    let pid: i32 = job.external_id.unwrap().parse().unwrap();
+    let pid: i32 = common::run_id(&server, &tokens[0], &id)
+        .await
+        .parse()
+        .unwrap();
     let out = ws.command().args(["jobs", "cancel", &id]).output().unwrap();
     assert!(
         out.status.success(),
@@ -270,14 +257,10 @@ async fn a_hundred_concurrent_triggers_from_several_principals_create_one_job() 
     let job = store.get_job(&id).await.unwrap().unwrap();
     assert_eq!(job.state, JobState::Cancelled);
     assert!(job.message.unwrap().starts_with("cancelled by cli:"));
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while mlops_tools::jobs::local::process_alive(pid) {
-        assert!(
-            Instant::now() < deadline,
-            "trainer {pid} survived the cancel"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    assert!(
+        mlops_tools::jobs::local::exited(pid, Duration::from_secs(10)).await,
+        "trainer {pid} survived the cancel"
+    );
     let out = ws.command().args(["jobs", "cancel", &id]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("already ended"));
@@ -289,13 +272,13 @@ async fn a_hundred_concurrent_triggers_from_several_principals_create_one_job() 
 async fn kill_9_mid_job_then_restart_reconciles_without_a_second_start() {
     let ws = Workspace::demo();
     let starts = ws.path().join("starts.txt");
-    let gate = ws.path().join("go");
+    let gate = common::gate(&ws);
     ws.edit_retrain(|r| {
         r.insert(
             "command".into(),
             sh(&format!(
                 "echo \"start $MLOPS_JOB_ID\" >> {starts}; echo before; \
-                 while [ ! -f {gate} ]; do sleep 0.05; done; echo after; {WRITES_MODEL}",
+                 read _ < {gate}; echo after; {WRITES_MODEL}",
                 starts = starts.display(),
                 gate = gate.display()
             )),
@@ -314,8 +297,7 @@ async fn kill_9_mid_job_then_restart_reconciles_without_a_second_start() {
         .as_str()
         .unwrap()
         .to_owned();
-    let running = job_when(&ws, &id, |j| j.external_id.is_some()).await;
-    let pid: i32 = running.external_id.clone().unwrap().parse().unwrap();
+    let pid: i32 = common::run_id(&first, &token, &id).await.parse().unwrap();
 
     first.signal_and_wait("KILL");
     assert!(
@@ -324,7 +306,7 @@ async fn kill_9_mid_job_then_restart_reconciles_without_a_second_start() {
     );
 
     let second = HttpServer::start(&ws);
-    std::fs::write(&gate, "").unwrap();
+    common::open_gate(&gate).await;
     let done = wait_for_end(&second, &token, &id).await;
     assert_eq!(done["state"], "succeeded", "{done}");
     assert_eq!(done["produced_version"], "v2");

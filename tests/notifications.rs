@@ -50,7 +50,7 @@ impl ClientHandler for Collector {
 /// A demo workspace whose trainer waits for a file before it writes its results.
 fn gated_workspace() -> (Workspace, std::path::PathBuf) {
     let ws = Workspace::demo();
-    let gate = ws.path().join("go");
+    let gate = common::gate(&ws);
     ws.edit_retrain(|r| {
         r.insert(
             "command".into(),
@@ -58,7 +58,7 @@ fn gated_workspace() -> (Workspace, std::path::PathBuf) {
                 "sh".into(),
                 "-c".into(),
                 format!(
-                    "while [ ! -f {} ]; do sleep 0.05; done; \
+                    "read _ < {}; \
                      echo '{{\"roc_auc\": 0.9}}' > \"$MLOPS_OUTPUT_DIR/metrics.json\"; \
                      echo w > \"$MLOPS_OUTPUT_DIR/model.bin\"",
                     gate.display()
@@ -118,7 +118,7 @@ async fn http_listen_and_progress_follow_a_job_to_its_end() {
     )));
     let peer = client.peer().clone();
     let waiting = tokio::spawn(async move { peer.call_tool(wait).await });
-    std::fs::write(&gate, "").unwrap();
+    common::open_gate(&gate).await;
     let result = waiting.await.unwrap().unwrap();
     let view = result.structured_content.unwrap();
     assert_eq!(view["state"], "succeeded", "{view}");
@@ -174,7 +174,7 @@ async fn stdio_clients_subscribe_to_a_job() {
         .subscribe(SubscribeRequestParams::new(uri.clone()))
         .await
         .unwrap();
-    std::fs::write(&gate, "").unwrap();
+    common::open_gate(&gate).await;
     let expected = format!("updated {uri}");
     let got = tokio::time::timeout(Duration::from_secs(20), async {
         loop {

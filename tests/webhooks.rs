@@ -7,38 +7,46 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{HttpServer, Workspace, pending_promotion};
 use mlops_tools::signing;
 use serde_json::{Value, json};
-use wiremock::matchers::method;
+use tokio::sync::mpsc;
+use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const CALLBACK_SECRET: &str = "callback-secret-for-tests-0123456789";
 
-/// Bodies received on `route`, waiting (up to 20 s) until there are `n`.
-async fn received(mock: &MockServer, route: &str, n: usize) -> Vec<wiremock::Request> {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let got: Vec<_> = mock
-            .received_requests()
-            .await
-            .unwrap()
-            .into_iter()
-            .filter(|r| r.url.path() == route)
-            .collect();
-        if got.len() >= n {
-            return got;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{route}: {} of {n} deliveries",
-            got.len()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+/// A receiver that answers 200 and hands each delivery to the test, which waits on the
+/// deliveries themselves.
+struct Deliveries(mpsc::UnboundedSender<wiremock::Request>);
+
+impl wiremock::Respond for Deliveries {
+    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+        let _ = self.0.send(request.clone());
+        ResponseTemplate::new(200)
     }
+}
+
+/// Mounts a receiver on `route`; its deliveries arrive on the returned channel.
+async fn receiver(mock: &MockServer, route: &str) -> mpsc::UnboundedReceiver<wiremock::Request> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    Mock::given(method("POST"))
+        .and(path(route))
+        .respond_with(Deliveries(tx))
+        .mount(mock)
+        .await;
+    rx
+}
+
+/// The next delivery (up to 20 s).
+async fn next(deliveries: &mut mpsc::UnboundedReceiver<wiremock::Request>) -> wiremock::Request {
+    tokio::time::timeout(Duration::from_secs(20), deliveries.recv())
+        .await
+        .expect("no delivery within 20 s")
+        .unwrap()
 }
 
 fn verified(r: &wiremock::Request) -> Value {
@@ -100,10 +108,8 @@ async fn callback(
 #[tokio::test]
 async fn requests_and_decisions_are_announced_and_callbacks_are_checked() {
     let mock = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&mock)
-        .await;
+    let mut standard = receiver(&mock, "/standard").await;
+    let mut chat = receiver(&mock, "/slack").await;
     let ws = Workspace::demo();
     ws.edit_config(|t| {
         let hooks = toml::Value::Array(vec![
@@ -133,11 +139,11 @@ async fn requests_and_decisions_are_announced_and_callbacks_are_checked() {
     let agent = ws.token("demo-agent", "agent");
     let id = pending_promotion(&server, &agent).await;
 
-    let requested = verified(&received(&mock, "/standard", 1).await[0]);
+    let requested = verified(&next(&mut standard).await);
     assert_eq!(requested["type"], "promotion.requested");
     assert_eq!(requested["data"]["request_id"], id.as_str());
     assert_eq!(requested["data"]["state"], "pending_approval");
-    let slack: Value = serde_json::from_slice(&received(&mock, "/slack", 1).await[0].body).unwrap();
+    let slack: Value = serde_json::from_slice(&next(&mut chat).await.body).unwrap();
     let text = slack["text"].as_str().unwrap();
     assert!(
         text.contains("Promotion requested") && text.contains(&format!("/approvals/{id}|")),
@@ -193,8 +199,7 @@ async fn requests_and_decisions_are_announced_and_callbacks_are_checked() {
     let (status, _) = callback(&server, &alice, "d-3", &approve, None).await;
     assert_eq!(status, 409);
 
-    let decided = received(&mock, "/standard", 2).await;
-    let decided = verified(&decided[1]);
+    let decided = verified(&next(&mut standard).await);
     assert_eq!(decided["type"], "promotion.decided");
     assert_eq!(decided["data"]["state"], "promoted");
     assert_eq!(decided["data"]["decided_by"], "alice");

@@ -324,3 +324,76 @@ pub fn service_url(var: &str, started_by: &str) -> Option<String> {
         }
     }
 }
+
+/// A FIFO a trainer blocks on (`read _ < FIFO`) until the test opens it with [`open_gate`]:
+/// the trainer waits for an event, not a file to appear.
+pub fn gate(ws: &Workspace) -> PathBuf {
+    let path = ws.path().join("gate");
+    let made = Command::new("mkfifo").arg(&path).status().unwrap();
+    assert!(made.success(), "mkfifo {}", path.display());
+    path
+}
+
+/// Releases a trainer blocked on [`gate`] (waits up to 60 s for it to be reading).
+pub async fn open_gate(path: &Path) {
+    let path = path.to_owned();
+    let write = tokio::task::spawn_blocking(move || std::fs::write(path, "go\n"));
+    tokio::time::timeout(Duration::from_secs(60), write)
+        .await
+        .expect("no trainer read the gate")
+        .unwrap()
+        .unwrap();
+}
+
+/// Waits (up to 60 s) until the server has recorded the backend's run of job `id` and returns
+/// its id (a local trainer's process id). Follows the job's `subscriptions/listen` stream and
+/// re-reads `mlops://jobs/{id}` on each update.
+pub async fn run_id(server: &HttpServer, token: &str, id: &str) -> String {
+    use rmcp::model::SubscriptionFilter;
+    use rmcp::model::{ProtocolVersion, ReadResourceRequestParams, ResourceContents};
+    use rmcp::service::{ClientLifecycleMode, ClientServiceExt};
+    use rmcp::transport::StreamableHttpClientTransport;
+    use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+
+    let transport = StreamableHttpClientTransport::from_config(
+        StreamableHttpClientTransportConfig::with_uri(server.url.as_str()).auth_header(token),
+    );
+    let mode = ClientLifecycleMode::Discover {
+        preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+    };
+    let client = ().serve_with_lifecycle(transport, mode).await.unwrap();
+    let uri = format!("mlops://jobs/{id}");
+    let filter = SubscriptionFilter::builder()
+        .resource_subscriptions(vec![uri.clone()])
+        .build();
+    let mut updates = client.peer().listen(filter).await.unwrap();
+    let run = tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            let read = client
+                .read_resource(ReadResourceRequestParams::new(uri.clone()))
+                .await
+                .unwrap();
+            let job: Value = read
+                .contents
+                .iter()
+                .find_map(|c| match c {
+                    ResourceContents::TextResourceContents {
+                        text, mime_type, ..
+                    } if mime_type.as_deref() == Some("application/json") => {
+                        serde_json::from_str(text).ok()
+                    }
+                    _ => None,
+                })
+                .unwrap_or_else(|| panic!("no JSON in {read:?}"));
+            if let Some(run) = job["external_id"].as_str() {
+                return run.to_owned();
+            }
+            updates.next().await.unwrap().unwrap();
+        }
+    })
+    .await
+    .expect("the job's run was never recorded");
+    drop(updates);
+    client.cancel().await.unwrap();
+    run
+}

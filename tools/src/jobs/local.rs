@@ -29,6 +29,9 @@ use nix::unistd::Pid;
 use super::backend::{BackendError, RetrainBackend, StartSpec, Started, Status};
 use super::{Candidate, Job, JobState};
 
+/// How long a cancellation waits for the killed trainer to end.
+const CANCEL_CONFIRM: Duration = Duration::from_secs(10);
+
 /// File the trainer must write.
 pub const METRICS_FILE: &str = "metrics.json";
 /// File the trainer may write: the champion's metrics on the same holdout,
@@ -124,6 +127,35 @@ fn kill_group(pid: u32) {
         // The group may be gone already; nothing else to do then.
         let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
     }
+}
+
+/// Waits up to `within` for process `pid` to end (a zombie has ended); true if it has.
+/// Nothing polls: a pidfd becomes readable when its process ends.
+pub async fn exited(pid: i32, within: Duration) -> bool {
+    let Some(raw) = rustix::process::Pid::from_raw(pid) else {
+        return true;
+    };
+    let fd = match rustix::process::pidfd_open(raw, rustix::process::PidfdFlags::NONBLOCK) {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::SRCH) => return true,
+        // No pidfds here (a kernel before 5.3): judge by the process table.
+        Err(_) => return !process_alive(pid),
+    };
+    let wait = tokio::task::spawn_blocking(move || {
+        let timeout = rustix::event::Timespec::try_from(within).ok();
+        let mut fds = [rustix::event::PollFd::new(
+            &fd,
+            rustix::event::PollFlags::IN,
+        )];
+        loop {
+            match rustix::event::poll(&mut fds, timeout.as_ref()) {
+                Err(rustix::io::Errno::INTR) => {}
+                Ok(n) => return n > 0,
+                Err(_) => return false,
+            }
+        }
+    });
+    wait.await.unwrap_or(false)
 }
 
 /// A process that exists and is not a zombie (a killed process whose parent has not reaped it
@@ -338,6 +370,13 @@ impl RetrainBackend for LocalBackend {
         };
         if let Some(pid) = pid {
             kill_group(pid);
+            let leader = i32::try_from(pid).unwrap_or(i32::MAX);
+            if !exited(leader, CANCEL_CONFIRM).await {
+                return Err(BackendError::Refused(format!(
+                    "trainer process {pid} is still alive {}s after SIGKILL",
+                    CANCEL_CONFIRM.as_secs()
+                )));
+            }
         }
         Ok(())
     }
@@ -561,8 +600,10 @@ mod tests {
             .trim()
             .parse()
             .unwrap();
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        assert!(!process_alive(grandchild), "grandchild still alive");
+        assert!(
+            exited(grandchild, Duration::from_secs(10)).await,
+            "grandchild still alive"
+        );
 
         let b = backend(dir.path(), "sleep 30", Duration::from_secs(30));
         let j = job("cancel");

@@ -428,6 +428,15 @@ impl Runner {
             ..JobUpdate::default()
         };
         let job = self.inner.store.update_job(&job.id, &update).await?;
+        if !job.state.is_active() {
+            // Cancelled while it was starting: whoever cancelled it could not know the run yet.
+            let run = Job {
+                external_id: Some(started.external_id),
+                ..job
+            };
+            self.stop_cancelled(model, &run).await;
+            return Ok(());
+        }
         self.publish(&job);
         self.trace(
             &job,
@@ -476,12 +485,31 @@ impl Runner {
             let fresh = self.inner.store.update_job(&job.id, &update).await?;
             if !fresh.state.is_active() {
                 // Ended elsewhere (cancelled by a human, finished by another process).
+                self.stop_cancelled(
+                    model,
+                    &Job {
+                        state: fresh.state,
+                        ..job
+                    },
+                )
+                .await;
                 return Ok(());
             }
             if fresh != job {
                 self.publish(&fresh);
             }
             job = fresh;
+        }
+    }
+
+    /// Stops the run of a job cancelled in another process while this one ran it (the
+    /// canceller stops what it knows of; stopping twice is harmless).
+    async fn stop_cancelled(&self, model: &Retrainable, job: &Job) {
+        if job.state != JobState::Cancelled {
+            return;
+        }
+        if let Err(e) = model.backend.cancel(job).await {
+            tracing::warn!(error = %e, job = %job.id, "could not stop a cancelled job's run");
         }
     }
 
