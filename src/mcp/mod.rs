@@ -3,6 +3,7 @@
 
 mod prompts;
 mod resources;
+mod schema;
 mod server;
 mod subscriptions;
 mod tools;

@@ -18,7 +18,7 @@ use rmcp::service::{RequestContext, SubscriptionContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::Value;
 
-use super::{prompts, resources, subscriptions};
+use super::{prompts, resources, schema, subscriptions};
 use crate::app::App;
 
 /// `_meta` key carrying the trace id of a call, in results and (optionally) in requests that
@@ -29,8 +29,17 @@ pub const TRACE_META_KEY: &str = "io.mlops-mcp/traceId";
 #[derive(Debug, Clone)]
 pub struct TraceId(pub String);
 
-static ROUTER: LazyLock<Arc<ToolRouter<McpServer>>> =
-    LazyLock::new(|| Arc::new(McpServer::tool_router()));
+static ROUTER: LazyLock<Arc<ToolRouter<McpServer>>> = LazyLock::new(|| {
+    let mut router = McpServer::tool_router();
+    for route in router.map.values_mut() {
+        let tool = &mut route.attr;
+        schema::compact(Arc::make_mut(&mut tool.input_schema), schema::Role::Input);
+        if let Some(output) = tool.output_schema.as_mut() {
+            schema::compact(Arc::make_mut(output), schema::Role::Output);
+        }
+    }
+    Arc::new(router)
+});
 
 /// One handler per stdio process or per HTTP request; cheap to create.
 #[derive(Clone)]

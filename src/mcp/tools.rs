@@ -282,7 +282,9 @@ impl McpServer {
 
     /// The state of a promotion request (`pending_approval`, `promoting`, `promoted`,
     /// `denied`, `expired`, `failed`) with the decision: who decided, when, their note, or why
-    /// an approved promotion failed.
+    /// an approved promotion failed. While `pending_approval`, a human has yet to decide: do not
+    /// request again. After `denied` or `expired`, read the note, then check_drift or
+    /// get_validation before a new request.
     #[tool(
         name = "get_promotion",
         annotations(

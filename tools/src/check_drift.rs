@@ -25,9 +25,7 @@ pub struct CheckDriftInput {
     pub model: String,
     /// Only these features (default: every feature of the model).
     pub features: Option<Vec<String>>,
-    /// One test for every feature instead of the automatic choice: ks, wasserstein, psi,
-    /// kl_div, jensenshannon, hellinger, chisquare, z, chi2_contingency (two-sample) or
-    /// l_infinity.
+    /// One test for every feature instead of the automatic choice.
     pub stattest: Option<StatTest>,
     /// One threshold for every feature instead of each test's default.
     pub threshold: Option<f64>,

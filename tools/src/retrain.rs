@@ -32,8 +32,7 @@ pub struct TriggerRetrainInput {
 /// Output of `trigger_retrain`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct TriggerRetrainOutput {
-    /// True if this call created the job; false if it returned an existing one (same
-    /// idempotency key, or the model's job already in progress).
+    /// False if an existing job was returned.
     pub created: bool,
     pub job: JobView,
 }
@@ -44,9 +43,8 @@ pub struct TriggerRetrainOutput {
 pub struct GetJobInput {
     /// The `job.id` trigger_retrain returned.
     pub job_id: String,
-    /// Wait up to this many seconds (at most 60) for the job to finish before answering;
-    /// progress notifications are sent meanwhile if you passed a progress token. Omit or 0 to
-    /// answer at once.
+    /// Wait up to this many seconds (at most 60) for the job to end; 0 or omitted answers at
+    /// once.
     pub wait_seconds: Option<u32>,
     /// How many lines of the job's log to include (default 20, at most 200).
     pub log_lines: Option<u32>,
