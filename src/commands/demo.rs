@@ -234,6 +234,7 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode, CommandError> {
         return Ok(ExitCode::SUCCESS);
     }
     app.reconcile_jobs().await?;
-    crate::transport::http::serve(app, args.http).await?;
+    let listener = crate::transport::http::bind(args.http).await?;
+    crate::transport::http::serve(app, listener).await?;
     Ok(ExitCode::SUCCESS)
 }

@@ -10,7 +10,7 @@ use crate::config::{Config, ConfigError};
 use crate::mcp::McpServer;
 
 pub async fn run(config_path: Option<PathBuf>, args: ServeArgs) -> Result<ExitCode, CommandError> {
-    let config = Config::load(config_path.as_deref())?;
+    let mut config = Config::load(config_path.as_deref())?;
     let http_addr = match args.http.as_deref() {
         None => None,
         Some("") => Some(config.http.bind),
@@ -28,10 +28,20 @@ pub async fn run(config_path: Option<PathBuf>, args: ServeArgs) -> Result<ExitCo
     mlops_auth::PolicyTable::standard()
         .check_covers(names.iter().map(String::as_str))
         .map_err(|e| anyhow::anyhow!("refusing to start: {e}"))?;
+    // Bound before the app starts, so the addresses derived from `http.bind` (the approval
+    // page's links, the resource URL) are the ones actually served, even for port 0.
+    let listener = match http_addr {
+        Some(addr) => {
+            let listener = crate::transport::http::bind(addr).await?;
+            config.http.bind = listener.local_addr().map_err(anyhow::Error::from)?;
+            Some(listener)
+        }
+        None => None,
+    };
     let app = App::start(config).await?;
     app.reconcile_jobs().await?;
-    match http_addr {
-        Some(addr) => crate::transport::http::serve(app, addr).await?,
+    match listener {
+        Some(listener) => crate::transport::http::serve(app, listener).await?,
         None => {
             let token = std::env::var("MLOPS_MCP_TOKEN")
                 .ok()

@@ -105,12 +105,17 @@ pub fn router(app: App, resource: &str, shutdown: &CancellationToken) -> Router 
         ))
 }
 
-/// Binds `addr` and serves until SIGINT/SIGTERM. Prints the bound address to stderr once
-/// ready (`listening on http://ADDR/mcp`), which is what tests and scripts wait for.
-pub async fn serve(app: App, addr: SocketAddr) -> anyhow::Result<()> {
-    let listener = TcpListener::bind(addr)
+/// Binds `addr` (port 0: any free port); the listener's address is what the server will be
+/// reached at, so the configuration's defaults derived from `http.bind` should use it.
+pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
         .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))
+}
+
+/// Serves on `listener` until SIGINT/SIGTERM. Prints the bound address to stderr once ready
+/// (`listening on http://ADDR/mcp`), which is what tests and scripts wait for.
+pub async fn serve(app: App, listener: TcpListener) -> anyhow::Result<()> {
     let local = listener.local_addr()?;
     let resource = app
         .config()

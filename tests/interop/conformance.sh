@@ -10,22 +10,12 @@ shift 3
 SCENARIOS=("$@")
 [ ${#SCENARIOS[@]} -gt 0 ] || { echo "name at least one scenario"; exit 2; }
 here=$(cd "$(dirname "$0")" && pwd)
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-
-"$BIN" demo --no-serve --dir "$work/ws" > /dev/null 2>&1
-"$BIN" --config "$work/ws/mlops-mcp.toml" serve --http 127.0.0.1:0 2> "$work/server.log" &
-pids+=($!)
-for _ in $(seq 100); do grep -q '^listening on' "$work/server.log" && break; sleep 0.1; done
+source "$here/../examples/lib.sh"
+start_demo "$BIN"
 port=$(sed -n 's#^listening on http://127.0.0.1:\([0-9]*\)/mcp#\1#p' "$work/server.log")
-[ -n "$port" ] || { echo "server did not start"; cat "$work/server.log"; exit 1; }
-token=$("$BIN" --config "$work/ws/mlops-mcp.toml" token issue --sub conformance --scopes agent)
-
-python3 -u "$here/auth_proxy.py" 0 "$port" "$token" > "$work/proxy.log" 2>&1 &
+python3 -u "$here/auth_proxy.py" 0 "$port" "$agent" > "$work/proxy.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 100); do grep -q '^proxy ready' "$work/proxy.log" && break; sleep 0.1; done
+wait_line "$work/proxy.log" '^proxy ready' 30 || true
 proxy=$(sed -n 's/^proxy ready on \([0-9]*\)/\1/p' "$work/proxy.log")
 [ -n "$proxy" ] || { echo "proxy did not start"; cat "$work/proxy.log"; exit 1; }
 

@@ -222,7 +222,12 @@ pub async fn get_validation(
                 .get_job(job_id)
                 .await?
                 .filter(|j| principal.may_access_model(&j.model))
-                .ok_or_else(|| ApprovalError::NotFound(format!("job `{job_id}` is not known")))?;
+                .ok_or_else(|| {
+                    ApprovalError::NotFound(format!(
+                        "job `{job_id}` is not known; pass the job id trigger_retrain returned, or \
+                     model and version"
+                    ))
+                })?;
             let version = job.produced_version.clone().ok_or_else(|| {
                 ApprovalError::BadInput(format!(
                     "job `{job_id}` has produced no version (it is {}); call get_job to follow it",
@@ -381,7 +386,12 @@ pub async fn get_promotion(
         .promotion(id)
         .await?
         .filter(|p| principal.may_access_model(&p.model))
-        .ok_or_else(|| ApprovalError::NotFound(format!("promotion request `{id}` is not known")))?;
+        .ok_or_else(|| {
+            ApprovalError::NotFound(format!(
+                "promotion request `{id}` is not known; request_promotion returns request ids, and \
+             list_models shows each model's pending request"
+            ))
+        })?;
     Ok(promotion_view(p, false, settings, Utc::now()))
 }
 

@@ -130,7 +130,8 @@ fn kill_group(pid: u32) {
 }
 
 /// Waits up to `within` for process `pid` to end (a zombie has ended); true if it has.
-/// Nothing polls: a pidfd becomes readable when its process ends.
+/// On Linux nothing polls: a pidfd becomes readable when its process ends.
+#[cfg(target_os = "linux")]
 pub async fn exited(pid: i32, within: Duration) -> bool {
     let Some(raw) = rustix::process::Pid::from_raw(pid) else {
         return true;
@@ -156,6 +157,20 @@ pub async fn exited(pid: i32, within: Duration) -> bool {
         }
     });
     wait.await.unwrap_or(false)
+}
+
+/// Waits up to `within` for process `pid` to end; true if it has. Without pidfds (other
+/// Unixes) this looks at the process table every 20 ms.
+#[cfg(not(target_os = "linux"))]
+pub async fn exited(pid: i32, within: Duration) -> bool {
+    let deadline = Instant::now() + within;
+    while process_alive(pid) {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    true
 }
 
 /// A process that exists and is not a zombie (a killed process whose parent has not reaped it
