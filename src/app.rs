@@ -36,6 +36,7 @@ struct Inner {
     runner: Runner,
     registries: mlops_tools::registry::Registries,
     csrf_key: [u8; 32],
+    metrics: crate::metrics::Metrics,
 }
 
 fn verifier(config: &Config) -> anyhow::Result<Verifier> {
@@ -119,6 +120,7 @@ impl App {
                 registries,
                 drift,
                 runner,
+                metrics: crate::metrics::Metrics::new(crate::mcp::McpServer::tool_names()),
             }),
         };
         app.forget_idle_limits();
@@ -271,6 +273,10 @@ impl App {
 
     pub fn limits(&self) -> &RateLimits {
         &self.inner.limits
+    }
+
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.inner.metrics
     }
 
     pub fn addresses(&self) -> &AddressLimiter {

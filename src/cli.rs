@@ -116,6 +116,26 @@ pub enum TokenCommand {
 pub enum TracesCommand {
     /// Check the hash chain of every stored trace event; exit 1 and name the first broken event.
     Verify,
+    /// Stream stored trace events to stdout, oldest first, one JSON object per line (for a
+    /// SIEM): every field, including the chain's `prev_hash` and `hash`.
+    Export {
+        /// Only events at or after this time (RFC 3339, e.g. 2026-11-22T00:00:00Z).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only events after this sequence number (resume where a previous export ended).
+        #[arg(long, default_value_t = 0)]
+        after_seq: i64,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
+        format: ExportFormat,
+    },
+}
+
+/// Formats of `traces export`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// JSON lines.
+    Jsonl,
 }
 
 #[derive(Debug, Subcommand)]

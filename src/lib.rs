@@ -7,6 +7,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod mcp;
+pub mod metrics;
 pub mod notify;
 pub mod transport;
 
@@ -65,12 +66,19 @@ async fn run(cli: Cli) -> ExitCode {
 }
 
 /// Logs go to stderr only: in stdio mode stdout carries nothing but protocol messages.
+/// `MLOPS_MCP_LOG` filters (default `info`); `MLOPS_MCP_LOG_FORMAT=json` writes one JSON object
+/// per line (for a log shipper) instead of text.
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("MLOPS_MCP_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .try_init();
+        .with_ansi(false);
+    let json = std::env::var("MLOPS_MCP_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }

@@ -191,6 +191,48 @@ async fn traces_verify_detects_an_edited_event() {
     let out = String::from_utf8_lossy(&verify.stdout).into_owned();
     assert!(out.contains("3 events verified"), "{out}");
 
+    // Export for a SIEM: JSON lines, oldest first, with the chain's hashes; resumable.
+    let export = |args: &[&str]| {
+        let out = ws
+            .command()
+            .args(["traces", "export"])
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, all) = export(&[]);
+    assert_eq!(code, Some(0));
+    let events: Vec<serde_json::Value> = all
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        events
+            .iter()
+            .map(|e| e["seq"].as_i64().unwrap())
+            .collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+    assert!(
+        events
+            .iter()
+            .all(|e| e["action"] == "list_models" && e["principal"] == "agent")
+    );
+    assert_eq!(events[1]["prev_hash"], events[0]["hash"]);
+    let (_, rest) = export(&["--after-seq", "2"]);
+    assert_eq!(rest.lines().count(), 1);
+    assert!(rest.contains(r#""seq":3"#));
+    let (_, future) = export(&["--since", "2999-01-01T00:00:00Z"]);
+    assert!(future.is_empty());
+    let (_, past) = export(&["--since", "2000-01-01T00:00:00Z", "--format", "jsonl"]);
+    assert_eq!(past, all);
+    let (code, _) = export(&["--since", "yesterday"]);
+    assert_eq!(code, Some(2));
+
     let store = mlops_tools::store::SqliteStore::open(&ws.db_url())
         .await
         .unwrap();

@@ -118,6 +118,12 @@ async fn http_listen_and_progress_follow_a_job_to_its_end() {
     )));
     let peer = client.peer().clone();
     let waiting = tokio::spawn(async move { peer.call_tool(wait).await });
+    // get_job reports where the job stands as its wait begins; only then is the trainer let go.
+    let first = tokio::time::timeout(Duration::from_secs(30), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(first.starts_with("progress"), "{first}");
     common::open_gate(&gate).await;
     let result = waiting.await.unwrap().unwrap();
     let view = result.structured_content.unwrap();
@@ -135,15 +141,20 @@ async fn http_listen_and_progress_follow_a_job_to_its_end() {
     }
     // And the waiting call reported progress under its token (rmcp's client substitutes its
     // own token for the request and routes the notifications back to it).
+    // The client's handler may see them just after the call returns: wait for the one that
+    // reports the end.
     let mut seen = Vec::new();
-    while let Ok(n) = rx.try_recv() {
-        seen.push(n);
-    }
-    assert!(
-        seen.iter()
-            .any(|n| n.starts_with("progress") && n.contains("succeeded")),
-        "{seen:?}"
-    );
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(n) = rx.recv().await {
+            if n.starts_with("progress") && n.contains("succeeded") {
+                return true;
+            }
+            seen.push(n);
+        }
+        false
+    })
+    .await;
+    assert_eq!(ended.ok(), Some(true), "{seen:?}");
     drop(subscription);
     client.cancel().await.unwrap();
 }

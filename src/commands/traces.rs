@@ -1,22 +1,51 @@
-//! `mlops-mcp traces verify`
+//! `mlops-mcp traces verify` and `mlops-mcp traces export`
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::cli::TracesCommand;
+use chrono::{DateTime, Utc};
+
+use crate::cli::{ExportFormat, TracesCommand};
 use crate::commands::CommandError;
 use crate::config::Config;
+
+/// Events read from the store per query while exporting.
+const EXPORT_PAGE: i64 = 1000;
 
 pub async fn run(
     config_path: Option<PathBuf>,
     cmd: TracesCommand,
 ) -> Result<ExitCode, CommandError> {
-    let TracesCommand::Verify = cmd;
     let config = Config::load(config_path.as_deref())?;
     let store = mlops_tools::store::open(&config.store.url)
         .await
         .map_err(anyhow::Error::from)?;
-    let report = mlops_tools::trace::verify_chain(store.as_ref())
+    match cmd {
+        TracesCommand::Verify => verify(store.as_ref()).await,
+        TracesCommand::Export {
+            since,
+            after_seq,
+            format: ExportFormat::Jsonl,
+        } => {
+            let since = since
+                .map(|s| {
+                    DateTime::parse_from_rfc3339(&s)
+                        .map(|t| t.with_timezone(&Utc))
+                        .map_err(|e| {
+                            CommandError::Input(format!(
+                                "--since {s:?}: {e}; use RFC 3339, e.g. 2026-11-22T00:00:00Z"
+                            ))
+                        })
+                })
+                .transpose()?;
+            export(store.as_ref(), since, after_seq).await
+        }
+    }
+}
+
+async fn verify(store: &dyn mlops_tools::Store) -> Result<ExitCode, CommandError> {
+    let report = mlops_tools::trace::verify_chain(store)
         .await
         .map_err(anyhow::Error::from)?;
     match report.first_broken {
@@ -31,5 +60,50 @@ pub async fn run(
             );
             Ok(ExitCode::FAILURE)
         }
+    }
+}
+
+/// Streams events page by page (memory stays flat however many there are). A reader that
+/// goes away (`| head`) ends the export quietly.
+async fn export(
+    store: &dyn mlops_tools::Store,
+    since: Option<DateTime<Utc>>,
+    mut after: i64,
+) -> Result<ExitCode, CommandError> {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    loop {
+        let page = store
+            .trace_events_after(after, EXPORT_PAGE)
+            .await
+            .map_err(anyhow::Error::from)?;
+        let Some(last) = page.last() else {
+            break;
+        };
+        after = last.seq;
+        for event in &page {
+            let at = DateTime::parse_from_rfc3339(&event.at).map(|t| t.with_timezone(&Utc));
+            if let (Some(since), Ok(at)) = (since, at)
+                && at < since
+            {
+                continue;
+            }
+            let line = serde_json::to_string(event).map_err(anyhow::Error::from)?;
+            if let Err(e) = writeln!(out, "{line}") {
+                return quiet_on_broken_pipe(e);
+            }
+        }
+    }
+    match out.flush() {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) => quiet_on_broken_pipe(e),
+    }
+}
+
+fn quiet_on_broken_pipe(e: std::io::Error) -> Result<ExitCode, CommandError> {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Err(anyhow::Error::from(e).into())
     }
 }

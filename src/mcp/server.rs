@@ -20,6 +20,7 @@ use serde_json::Value;
 
 use super::{prompts, resources, schema, subscriptions};
 use crate::app::App;
+use crate::metrics::Refusal;
 
 /// `_meta` key carrying the trace id of a call, in results and (optionally) in requests that
 /// continue an existing trace.
@@ -313,17 +314,21 @@ impl ServerHandler for McpServer {
                 self.app
                     .trace(trace(Outcome::Refused, unknown.clone()))
                     .await;
+                self.app
+                    .metrics()
+                    .tool_call(&tool, false, started.elapsed().as_secs_f64());
                 return Err(ErrorData::invalid_params(unknown, None));
             }
-            (Err(refusal), _) => Some(refusal.to_string()),
+            (Err(refusal), _) => Some((Refusal::Scope, refusal.to_string())),
             (Ok(policy), _) => self
                 .app
                 .limits()
                 .check(&principal.subject, policy.class)
                 .err()
-                .map(|q| q.to_string()),
+                .map(|q| (Refusal::Quota, q.to_string())),
         };
-        if let Some(message) = refusal {
+        if let Some((kind, message)) = refusal {
+            self.app.metrics().refused(kind, Some(&tool));
             self.app
                 .trace(trace(Outcome::Refused, message.clone()))
                 .await;
@@ -351,6 +356,9 @@ impl ServerHandler for McpServer {
                     self.app.config().limits.max_result_bytes,
                 );
                 let failed = result.is_error == Some(true);
+                self.app
+                    .metrics()
+                    .tool_call(&tool, !failed, started.elapsed().as_secs_f64());
                 let (outcome, rationale) = if failed {
                     (Outcome::Error, text_of(&result))
                 } else {
@@ -361,11 +369,17 @@ impl ServerHandler for McpServer {
             }
             Ok(other) => {
                 self.app
+                    .metrics()
+                    .tool_call(&tool, true, started.elapsed().as_secs_f64());
+                self.app
                     .trace(trace(Outcome::Ok, "returned a non-final response".into()))
                     .await;
                 Ok(other)
             }
             Err(error) => {
+                self.app
+                    .metrics()
+                    .tool_call(&tool, false, started.elapsed().as_secs_f64());
                 self.app
                     .trace(trace(Outcome::Error, error.message.to_string()))
                     .await;

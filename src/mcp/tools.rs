@@ -134,7 +134,14 @@ impl McpServer {
             .trigger(&principal, &input, &trace_id)
             .await
             .map(Json)
-            .map_err(retrain_error)
+            .map_err(|e| {
+                if matches!(e, RetrainError::Refused(_)) {
+                    self.app
+                        .metrics()
+                        .refused(crate::metrics::Refusal::Budget, None);
+                }
+                retrain_error(e)
+            })
     }
 
     /// A retraining job's state (`pending`, `running`, `succeeded`, `failed`, `cancelled`),

@@ -49,6 +49,7 @@ async fn limit(
         && let Err(quota) = app.addresses().check(ip)
     {
         let reason = quota.to_string();
+        app.metrics().refused(crate::metrics::Refusal::Quota, None);
         let args = serde_json::json!({"path": req.uri().path(), "address": ip.to_string()});
         app.trace(NewTraceEvent::new(
             uuid::Uuid::new_v4().to_string(),

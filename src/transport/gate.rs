@@ -4,6 +4,7 @@
 //! resource asked for (403 `insufficient_scope`). Every refusal except malformed JSON is traced,
 //! and so are rmcp's own Host/Origin refusals behind the gate.
 
+use crate::metrics::Refusal;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -124,8 +125,11 @@ impl Gate {
         started: Instant,
         principal: &str,
         d: &Described,
+        kind: Refusal,
         reason: String,
     ) {
+        let tool = (d.method == "tools/call").then_some(d.action.as_str());
+        self.app.metrics().refused(kind, tool);
         let elapsed = i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX);
         let event = NewTraceEvent::new(
             uuid::Uuid::new_v4().to_string(),
@@ -177,7 +181,8 @@ impl Gate {
     ) -> Option<Response> {
         let quota = self.app.addresses().check(peer?.ip()).err()?;
         let reason = quota.to_string();
-        self.refuse(started, ANONYMOUS, d, reason.clone()).await;
+        self.refuse(started, ANONYMOUS, d, Refusal::Quota, reason.clone())
+            .await;
         Some(too_many(&reason, quota.retry_after))
     }
 
@@ -232,7 +237,8 @@ pub async fn gate(State(gate): State<Gate>, req: Request, next: Next) -> Respons
     let limit = app.config().http.max_body_bytes;
     let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
         let reason = format!("the request body is larger than {limit} bytes");
-        gate.refuse(started, &who, &unknown, reason.clone()).await;
+        gate.refuse(started, &who, &unknown, Refusal::Request, reason.clone())
+            .await;
         return error_json(StatusCode::PAYLOAD_TOO_LARGE, "request_too_large", &reason);
     };
     // Parsed once, for the checks below and for the trace.
@@ -245,6 +251,7 @@ pub async fn gate(State(gate): State<Gate>, req: Request, next: Next) -> Respons
                 started,
                 ANONYMOUS,
                 &described,
+                Refusal::Auth,
                 format!("authentication failed: {reason}"),
             )
             .await;
@@ -261,8 +268,14 @@ pub async fn gate(State(gate): State<Gate>, req: Request, next: Next) -> Respons
         return (StatusCode::BAD_REQUEST, axum::Json(error)).into_response();
     }
     if let Some((scope, reason)) = gate.missing_scope(&principal, &described) {
-        gate.refuse(started, &principal.subject, &described, reason.clone())
-            .await;
+        gate.refuse(
+            started,
+            &principal.subject,
+            &described,
+            Refusal::Scope,
+            reason.clone(),
+        )
+        .await;
         return gate.insufficient_scope(&scope, &reason);
     }
 
@@ -277,6 +290,7 @@ pub async fn gate(State(gate): State<Gate>, req: Request, next: Next) -> Respons
             started,
             &subject,
             &described,
+            Refusal::Request,
             "the Host or Origin header is not allowed".into(),
         )
         .await;

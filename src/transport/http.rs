@@ -89,8 +89,12 @@ pub fn router(app: App, resource: &str, shutdown: &CancellationToken) -> Router 
         let metadata = metadata.clone();
         async move { axum::Json(metadata) }
     };
+    let ready_app = app.clone();
+    let metrics_app = app.clone();
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(move || readyz(ready_app.clone())))
+        .route("/metrics", get(move || metrics(metrics_app.clone())))
         .route(
             "/.well-known/oauth-protected-resource",
             get(serve_metadata.clone()),
@@ -103,6 +107,42 @@ pub fn router(app: App, resource: &str, shutdown: &CancellationToken) -> Router 
             http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(cfg.request_timeout_secs),
         ))
+}
+
+/// 200 `ready` when the store answers and has every migration; 503 with the reason otherwise
+/// (a load balancer stops sending requests to this replica until it is ready again).
+async fn readyz(app: App) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match app.store().ready().await {
+        Ok(()) => "ready".into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready");
+            (
+                http::StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(json!({"error": "not_ready", "reason": e.to_string()})),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// Prometheus metrics (OpenMetrics text); see `crate::metrics`.
+async fn metrics(app: App) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match app.metrics().render(app.store()).await {
+        Ok(text) => {
+            tracing::debug!("metrics scraped");
+            (
+                [(http::header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
+                text,
+            )
+                .into_response()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "metrics unavailable");
+            (http::StatusCode::SERVICE_UNAVAILABLE, "metrics unavailable").into_response()
+        }
+    }
 }
 
 /// Binds `addr` (port 0: any free port); the listener's address is what the server will be

@@ -5,6 +5,7 @@
 //! whole and stored in one transaction, so a malformed request stores nothing. Every outcome is
 //! traced as the action `ingest_records`.
 
+use crate::metrics::Refusal;
 use std::time::Instant;
 
 use axum::extract::{Path, Request, State};
@@ -41,7 +42,8 @@ pub async fn ingest(State(gate): State<Gate>, Path(model): Path<String>, req: Re
         Ok(p) => p,
         Err(reason) => {
             let why = format!("authentication failed: {reason}");
-            gate.refuse(started, ANONYMOUS, &described, why).await;
+            gate.refuse(started, ANONYMOUS, &described, Refusal::Auth, why)
+                .await;
             return gate.unauthorized(&reason, token.is_some());
         }
     };
@@ -51,18 +53,20 @@ pub async fn ingest(State(gate): State<Gate>, Path(model): Path<String>, req: Re
             "ingesting rows requires the scope `{}`, which `{who}` does not have",
             scopes::DATA_WRITE
         );
-        gate.refuse(started, &who, &described, reason.clone()).await;
+        gate.refuse(started, &who, &described, Refusal::Scope, reason.clone())
+            .await;
         return gate.insufficient_scope(scopes::DATA_WRITE, &reason);
     }
     let not_found = format!("model `{model}` is not known");
     if !principal.may_access_model(&model) {
-        gate.refuse(started, &who, &described, not_found.clone())
+        gate.refuse(started, &who, &described, Refusal::Scope, not_found.clone())
             .await;
         return error_json(StatusCode::NOT_FOUND, "unknown_model", &not_found);
     }
     if let Err(quota) = app.limits().check(&who, ToolClass::Read) {
         let reason = quota.to_string();
-        gate.refuse(started, &who, &described, reason.clone()).await;
+        gate.refuse(started, &who, &described, Refusal::Quota, reason.clone())
+            .await;
         return too_many(&reason, quota.retry_after);
     }
     let content_type = req
@@ -75,7 +79,8 @@ pub async fn ingest(State(gate): State<Gate>, Path(model): Path<String>, req: Re
         let reason = format!(
             "Content-Type {content_type:?} is not accepted; send application/x-ndjson (JSON lines) or text/csv"
         );
-        gate.refuse(started, &who, &described, reason.clone()).await;
+        gate.refuse(started, &who, &described, Refusal::Request, reason.clone())
+            .await;
         return error_json(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
@@ -87,7 +92,8 @@ pub async fn ingest(State(gate): State<Gate>, Path(model): Path<String>, req: Re
         let reason = format!(
             "the request body is larger than {limit} bytes (http.max_ingest_bytes); send smaller batches"
         );
-        gate.refuse(started, &who, &described, reason.clone()).await;
+        gate.refuse(started, &who, &described, Refusal::Request, reason.clone())
+            .await;
         return error_json(StatusCode::PAYLOAD_TOO_LARGE, "request_too_large", &reason);
     };
     described.arguments["bytes"] = json!(body.len());

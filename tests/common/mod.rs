@@ -145,6 +145,8 @@ pub struct HttpServer {
     child: Child,
     pub base: String,
     pub url: String,
+    /// Every line the server writes to stderr after its readiness line.
+    log: std::sync::Mutex<mpsc::Receiver<String>>,
 }
 
 impl HttpServer {
@@ -163,10 +165,13 @@ impl HttpServer {
         let mut child = cmd.spawn().unwrap();
         let stderr = child.stderr.take().unwrap();
         let (tx, rx) = mpsc::channel();
+        let (log_tx, log_rx) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if let Some(rest) = line.strip_prefix("listening on ") {
                     let _ = tx.send(rest.to_owned());
+                } else {
+                    let _ = log_tx.send(line.clone());
                 }
                 eprintln!("[server] {line}");
             }
@@ -175,7 +180,26 @@ impl HttpServer {
             .recv_timeout(Duration::from_secs(30))
             .expect("server did not become ready");
         let base = url.trim_end_matches("/mcp").to_owned();
-        Self { child, base, url }
+        Self {
+            child,
+            base,
+            url,
+            log: std::sync::Mutex::new(log_rx),
+        }
+    }
+
+    /// Blocks until the server logs a line containing `needle` (up to `within`); the line.
+    pub fn wait_for_log(&self, needle: &str, within: Duration) -> String {
+        let log = self.log.lock().unwrap();
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match log.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
+                Err(e) => panic!("the server never logged {needle:?}: {e}"),
+            }
+        }
     }
 }
 

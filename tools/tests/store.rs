@@ -397,3 +397,39 @@ async fn retrain_history_counts_failures_back_to_the_last_success_or_reset() {
         Err(StoreError::UnknownModel(_))
     ));
 }
+
+#[tokio::test]
+async fn job_counts_and_readiness_come_from_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(&dir).await;
+    store.ready().await.unwrap();
+    assert!(store.job_counts().await.unwrap().is_empty());
+
+    let Admission::New(first) = create(store.as_ref(), &new_job("m", None), &loose(), 10).await
+    else {
+        panic!("not created")
+    };
+    store
+        .finish_job(&first.id, &to(JobState::Failed), None)
+        .await
+        .unwrap();
+    let Admission::New(_) = create(store.as_ref(), &new_job("m", None), &loose(), 10).await else {
+        panic!("not created")
+    };
+    let mut counts = store.job_counts().await.unwrap();
+    counts.sort_by_key(|(s, _)| s.as_str());
+    assert_eq!(counts, [(JobState::Failed, 1), (JobState::Pending, 1)]);
+
+    // A schema behind this build's migrations is not ready, and says so.
+    sqlx::query(
+        "DELETE FROM _sqlx_migrations WHERE version = (SELECT MAX(version) FROM _sqlx_migrations)",
+    )
+    .execute(store.pool())
+    .await
+    .unwrap();
+    let err = store.ready().await.unwrap_err().to_string();
+    assert!(
+        err.contains("not ready") && err.contains("migration"),
+        "{err}"
+    );
+}

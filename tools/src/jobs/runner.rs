@@ -337,7 +337,8 @@ impl Runner {
     }
 
     /// `get_job`: the job, after waiting up to `wait` for it to end. `on_change` is called with
-    /// each change seen while waiting (for progress notifications).
+    /// the job as a wait begins and with each change seen while waiting (for progress
+    /// notifications).
     pub async fn get(
         &self,
         principal: &Principal,
@@ -356,6 +357,10 @@ impl Runner {
             .filter(|j| principal.may_access_model(&j.model))
             .ok_or_else(unknown)?;
         let deadline = Instant::now() + wait.min(MAX_WAIT);
+        if !wait.is_zero() && job.state.is_active() {
+            // Where the job stands as the wait begins.
+            on_change(&job);
+        }
         while job.state.is_active() && Instant::now() < deadline {
             // Changes made here arrive at once; changes made by another process (a CLI cancel,
             // another replica) are seen by re-reading the store each second.

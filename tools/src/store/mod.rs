@@ -30,6 +30,8 @@ pub enum StoreError {
     Unsupported(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    #[error("the store is not ready: {0}")]
+    NotReady(String),
 }
 
 /// A model as stored: its spec plus registry state.
@@ -214,6 +216,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// Records a signed delivery's id; `false` if it was seen before (a replay).
     async fn record_delivery(&self, id: &str) -> Result<bool, StoreError>;
+
+    /// How many jobs are in each state (states without jobs are left out).
+    async fn job_counts(&self) -> Result<Vec<(crate::jobs::JobState, u64)>, StoreError>;
+
+    /// Whether the store answers and its schema has every migration this build knows
+    /// (`/readyz`); the error says which is missing.
+    async fn ready(&self) -> Result<(), StoreError>;
 
     async fn append_traces(&self, events: &[NewTraceEvent]) -> Result<Vec<TraceEvent>, StoreError>;
     /// The events of one trace, in order.

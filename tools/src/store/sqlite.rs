@@ -23,6 +23,9 @@ use crate::validation::Validation;
 /// How many times an append is retried when another process extended the chain first.
 const APPEND_ATTEMPTS: usize = 5;
 
+/// This build's SQLite migrations.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
 /// The SQLite implementation of [`Store`].
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -44,7 +47,7 @@ impl SqliteStore {
             .max_connections(8)
             .connect_with(options)
             .await?;
-        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        MIGRATOR.run(&pool).await?;
         Ok(Self { pool })
     }
 
@@ -141,6 +144,35 @@ impl SqliteStore {
 
 #[async_trait]
 impl Store for SqliteStore {
+    async fn job_counts(&self) -> Result<Vec<(JobState, u64)>, StoreError> {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT state, COUNT(*) FROM jobs GROUP BY state")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.into_iter()
+            .map(|(state, n)| {
+                let parsed = JobState::parse(&state)
+                    .ok_or_else(|| StoreError::Corrupt(format!("job state `{state}`")))?;
+                Ok((parsed, u64::try_from(n).unwrap_or(0)))
+            })
+            .collect()
+    }
+
+    async fn ready(&self) -> Result<(), StoreError> {
+        let expected = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
+        let applied: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+                .fetch_one(&self.pool)
+                .await?;
+        let applied = applied.unwrap_or(0);
+        if applied < expected {
+            return Err(StoreError::NotReady(format!(
+                "the schema is at migration {applied}; this build needs {expected}"
+            )));
+        }
+        Ok(())
+    }
+
     async fn sync_model(&self, spec: &ModelSpec) -> Result<(), StoreError> {
         let json = serde_json::to_string(spec).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         sqlx::query(
