@@ -189,6 +189,12 @@ pub async fn serve(app: App, listener: TcpListener) -> anyhow::Result<()> {
             },
             () = &mut signal => break,
         };
+        // Responses are written in several small pieces (headers, the SSE event, the end of the
+        // chunked body); with Nagle's algorithm the last waits for the client's delayed ACK,
+        // about 40 ms on Linux. Every answer would take that long.
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, "could not disable Nagle's algorithm");
+        }
         // The peer address is the only key the per-address limit trusts (never a header).
         let service =
             router
