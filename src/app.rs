@@ -101,6 +101,7 @@ impl App {
                 jobs_dir: config.jobs.dir.clone(),
                 max_concurrent: config.jobs.max_concurrent,
                 poll_interval: Duration::from_secs(config.jobs.poll_interval_secs),
+                heartbeat: Duration::from_secs(config.jobs.heartbeat_secs.max(1)),
             },
         )
         .map_err(|e| anyhow::anyhow!("retraining: {e}"))?;
@@ -254,12 +255,14 @@ impl App {
         &self.inner.runner
     }
 
-    /// Picks up retraining jobs a previous process left active (call once when serving).
+    /// Picks up retraining jobs a previous process left active, then keeps doing so every
+    /// heartbeat interval (another replica's, if it crashes). Call once when serving.
     pub async fn reconcile_jobs(&self) -> anyhow::Result<()> {
         let n = self.runner().reconcile().await?;
         if n > 0 {
             tracing::info!(jobs = n, "reconciling retraining jobs left active");
         }
+        tokio::spawn(self.runner().clone().keep_reconciling());
         Ok(())
     }
 

@@ -53,7 +53,9 @@ pub struct Config {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
-    /// `sqlite://PATH` (relative to the config file; created on first run).
+    /// `sqlite://PATH` (relative to the config file; created on first run) or
+    /// `postgres://USER:PASSWORD@HOST:PORT/DATABASE` (the database must exist; replicas share
+    /// it). Keep a password out of the file with `MLOPS_MCP_STORE__URL`.
     #[serde(default = "default_store_url")]
     pub url: String,
 }
@@ -314,6 +316,11 @@ pub struct JobsConfig {
     /// How often a remote backend (Airflow, GitHub Actions, webhook) is asked about a job.
     #[serde(default = "default_poll_interval")]
     pub poll_interval_secs: u64,
+    /// How often a serving process records its heartbeat in the store and looks for jobs
+    /// whose owner is gone: replicas sharing a PostgreSQL store take over a crashed replica's
+    /// jobs after three silent intervals (at once when it ran on the same host).
+    #[serde(default = "default_heartbeat")]
+    pub heartbeat_secs: u64,
 }
 
 fn default_jobs_dir() -> PathBuf {
@@ -325,6 +332,9 @@ fn default_max_concurrent() -> u32 {
 fn default_poll_interval() -> u64 {
     10
 }
+fn default_heartbeat() -> u64 {
+    5
+}
 
 impl Default for JobsConfig {
     fn default() -> Self {
@@ -332,6 +342,7 @@ impl Default for JobsConfig {
             dir: default_jobs_dir(),
             max_concurrent: default_max_concurrent(),
             poll_interval_secs: default_poll_interval(),
+            heartbeat_secs: default_heartbeat(),
         }
     }
 }
@@ -510,11 +521,8 @@ impl Config {
     /// Every problem, each naming the field and what to do.
     pub fn problems(&self) -> Vec<String> {
         let mut out = Vec::new();
-        if !self.store.url.starts_with("sqlite:") {
-            out.push(format!(
-                "store.url = {:?}: use sqlite://PATH (PostgreSQL support is planned)",
-                self.store.url
-            ));
+        if let Err(e) = mlops_tools::store::Dialect::of(&self.store.url) {
+            out.push(format!("store.url: {e}"));
         }
         if self.http.allowed_hosts.is_empty() {
             out.push("http.allowed_hosts is empty: list the host names clients use, e.g. [\"localhost\", \"127.0.0.1\"]".into());

@@ -233,7 +233,7 @@ async fn traces_verify_detects_an_edited_event() {
     let (code, _) = export(&["--since", "yesterday"]);
     assert_eq!(code, Some(2));
 
-    let store = mlops_tools::store::SqliteStore::open(&ws.db_url())
+    let store = mlops_tools::store::SqlStore::open(&ws.db_url())
         .await
         .unwrap();
     sqlx::query("UPDATE trace_events SET principal = 'nobody' WHERE seq = 2")

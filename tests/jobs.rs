@@ -6,11 +6,10 @@
 
 mod common;
 
-use std::collections::HashSet;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{HttpServer, Workspace, post, read, tool};
+use common::{HttpServer, Workspace, post, raise_quotas, read, sh, tool};
 use mlops_tools::jobs::JobState;
 use serde_json::{Value, json};
 
@@ -40,20 +39,6 @@ async fn wait_for_end(server: &HttpServer, token: &str, id: &str) -> Value {
         }
     }
     panic!("job {id} did not end");
-}
-
-fn sh(script: &str) -> toml::Value {
-    toml::Value::Array(vec!["sh".into(), "-c".into(), script.into()])
-}
-
-/// Quotas high enough for a burst of high-privilege calls.
-fn raise_quotas(ws: &Workspace) {
-    ws.edit_config(|t| {
-        let mut limits = toml::Table::new();
-        limits.insert("high_privilege_per_minute".into(), 100_000.into());
-        limits.insert("high_privilege_burst".into(), 1000.into());
-        t.insert("limits".into(), limits.into());
-    });
 }
 
 /// A trainer script that follows the local backend's contract.
@@ -213,32 +198,8 @@ async fn a_hundred_concurrent_triggers_from_several_principals_create_one_job() 
     });
     raise_quotas(&ws);
     let server = HttpServer::start(&ws);
-    let tokens: Vec<String> = (0..5)
-        .map(|i| ws.token(&format!("agent-{i}"), "agent"))
-        .collect();
-    let calls = (0..100).map(|i| {
-        let token = tokens[i % tokens.len()].clone();
-        let server = &server;
-        async move {
-            // Half reuse one idempotency key, half send none.
-            let mut args = json!({"model": "fraud-detector", "reason": format!("call {i}")});
-            if i % 2 == 0 {
-                args["idempotency_key"] = json!("nightly-2026-11-22");
-            }
-            tool(server, &token, "trigger_retrain", args).await
-        }
-    });
-    let results = futures_util::future::join_all(calls).await;
-    let mut ids = HashSet::new();
-    let mut created = 0;
-    for r in &results {
-        let out = structured(r);
-        ids.insert(out["job"]["id"].as_str().unwrap().to_owned());
-        if out["created"] == true {
-            created += 1;
-        }
-    }
-    assert_eq!((ids.len(), created), (1, 1), "{results:?}");
+    let (ids, created, tokens) = common::hundred_triggers(&ws, &[&server]).await;
+    assert_eq!((ids.len(), created), (1, 1), "{ids:?}");
     let store = ws.store().await;
     assert_eq!(store.list_jobs(None, 1000).await.unwrap().len(), 1);
     let id = ids.into_iter().next().unwrap();

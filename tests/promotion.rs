@@ -191,13 +191,13 @@ async fn expired_or_changed_evidence_is_refused_on_the_cli_and_traced() {
     let agent = ws.token("demo-agent", "agent");
     let alice = ws.token("alice", "promotion:approve,models:read");
     let id = common::pending_promotion(&server, &agent).await;
-    let store = mlops_tools::store::SqliteStore::open(&ws.db_url())
+    let store = mlops_tools::store::SqlStore::open(&ws.db_url())
         .await
         .unwrap();
 
     // The request's expiry passes (moved into the past rather than waited for); the server
     // reports it expired and approving is refused.
-    sqlx::query("UPDATE promotions SET expires_us = ? WHERE id = ?")
+    sqlx::query("UPDATE promotions SET expires_us = $1 WHERE id = $2")
         .bind((chrono::Utc::now() - chrono::Duration::seconds(1)).timestamp_micros())
         .bind(&id)
         .execute(store.pool())

@@ -18,10 +18,16 @@ use serde_json::{Value, json};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_mlops-mcp");
 
+/// Fresh PostgreSQL databases for tests (shared with the storage suite's helpers).
+#[path = "../../tools/tests/common/mod.rs"]
+pub mod databases;
+
 /// A demo workspace (`mlops-mcp demo --no-serve`) in a fresh temp dir.
 pub struct Workspace {
     pub dir: tempfile::TempDir,
     pub config: PathBuf,
+    /// The store, when it is not the demo's SQLite file.
+    store_url: Option<String>,
 }
 
 impl Workspace {
@@ -39,7 +45,40 @@ impl Workspace {
             String::from_utf8_lossy(&out.stderr)
         );
         let config = dir.path().join("mlops-mcp.toml");
-        Self { dir, config }
+        Self {
+            dir,
+            config,
+            store_url: None,
+        }
+    }
+
+    /// The demo on a fresh database of the PostgreSQL server at `admin` (its `postgres`
+    /// database URL): the config's `store.url` names it, replicas beat every second, and the
+    /// demo's `v1` champion is registered there.
+    pub async fn demo_on_postgres(admin: &str) -> Self {
+        let mut ws = Self::demo();
+        let url = databases::fresh_database(admin).await;
+        ws.edit_config(|t| {
+            t["store"]["url"] = url.clone().into();
+            t.entry("jobs")
+                .or_insert_with(|| toml::Table::new().into())
+                .as_table_mut()
+                .unwrap()
+                .insert("heartbeat_secs".into(), 1.into());
+        });
+        let out = Command::new(BIN)
+            .args(["demo", "--no-serve", "--dir"])
+            .arg(ws.path())
+            .env_remove("MLOPS_MCP_CONFIG")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "demo on PostgreSQL failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        ws.store_url = Some(url);
+        ws
     }
 
     pub fn path(&self) -> &Path {
@@ -119,7 +158,10 @@ impl Workspace {
     }
 
     pub fn db_url(&self) -> String {
-        format!("sqlite://{}", self.path().join("mlops-mcp.db").display())
+        match &self.store_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.path().join("mlops-mcp.db").display()),
+        }
     }
 
     pub async fn store(&self) -> Arc<dyn Store> {
@@ -420,4 +462,54 @@ pub async fn run_id(server: &HttpServer, token: &str, id: &str) -> String {
     drop(updates);
     client.cancel().await.unwrap();
     run
+}
+
+/// `sh -c script` as a TOML array (a trainer command).
+pub fn sh(script: &str) -> toml::Value {
+    toml::Value::Array(vec!["sh".into(), "-c".into(), script.into()])
+}
+
+/// Quotas high enough for a burst of high-privilege calls (rate limits are per process).
+pub fn raise_quotas(ws: &Workspace) {
+    ws.edit_config(|t| {
+        let mut limits = toml::Table::new();
+        limits.insert("high_privilege_per_minute".into(), 100_000.into());
+        limits.insert("high_privilege_burst".into(), 1000.into());
+        t.insert("limits".into(), limits.into());
+    });
+}
+
+/// 100 concurrent `trigger_retrain` calls of the demo model, spread over `servers` and five
+/// principals, a third with one idempotency key; the job ids they returned and how many said
+/// they created their job.
+pub async fn hundred_triggers(
+    ws: &Workspace,
+    servers: &[&HttpServer],
+) -> (std::collections::HashSet<String>, usize, Vec<String>) {
+    let tokens: Vec<String> = (0..5)
+        .map(|i| ws.token(&format!("agent-{i}"), "agent"))
+        .collect();
+    let calls = (0..100).map(|i| {
+        let token = tokens[i % tokens.len()].clone();
+        let server = servers[i % servers.len()];
+        async move {
+            let mut args = json!({"model": "fraud-detector", "reason": format!("call {i}")});
+            if i % 3 == 0 {
+                args["idempotency_key"] = json!("nightly-2026-11-22");
+            }
+            tool(server, &token, "trigger_retrain", args).await
+        }
+    });
+    let results = futures_util::future::join_all(calls).await;
+    let mut ids = std::collections::HashSet::new();
+    let mut created = 0;
+    for r in &results {
+        assert_eq!(r["isError"], false, "{r}");
+        let out = &r["structuredContent"];
+        ids.insert(out["job"]["id"].as_str().unwrap().to_owned());
+        if out["created"] == true {
+            created += 1;
+        }
+    }
+    (ids, created, tokens)
 }

@@ -7,6 +7,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,7 +21,7 @@ use mlops_tools::jobs::runner::{Runner, RunnerSettings};
 use mlops_tools::jobs::webhook::WebhookBackend;
 use mlops_tools::jobs::{Job, JobState, NewJob};
 use mlops_tools::retrain::{JobView, TriggerRetrainInput};
-use mlops_tools::store::SqliteStore;
+use mlops_tools::store::SqlStore;
 use mlops_tools::trace_log::TraceLog;
 use mlops_tools::{ModelSpec, Store, signing};
 use serde_json::{Value, json};
@@ -56,10 +58,9 @@ fn data() -> StartSpec {
 }
 
 /// A store with model `m` retrained as `retrain` (TOML), and a runner polling every 10 ms.
-async fn runner(retrain: &str) -> (tempfile::TempDir, Arc<SqliteStore>, Runner) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("s.db").display());
-    let store = Arc::new(SqliteStore::open(&url).await.unwrap());
+async fn runner(retrain: &str) -> (common::TestDb, Arc<SqlStore>, Runner) {
+    let dir = common::TestDb::new().await;
+    let store = Arc::new(dir.open().await);
     let spec: ModelSpec = toml::from_str(&format!("name = \"m\"\n[retrain]\n{retrain}")).unwrap();
     assert_eq!(spec.problems(0), Vec::<String>::new());
     store.sync_model(&spec).await.unwrap();
@@ -70,9 +71,10 @@ async fn runner(retrain: &str) -> (tempfile::TempDir, Arc<SqliteStore>, Runner) 
         traces,
         &[spec],
         RunnerSettings {
-            jobs_dir: dir.path().join("jobs"),
+            jobs_dir: dir.dir().join("jobs"),
             max_concurrent: 2,
             poll_interval: Duration::from_millis(10),
+            heartbeat: Duration::from_secs(5),
         },
     )
     .unwrap();

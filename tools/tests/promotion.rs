@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -13,7 +15,7 @@ use mlops_tools::approvals::{self, ApprovalError, GateSettings, RequestPromotion
 use mlops_tools::model::{CHAMPION, NewVersion};
 use mlops_tools::promotion::{Decision, DecisionRefused, PromotionState};
 use mlops_tools::registry::Registries;
-use mlops_tools::store::SqliteStore;
+use mlops_tools::store::SqlStore;
 use mlops_tools::validation::{BaselineSource, Verdict};
 use mlops_tools::{ModelSpec, Store};
 
@@ -40,10 +42,9 @@ fn version(v: &str, auc: f64, f1: f64) -> NewVersion {
 }
 
 /// Model `m` with rules, champion v1 (auc 0.80), candidates v2 (0.86) and v3 (0.79).
-async fn setup() -> (tempfile::TempDir, Arc<SqliteStore>) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("s.db").display());
-    let store = Arc::new(SqliteStore::open(&url).await.unwrap());
+async fn setup() -> (common::TestDb, Arc<SqlStore>) {
+    let dir = common::TestDb::new().await;
+    let store = Arc::new(dir.open().await);
     let spec: ModelSpec = toml::from_str(
         "name = \"m\"\n[policy]\nvalidation = [\
          { metric = \"roc_auc\", min_absolute_change = 0.01 },\
@@ -82,7 +83,7 @@ fn human(name: &str) -> Principal {
     Principal::new(name, ["models:read", "promotion:approve"], "test")
 }
 
-async fn request(store: &SqliteStore, v: &str) -> Result<approvals::PromotionView, ApprovalError> {
+async fn request(store: &SqlStore, v: &str) -> Result<approvals::PromotionView, ApprovalError> {
     let validation = approvals::get_validation(
         store,
         &Registries::default(),
@@ -111,14 +112,14 @@ async fn request(store: &SqliteStore, v: &str) -> Result<approvals::PromotionVie
     .await
 }
 
-async fn approve_as(store: &SqliteStore, name: &str, id: &str) -> approvals::PromotionView {
+async fn approve_as(store: &SqlStore, name: &str, id: &str) -> approvals::PromotionView {
     let approve = Decision::Approve { note: None };
     approvals::decide(store, &human(name), id, &approve, &settings())
         .await
         .unwrap()
 }
 
-async fn champion(store: &SqliteStore) -> String {
+async fn champion(store: &SqlStore) -> String {
     let m = store.get_model("m").await.unwrap().unwrap();
     m.aliased(CHAMPION).unwrap().version.clone()
 }
@@ -335,7 +336,7 @@ async fn a_changed_champion_or_validation_report_fails_the_approval() {
     let v = store.validation(&p.validation_id).await.unwrap().unwrap();
     let mut edited = v.clone();
     edited.report = edited.report.replace("0.860000", "0.990000");
-    sqlx::query("UPDATE validations SET body = ? WHERE id = ?")
+    sqlx::query("UPDATE validations SET body = $1 WHERE id = $2")
         .bind(serde_json::to_string(&edited).unwrap())
         .bind(&v.id)
         .execute(store.pool())

@@ -1,13 +1,15 @@
-//! The SQLite store: models, the embedded registry and its alias history survive a reopen.
+//! The store (SQLite, or PostgreSQL with MLOPS_TEST_STORE=postgres): models, the embedded registry and its alias history survive a reopen.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
 
 use std::collections::BTreeMap;
 
 use mlops_tools::jobs::limits::{Refusal, RetrainSpec};
 use mlops_tools::jobs::{Admission, Budget, Candidate, JobState, JobUpdate};
 use mlops_tools::model::{CHAMPION, NewVersion};
-use mlops_tools::store::SqliteStore;
+use mlops_tools::store::SqlStore;
 use mlops_tools::{ModelSpec, Store, StoreError};
 
 fn spec(name: &str) -> ModelSpec {
@@ -30,10 +32,9 @@ fn version(model: &str, v: &str, auc: f64) -> NewVersion {
 
 #[tokio::test]
 async fn registry_round_trip_and_alias_history() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("s.db").display());
+    let db = common::TestDb::new().await;
     {
-        let store = SqliteStore::open(&url).await.unwrap();
+        let store = db.open().await;
         store.sync_model(&spec("m")).await.unwrap();
         store
             .register_version(&version("m", "v1", 0.8))
@@ -66,7 +67,7 @@ async fn registry_round_trip_and_alias_history() {
         ));
     }
     // Reopen: nothing lost.
-    let store = SqliteStore::open(&url).await.unwrap();
+    let store = db.open().await;
     let m = store.get_model("m").await.unwrap().unwrap();
     assert_eq!(m.versions.len(), 2);
     assert_eq!(m.aliased(CHAMPION).map(|v| v.version.as_str()), Some("v2"));
@@ -129,9 +130,8 @@ async fn create(
     store.create_job(job, &budget).await.unwrap()
 }
 
-async fn open_store(dir: &tempfile::TempDir) -> std::sync::Arc<SqliteStore> {
-    let url = format!("sqlite://{}", dir.path().join("s.db").display());
-    let store = std::sync::Arc::new(SqliteStore::open(&url).await.unwrap());
+async fn open_store(db: &common::TestDb) -> std::sync::Arc<SqlStore> {
+    let store = std::sync::Arc::new(db.open().await);
     store.sync_model(&spec("m")).await.unwrap();
     store
 }
@@ -145,8 +145,8 @@ fn to(state: JobState) -> JobUpdate {
 
 #[tokio::test]
 async fn one_active_job_per_model_and_idempotency_keys_are_enforced_by_the_database() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open_store(&dir).await;
+    let db = common::TestDb::new().await;
+    let store = open_store(&db).await;
 
     // 50 concurrent triggers, on several connections: exactly one job is created.
     let tasks: Vec<_> = (0..50)
@@ -172,13 +172,13 @@ async fn one_active_job_per_model_and_idempotency_keys_are_enforced_by_the_datab
     assert_eq!(store.active_jobs().await.unwrap().len(), 1);
 
     // Exactly one claim starts it; its times are set once.
-    let running = store.claim_start(&id).await.unwrap().unwrap();
+    let running = store.claim_start(&id, "replica-1").await.unwrap().unwrap();
     assert_eq!(
         (running.state, running.raw_state.as_deref()),
         (JobState::Running, Some("starting"))
     );
     assert!(running.started_at.is_some() && running.finished_at.is_none());
-    assert_eq!(store.claim_start(&id).await.unwrap(), None);
+    assert_eq!(store.claim_start(&id, "replica-1").await.unwrap(), None);
 
     // It succeeds and registers the next version, in one step, once.
     let candidate = Candidate {
@@ -263,14 +263,14 @@ async fn one_active_job_per_model_and_idempotency_keys_are_enforced_by_the_datab
 
 #[tokio::test]
 async fn every_cost_control_refuses_in_the_store_and_leaves_no_job() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open_store(&dir).await;
+    let db = common::TestDb::new().await;
+    let store = open_store(&db).await;
     store.sync_model(&spec("other")).await.unwrap();
     let strict: RetrainSpec = toml::from_str(
         "command = [\"train\"]\ncooldown_secs = 3600\nmax_jobs_per_day = 2\nbreaker_after_failures = 2",
     )
     .unwrap();
-    let count = |store: std::sync::Arc<SqliteStore>| async move {
+    let count = |store: std::sync::Arc<SqlStore>| async move {
         store.list_jobs(None, 1000).await.unwrap().len()
     };
 
@@ -348,8 +348,8 @@ async fn every_cost_control_refuses_in_the_store_and_leaves_no_job() {
 
 #[tokio::test]
 async fn retrain_history_counts_failures_back_to_the_last_success_or_reset() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open_store(&dir).await;
+    let db = common::TestDb::new().await;
+    let store = open_store(&db).await;
     for state in [JobState::Succeeded, JobState::Failed, JobState::Failed] {
         let created = create(store.as_ref(), &new_job("m", None), &loose(), 10).await;
         store
@@ -400,8 +400,8 @@ async fn retrain_history_counts_failures_back_to_the_last_success_or_reset() {
 
 #[tokio::test]
 async fn job_counts_and_readiness_come_from_the_database() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open_store(&dir).await;
+    let db = common::TestDb::new().await;
+    let store = open_store(&db).await;
     store.ready().await.unwrap();
     assert!(store.job_counts().await.unwrap().is_empty());
 

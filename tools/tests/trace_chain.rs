@@ -3,21 +3,23 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::sync::Arc;
 
 use mlops_tools::Store;
-use mlops_tools::store::SqliteStore;
+use mlops_tools::store::SqlStore;
 use mlops_tools::trace::{NewTraceEvent, Outcome, verify_chain};
 use mlops_tools::trace_log::TraceLog;
 use serde_json::json;
 
-async fn store() -> (tempfile::TempDir, Arc<SqliteStore>) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("t.db").display());
-    (dir, Arc::new(SqliteStore::open(&url).await.unwrap()))
+async fn store() -> (common::TestDb, Arc<SqlStore>) {
+    let db = common::TestDb::new().await;
+    let store = Arc::new(db.open().await);
+    (db, store)
 }
 
-async fn fill(store: Arc<SqliteStore>, writers: usize, each: usize) {
+async fn fill(store: Arc<SqlStore>, writers: usize, each: usize) {
     let log = TraceLog::spawn(store);
     let mut tasks = Vec::new();
     for w in 0..writers {
@@ -43,7 +45,7 @@ async fn fill(store: Arc<SqliteStore>, writers: usize, each: usize) {
     }
 }
 
-async fn first_broken(store: &SqliteStore) -> mlops_tools::trace::BrokenLink {
+async fn first_broken(store: &SqlStore) -> mlops_tools::trace::BrokenLink {
     verify_chain(store)
         .await
         .unwrap()
@@ -93,7 +95,7 @@ async fn rewriting_an_event_and_its_hash_breaks_the_next_link() {
     let mut e = store.trace_events_after(9, 1).await.unwrap().remove(0);
     e.principal = "someone-else".into();
     e.hash = mlops_tools::trace::event_hash(&e);
-    sqlx::query("UPDATE trace_events SET principal = ?, hash = ? WHERE seq = 10")
+    sqlx::query("UPDATE trace_events SET principal = $1, hash = $2 WHERE seq = 10")
         .bind(&e.principal)
         .bind(&e.hash)
         .execute(store.pool())

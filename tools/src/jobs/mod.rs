@@ -12,6 +12,8 @@ pub mod local;
 pub mod runner;
 pub mod webhook;
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -85,6 +87,76 @@ pub struct Job {
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// One server process sharing the store (a replica), as it records its heartbeats.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Replica {
+    /// Unique per process start.
+    pub id: String,
+    pub host: String,
+    pub pid: u32,
+    pub started_at: DateTime<Utc>,
+}
+
+impl Replica {
+    /// This process: a fresh id, the host name and the process id.
+    pub fn this_process() -> Self {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .map(|h| h.trim().to_owned())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "unknown".into());
+        Self {
+            id: uuid::Uuid::new_v4().to_string(),
+            host,
+            pid: std::process::id(),
+            started_at: Utc::now(),
+        }
+    }
+}
+
+/// Who drives an active job, as the store knows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobOwner {
+    pub job: String,
+    pub state: JobState,
+    pub created_at: DateTime<Utc>,
+    /// The owning replica's id (`None`: not started yet, or started before replicas were
+    /// recorded).
+    pub owner: Option<String>,
+    /// The owner's registration, if it has one.
+    pub replica: Option<OwnerSeen>,
+}
+
+/// An owning replica's host, process and last heartbeat.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OwnerSeen {
+    pub host: String,
+    pub pid: u32,
+    pub heartbeat: DateTime<Utc>,
+}
+
+impl JobOwner {
+    /// Whether the job's owner is gone, judged by `me` at `now`: it has no owner or no
+    /// registration, its heartbeat is older than `stale_after`, or it ran on this host and its
+    /// process has ended (a restart on the same host takes over at once).
+    pub fn orphaned(&self, me: &Replica, now: DateTime<Utc>, stale_after: Duration) -> bool {
+        if self.owner.as_deref() == Some(me.id.as_str()) {
+            return false;
+        }
+        let Some(seen) = &self.replica else {
+            return true;
+        };
+        let stale = chrono::Duration::from_std(stale_after).unwrap_or(chrono::Duration::MAX);
+        if now - seen.heartbeat > stale {
+            return true;
+        }
+        seen.host == me.host
+            && seen.pid != me.pid
+            && i32::try_from(seen.pid).is_ok_and(|pid| !local::process_alive(pid))
+    }
 }
 
 /// A job to create.
@@ -202,5 +274,52 @@ mod tests {
             .collect();
         assert_eq!(active, [JobState::Pending, JobState::Running]);
         assert_eq!(JobState::parse("done"), None);
+    }
+}
+
+#[cfg(test)]
+mod owner_tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn owned_by(replica: Option<OwnerSeen>) -> JobOwner {
+        JobOwner {
+            job: "j".into(),
+            state: JobState::Running,
+            created_at: Utc::now(),
+            owner: Some("other".into()),
+            replica,
+        }
+    }
+
+    #[test]
+    fn an_owner_is_gone_when_silent_unregistered_or_its_local_process_ended() {
+        let me = Replica::this_process();
+        let now = Utc::now();
+        let stale = Duration::from_secs(15);
+        let seen = |host: &str, pid: u32, ago: i64| OwnerSeen {
+            host: host.into(),
+            pid,
+            heartbeat: now - chrono::Duration::seconds(ago),
+        };
+        // Another host, beating: alive. Silent for longer than `stale`: gone.
+        assert!(!owned_by(Some(seen("elsewhere", 1, 5))).orphaned(&me, now, stale));
+        assert!(owned_by(Some(seen("elsewhere", 1, 16))).orphaned(&me, now, stale));
+        // Never registered, or no owner at all: gone.
+        assert!(owned_by(None).orphaned(&me, now, stale));
+        // This host: a live process (the test's parent) is alive; an ended one is gone at once.
+        let parent = std::os::unix::process::parent_id();
+        assert!(!owned_by(Some(seen(&me.host, parent, 1))).orphaned(&me, now, stale));
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let ended = child.id();
+        child.wait().unwrap();
+        assert!(owned_by(Some(seen(&me.host, ended, 1))).orphaned(&me, now, stale));
+        // Its own jobs never are.
+        let mine = JobOwner {
+            owner: Some(me.id.clone()),
+            ..owned_by(None)
+        };
+        assert!(!mine.orphaned(&me, now, stale));
     }
 }

@@ -22,7 +22,7 @@ use super::github::GithubActionsBackend;
 use super::limits::{BackendKind, RetrainSpec};
 use super::local::LocalBackend;
 use super::webhook::WebhookBackend;
-use super::{Admission, Budget, Job, JobState, JobUpdate, NewJob};
+use super::{Admission, Budget, Job, JobState, JobUpdate, NewJob, Replica};
 use crate::model::ModelSpec;
 use crate::registry::Registries;
 use crate::retrain::{JobView, RetrainError, TriggerRetrainInput, TriggerRetrainOutput};
@@ -46,6 +46,9 @@ pub struct RunnerSettings {
     pub max_concurrent: u32,
     /// How often remote backends are polled.
     pub poll_interval: Duration,
+    /// How often this process records its heartbeat and looks for jobs whose owner is gone;
+    /// an owner silent for three intervals is gone.
+    pub heartbeat: Duration,
 }
 
 /// A model that can be retrained: its spec, its backend and the data it trains on.
@@ -62,6 +65,8 @@ struct Inner {
     models: HashMap<String, Retrainable>,
     settings: RunnerSettings,
     events: broadcast::Sender<Job>,
+    /// This process, as other replicas see it.
+    replica: Replica,
 }
 
 /// Cheap to clone.
@@ -158,6 +163,7 @@ impl Runner {
                 models: map,
                 settings,
                 events,
+                replica: Replica::this_process(),
             }),
         })
     }
@@ -392,7 +398,7 @@ impl Runner {
 
     async fn try_drive(&self, id: &str) -> Result<(), RetrainError> {
         let store = &self.inner.store;
-        let Some(job) = store.claim_start(id).await? else {
+        let Some(job) = store.claim_start(id, &self.inner.replica.id).await? else {
             return Ok(());
         };
         self.publish(&job);
@@ -652,21 +658,80 @@ impl Runner {
         Ok(())
     }
 
-    /// Picks up jobs a previous process left active: pending ones are started (once, whoever
-    /// claims them), running ones are watched again, and a local job whose start was never
-    /// recorded is failed rather than started a second time.
+    /// This process, as other replicas see it.
+    pub fn replica(&self) -> &Replica {
+        &self.inner.replica
+    }
+
+    /// Records this process's heartbeat, then picks up the jobs nobody drives: pending ones
+    /// (at start-up, or left pending longer than three heartbeats: their creator is gone) are
+    /// started, once, whoever claims them; running ones whose owner is gone (a previous
+    /// process, or a replica that crashed) are taken over and watched again; a local job whose
+    /// start was never recorded is failed rather than started a second time. Returns how many
+    /// jobs it picked up.
     pub async fn reconcile(&self) -> Result<usize, RetrainError> {
-        let active = self.inner.store.active_jobs().await?;
-        let count = active.len();
-        for job in active {
+        self.reconcile_once(true).await
+    }
+
+    async fn reconcile_once(&self, starting: bool) -> Result<usize, RetrainError> {
+        let store = &self.inner.store;
+        let me = &self.inner.replica;
+        let now = Utc::now();
+        store.heartbeat(me, now).await?;
+        let stale_after = self.inner.settings.heartbeat * 3;
+        let mut count = 0;
+        for owner in store.job_owners().await? {
+            let pending = owner.state == JobState::Pending;
+            let stale = chrono::Duration::from_std(stale_after).unwrap_or(chrono::Duration::MAX);
+            if pending && !starting && now - owner.created_at <= stale {
+                continue; // its creator is about to start it
+            }
+            if !pending && !owner.orphaned(me, now, stale_after) {
+                continue;
+            }
+            if !pending
+                && !store
+                    .take_over(&owner.job, owner.owner.as_deref(), &me.id)
+                    .await?
+            {
+                continue; // another replica took it first
+            }
+            let Some(job) = store.get_job(&owner.job).await? else {
+                continue;
+            };
+            if !pending {
+                tracing::info!(
+                    job = %job.id,
+                    from = owner.owner.as_deref().unwrap_or("nobody"),
+                    "taking over a retraining job whose owner is gone"
+                );
+            }
+            count += 1;
             let runner = self.clone();
             tokio::spawn(async move {
+                let id = job.id.clone();
                 if let Err(error) = runner.resume(job).await {
-                    tracing::error!(%error, "reconciling a job failed");
+                    tracing::error!(%error, job = %id, "reconciling a job failed");
                 }
             });
         }
         Ok(count)
+    }
+
+    /// Reconciles every heartbeat interval, for as long as the process runs (replicas take
+    /// over each other's jobs this way).
+    pub async fn keep_reconciling(self) {
+        let mut tick = tokio::time::interval(self.inner.settings.heartbeat);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            match self.reconcile_once(false).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(jobs = n, "reconciled retraining jobs"),
+                Err(error) => tracing::warn!(%error, "reconciling retraining jobs failed"),
+            }
+        }
     }
 
     async fn resume(&self, job: Job) -> Result<(), RetrainError> {

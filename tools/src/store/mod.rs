@@ -1,10 +1,10 @@
 //! The state store: one trait, one implementation per database, each with its own migrations.
 
-mod sqlite;
+mod sql;
 
 use async_trait::async_trait;
 
-pub use sqlite::{SqliteStore, next_version};
+pub use sql::{Dialect, SqlStore, next_version};
 
 use crate::check_drift::StoredDriftReport;
 use crate::model::{Alias, AliasChange, ModelSpec, ModelVersion, NewVersion};
@@ -117,9 +117,28 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<crate::jobs::Job>, StoreError>;
 
-    /// Moves a pending job to running (raw state `starting`) and returns it, or `None` if it
-    /// is not pending any more: whoever gets `Some` is the one process that starts it.
-    async fn claim_start(&self, id: &str) -> Result<Option<crate::jobs::Job>, StoreError>;
+    /// Moves a pending job to running (raw state `starting`) owned by replica `owner` and
+    /// returns it, or `None` if it is not pending any more: whoever gets `Some` is the one
+    /// process that starts it.
+    async fn claim_start(
+        &self,
+        id: &str,
+        owner: &str,
+    ) -> Result<Option<crate::jobs::Job>, StoreError>;
+
+    /// Records that `replica` is alive at `now` (registering it the first time).
+    async fn heartbeat(
+        &self,
+        replica: &crate::jobs::Replica,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Every active job with its owner and the owner's last heartbeat.
+    async fn job_owners(&self) -> Result<Vec<crate::jobs::JobOwner>, StoreError>;
+
+    /// Gives active job `id` to replica `to` if `from` (`None`: nobody) still owns it; true if
+    /// it moved. Of several replicas taking over one job, exactly one succeeds.
+    async fn take_over(&self, id: &str, from: Option<&str>, to: &str) -> Result<bool, StoreError>;
 
     /// Applies a state report to an active job and returns it as stored. A finished job is
     /// final: the report is ignored and the job returned unchanged.
@@ -235,13 +254,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<TraceEvent>, StoreError>;
 }
 
-/// Opens the store named by `url` (`sqlite://path`), creating and migrating it if needed.
+/// Opens the store named by `url` (`sqlite://path` or `postgres://...`), creating a SQLite
+/// file if needed and applying migrations.
 pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>, StoreError> {
-    if url.starts_with("sqlite:") {
-        Ok(std::sync::Arc::new(SqliteStore::open(url).await?))
-    } else {
-        Err(StoreError::Unsupported(format!(
-            "unsupported store url `{url}`: use sqlite://PATH (PostgreSQL support is planned)"
-        )))
-    }
+    Ok(std::sync::Arc::new(SqlStore::open(url).await?))
 }

@@ -1,18 +1,22 @@
-//! SQLite store (the default): one file, WAL journal, created and migrated on first open.
+//! The SQL store: one implementation for SQLite (the default: one file, WAL journal, created
+//! and migrated on first open) and PostgreSQL (several replicas share one database), through
+//! sqlx's `Any` driver. The SQL is common to both (`$N` parameters, which SQLite also reads);
+//! what differs is the connection set-up, the migrations and how a writer takes the lock
+//! ([`SqlStore::write_tx`]).
 
 use std::collections::BTreeMap;
-use std::str::FromStr;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{FromRow, Row, SqliteConnection, SqlitePool};
+use sqlx::any::AnyPoolOptions;
+use sqlx::{Any, AnyConnection, AnyPool, Executor, FromRow, Row, Transaction};
 
 use super::{ModelRecord, Store, StoreError};
 use crate::check_drift::StoredDriftReport;
 use crate::jobs::limits::{self, History};
-use crate::jobs::{Admission, Budget, Candidate, Job, JobState, JobUpdate, NewJob};
+use crate::jobs::{
+    Admission, Budget, Candidate, Job, JobOwner, JobState, JobUpdate, NewJob, OwnerSeen, Replica,
+};
 use crate::model::{Alias, AliasChange, Baseline, CHAMPION, ModelSpec, ModelVersion, NewVersion};
 use crate::promotion::{
     Decision, DecisionRefused, NewPromotion, Opened, Promotion, PromotionState,
@@ -24,43 +28,120 @@ use crate::validation::Validation;
 const APPEND_ATTEMPTS: usize = 5;
 
 /// This build's SQLite migrations.
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+/// This build's PostgreSQL migrations.
+static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// The SQLite implementation of [`Store`].
-#[derive(Debug, Clone)]
-pub struct SqliteStore {
-    pool: SqlitePool,
+/// Every connection of a SQLite pool: WAL + NORMAL is durable across process crashes (what we
+/// promise; FULL would also cover power loss at a large cost per commit), foreign keys are
+/// enforced, and a writer waits up to 10 s for the lock.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+    PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
+
+/// The PostgreSQL advisory lock every writing transaction takes (see [`SqlStore::write_tx`]).
+const WRITE_LOCK: i64 = 0x6d6c_6f70_735f_6d63; // "mlops_mc"
+
+/// Which database a [`SqlStore`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
 }
 
-impl SqliteStore {
-    /// Opens (creating if missing) and migrates the database at `url` (`sqlite://path`).
+impl Dialect {
+    /// The dialect of a store URL, or an error naming the schemes we support.
+    pub fn of(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres)
+        } else {
+            Err(StoreError::Unsupported(format!(
+                "unsupported store url `{url}`: use sqlite://PATH or postgres://USER@HOST/DATABASE"
+            )))
+        }
+    }
+
+    fn migrator(self) -> &'static sqlx::migrate::Migrator {
+        match self {
+            Self::Sqlite => &SQLITE_MIGRATOR,
+            Self::Postgres => &POSTGRES_MIGRATOR,
+        }
+    }
+}
+
+/// The SQL implementation of [`Store`], on SQLite or PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    pool: AnyPool,
+    dialect: Dialect,
+}
+
+impl SqlStore {
+    /// Opens and migrates the store at `url`: `sqlite://path` (the file is created if missing)
+    /// or `postgres://user:password@host:port/database` (the database must exist).
     pub async fn open(url: &str) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // WAL + NORMAL is durable across process crashes (what we promise); FULL would
-            // also cover power loss at a large cost per commit.
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options)
-            .await?;
-        MIGRATOR.run(&pool).await?;
-        Ok(Self { pool })
+        sqlx::any::install_default_drivers();
+        let dialect = Dialect::of(url)?;
+        let pool = match dialect {
+            Dialect::Sqlite => {
+                AnyPoolOptions::new()
+                    .max_connections(8)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            conn.execute(SQLITE_PRAGMAS).await?;
+                            Ok(())
+                        })
+                    })
+                    .connect(&create_if_missing(url))
+                    .await?
+            }
+            Dialect::Postgres => {
+                AnyPoolOptions::new()
+                    .max_connections(16)
+                    .connect(url)
+                    .await?
+            }
+        };
+        dialect.migrator().run(&pool).await?;
+        Ok(Self { pool, dialect })
     }
 
     /// The underlying pool (tests use it to tamper with rows).
-    pub fn pool(&self) -> &SqlitePool {
+    pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// Which database this store talks to.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// A transaction that writes after it reads, holding the store's one write lock from its
+    /// first statement, so its checks and its writes see the same state whichever process or
+    /// connection writes concurrently. SQLite: `BEGIN IMMEDIATE` (a deferred transaction would
+    /// fail with SQLITE_BUSY_SNAPSHOT, which no busy timeout retries, whenever another
+    /// connection wrote between its read and its write). PostgreSQL: a transaction-scoped
+    /// advisory lock, released at commit or rollback, so replicas serialise the same way.
+    async fn write_tx(&self) -> Result<Transaction<'static, Any>, StoreError> {
+        match self.dialect {
+            Dialect::Sqlite => Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?),
+            Dialect::Postgres => {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("SELECT 1 FROM pg_advisory_xact_lock($1)")
+                    .bind(WRITE_LOCK)
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(tx)
+            }
+        }
     }
 
     async fn versions(&self, model: &str) -> Result<Vec<ModelVersion>, StoreError> {
         let rows: Vec<VersionRow> = sqlx::query_as(
             "SELECT model, version, metrics, artifact_uri, artifact_digest, training_job, \
              data_snapshot, created_by, created_at, baseline_version, baseline_metrics \
-             FROM model_versions WHERE model = ? ORDER BY created_at, version",
+             FROM model_versions WHERE model = $1 ORDER BY created_at, version",
         )
         .bind(model)
         .fetch_all(&self.pool)
@@ -70,7 +151,7 @@ impl SqliteStore {
 
     async fn aliases(&self, model: &str) -> Result<Vec<Alias>, StoreError> {
         let rows = sqlx::query(
-            "SELECT alias, version, set_by, set_at FROM model_aliases WHERE model = ? ORDER BY alias",
+            "SELECT alias, version, set_by, set_at FROM model_aliases WHERE model = $1 ORDER BY alias",
         )
         .bind(model)
         .fetch_all(&self.pool)
@@ -98,10 +179,7 @@ impl SqliteStore {
     }
 
     async fn try_append(&self, events: &[NewTraceEvent]) -> Result<Vec<TraceEvent>, StoreError> {
-        // Every transaction that reads before it writes takes the write lock first (IMMEDIATE):
-        // a deferred one would fail with SQLITE_BUSY_SNAPSHOT, which no busy timeout retries,
-        // whenever another connection wrote between its read and its write.
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.write_tx().await?;
         let head = sqlx::query("SELECT seq, hash FROM trace_events ORDER BY seq DESC LIMIT 1")
             .fetch_optional(&mut *tx)
             .await?;
@@ -119,7 +197,7 @@ impl SqliteStore {
             sqlx::query(
                 "INSERT INTO trace_events (seq, trace_id, at, principal, action, arguments, \
                  outcome, rationale, duration_us, prev_hash, hash) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             )
             .bind(e.seq)
             .bind(&e.trace_id)
@@ -143,7 +221,7 @@ impl SqliteStore {
 }
 
 #[async_trait]
-impl Store for SqliteStore {
+impl Store for SqlStore {
     async fn job_counts(&self) -> Result<Vec<(JobState, u64)>, StoreError> {
         let rows: Vec<(String, i64)> =
             sqlx::query_as("SELECT state, COUNT(*) FROM jobs GROUP BY state")
@@ -159,7 +237,13 @@ impl Store for SqliteStore {
     }
 
     async fn ready(&self) -> Result<(), StoreError> {
-        let expected = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
+        let expected = self
+            .dialect
+            .migrator()
+            .iter()
+            .map(|m| m.version)
+            .max()
+            .unwrap_or(0);
         let applied: Option<i64> =
             sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
                 .fetch_one(&self.pool)
@@ -176,7 +260,7 @@ impl Store for SqliteStore {
     async fn sync_model(&self, spec: &ModelSpec) -> Result<(), StoreError> {
         let json = serde_json::to_string(spec).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         sqlx::query(
-            "INSERT INTO models (name, spec, synced_at) VALUES (?, ?, ?) \
+            "INSERT INTO models (name, spec, synced_at) VALUES ($1, $2, $3) \
              ON CONFLICT(name) DO UPDATE SET spec = excluded.spec, synced_at = excluded.synced_at",
         )
         .bind(&spec.name)
@@ -199,7 +283,7 @@ impl Store for SqliteStore {
     }
 
     async fn get_model(&self, name: &str) -> Result<Option<ModelRecord>, StoreError> {
-        let spec: Option<(String,)> = sqlx::query_as("SELECT spec FROM models WHERE name = ?")
+        let spec: Option<(String,)> = sqlx::query_as("SELECT spec FROM models WHERE name = $1")
             .bind(name)
             .fetch_optional(&self.pool)
             .await?;
@@ -222,7 +306,7 @@ impl Store for SqliteStore {
         set_by: &str,
         reason: &str,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.write_tx().await?;
         move_alias(&mut tx, model, alias, version, set_by, reason).await?;
         tx.commit().await?;
         Ok(())
@@ -231,7 +315,7 @@ impl Store for SqliteStore {
     async fn alias_history(&self, model: &str) -> Result<Vec<AliasChange>, StoreError> {
         let rows = sqlx::query(
             "SELECT alias, version, previous_version, set_by, reason, set_at FROM alias_history \
-             WHERE model = ? ORDER BY id",
+             WHERE model = $1 ORDER BY id",
         )
         .bind(model)
         .fetch_all(&self.pool)
@@ -255,13 +339,13 @@ impl Store for SqliteStore {
             serde_json::to_string(&r.output).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         sqlx::query(
             "INSERT INTO drift_reports (id, model, created_at, requested_by, dataset_drift, \
-             drifted_share, recommended_action, report) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+             drifted_share, recommended_action, report) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(&r.output.report_id)
         .bind(&r.output.model)
         .bind(r.output.checked_at.to_rfc3339())
         .bind(&r.requested_by)
-        .bind(r.output.report.dataset_drift)
+        .bind(i64::from(r.output.report.dataset_drift))
         .bind(r.output.report.drifted_share)
         .bind(r.output.recommended_action.as_str())
         .bind(json)
@@ -272,7 +356,7 @@ impl Store for SqliteStore {
 
     async fn drift_report(&self, id: &str) -> Result<Option<StoredDriftReport>, StoreError> {
         let row: Option<(String, String)> =
-            sqlx::query_as("SELECT requested_by, report FROM drift_reports WHERE id = ?")
+            sqlx::query_as("SELECT requested_by, report FROM drift_reports WHERE id = $1")
                 .bind(id)
                 .fetch_optional(&self.pool)
                 .await?;
@@ -285,7 +369,7 @@ impl Store for SqliteStore {
         batch: &str,
         records: &[crate::records::NewRecord],
     ) -> Result<usize, StoreError> {
-        let known: Option<(String,)> = sqlx::query_as("SELECT name FROM models WHERE name = ?")
+        let known: Option<(String,)> = sqlx::query_as("SELECT name FROM models WHERE name = $1")
             .bind(model)
             .fetch_optional(&self.pool)
             .await?;
@@ -293,20 +377,24 @@ impl Store for SqliteStore {
             return Err(StoreError::UnknownModel(model.to_owned()));
         }
         let now = chrono::Utc::now().to_rfc3339();
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        // Multi-row inserts, within SQLite's limit on bound parameters.
+        let mut tx = self.write_tx().await?;
+        // Multi-row inserts, within SQLite's limit on bound parameters (32,766).
         for chunk in records.chunks(1000) {
-            let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-                "INSERT INTO records (model, ts_us, data, batch, ingested_at) ",
+            let sql = multi_row_insert(
+                "INSERT INTO records (model, ts_us, data, batch, ingested_at) VALUES ",
+                5,
+                chunk.len(),
             );
-            q.push_values(chunk, |mut row, r| {
-                row.push_bind(model)
-                    .push_bind(r.timestamp.timestamp_micros())
-                    .push_bind(&r.data)
-                    .push_bind(batch)
-                    .push_bind(&now);
-            });
-            q.build().execute(&mut *tx).await?;
+            let mut q = sqlx::query(&sql);
+            for r in chunk {
+                q = q
+                    .bind(model)
+                    .bind(r.timestamp.timestamp_micros())
+                    .bind(&r.data)
+                    .bind(batch)
+                    .bind(&now);
+            }
+            q.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(records.len())
@@ -320,8 +408,8 @@ impl Store for SqliteStore {
         limit: usize,
     ) -> Result<Vec<String>, StoreError> {
         let rows: Vec<(String,)> = sqlx::query_as(
-            "SELECT data FROM records WHERE model = ? AND ts_us >= ? AND ts_us < ? \
-             ORDER BY ts_us, id LIMIT ?",
+            "SELECT data FROM records WHERE model = $1 AND ts_us >= $2 AND ts_us < $3 \
+             ORDER BY ts_us, id LIMIT $4",
         )
         .bind(model)
         .bind(from.timestamp_micros())
@@ -335,12 +423,12 @@ impl Store for SqliteStore {
     async fn create_job(&self, job: &NewJob, budget: &Budget<'_>) -> Result<Admission, StoreError> {
         // One writer at a time from the first statement: the checks below and the insert see
         // the same state, whichever process or connection triggers concurrently.
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.write_tx().await?;
         let existing: Option<JobRow> = sqlx::query_as(&format!(
-            "SELECT {JOB_COLUMNS} FROM jobs WHERE model = ? AND \
-             ((idempotency_key IS NOT NULL AND idempotency_key = ?) \
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE model = $1 AND \
+             ((idempotency_key IS NOT NULL AND idempotency_key = $2) \
               OR state IN ('pending', 'running')) \
-             ORDER BY (idempotency_key IS NOT NULL AND idempotency_key = ?) DESC LIMIT 1"
+             ORDER BY (idempotency_key IS NOT NULL AND idempotency_key = $3) DESC LIMIT 1"
         ))
         .bind(&job.model)
         .bind(&job.idempotency_key)
@@ -369,7 +457,7 @@ impl Store for SqliteStore {
         let inserted = sqlx::query(
             "INSERT INTO jobs (id, model, backend, state, reason, drift_report_id, \
              idempotency_key, requested_by, params, trace_id, created_at, updated_at) \
-             VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(&job.id)
         .bind(&job.model)
@@ -403,8 +491,8 @@ impl Store for SqliteStore {
 
     async fn list_jobs(&self, model: Option<&str>, limit: u32) -> Result<Vec<Job>, StoreError> {
         let rows: Vec<JobRow> = sqlx::query_as(&format!(
-            "SELECT {JOB_COLUMNS} FROM jobs WHERE (? IS NULL OR model = ?) \
-             ORDER BY created_at DESC, id DESC LIMIT ?"
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE ($1 IS NULL OR model = $2) \
+             ORDER BY created_at DESC, id DESC LIMIT $3"
         ))
         .bind(model)
         .bind(model)
@@ -414,14 +502,15 @@ impl Store for SqliteStore {
         rows.into_iter().map(JobRow::into_job).collect()
     }
 
-    async fn claim_start(&self, id: &str) -> Result<Option<Job>, StoreError> {
+    async fn claim_start(&self, id: &str, owner: &str) -> Result<Option<Job>, StoreError> {
         let now = Utc::now().to_rfc3339();
         let claimed = sqlx::query(
-            "UPDATE jobs SET state = 'running', raw_state = 'starting', started_at = ?, \
-             updated_at = ? WHERE id = ? AND state = 'pending'",
+            "UPDATE jobs SET state = 'running', raw_state = 'starting', started_at = $1, \
+             updated_at = $2, owner = $3 WHERE id = $4 AND state = 'pending'",
         )
         .bind(&now)
         .bind(&now)
+        .bind(owner)
         .bind(id)
         .execute(&self.pool)
         .await?;
@@ -429,6 +518,76 @@ impl Store for SqliteStore {
             return Ok(None);
         }
         self.get_job(id).await
+    }
+
+    async fn heartbeat(&self, r: &Replica, now: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO replicas (id, host, pid, started_at, heartbeat_us) \
+             VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT(id) DO UPDATE SET heartbeat_us = excluded.heartbeat_us",
+        )
+        .bind(&r.id)
+        .bind(&r.host)
+        .bind(i64::from(r.pid))
+        .bind(r.started_at.to_rfc3339())
+        .bind(now.timestamp_micros())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn job_owners(&self) -> Result<Vec<JobOwner>, StoreError> {
+        type OwnerRow = (
+            String,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<i64>,
+            Option<i64>,
+        );
+        let rows: Vec<OwnerRow> = sqlx::query_as(
+            "SELECT j.id, j.state, j.created_at, j.owner, r.host, r.pid, r.heartbeat_us \
+                 FROM jobs j LEFT JOIN replicas r ON r.id = j.owner \
+                 WHERE j.state IN ('pending', 'running') ORDER BY j.created_at",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(job, state, created_at, owner, host, pid, beat)| {
+                let state = JobState::parse(&state)
+                    .ok_or_else(|| StoreError::Corrupt(format!("state of job {job}")))?;
+                let replica = match (host, pid, beat) {
+                    (Some(host), Some(pid), Some(beat)) => Some(OwnerSeen {
+                        host,
+                        pid: u32::try_from(pid).unwrap_or(0),
+                        heartbeat: DateTime::from_timestamp_micros(beat).unwrap_or_default(),
+                    }),
+                    _ => None,
+                };
+                Ok(JobOwner {
+                    created_at: parse_time(&created_at)?,
+                    job,
+                    state,
+                    owner,
+                    replica,
+                })
+            })
+            .collect()
+    }
+
+    async fn take_over(&self, id: &str, from: Option<&str>, to: &str) -> Result<bool, StoreError> {
+        let moved = sqlx::query(
+            "UPDATE jobs SET owner = $1 WHERE id = $2 AND state IN ('pending', 'running') \
+             AND (owner = $3 OR (owner IS NULL AND $4 IS NULL))",
+        )
+        .bind(to)
+        .bind(id)
+        .bind(from)
+        .bind(from)
+        .execute(&self.pool)
+        .await?;
+        Ok(moved.rows_affected() == 1)
     }
 
     async fn update_job(&self, id: &str, u: &JobUpdate) -> Result<Job, StoreError> {
@@ -445,7 +604,7 @@ impl Store for SqliteStore {
         u: &JobUpdate,
         candidate: Option<&Candidate>,
     ) -> Result<(Job, bool), StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.write_tx().await?;
         let job = job_by_id(&mut tx, id)
             .await?
             .ok_or_else(|| StoreError::UnknownJob(id.to_owned()))?;
@@ -456,7 +615,7 @@ impl Store for SqliteStore {
         let mut update = u.clone();
         if let Some(c) = candidate {
             let taken: Vec<(String,)> =
-                sqlx::query_as("SELECT version FROM model_versions WHERE model = ?")
+                sqlx::query_as("SELECT version FROM model_versions WHERE model = $1")
                     .bind(&job.model)
                     .fetch_all(&mut *tx)
                     .await?;
@@ -515,7 +674,7 @@ impl Store for SqliteStore {
 
     async fn reset_breaker(&self, model: &str, by: &str) -> Result<(), StoreError> {
         let inserted = sqlx::query(
-            "INSERT INTO retrain_breaker_resets (model, reset_by, reset_at) VALUES (?, ?, ?)",
+            "INSERT INTO retrain_breaker_resets (model, reset_by, reset_at) VALUES ($1, $2, $3)",
         )
         .bind(model)
         .bind(by)
@@ -536,7 +695,7 @@ impl Store for SqliteStore {
         model: &str,
     ) -> Result<Option<StoredDriftReport>, StoreError> {
         let row: Option<(String, String)> = sqlx::query_as(
-            "SELECT requested_by, report FROM drift_reports WHERE model = ? \
+            "SELECT requested_by, report FROM drift_reports WHERE model = $1 \
              ORDER BY created_at DESC, rowid DESC LIMIT 1",
         )
         .bind(model)
@@ -549,7 +708,7 @@ impl Store for SqliteStore {
         let body = serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let inserted = sqlx::query(
             "INSERT INTO validations (id, model, candidate_version, champion_version, job_id, \
-             verdict, report_digest, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             verdict, report_digest, body, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&v.id)
         .bind(&v.model)
@@ -572,7 +731,7 @@ impl Store for SqliteStore {
     }
 
     async fn validation(&self, id: &str) -> Result<Option<Validation>, StoreError> {
-        let row: Option<(String,)> = sqlx::query_as("SELECT body FROM validations WHERE id = ?")
+        let row: Option<(String,)> = sqlx::query_as("SELECT body FROM validations WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -585,7 +744,7 @@ impl Store for SqliteStore {
         version: &str,
     ) -> Result<Option<Validation>, StoreError> {
         let row: Option<(String,)> = sqlx::query_as(
-            "SELECT body FROM validations WHERE model = ? AND candidate_version = ? \
+            "SELECT body FROM validations WHERE model = $1 AND candidate_version = $2 \
              ORDER BY created_at DESC, rowid DESC LIMIT 1",
         )
         .bind(model)
@@ -596,10 +755,10 @@ impl Store for SqliteStore {
     }
 
     async fn open_promotion(&self, p: &NewPromotion) -> Result<Opened, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query(
-            "UPDATE promotions SET state = 'expired', finished_at = ? \
-             WHERE model = ? AND state = 'pending_approval' AND expires_us <= ?",
+            "UPDATE promotions SET state = 'expired', finished_at = $1 \
+             WHERE model = $2 AND state = 'pending_approval' AND expires_us <= $3",
         )
         .bind(p.requested_at.to_rfc3339())
         .bind(&p.model)
@@ -607,7 +766,7 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await?;
         let open: Option<PromotionRow> = sqlx::query_as(&format!(
-            "SELECT {PROMOTION_COLUMNS} FROM promotions WHERE model = ? \
+            "SELECT {PROMOTION_COLUMNS} FROM promotions WHERE model = $1 \
              AND state IN ('pending_approval', 'promoting')"
         ))
         .bind(&p.model)
@@ -621,7 +780,7 @@ impl Store for SqliteStore {
             "INSERT INTO promotions (id, model, candidate_version, validation_id, justification, \
              requested_by, requested_at, expires_us, candidate_digest, validation_digest, \
              champion_at_request, state, trace_id, rollback) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending_approval', ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'pending_approval', $12, $13)",
         )
         .bind(&p.id)
         .bind(&p.model)
@@ -635,7 +794,7 @@ impl Store for SqliteStore {
         .bind(&p.validation_digest)
         .bind(&p.champion_at_request)
         .bind(&p.trace_id)
-        .bind(p.rollback)
+        .bind(i64::from(p.rollback))
         .execute(&mut *tx)
         .await?;
         let created = promotion_by_id(&mut tx, &p.id)
@@ -657,8 +816,8 @@ impl Store for SqliteStore {
     ) -> Result<Vec<Promotion>, StoreError> {
         let state = state.map(PromotionState::as_str);
         let rows: Vec<PromotionRow> = sqlx::query_as(&format!(
-            "SELECT {PROMOTION_COLUMNS} FROM promotions WHERE (? IS NULL OR state = ?) \
-             ORDER BY requested_at DESC, id LIMIT ?"
+            "SELECT {PROMOTION_COLUMNS} FROM promotions WHERE ($1 IS NULL OR state = $2) \
+             ORDER BY requested_at DESC, id LIMIT $3"
         ))
         .bind(state)
         .bind(state)
@@ -679,7 +838,7 @@ impl Store for SqliteStore {
             Decision::Approve { note } => ("promoting", note.clone()),
             Decision::Deny { reason } => ("denied", Some(reason.clone())),
         };
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.write_tx().await?;
         let Some(current) = promotion_by_id(&mut tx, id).await? else {
             tx.rollback().await?;
             return Ok(Err(DecisionRefused::Unknown(id.to_owned())));
@@ -699,9 +858,9 @@ impl Store for SqliteStore {
         }
         // The WHERE repeats every rule, so the database itself lets one decision through.
         let decided = sqlx::query(
-            "UPDATE promotions SET state = ?, decided_by = ?, decided_at = ?, decision_note = ?, \
-             finished_at = CASE WHEN ? = 'denied' THEN ? ELSE finished_at END \
-             WHERE id = ? AND state = 'pending_approval' AND requested_by <> ? AND expires_us > ?",
+            "UPDATE promotions SET state = $1, decided_by = $2, decided_at = $3, decision_note = $4, \
+             finished_at = CASE WHEN $5 = 'denied' THEN $6 ELSE finished_at END \
+             WHERE id = $7 AND state = 'pending_approval' AND requested_by <> $8 AND expires_us > $9",
         )
         .bind(state)
         .bind(by)
@@ -730,7 +889,7 @@ impl Store for SqliteStore {
         id: &str,
         now: DateTime<Utc>,
     ) -> Result<Promotion, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.write_tx().await?;
         let p = promotion_by_id(&mut tx, id)
             .await?
             .ok_or_else(|| StoreError::Corrupt(format!("promotion {id} is not known")))?;
@@ -757,7 +916,7 @@ impl Store for SqliteStore {
             .await?;
         }
         sqlx::query(
-            "UPDATE promotions SET state = ?, failure_reason = ?, finished_at = ? WHERE id = ?",
+            "UPDATE promotions SET state = $1, failure_reason = $2, finished_at = $3 WHERE id = $4",
         )
         .bind(if failure.is_none() {
             "promoted"
@@ -783,8 +942,8 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<Promotion, StoreError> {
         sqlx::query(
-            "UPDATE promotions SET state = 'failed', failure_reason = ?, finished_at = ? \
-             WHERE id = ? AND state = 'promoting'",
+            "UPDATE promotions SET state = 'failed', failure_reason = $1, finished_at = $2 \
+             WHERE id = $3 AND state = 'promoting'",
         )
         .bind(reason)
         .bind(now.to_rfc3339())
@@ -798,7 +957,7 @@ impl Store for SqliteStore {
 
     async fn record_delivery(&self, id: &str) -> Result<bool, StoreError> {
         let inserted = sqlx::query(
-            "INSERT INTO webhook_deliveries (id, received_at) VALUES (?, ?) ON CONFLICT(id) DO NOTHING",
+            "INSERT INTO webhook_deliveries (id, received_at) VALUES ($1, $2) ON CONFLICT(id) DO NOTHING",
         )
         .bind(id)
         .bind(Utc::now().to_rfc3339())
@@ -824,7 +983,7 @@ impl Store for SqliteStore {
     async fn trace(&self, trace_id: &str) -> Result<Vec<TraceEvent>, StoreError> {
         let rows: Vec<TraceRow> = sqlx::query_as(
             "SELECT seq, trace_id, at, principal, action, arguments, outcome, rationale, \
-             duration_us, prev_hash, hash FROM trace_events WHERE trace_id = ? ORDER BY seq",
+             duration_us, prev_hash, hash FROM trace_events WHERE trace_id = $1 ORDER BY seq",
         )
         .bind(trace_id)
         .fetch_all(&self.pool)
@@ -839,7 +998,7 @@ impl Store for SqliteStore {
     ) -> Result<Vec<TraceEvent>, StoreError> {
         let rows: Vec<TraceRow> = sqlx::query_as(
             "SELECT seq, trace_id, at, principal, action, arguments, outcome, rationale, \
-             duration_us, prev_hash, hash FROM trace_events WHERE seq > ? ORDER BY seq LIMIT ?",
+             duration_us, prev_hash, hash FROM trace_events WHERE seq > $1 ORDER BY seq LIMIT $2",
         )
         .bind(after)
         .bind(limit)
@@ -849,9 +1008,39 @@ impl Store for SqliteStore {
     }
 }
 
+/// `prefix` followed by `rows` tuples of `columns` numbered parameters (`($1, $2), ($3, $4)`):
+/// sqlx's query builder writes `?` through the `Any` driver, which PostgreSQL does not read.
+fn multi_row_insert(prefix: &str, columns: usize, rows: usize) -> String {
+    let mut sql = String::with_capacity(prefix.len() + rows * columns * 6);
+    sql.push_str(prefix);
+    for row in 0..rows {
+        sql.push_str(if row == 0 { "(" } else { ", (" });
+        for column in 0..columns {
+            if column > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('$');
+            sql.push_str(&(row * columns + column + 1).to_string());
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+/// `url` with `mode=rwc` (read, write, create) unless it names a mode.
+fn create_if_missing(url: &str) -> String {
+    if url.contains("mode=") {
+        url.to_owned()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    }
+}
+
 /// Points `alias` at `version` and records the move in the alias history.
 async fn move_alias(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     model: &str,
     alias: &str,
     version: &str,
@@ -859,7 +1048,7 @@ async fn move_alias(
     reason: &str,
 ) -> Result<(), StoreError> {
     let exists: Option<(String,)> =
-        sqlx::query_as("SELECT version FROM model_versions WHERE model = ? AND version = ?")
+        sqlx::query_as("SELECT version FROM model_versions WHERE model = $1 AND version = $2")
             .bind(model)
             .bind(version)
             .fetch_optional(&mut *conn)
@@ -873,7 +1062,7 @@ async fn move_alias(
     let previous = alias_target(conn, model, alias).await?;
     let now = Utc::now().to_rfc3339();
     sqlx::query(
-        "INSERT INTO model_aliases (model, alias, version, set_by, set_at) VALUES (?, ?, ?, ?, ?) \
+        "INSERT INTO model_aliases (model, alias, version, set_by, set_at) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT(model, alias) DO UPDATE SET version = excluded.version, \
          set_by = excluded.set_by, set_at = excluded.set_at",
     )
@@ -886,7 +1075,7 @@ async fn move_alias(
     .await?;
     sqlx::query(
         "INSERT INTO alias_history (model, alias, version, previous_version, set_by, reason, set_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(model)
     .bind(alias)
@@ -901,12 +1090,12 @@ async fn move_alias(
 }
 
 async fn alias_target(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     model: &str,
     alias: &str,
 ) -> Result<Option<String>, StoreError> {
     let row: Option<(String,)> =
-        sqlx::query_as("SELECT version FROM model_aliases WHERE model = ? AND alias = ?")
+        sqlx::query_as("SELECT version FROM model_aliases WHERE model = $1 AND alias = $2")
             .bind(model)
             .bind(alias)
             .fetch_optional(&mut *conn)
@@ -939,7 +1128,8 @@ struct PromotionRow {
     failure_reason: Option<String>,
     finished_at: Option<String>,
     trace_id: Option<String>,
-    rollback: bool,
+    /// 0 or 1 (an integer on both databases: the `Any` driver reads SQLite's booleans as such).
+    rollback: i64,
 }
 
 impl PromotionRow {
@@ -966,17 +1156,17 @@ impl PromotionRow {
             decision_note: self.decision_note,
             failure_reason: self.failure_reason,
             trace_id: self.trace_id,
-            rollback: self.rollback,
+            rollback: self.rollback != 0,
         })
     }
 }
 
 async fn promotion_by_id(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     id: &str,
 ) -> Result<Option<Promotion>, StoreError> {
     let row: Option<PromotionRow> = sqlx::query_as(&format!(
-        "SELECT {PROMOTION_COLUMNS} FROM promotions WHERE id = ?"
+        "SELECT {PROMOTION_COLUMNS} FROM promotions WHERE id = $1"
     ))
     .bind(id)
     .fetch_optional(conn)
@@ -990,11 +1180,11 @@ fn parse_validation(body: &str) -> Result<Validation, StoreError> {
 
 /// Why an approved promotion may not proceed, or `None` if the evidence still holds.
 async fn broken_precondition(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     p: &Promotion,
 ) -> Result<Option<String>, StoreError> {
     let digest: Option<(String,)> = sqlx::query_as(
-        "SELECT artifact_digest FROM model_versions WHERE model = ? AND version = ?",
+        "SELECT artifact_digest FROM model_versions WHERE model = $1 AND version = $2",
     )
     .bind(&p.model)
     .bind(&p.candidate_version)
@@ -1016,7 +1206,7 @@ async fn broken_precondition(
         Some(_) => {}
     }
     let validation: Option<(String, String)> =
-        sqlx::query_as("SELECT report_digest, body FROM validations WHERE id = ?")
+        sqlx::query_as("SELECT report_digest, body FROM validations WHERE id = $1")
             .bind(&p.validation_id)
             .fetch_optional(&mut *conn)
             .await?;
@@ -1061,7 +1251,7 @@ pub fn next_version<'a>(taken: impl Iterator<Item = &'a str>) -> String {
 }
 
 async fn insert_version(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     v: &NewVersion,
 ) -> Result<ModelVersion, StoreError> {
     let created_at = Utc::now();
@@ -1080,7 +1270,7 @@ async fn insert_version(
     let result = sqlx::query(
         "INSERT INTO model_versions (model, version, metrics, artifact_uri, artifact_digest, \
          training_job, data_snapshot, created_by, created_at, baseline_version, baseline_metrics) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(&v.model)
     .bind(&v.version)
@@ -1122,9 +1312,9 @@ async fn insert_version(
     })
 }
 
-async fn job_by_id(conn: &mut SqliteConnection, id: &str) -> Result<Option<Job>, StoreError> {
+async fn job_by_id(conn: &mut AnyConnection, id: &str) -> Result<Option<Job>, StoreError> {
     let row: Option<JobRow> =
-        sqlx::query_as(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?"))
+        sqlx::query_as(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1"))
             .bind(id)
             .fetch_optional(conn)
             .await?;
@@ -1132,27 +1322,25 @@ async fn job_by_id(conn: &mut SqliteConnection, id: &str) -> Result<Option<Job>,
 }
 
 /// Applies `u` to job `id` if it is still active. Errors if the job does not exist.
-async fn apply_update(
-    conn: &mut SqliteConnection,
-    id: &str,
-    u: &JobUpdate,
-) -> Result<(), StoreError> {
+async fn apply_update(conn: &mut AnyConnection, id: &str, u: &JobUpdate) -> Result<(), StoreError> {
     let now = Utc::now().to_rfc3339();
     let state = u.state.map(JobState::as_str);
     let result = sqlx::query(
         "UPDATE jobs SET \
-         state = COALESCE(?, state), raw_state = COALESCE(?, raw_state), \
-         progress = COALESCE(?, progress), message = COALESCE(?, message), \
-         external_id = COALESCE(?, external_id), external_url = COALESCE(?, external_url), \
-         produced_version = COALESCE(?, produced_version), \
-         started_at = CASE WHEN ? = 'running' AND started_at IS NULL THEN ? ELSE started_at END, \
-         finished_at = CASE WHEN ? IN ('succeeded', 'failed', 'cancelled') AND finished_at IS NULL \
-                       THEN ? ELSE finished_at END, \
-         updated_at = ? WHERE id = ? AND state IN ('pending', 'running')",
+         state = COALESCE($1, state), raw_state = COALESCE($2, raw_state), \
+         progress = COALESCE(CAST($3 AS DOUBLE PRECISION), progress), message = COALESCE($4, message), \
+         external_id = COALESCE($5, external_id), external_url = COALESCE($6, external_url), \
+         produced_version = COALESCE($7, produced_version), \
+         started_at = CASE WHEN $8 = 'running' AND started_at IS NULL THEN $9 ELSE started_at END, \
+         finished_at = CASE WHEN $10 IN ('succeeded', 'failed', 'cancelled') AND finished_at IS NULL \
+                       THEN $11 ELSE finished_at END, \
+         updated_at = $12 WHERE id = $13 AND state IN ('pending', 'running')",
     )
     .bind(state)
     .bind(&u.raw_state)
-    .bind(u.progress)
+    // As text: sqlx 0.8's `Any` driver sends a NULL f64 to PostgreSQL as a float4, after which
+    // the cached statement rejects a real f64. Rust prints an f64 so that it parses back exactly.
+    .bind(u.progress.map(|p| p.to_string()))
     .bind(&u.message)
     .bind(&u.external_id)
     .bind(&u.external_url)
@@ -1173,19 +1361,19 @@ async fn apply_update(
 
 /// What the cost controls of `model` need to know at `now`.
 async fn history(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     model: &str,
     now: DateTime<Utc>,
 ) -> Result<History, StoreError> {
     let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
-        "SELECT state, created_at, finished_at FROM jobs WHERE model = ? \
+        "SELECT state, created_at, finished_at FROM jobs WHERE model = $1 \
          ORDER BY created_at DESC, id DESC LIMIT 1000",
     )
     .bind(model)
     .fetch_all(&mut *conn)
     .await?;
     let reset: Option<(String,)> = sqlx::query_as(
-        "SELECT reset_at FROM retrain_breaker_resets WHERE model = ? ORDER BY id DESC LIMIT 1",
+        "SELECT reset_at FROM retrain_breaker_resets WHERE model = $1 ORDER BY id DESC LIMIT 1",
     )
     .bind(model)
     .fetch_optional(&mut *conn)
