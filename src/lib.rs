@@ -66,11 +66,12 @@ async fn run(cli: Cli) -> ExitCode {
 }
 
 /// Logs go to stderr only: in stdio mode stdout carries nothing but protocol messages.
-/// `MLOPS_MCP_LOG` filters (default `info`); `MLOPS_MCP_LOG_FORMAT=json` writes one JSON object
-/// per line (for a log shipper) instead of text.
+/// `MLOPS_MCP_LOG` filters (default `info,rmcp=warn`: rmcp logs every stateless HTTP request's
+/// service start and end at `info`); `MLOPS_MCP_LOG_FORMAT=json` writes one JSON object per line
+/// (for a log shipper) instead of text.
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("MLOPS_MCP_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rmcp=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

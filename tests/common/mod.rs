@@ -246,6 +246,21 @@ impl HttpServer {
 }
 
 impl HttpServer {
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The server's resident memory (VmRSS) in KiB, from /proc.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap()
+    }
+
     /// Sends `signal` (e.g. "TERM") and waits for the process to exit.
     pub fn signal_and_wait(&mut self, signal: &str) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
