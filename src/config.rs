@@ -60,6 +60,22 @@ pub struct StoreConfig {
     pub url: String,
 }
 
+impl StoreConfig {
+    /// The URL with any password replaced by `***`, for output and logs.
+    pub fn display_url(&self) -> String {
+        match self.url.split_once("://") {
+            Some((scheme, rest)) => match rest.split_once('@') {
+                Some((credentials, host)) if credentials.contains(':') => {
+                    let user = credentials.split(':').next().unwrap_or_default();
+                    format!("{scheme}://{user}:***@{host}")
+                }
+                _ => self.url.clone(),
+            },
+            None => self.url.clone(),
+        }
+    }
+}
+
 fn default_store_url() -> String {
     "sqlite://mlops-mcp.db".into()
 }
@@ -668,5 +684,24 @@ impl Config {
                     .into(),
             ])
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StoreConfig;
+
+    #[test]
+    fn a_store_password_is_never_displayed() {
+        let shown = |url: &str| StoreConfig { url: url.into() }.display_url();
+        assert_eq!(
+            shown("postgres://mlops:s3cret@db:5432/mlops"),
+            "postgres://mlops:***@db:5432/mlops"
+        );
+        assert_eq!(
+            shown("postgres://mlops@db/mlops"),
+            "postgres://mlops@db/mlops"
+        );
+        assert_eq!(shown("sqlite:///var/lib/m.db"), "sqlite:///var/lib/m.db");
     }
 }

@@ -9,7 +9,7 @@ use crate::config::Config;
 pub fn run(config_path: Option<PathBuf>) -> Result<ExitCode, CommandError> {
     let config = Config::load(config_path.as_deref())?;
     println!("configuration is valid");
-    println!("  store: {}", config.store.url);
+    println!("  store: {}", config.store.display_url());
     println!(
         "  http: {} (hosts {:?}, origins {:?})",
         config.http.bind, config.http.allowed_hosts, config.http.allowed_origins

@@ -15,7 +15,11 @@ as_owner() {
   if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 mkdir -p "$data"
-if [ "$(id -u)" = 0 ]; then chown postgres: "$data"; fi
+if [ "$(id -u)" = 0 ]; then
+  chown postgres: "$data"
+  # The postgres user must reach DATA_DIR through its parent (mktemp -d makes it 0700).
+  chmod o+x "$(dirname "$data")"
+fi
 if [ ! -f "$data/PG_VERSION" ]; then
   as_owner "$bin/initdb" -D "$data" -U postgres -A trust --no-sync > "$data.initdb.log"
 fi
