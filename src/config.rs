@@ -63,16 +63,7 @@ pub struct StoreConfig {
 impl StoreConfig {
     /// The URL with any password replaced by `***`, for output and logs.
     pub fn display_url(&self) -> String {
-        match self.url.split_once("://") {
-            Some((scheme, rest)) => match rest.split_once('@') {
-                Some((credentials, host)) if credentials.contains(':') => {
-                    let user = credentials.split(':').next().unwrap_or_default();
-                    format!("{scheme}://{user}:***@{host}")
-                }
-                _ => self.url.clone(),
-            },
-            None => self.url.clone(),
-        }
+        mlops_tools::store::redacted(&self.url)
     }
 }
 

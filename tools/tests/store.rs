@@ -433,3 +433,18 @@ async fn job_counts_and_readiness_come_from_the_database() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn an_unreachable_postgres_is_named_with_the_cause_and_without_the_password() {
+    // Nothing listens on port 1 of loopback: the connection is refused at once.
+    let err = SqlStore::open("postgres://mlops:s3cret@127.0.0.1:1/mlops")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("cannot connect to the store at postgres://mlops:***@127.0.0.1:1/mlops")
+            && err.to_lowercase().contains("refused")
+            && !err.contains("s3cret"),
+        "{err}"
+    );
+}

@@ -32,6 +32,22 @@ pub enum StoreError {
     Corrupt(String),
     #[error("the store is not ready: {0}")]
     NotReady(String),
+    #[error("cannot connect to the store at {url}: {cause}")]
+    Unreachable { url: String, cause: String },
+}
+
+/// `url` with any password replaced by `***`, for messages and output.
+pub fn redacted(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.split_once('@') {
+            Some((credentials, host)) if credentials.contains(':') => {
+                let user = credentials.split(':').next().unwrap_or_default();
+                format!("{scheme}://{user}:***@{host}")
+            }
+            _ => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
 }
 
 /// A model as stored: its spec plus registry state.

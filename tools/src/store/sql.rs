@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::any::AnyPoolOptions;
-use sqlx::{Any, AnyConnection, AnyPool, Executor, FromRow, Row, Transaction};
+use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor, FromRow, Row, Transaction};
 
 use super::{ModelRecord, Store, StoreError};
 use crate::check_drift::StoredDriftReport;
@@ -97,8 +97,19 @@ impl SqlStore {
                     .await?
             }
             Dialect::Postgres => {
+                // One direct connection first: its error says why (refused, authentication, no
+                // such database); a pool's says only that it timed out, after 30 s.
+                let probe =
+                    AnyConnection::connect(url)
+                        .await
+                        .map_err(|e| StoreError::Unreachable {
+                            url: super::redacted(url),
+                            cause: e.to_string(),
+                        })?;
+                probe.close().await?;
                 AnyPoolOptions::new()
                     .max_connections(16)
+                    .acquire_timeout(std::time::Duration::from_secs(10))
                     .connect(url)
                     .await?
             }
