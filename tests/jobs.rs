@@ -9,7 +9,9 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{HttpServer, Workspace, post, raise_quotas, read, sh, tool};
+use common::{
+    HttpServer, WRITES_MODEL, Workspace, post, raise_quotas, read, sh, tool, wait_for_end,
+};
 use mlops_tools::jobs::JobState;
 use serde_json::{Value, json};
 
@@ -22,28 +24,6 @@ fn error_text(result: &Value) -> String {
     assert_eq!(result["isError"], true, "{result}");
     result["content"][0]["text"].as_str().unwrap().to_owned()
 }
-
-/// Calls get_job with the longest wait until the job ends.
-async fn wait_for_end(server: &HttpServer, token: &str, id: &str) -> Value {
-    for _ in 0..5 {
-        let view = tool(
-            server,
-            token,
-            "get_job",
-            json!({"job_id": id, "wait_seconds": 60}),
-        )
-        .await;
-        let state = structured(&view)["state"].as_str().unwrap().to_owned();
-        if state != "pending" && state != "running" {
-            return structured(&view).clone();
-        }
-    }
-    panic!("job {id} did not end");
-}
-
-/// A trainer script that follows the local backend's contract.
-const WRITES_MODEL: &str = "echo '{\"roc_auc\": 0.91}' > \"$MLOPS_OUTPUT_DIR/metrics.json\"; \
-                            echo weights > \"$MLOPS_OUTPUT_DIR/model.bin\"";
 
 #[tokio::test]
 async fn the_demo_retrains_for_real_and_registers_a_better_candidate() {
@@ -232,19 +212,7 @@ async fn a_hundred_concurrent_triggers_from_several_principals_create_one_job() 
 #[tokio::test]
 async fn kill_9_mid_job_then_restart_reconciles_without_a_second_start() {
     let ws = Workspace::demo();
-    let starts = ws.path().join("starts.txt");
-    let gate = common::gate(&ws);
-    ws.edit_retrain(|r| {
-        r.insert(
-            "command".into(),
-            sh(&format!(
-                "echo \"start $MLOPS_JOB_ID\" >> {starts}; echo before; \
-                 read _ < {gate}; echo after; {WRITES_MODEL}",
-                starts = starts.display(),
-                gate = gate.display()
-            )),
-        );
-    });
+    let (starts, gate) = common::gated_trainer(&ws);
     let mut first = HttpServer::start(&ws);
     let token = ws.token("crash-agent", "agent");
     let triggered = tool(

@@ -122,20 +122,7 @@ async fn a_job_of_a_killed_replica_is_taken_over_and_finished_by_the_other() {
     let Some(ws) = postgres_workspace().await else {
         return;
     };
-    let starts = ws.path().join("starts.txt");
-    let gate = common::gate(&ws);
-    ws.edit_retrain(|r| {
-        r.insert(
-            "command".into(),
-            sh(&format!(
-                "echo \"start $MLOPS_JOB_ID\" >> {starts}; echo before; read _ < {gate}; \
-                 echo after; echo '{{\"roc_auc\": 0.91}}' > \"$MLOPS_OUTPUT_DIR/metrics.json\"; \
-                 echo '{{}}' > \"$MLOPS_OUTPUT_DIR/model.json\"",
-                starts = starts.display(),
-                gate = gate.display()
-            )),
-        );
-    });
+    let (starts, gate) = common::gated_trainer(&ws);
     let mut a = HttpServer::start(&ws);
     let b = HttpServer::start(&ws);
     let token = ws.token("crash-agent", "agent");
@@ -157,20 +144,7 @@ async fn a_job_of_a_killed_replica_is_taken_over_and_finished_by_the_other() {
         std::time::Duration::from_secs(30),
     );
     common::open_gate(&gate).await;
-    let mut done = Value::Null;
-    for _ in 0..5 {
-        let view = tool(
-            &b,
-            &token,
-            "get_job",
-            json!({"job_id": id, "wait_seconds": 60}),
-        )
-        .await;
-        done = ok(&view).clone();
-        if done["state"] != "pending" && done["state"] != "running" {
-            break;
-        }
-    }
+    let done = common::wait_for_end(&b, &token, &id).await;
     assert_eq!(done["state"], "succeeded", "{done}");
     assert_eq!(done["produced_version"], "v2");
     assert_eq!(

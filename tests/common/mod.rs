@@ -528,3 +528,45 @@ pub async fn hundred_triggers(
     }
     (ids, created, tokens)
 }
+
+/// A trainer script that follows the local backend's contract.
+pub const WRITES_MODEL: &str = "echo '{\"roc_auc\": 0.91}' > \"$MLOPS_OUTPUT_DIR/metrics.json\"; \
+                                echo weights > \"$MLOPS_OUTPUT_DIR/model.bin\"";
+
+/// A trainer that records each start in `starts.txt`, prints `before`, blocks on a gate
+/// ([`gate`]) and then prints `after` and writes a model. Returns (the starts file, the gate).
+pub fn gated_trainer(ws: &Workspace) -> (PathBuf, PathBuf) {
+    let starts = ws.path().join("starts.txt");
+    let gate = gate(ws);
+    ws.edit_retrain(|r| {
+        r.insert(
+            "command".into(),
+            sh(&format!(
+                "echo \"start $MLOPS_JOB_ID\" >> {starts}; echo before; \
+                 read _ < {gate}; echo after; {WRITES_MODEL}",
+                starts = starts.display(),
+                gate = gate.display()
+            )),
+        );
+    });
+    (starts, gate)
+}
+
+/// Calls get_job with the longest wait until the job ends; its structured view.
+pub async fn wait_for_end(server: &HttpServer, token: &str, id: &str) -> Value {
+    for _ in 0..5 {
+        let view = tool(
+            server,
+            token,
+            "get_job",
+            json!({"job_id": id, "wait_seconds": 60}),
+        )
+        .await;
+        assert_eq!(view["isError"], false, "{view}");
+        let state = view["structuredContent"]["state"].as_str().unwrap();
+        if state != "pending" && state != "running" {
+            return view["structuredContent"].clone();
+        }
+    }
+    panic!("job {id} did not end");
+}
