@@ -8,7 +8,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::column::{Column, distinct_values, score};
-use super::select::{StatTest, benjamini_hochberg, dataset_drift, default_test};
+use super::select::{self, StatTest, benjamini_hochberg, dataset_drift, default_test};
 use super::source::{ColumnProfile, Table};
 use crate::model::FeatureKind;
 
@@ -159,7 +159,11 @@ fn feature(
     let (test, reason) = match options.stattest {
         Some(t) => (t, format!("{t}: requested")),
         None => {
-            let choice = default_test(kind, r.len(), distinct_values(r, c));
+            let choice = default_test(
+                kind,
+                r.len(),
+                distinct_values(r, c, select::ENOUGH_DISTINCT),
+            );
             (choice.test, choice.reason)
         }
     };

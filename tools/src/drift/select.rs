@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use super::column::Distinct;
 use crate::model::FeatureKind;
 
 /// A per-column drift test.
@@ -100,9 +101,13 @@ pub struct Choice {
     pub reason: String,
 }
 
+/// Above this many distinct values a numeric column gets a test for continuous data.
+pub const ENOUGH_DISTINCT: usize = 5;
+
 /// Evidently's `_get_default_stattest`: only the reference size and the number of distinct
 /// values (over both samples, after NaN removal) decide.
-pub fn default_test(kind: FeatureKind, n_ref: usize, n_unique: usize) -> Choice {
+pub fn default_test(kind: FeatureKind, n_ref: usize, unique: Distinct) -> Choice {
+    let n_unique = unique.lower();
     let small = n_ref <= 1000;
     let size = if small {
         format!("{n_ref} reference rows (≤ 1000)")
@@ -110,13 +115,13 @@ pub fn default_test(kind: FeatureKind, n_ref: usize, n_unique: usize) -> Choice 
         format!("{n_ref} reference rows (> 1000)")
     };
     let (test, values) = match (kind, n_unique) {
-        (FeatureKind::Numeric, u) if u > 5 => (
+        (FeatureKind::Numeric, u) if u > ENOUGH_DISTINCT => (
             if small {
                 StatTest::Ks
             } else {
                 StatTest::Wasserstein
             },
-            format!("numeric with {u} distinct values (> 5)"),
+            format!("numeric with {unique} distinct values (> {ENOUGH_DISTINCT})"),
         ),
         (FeatureKind::Numeric, u) if u >= 3 => (
             if small {
@@ -198,7 +203,7 @@ mod tests {
             (Categorical, 5000, 2, StatTest::Jensenshannon),
         ];
         for (kind, n_ref, unique, expected) in cases {
-            let choice = default_test(kind, n_ref, unique);
+            let choice = default_test(kind, n_ref, Distinct::Exactly(unique));
             assert_eq!(choice.test, expected, "{kind:?} {n_ref} {unique}");
             assert!(choice.reason.contains(&n_ref.to_string()));
         }

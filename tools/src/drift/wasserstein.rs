@@ -4,33 +4,40 @@
 /// W1 between two sorted samples: the area between their right-continuous ECDFs, summed over
 /// the gaps between consecutive pooled values (scipy sorts the pooled values; merging the two
 /// sorted samples gives the same sequence without a sort).
+///
+/// Over the gap after `p` the ECDFs are `i/n1` and `j/n2` (the values merged so far, which are
+/// exactly those up to `p`); their difference is summed as the integer `|i·n2 − j·n1|` and
+/// divided by `n1·n2` once at the end.
 pub fn distance(reference: &[f64], current: &[f64]) -> f64 {
-    let (n1, n2) = (reference.len() as f64, current.len() as f64);
+    let (n1, n2) = (reference.len(), current.len());
+    let (Some(&first_r), Some(&first_c)) = (reference.first(), current.first()) else {
+        return 0.0;
+    };
+    let gap =
+        |i: usize, j: usize| (i as i64 * n2 as i64 - j as i64 * n1 as i64).unsigned_abs() as f64;
     let (mut i, mut j) = (0, 0);
-    let mut previous: Option<f64> = None;
+    // Gaps between equal values are empty, so the smallest value can start the sum.
+    let mut previous = first_r.min(first_c);
     let mut total = 0.0;
-    while i < reference.len() || j < current.len() {
-        let from_reference =
-            j >= current.len() || (i < reference.len() && reference[i] <= current[j]);
-        let value = if from_reference {
-            reference[i]
-        } else {
-            current[j]
-        };
-        // Every value up to `previous` is counted once the merge moves past it.
-        if let Some(p) = previous
-            && value > p
-        {
-            total += (i as f64 / n1 - j as f64 / n2).abs() * (value - p);
-        }
-        if from_reference {
-            i += 1;
-        } else {
-            j += 1;
-        }
-        previous = Some(value);
+    // Without a branch on which side comes next (mispredicted half the time on mixed samples).
+    while let (Some(&x), Some(&y)) = (reference.get(i), current.get(j)) {
+        let from_reference = x <= y;
+        // `min` compiles to a select; an `if` here became a branch.
+        let value = x.min(y);
+        total += gap(i, j) * (value - previous);
+        previous = value;
+        i += usize::from(from_reference);
+        j += usize::from(!from_reference);
     }
-    total
+    for (k, &value) in reference.iter().enumerate().skip(i) {
+        total += gap(k, j) * (value - previous);
+        previous = value;
+    }
+    for (k, &value) in current.iter().enumerate().skip(j) {
+        total += gap(i, k) * (value - previous);
+        previous = value;
+    }
+    total / (n1 as f64 * n2 as f64)
 }
 
 /// Population standard deviation (numpy's default `ddof=0`).

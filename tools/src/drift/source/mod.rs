@@ -361,6 +361,25 @@ impl ColumnBuilder {
             Cell::Missing => self.missing += 1,
             Cell::Unsupported(what) => self.unsupported = Some(what),
             Cell::Raw(text) => {
+                // A category already counted is that category again (the key of a number is
+                // its value's text, which reads back as the same value).
+                if let Some(n) = self.text.as_mut().and_then(|t| t.get_mut(text)) {
+                    *n += 1;
+                    return Ok(());
+                }
+                // In a column of fractions most cells are fractions (an integer's value is the
+                // same read either way; -0 becomes 0 in the finished column).
+                if !self.integers
+                    && self.text.is_none()
+                    && let Ok(x) = text.parse::<f64>()
+                {
+                    if x.is_nan() {
+                        self.missing += 1;
+                    } else {
+                        self.float(x);
+                    }
+                    return Ok(());
+                }
                 // Numbers first (the common case); "nan" parses as NaN, which is missing.
                 let t = trimmed(text);
                 if let Some(i) = parse_integer(t) {
@@ -384,6 +403,58 @@ impl ColumnBuilder {
             Cell::Bool(b) => self.string(if b { "True" } else { "False" }, row)?,
         }
         Ok(())
+    }
+
+    /// True while the column holds numbers, some with a fraction: a cell that reads as a number
+    /// is then that number, with nothing to infer ([`Self::push_float`]).
+    #[inline]
+    pub fn takes_floats(&self) -> bool {
+        !self.integers
+            && self.text.is_none()
+            && self.unsupported.is_none()
+            && self.forced != Some(FeatureKind::Text)
+    }
+
+    /// A cell read as the number `x` in a column that [`Self::takes_floats`] (NaN is missing).
+    #[inline]
+    pub fn push_float(&mut self, x: f64) {
+        self.rows += 1;
+        if x.is_nan() {
+            self.missing += 1;
+        } else {
+            self.numbers.push(x);
+        }
+    }
+
+    /// True when a text cell is simply counted (not refused by a numeric column, and the column
+    /// is not ignored), so [`Self::push_text`] may take many at once.
+    pub fn counts_text(&self) -> bool {
+        self.forced.is_none() || self.forced == Some(FeatureKind::Categorical)
+    }
+
+    /// `n` cells holding the string `text` (of a typed source) in a column that
+    /// [`Self::counts_text`].
+    pub fn push_text(&mut self, text: &str, n: u64) {
+        self.rows += n as usize;
+        if self.unsupported.is_some() {
+            return;
+        }
+        let counts = self.text.get_or_insert_with(HashMap::default);
+        for x in self.numbers.drain(..) {
+            *counts.entry(number_text(x)).or_insert(0) += 1;
+        }
+        match counts.get_mut(text) {
+            Some(count) => *count += n,
+            None => {
+                counts.insert(text.to_owned(), n);
+            }
+        }
+    }
+
+    /// `n` missing cells.
+    pub fn push_missing(&mut self, n: usize) {
+        self.rows += n;
+        self.missing += n;
     }
 
     fn integer(&mut self, i: i64) {

@@ -8,11 +8,12 @@ use std::path::Path;
 
 use parquet::basic::{ConvertedType, LogicalType, Type as Physical};
 use parquet::column::reader::{ColumnReader, ColumnReaderImpl};
-use parquet::data_type::DataType;
+use parquet::data_type::{ByteArray, ByteArrayType, DataType};
 use parquet::file::reader::{FileReader, RowGroupReader, SerializedFileReader};
 use parquet::schema::types::ColumnDescriptor;
 
 use rayon::prelude::*;
+use rustc_hash::FxHashMap as HashMap;
 
 use super::{Cell, ColumnBuilder, ReadError, Schema, Table};
 
@@ -119,6 +120,9 @@ fn read_column(
         ColumnReader::BoolColumnReader(r) => {
             drain(r, max_def, builder, first_row, |x| Ok(Cell::Bool(*x)))
         }
+        ColumnReader::ByteArrayColumnReader(r) if builder.counts_text() => {
+            drain_text(r, max_def, builder, first_row)
+        }
         ColumnReader::ByteArrayColumnReader(r) => drain(r, max_def, builder, first_row, |x| {
             x.as_utf8()
                 .map(Cell::Str)
@@ -130,13 +134,13 @@ fn read_column(
     }
 }
 
-/// Reads every value of one column chunk into `builder`; nulls become missing cells.
-fn drain<T: DataType>(
+/// Reads a column chunk batch by batch: `each` gets the non-null values, the definition levels
+/// (nullable columns) and the number of rows before the batch.
+fn batches<T: DataType>(
     mut reader: ColumnReaderImpl<T>,
     max_def: i16,
-    builder: &mut ColumnBuilder,
     first_row: usize,
-    cell: impl Fn(&T::T) -> Result<Cell<'_>, String>,
+    mut each: impl FnMut(&[T::T], Option<&[i16]>, usize) -> Result<(), String>,
 ) -> Result<(), String> {
     let mut values: Vec<T::T> = Vec::with_capacity(BATCH);
     let mut defs: Vec<i16> = Vec::with_capacity(BATCH);
@@ -151,23 +155,81 @@ fn drain<T: DataType>(
         if records == 0 {
             return Ok(());
         }
-        if nullable {
-            let mut next = values.iter();
-            for &d in &defs {
-                row += 1;
-                let c = match (d == max_def).then(|| next.next()).flatten() {
-                    Some(v) => cell(v).map_err(|e| format!("row {row} {e}"))?,
-                    None => Cell::Missing,
-                };
-                builder.push(c, row)?;
+        each(&values, nullable.then_some(&defs[..]), row)?;
+        row += records;
+    }
+}
+
+/// Reads every value of one column chunk into `builder`; nulls become missing cells.
+fn drain<T: DataType>(
+    reader: ColumnReaderImpl<T>,
+    max_def: i16,
+    builder: &mut ColumnBuilder,
+    first_row: usize,
+    cell: impl Fn(&T::T) -> Result<Cell<'_>, String>,
+) -> Result<(), String> {
+    batches(reader, max_def, first_row, |values, defs, mut row| {
+        match defs {
+            Some(defs) => {
+                let mut next = values.iter();
+                for &d in defs {
+                    row += 1;
+                    let c = match (d == max_def).then(|| next.next()).flatten() {
+                        Some(v) => cell(v).map_err(|e| format!("row {row} {e}"))?,
+                        None => Cell::Missing,
+                    };
+                    builder.push(c, row)?;
+                }
             }
-        } else {
-            for v in &values {
-                row += 1;
-                builder.push(cell(v).map_err(|e| format!("row {row} {e}"))?, row)?;
+            None => {
+                for v in values {
+                    row += 1;
+                    builder.push(cell(v).map_err(|e| format!("row {row} {e}"))?, row)?;
+                }
             }
         }
-    }
+        Ok(())
+    })
+}
+
+/// Reads a column chunk of strings into a column that counts them. A dictionary-encoded chunk
+/// (the usual encoding of a category column) gives every occurrence of a value as a view of the
+/// same dictionary entry, so the values of a batch are first counted by where their bytes are;
+/// each distinct entry is then checked for UTF-8 and counted once per batch. (Within a batch
+/// every value is alive, so equal addresses and lengths mean equal bytes; values of a plain-
+/// encoded chunk simply all have their own.)
+fn drain_text(
+    reader: ColumnReaderImpl<ByteArrayType>,
+    max_def: i16,
+    builder: &mut ColumnBuilder,
+    first_row: usize,
+) -> Result<(), String> {
+    let mut seen: HashMap<(usize, usize), (usize, u64)> = HashMap::default();
+    batches(reader, max_def, first_row, |values, defs, row| {
+        seen.clear();
+        for (k, v) in values.iter().enumerate() {
+            let bytes: &[u8] = v.as_ref();
+            seen.entry((bytes.as_ptr() as usize, bytes.len()))
+                .or_insert((k, 0))
+                .1 += 1;
+        }
+        for &(k, n) in seen.values() {
+            let Some(Ok(text)) = values.get(k).map(ByteArray::as_utf8) else {
+                // The row of the k-th value: nulls have no value.
+                let at = defs
+                    .and_then(|d| d.iter().enumerate().filter(|(_, d)| **d == max_def).nth(k))
+                    .map_or(k, |(r, _)| r);
+                return Err(format!(
+                    "row {} holds bytes that are not UTF-8 text",
+                    row + at + 1
+                ));
+            };
+            builder.push_text(text, n);
+        }
+        let rows = defs.map_or(values.len(), <[i16]>::len);
+        builder.push_missing(rows - values.len());
+        Ok(())
+    })
 }
 
 #[cfg(test)]
@@ -175,7 +237,7 @@ fn drain<T: DataType>(
 mod tests {
     use std::sync::Arc;
 
-    use parquet::data_type::{ByteArray, ByteArrayType, DoubleType, Int64Type};
+    use parquet::data_type::{DoubleType, Int64Type};
     use parquet::file::properties::WriterProperties;
     use parquet::file::writer::SerializedFileWriter;
     use parquet::schema::parser::parse_message_type;
@@ -269,6 +331,64 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// One optional string column `s`; `None` cells are nulls.
+    fn write_strings(path: &Path, cells: &[Option<&[u8]>], dictionary: bool) {
+        let schema =
+            Arc::new(parse_message_type("message m { optional binary s (UTF8); }").unwrap());
+        let props = WriterProperties::builder()
+            .set_dictionary_enabled(dictionary)
+            .build();
+        let mut w = SerializedFileWriter::new(File::create(path).unwrap(), schema, Arc::new(props))
+            .unwrap();
+        let mut g = w.next_row_group().unwrap();
+        let defs: Vec<i16> = cells.iter().map(|c| i16::from(c.is_some())).collect();
+        let values: Vec<ByteArray> = cells
+            .iter()
+            .flatten()
+            .map(|b| ByteArray::from(*b))
+            .collect();
+        let mut col = g.next_column().unwrap().unwrap();
+        col.typed::<ByteArrayType>()
+            .write_batch(&values, Some(&defs), None)
+            .unwrap();
+        col.close().unwrap();
+        g.close().unwrap();
+        w.close().unwrap();
+    }
+
+    #[test]
+    fn strings_are_counted_alike_with_and_without_a_dictionary() {
+        let dir = tempfile::tempdir().unwrap();
+        let words: [&[u8]; 4] = [b"red", b"green", b"blue", b"\xc3\xa9t\xc3\xa9"];
+        let cells: Vec<Option<&[u8]>> = (0..150_000)
+            .map(|i| (i % 7 != 0).then(|| words[(i * i) % 4]))
+            .collect();
+        let mut expected = crate::drift::Counts::new();
+        for w in cells.iter().flatten() {
+            *expected
+                .entry(String::from_utf8(w.to_vec()).unwrap())
+                .or_insert(0) += 1;
+        }
+        let mut profiles = Vec::new();
+        for dictionary in [true, false] {
+            let p = dir.path().join(format!("s{dictionary}.parquet"));
+            write_strings(&p, &cells, dictionary);
+            let t = read(&p, &Schema::new()).unwrap();
+            let s = t.column("s").unwrap().clone();
+            assert_eq!((t.rows, s.missing), (150_000, 150_000 / 7 + 1));
+            assert_eq!(s.column, Column::Categorical(expected.clone()));
+            profiles.push(s);
+        }
+        assert_eq!(profiles[0], profiles[1]);
+        // Bytes that are not UTF-8 are refused with their row (nulls counted).
+        let mut bad = cells[..20].to_vec();
+        bad[15] = Some(b"\xff\xfe");
+        let p = dir.path().join("bad.parquet");
+        write_strings(&p, &bad, true);
+        let e = read(&p, &Schema::new()).unwrap_err().to_string();
+        assert!(e.contains("row 16") && e.contains("UTF-8"), "{e}");
     }
 
     #[test]
