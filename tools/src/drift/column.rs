@@ -113,9 +113,7 @@ impl std::fmt::Display for Distinct {
 pub fn distinct_values(reference: &Column, current: &Column, enough: usize) -> Distinct {
     match (reference, current) {
         (Column::Numeric(a), Column::Numeric(b)) => {
-            let own = |v: &[f64]| {
-                usize::from(!v.is_empty()) + v.windows(2).filter(|w| w[0] != w[1]).count()
-            };
+            let own = |v: &[f64]| v.chunk_by(|x, y| x == y).count();
             let most = own(a).max(own(b));
             if most > enough {
                 return Distinct::AtLeast(most);

@@ -439,16 +439,7 @@ impl ColumnBuilder {
         if self.unsupported.is_some() {
             return;
         }
-        let counts = self.text.get_or_insert_with(HashMap::default);
-        for x in self.numbers.drain(..) {
-            *counts.entry(number_text(x)).or_insert(0) += 1;
-        }
-        match counts.get_mut(text) {
-            Some(count) => *count += n,
-            None => {
-                counts.insert(text.to_owned(), n);
-            }
-        }
+        self.count_text(text, n);
     }
 
     /// `n` missing cells.
@@ -490,21 +481,24 @@ impl ColumnBuilder {
                 self.name
             ));
         }
+        self.count_text(s, 1);
+        Ok(())
+    }
+
+    /// Counts `n` cells of the category `s`.
+    fn count_text(&mut self, s: &str, n: u64) {
         let text = self.text.get_or_insert_with(HashMap::default);
-        if !self.numbers.is_empty() {
-            // A column of numbers that turns out to hold text: its numbers become categories
-            // (by their value's text; pandas would keep the text as written).
-            for x in self.numbers.drain(..) {
-                *text.entry(number_text(x)).or_insert(0) += 1;
-            }
+        // A column of numbers that turns out to hold text: its numbers become categories (by
+        // their value's text; pandas would keep the text as written).
+        for x in self.numbers.drain(..) {
+            *text.entry(number_text(x)).or_insert(0) += 1;
         }
         match text.get_mut(s) {
-            Some(n) => *n += 1,
+            Some(count) => *count += n,
             None => {
-                text.insert(s.to_owned(), 1);
+                text.insert(s.to_owned(), n);
             }
         }
-        Ok(())
     }
 
     /// The profile. `rows` pads a column that some rows lacked (JSON lines) with missing cells.
