@@ -22,7 +22,7 @@ fn check(cache: &ProfileCache, reference: &Path, current: &Path) -> (f64, Lookup
         (r, c.join().unwrap())
     });
     let (r, lookup) = r;
-    let r = source::align(&r, &c, Some(reference)).unwrap();
+    let r = source::align_shared(r, &c, Some(reference)).unwrap();
     let report = report::compare(&r, &c, &Options::default());
     (
         started.elapsed().as_secs_f64(),

@@ -149,7 +149,7 @@ fn load_pair(
     reference: &Sample,
     current: &Sample,
     schema: &Schema,
-) -> Result<(Table, Table, Lookup), CheckDriftError> {
+) -> Result<(Arc<Table>, Table, Lookup), CheckDriftError> {
     let bad = CheckDriftError::BadInput;
     let read_current = || match current {
         Sample::File(path) => source::read(path, schema).map_err(|e| e.to_string()),
@@ -173,7 +173,7 @@ fn load_pair(
         Sample::File(p) => Some(p.as_path()),
         Sample::Rows(..) => None,
     };
-    let r = source::align(&r, &c, path).map_err(|e| bad(e.to_string()))?;
+    let r = source::align_shared(r, &c, path).map_err(|e| bad(e.to_string()))?;
     Ok((r, c, lookup))
 }
 
@@ -266,7 +266,10 @@ pub async fn check_drift(
             .await
             .map_err(|e| CheckDriftError::BadInput(format!("the drift check stopped: {e}")))??;
     // A declared feature absent from a file is a broken data set-up, not drift.
-    for (table, source) in [(&reference, &reference_source), (&current, &current_source)] {
+    for (table, source) in [
+        (&*reference, &reference_source),
+        (&current, &current_source),
+    ] {
         if let Some(missing) = declared.iter().find(|f| table.column(f).is_none()) {
             let has: Vec<&str> = table.columns.iter().map(|(n, _)| n.as_str()).collect();
             return Err(CheckDriftError::BadInput(format!(

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::io::Read;
 use std::path::Path;
 
-use super::{Cell, ReadError, Schema, Table, TableBuilder};
+use super::{Cell, ReadError, Schema, Table, TableBuilder, short_cells};
 
 /// Bytes the plain reader takes from the file at a time.
 const BLOCK: usize = 1 << 20;
@@ -142,6 +142,27 @@ fn plain_rows(text: &str, table: &mut TableBuilder, crlf: bool) -> bool {
                     continue;
                 }
             }
+            // A short cell of a column of categories: counted at once when it is a category
+            // seen before, else learned after the push below.
+            let mut short = None;
+            if builder.counts_categories()
+                && let Some((key, len, end)) = short_cells::split(rest)
+            {
+                let skip = match end {
+                    b',' if !last => 1,
+                    b'\n' if last => 1,
+                    // Every `\r` is followed by `\n` in a file read as `crlf`.
+                    b'\r' if last && crlf => 2,
+                    _ => 0,
+                };
+                if skip > 0 {
+                    if builder.push_known(key) {
+                        at += len + skip;
+                        continue;
+                    }
+                    short = Some((key, len));
+                }
+            }
             let end = match last {
                 true => memchr::memchr(b'\n', rest),
                 false => memchr::memchr2(b',', b'\n', rest),
@@ -163,6 +184,11 @@ fn plain_rows(text: &str, table: &mut TableBuilder, crlf: bool) -> bool {
             }
             if builder.push(Cell::Raw(cell), row).is_err() {
                 return false;
+            }
+            if let Some((key, len)) = short
+                && len == cell.len()
+            {
+                builder.learn(cell, key);
             }
             at += end + 1;
         }
@@ -318,6 +344,52 @@ mod tests {
         }
         let bad_utf8 = b"a,b\n1,\xff\n";
         assert_eq!(read_plain(&bad_utf8[..], &schema, BLOCK).unwrap(), None);
+    }
+
+    /// Short category cells, counted without a scan once seen, in any column position, with
+    /// both line ends, and with cells that look like numbers or missing markers.
+    #[test]
+    fn short_categories_count_as_the_general_reader_counts_them() {
+        let cells = [
+            "a",
+            "bb",
+            "level_13",
+            "fifteen_bytes__",
+            "sixteen_bytes___",
+            "1",
+            "01",
+            "1.0",
+            "NA",
+            "",
+            " x",
+            "\u{e9}t\u{e9}",
+            "level_13 ",
+            "-0",
+            "nan",
+        ];
+        for crlf in [false, true] {
+            let end = if crlf { "\r\n" } else { "\n" };
+            let mut text = format!("x,c,y,last{end}");
+            for i in 0..400_usize {
+                let pick = |k: usize| cells[(i * 7 + k * 3 + i / 5) % cells.len()];
+                let row = format!("{}.5,{},{},{}{end}", i, pick(0), pick(1), pick(2));
+                text.push_str(&row);
+            }
+            for schema in [
+                Schema::new(),
+                Schema::from([
+                    ("c".to_owned(), FeatureKind::Categorical),
+                    ("last".to_owned(), FeatureKind::Categorical),
+                ]),
+            ] {
+                let table = same_as_general(&text, &schema).unwrap();
+                let column = &table.column("c").unwrap().column;
+                let crate::drift::column::Column::Categorical(counts) = column else {
+                    unreachable!("{column:?}")
+                };
+                assert!(counts.values().sum::<u64>() > 300, "{counts:?}");
+            }
+        }
     }
 
     proptest::proptest! {

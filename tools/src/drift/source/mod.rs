@@ -12,16 +12,19 @@
 pub mod csv;
 pub mod jsonl;
 pub mod parquet;
+pub mod short_cells;
 
 use std::collections::BTreeMap;
 
 use rayon::prelude::*;
 use rustc_hash::FxHashMap as HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use super::column::Column;
 use super::{Counts, NumKey};
 use crate::model::FeatureKind;
+use short_cells::{ShortCells, ShortKey};
 
 /// Evidently's `INTEGER_CARDINALITY_LIMIT`.
 pub const INTEGER_AS_CATEGORY: usize = 10;
@@ -207,16 +210,34 @@ pub fn read_pair(
     });
     let r = r.map_err(|_| ReadError::new(reference.display().to_string(), "the reader stopped"))?;
     let (r, c) = (r?, c?);
-    Ok((align(&r, &c, Some(reference))?, c))
+    Ok((align(r, &c, Some(reference))?, c))
 }
 
-/// The reference with each column coerced to the current data's type. When a column the current
-/// data makes numeric holds text in the reference, that is an error; a reference file (`path`)
-/// is read again with the current data's types so the error names the row.
-pub fn align(reference: &Table, current: &Table, path: Option<&Path>) -> Result<Table, ReadError> {
+/// [`align`] for a shared (cached) reference: the same table when no column changes type, so a
+/// cached profile is not copied.
+pub fn align_shared(
+    reference: Arc<Table>,
+    current: &Table,
+    path: Option<&Path>,
+) -> Result<Arc<Table>, ReadError> {
+    let changes = reference
+        .columns
+        .iter()
+        .any(|(name, col)| current.column(name).is_some_and(|c| c.kind != col.kind));
+    match changes {
+        true => Ok(Arc::new(align(Table::clone(&reference), current, path)?)),
+        false => Ok(reference),
+    }
+}
+
+/// The reference with each column coerced to the current data's type (the others are moved,
+/// not copied). When a column the current data makes numeric holds text in the reference, that
+/// is an error; a reference file (`path`) is read again with the current data's types so the
+/// error names the row.
+pub fn align(reference: Table, current: &Table, path: Option<&Path>) -> Result<Table, ReadError> {
     let mut columns = Vec::with_capacity(reference.columns.len());
-    for (name, col) in &reference.columns {
-        let coerced = match current.column(name) {
+    for (name, col) in reference.columns {
+        let coerced = match current.column(&name) {
             Some(c) if c.kind != col.kind => {
                 let text_as_number =
                     c.kind == FeatureKind::Numeric && col.kind == FeatureKind::Text;
@@ -236,9 +257,9 @@ pub fn align(reference: &Table, current: &Table, path: Option<&Path>) -> Result<
                     },
                 }
             }
-            _ => col.clone(),
+            _ => col,
         };
-        columns.push((name.clone(), coerced));
+        columns.push((name, coerced));
     }
     Ok(Table {
         rows: reference.rows,
@@ -321,6 +342,8 @@ pub struct ColumnBuilder {
     small_ints: Option<Vec<(i64, u64)>>,
     /// Category counts, once the column holds text (or is declared categorical).
     text: Option<HashMap<String, u64>>,
+    /// More counts of short categories of `text` (a fast path for CSV cells).
+    short: Option<ShortCells>,
     unsupported: Option<&'static str>,
 }
 
@@ -335,6 +358,7 @@ impl ColumnBuilder {
             integers: true,
             small_ints: Some(Vec::new()),
             text: matches!(forced, Some(FeatureKind::Categorical)).then(HashMap::default),
+            short: None,
             unsupported: None,
         }
     }
@@ -426,6 +450,36 @@ impl ColumnBuilder {
         }
     }
 
+    /// True while the column counts categories: a cell that is a category already counted is
+    /// that category again, with nothing to infer ([`Self::push_known`]).
+    #[inline]
+    pub fn counts_categories(&self) -> bool {
+        self.text.is_some() && self.unsupported.is_none() && self.forced != Some(FeatureKind::Text)
+    }
+
+    /// A cell with the short `key`, in a column that [`Self::counts_categories`]: counted when it
+    /// is a category [`Self::learn`]ed before; false (nothing counted) when the cell must be
+    /// pushed.
+    #[inline]
+    pub fn push_known(&mut self, key: ShortKey) -> bool {
+        let known = self.short.as_mut().is_some_and(|s| s.count(key));
+        self.rows += usize::from(known);
+        known
+    }
+
+    /// After `cell` (with the short `key`) was pushed: when the column counted it as a category
+    /// of that text, later cells of it may be counted by [`Self::push_known`].
+    pub fn learn(&mut self, cell: &str, key: ShortKey) {
+        if !self.counts_categories() || self.short.as_ref().is_some_and(|s| !s.has_room_for(key)) {
+            return;
+        }
+        if self.text.as_ref().is_some_and(|t| t.contains_key(cell)) {
+            self.short
+                .get_or_insert_with(ShortCells::default)
+                .learn(key);
+        }
+    }
+
     /// True when a text cell is simply counted (not refused by a numeric column, and the column
     /// is not ignored), so [`Self::push_text`] may take many at once.
     pub fn counts_text(&self) -> bool {
@@ -504,6 +558,11 @@ impl ColumnBuilder {
     /// The profile. `rows` pads a column that some rows lacked (JSON lines) with missing cells.
     pub fn finish(mut self, rows: usize) -> ColumnProfile {
         self.missing += rows.saturating_sub(self.rows);
+        if let (Some(text), Some(short)) = (&mut self.text, &mut self.short) {
+            for (category, n) in short.drain() {
+                *text.entry(category).or_insert(0) += n;
+            }
+        }
         let integer = self.text.is_none() && self.integers && self.missing == 0;
         let mut profile = ColumnProfile {
             kind: FeatureKind::Numeric,
@@ -677,6 +736,27 @@ mod tests {
             e.contains("`amount`") && e.contains("row 3") && e.contains("lots"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_shared_reference_is_copied_only_when_a_column_changes_type() {
+        let table = |text: &str| csv::read_from(text.as_bytes(), &Schema::new()).unwrap();
+        let many: String = (0..20).map(|i| format!("{i},a\n")).collect();
+        let reference = Arc::new(table(&format!("x,c\n{many}")));
+        let same = table(&format!("x,c\n{many}"));
+        let kept = align_shared(reference.clone(), &same, None).unwrap();
+        assert!(Arc::ptr_eq(&kept, &reference));
+        // Few integers in the current data: categories there, so in the reference too.
+        let few = table("x,c\n1,a\n2,b\n1,a\n");
+        let aligned = align_shared(reference.clone(), &few, None).unwrap();
+        assert!(!Arc::ptr_eq(&aligned, &reference));
+        let x = aligned.column("x").unwrap();
+        assert_eq!(x.kind, FeatureKind::Categorical);
+        assert_eq!(reference.column("x").unwrap().kind, FeatureKind::Numeric);
+        // Text in the reference where the current data has numbers: the error says so.
+        let words = Arc::new(table("x,c\nlow,a\nhigh,a\nlow,b\n"));
+        let err = align_shared(words, &same, None).unwrap_err().to_string();
+        assert!(err.contains("column `x` is numeric"), "{err}");
     }
 
     #[test]
