@@ -103,8 +103,9 @@ fn read_plain(
 ///
 /// A cell of a column of fractions is read by fast-float's partial parser, which stops at the
 /// end of the number: when the next byte ends the cell, the cell is that number and its end was
-/// found without a separate scan. Every other cell is delimited with memchr and given to its
-/// column's type inference as text.
+/// found without a separate scan. A short cell of a column of categories that is a category
+/// the column has counted before is counted at once ([`short_cells`]). Every other cell is
+/// delimited with memchr and given to its column's type inference as text.
 fn plain_rows(text: &str, table: &mut TableBuilder, crlf: bool) -> bool {
     let bytes = text.as_bytes();
     let width = table.columns.len();
