@@ -54,6 +54,9 @@ pub fn router(app: App, resource: &str, shutdown: &CancellationToken) -> Router 
     let mcp_config = StreamableHttpServerConfig::default()
         // Stateless: any replica can answer any request, legacy `initialize` clients included.
         .with_legacy_session_mode(false)
+        // A call that only answers gets one `application/json` body; one that sends progress or
+        // other messages first (get_job waiting) is streamed as SSE, as the spec allows.
+        .with_json_response(true)
         .with_allowed_hosts(cfg.allowed_hosts.clone())
         .with_allowed_origins(cfg.allowed_origins.clone())
         // An empty origin list must not mean "no check".

@@ -99,23 +99,19 @@ pub async fn list_models(
 ) -> Result<ListModelsOutput, StoreError> {
     let needle = input.name_contains.as_deref().map(str::to_lowercase);
     let mut models = Vec::new();
-    let all = store.list_models().await?;
+    let all = store.model_overviews().await?;
     let visible = all
         .iter()
-        .filter(|m| principal.may_access_model(&m.spec.name))
-        .filter(|m| {
+        .filter(|o| principal.may_access_model(&o.record.spec.name))
+        .filter(|o| {
             needle
                 .as_deref()
-                .is_none_or(|n| m.spec.name.to_lowercase().contains(n))
+                .is_none_or(|n| o.record.spec.name.to_lowercase().contains(n))
         });
-    for m in visible {
-        let mut summary = summarize(m);
-        if let Some(job) = store
-            .list_jobs(Some(&m.spec.name), 1)
-            .await?
-            .into_iter()
-            .find(|j| j.state.is_active())
-        {
+    let now = Utc::now();
+    for o in visible {
+        let mut summary = summarize(&o.record);
+        if let Some(job) = &o.active_job {
             summary.next_step = format!(
                 "Retraining job {} is {}; call get_job with job_id \"{}\" and wait_seconds 60.",
                 job.id,
@@ -123,41 +119,33 @@ pub async fn list_models(
                 job.id
             );
             summary.active_job = Some(ActiveJob {
-                job_id: job.id,
+                job_id: job.id.clone(),
                 state: job.state.as_str().to_owned(),
                 started_at: job.started_at.unwrap_or(job.created_at),
             });
         }
-        if let Some(last) = store.last_drift_report(&m.spec.name).await? {
-            let o = last.output;
+        if let Some(last) = &o.last_drift {
+            let o = &last.output;
             summary.last_drift = Some(DriftVerdict {
-                report_id: o.report_id,
+                report_id: o.report_id.clone(),
                 dataset_drift: o.report.dataset_drift,
                 drifted_share: o.report.drifted_share,
                 recommended_action: o.recommended_action.as_str().to_owned(),
                 checked_at: o.checked_at,
             });
         }
-        let now = Utc::now();
-        if let Some(p) = store
-            .list_promotions(
-                Some(crate::promotion::PromotionState::PendingApproval),
-                1000,
-            )
-            .await?
-            .into_iter()
-            .find(|p| {
-                p.model == m.spec.name
-                    && p.effective_state(now) == crate::promotion::PromotionState::PendingApproval
-            })
+        if let Some(p) = o
+            .pending
+            .iter()
+            .find(|p| p.effective_state(now) == crate::promotion::PromotionState::PendingApproval)
         {
             summary.next_step = format!(
                 "Promotion of {} is waiting for a human decision (request {}); check it with get_promotion.",
                 p.candidate_version, p.id
             );
             summary.pending_promotion = Some(PendingPromotion {
-                request_id: p.id,
-                candidate_version: p.candidate_version,
+                request_id: p.id.clone(),
+                candidate_version: p.candidate_version.clone(),
                 expires_at: p.expires_at,
             });
         }

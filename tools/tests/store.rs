@@ -434,6 +434,71 @@ async fn job_counts_and_readiness_come_from_the_database() {
     );
 }
 
+/// `list_models` reads the overviews from memory until a committed change to what they show —
+/// by this store or by another process on the same database — moves the store's generation.
+#[tokio::test]
+async fn overviews_are_served_from_memory_until_any_writer_changes_what_they_show() {
+    let db = common::TestDb::new().await;
+    let a = open_store(&db).await;
+    // Another process: its own connections to the same database.
+    let b = db.open().await;
+    let first = a.model_overviews().await.unwrap();
+    assert_eq!(first.len(), 1);
+    assert!(first[0].record.aliased(CHAMPION).is_none());
+    let again = a.model_overviews().await.unwrap();
+    assert!(
+        std::sync::Arc::ptr_eq(&first, &again),
+        "read again though nothing changed"
+    );
+
+    b.register_version(&version("m", "v1", 0.8)).await.unwrap();
+    b.set_alias("m", CHAMPION, "v1", "alice", "first")
+        .await
+        .unwrap();
+    let seen = a.model_overviews().await.unwrap();
+    assert_eq!(seen[0].record.aliased(CHAMPION).unwrap().version, "v1");
+
+    let Admission::New(job) = create(&b, &new_job("m", None), &loose(), 10).await else {
+        panic!("not created")
+    };
+    let seen = a.model_overviews().await.unwrap();
+    assert_eq!(seen[0].active_job.as_ref().map(|j| &j.id), Some(&job.id));
+
+    // Progress is not part of the overview: it leaves the copy in memory alone.
+    let progress = JobUpdate {
+        progress: Some(0.5),
+        message: Some("epoch 5".into()),
+        ..JobUpdate::default()
+    };
+    b.update_job(&job.id, &progress).await.unwrap();
+    assert!(std::sync::Arc::ptr_eq(
+        &seen,
+        &a.model_overviews().await.unwrap()
+    ));
+
+    b.update_job(&job.id, &to(JobState::Running)).await.unwrap();
+    let seen = a.model_overviews().await.unwrap();
+    let running = seen[0].active_job.as_ref().unwrap();
+    assert_eq!(running.state, JobState::Running);
+    assert!(running.started_at.is_some());
+
+    b.finish_job(&job.id, &to(JobState::Failed), None)
+        .await
+        .unwrap();
+    assert!(a.model_overviews().await.unwrap()[0].active_job.is_none());
+
+    // Through this store too.
+    a.sync_model(&spec("n")).await.unwrap();
+    let names: Vec<String> = a
+        .model_overviews()
+        .await
+        .unwrap()
+        .iter()
+        .map(|o| o.record.spec.name.clone())
+        .collect();
+    assert_eq!(names, ["m", "n"]);
+}
+
 #[tokio::test]
 async fn an_unreachable_postgres_is_named_with_the_cause_and_without_the_password() {
     // Nothing listens on port 1 of loopback: the connection is refused at once.

@@ -74,6 +74,46 @@ async fn concurrent_writes_form_one_verifiable_chain() {
     assert_eq!(store.trace("t3").await.unwrap().len(), 25);
 }
 
+/// Two processes append to one chain (each its own connections and writer, as two replicas or
+/// the server and the CLI): neither forks it nor loses an event, whichever head each saw last.
+#[tokio::test]
+async fn two_processes_writing_at_once_form_one_chain() {
+    let (db, a) = store().await;
+    let b = Arc::new(db.open().await);
+    tokio::join!(fill(a.clone(), 8, 40), fill(b.clone(), 8, 40));
+    // And once more each, after the other moved the head.
+    fill(a.clone(), 1, 3).await;
+    fill(b, 1, 3).await;
+    let report = verify_chain(a.as_ref()).await.unwrap();
+    assert!(report.is_intact(), "{report:?}");
+    assert_eq!(report.events, 646);
+}
+
+/// A batch larger than one INSERT statement takes is stored whole, in order.
+#[tokio::test]
+async fn a_batch_of_more_events_than_one_statement_holds_is_stored_in_order() {
+    let (_db, store) = store().await;
+    let events: Vec<NewTraceEvent> = (0..1200)
+        .map(|i| {
+            NewTraceEvent::new(
+                format!("t{i}"),
+                "p",
+                "list_models",
+                &json!({ "i": i }),
+                Outcome::Ok,
+                "completed",
+                1,
+            )
+        })
+        .collect();
+    let stored = store.append_traces(&events).await.unwrap();
+    assert_eq!(stored.len(), 1200);
+    let report = verify_chain(store.as_ref()).await.unwrap();
+    assert!(report.is_intact(), "{report:?}");
+    assert_eq!(report.events, 1200);
+    assert_eq!(store.trace("t1199").await.unwrap()[0].seq, 1200);
+}
+
 #[tokio::test]
 async fn editing_one_event_breaks_verification_there() {
     let (_dir, store) = store().await;

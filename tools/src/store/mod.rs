@@ -66,6 +66,19 @@ impl ModelRecord {
     }
 }
 
+/// What `list_models` shows of one model, read together: the record, the job in progress, the
+/// newest drift report and the promotions waiting for a decision.
+#[derive(Debug, Clone)]
+pub struct ModelOverview {
+    pub record: ModelRecord,
+    /// The model's newest job, if it has not finished.
+    pub active_job: Option<crate::jobs::Job>,
+    pub last_drift: Option<StoredDriftReport>,
+    /// Requests in state `pending_approval`; whether one has expired since depends on the time
+    /// of reading (`Promotion::effective_state`).
+    pub pending: Vec<crate::promotion::Promotion>,
+}
+
 /// Everything the server persists.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -95,6 +108,10 @@ pub trait Store: Send + Sync + 'static {
     /// The newest drift report of a model, or `None`.
     async fn last_drift_report(&self, model: &str)
     -> Result<Option<StoredDriftReport>, StoreError>;
+    /// Every model's overview, sorted by name. Unchanged data is served from memory: the store
+    /// checks one counter that every committed change to these rows moves forward, whichever
+    /// process made it.
+    async fn model_overviews(&self) -> Result<std::sync::Arc<Vec<ModelOverview>>, StoreError>;
     /// Appends events to the hash chain in one transaction (group commit), in order.
     /// Stores ingested rows of `model` in one transaction (all or none); returns how many.
     async fn insert_records(

@@ -5,13 +5,15 @@
 //! ([`SqlStore::write_tx`]).
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::any::AnyPoolOptions;
 use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor, FromRow, Row, Transaction};
 
-use super::{ModelRecord, Store, StoreError};
+use super::{ModelOverview, ModelRecord, Store, StoreError};
 use crate::check_drift::StoredDriftReport;
 use crate::jobs::limits::{self, History};
 use crate::jobs::{
@@ -37,6 +39,12 @@ static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations
 /// enforced, and a writer waits up to 10 s for the lock.
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
+
+/// Columns of a trace event row, and rows per `INSERT`: 512 × 11 parameters stay within
+/// SQLite's (32,766) and PostgreSQL's (65,535) limits, and a group commit of the trace writer
+/// (at most 512 events) is one statement.
+const TRACE_COLUMNS: usize = 11;
+const TRACE_ROWS_PER_INSERT: usize = 512;
 
 /// The PostgreSQL advisory lock every writing transaction takes (see [`SqlStore::write_tx`]).
 const WRITE_LOCK: i64 = 0x6d6c_6f70_735f_6d63; // "mlops_mc"
@@ -70,11 +78,47 @@ impl Dialect {
     }
 }
 
+/// Overviews as read at a store generation.
+type CachedOverviews = (i64, Arc<Vec<ModelOverview>>);
+
+/// Reads of the store generation (see migration 0011), one at a time: a caller takes the value of
+/// a read that started after it arrived — that read saw every change committed before the caller
+/// asked — or starts one. Under load many callers share one round trip to the database.
+#[derive(Debug, Default)]
+struct GenerationReads {
+    /// Callers so far.
+    arrivals: AtomicU64,
+    /// The last read: how many callers had arrived when it started, and what it read.
+    last: tokio::sync::Mutex<(u64, i64)>,
+}
+
+impl GenerationReads {
+    async fn read(&self, pool: &AnyPool) -> Result<i64, StoreError> {
+        let ticket = self.arrivals.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut last = self.last.lock().await;
+        if last.0 >= ticket {
+            return Ok(last.1);
+        }
+        let covers = self.arrivals.load(Ordering::SeqCst);
+        let n = sqlx::query_scalar("SELECT n FROM store_generation WHERE id = 1")
+            .fetch_one(pool)
+            .await?;
+        *last = (covers, n);
+        Ok(n)
+    }
+}
+
 /// The SQL implementation of [`Store`], on SQLite or PostgreSQL.
 #[derive(Debug, Clone)]
 pub struct SqlStore {
     pool: AnyPool,
     dialect: Dialect,
+    /// The last overviews read, with the store generation they were read at.
+    overviews: Arc<Mutex<Option<CachedOverviews>>>,
+    /// Reads of the store generation, shared by the callers waiting for one.
+    generation: Arc<GenerationReads>,
+    /// The trace chain's head (sequence number, hash) as this process last wrote it.
+    trace_head: Arc<Mutex<Option<(i64, String)>>>,
 }
 
 impl SqlStore {
@@ -87,6 +131,9 @@ impl SqlStore {
             Dialect::Sqlite => {
                 AnyPoolOptions::new()
                     .max_connections(8)
+                    // A connection to a local file does not go stale; pinging it before every
+                    // use would double the round trips to its worker thread.
+                    .test_before_acquire(false)
                     .after_connect(|conn, _| {
                         Box::pin(async move {
                             conn.execute(SQLITE_PRAGMAS).await?;
@@ -115,7 +162,13 @@ impl SqlStore {
             }
         };
         dialect.migrator().run(&pool).await?;
-        Ok(Self { pool, dialect })
+        Ok(Self {
+            pool,
+            dialect,
+            overviews: Arc::default(),
+            generation: Arc::default(),
+            trace_head: Arc::default(),
+        })
     }
 
     /// The underlying pool (tests use it to tamper with rows).
@@ -189,45 +242,86 @@ impl SqlStore {
         })
     }
 
+    /// Reads every model's overview afresh.
+    async fn read_overviews(&self) -> Result<Vec<ModelOverview>, StoreError> {
+        let records = self.list_models().await?;
+        let mut pending = self
+            .list_promotions(Some(PromotionState::PendingApproval), u32::MAX)
+            .await?;
+        let mut out = Vec::with_capacity(records.len());
+        for record in records {
+            let name = &record.spec.name;
+            let active_job = self
+                .list_jobs(Some(name), 1)
+                .await?
+                .into_iter()
+                .find(|j| j.state.is_active());
+            let last_drift = self.last_drift_report(name).await?;
+            let (mine, others) = pending.into_iter().partition(|p| p.model == *name);
+            pending = others;
+            out.push(ModelOverview {
+                record,
+                active_job,
+                last_drift,
+                pending: mine,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Appends `events` after the head read under the write lock.
     async fn try_append(&self, events: &[NewTraceEvent]) -> Result<Vec<TraceEvent>, StoreError> {
         let mut tx = self.write_tx().await?;
         let head = sqlx::query("SELECT seq, hash FROM trace_events ORDER BY seq DESC LIMIT 1")
             .fetch_optional(&mut *tx)
             .await?;
-        let (mut seq, mut prev) = match head {
+        let head = match head {
             Some(row) => (
                 row.try_get::<i64, _>("seq")?,
                 row.try_get::<String, _>("hash")?,
             ),
             None => (0, GENESIS_HASH.to_owned()),
         };
-        let mut stored = Vec::with_capacity(events.len());
-        for event in events {
-            seq += 1;
-            let e = trace::chain(event, seq, &prev);
-            sqlx::query(
-                "INSERT INTO trace_events (seq, trace_id, at, principal, action, arguments, \
-                 outcome, rationale, duration_us, prev_hash, hash) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            )
-            .bind(e.seq)
-            .bind(&e.trace_id)
-            .bind(&e.at)
-            .bind(&e.principal)
-            .bind(&e.action)
-            .bind(&e.arguments)
-            .bind(e.outcome.as_str())
-            .bind(&e.rationale)
-            .bind(e.duration_us)
-            .bind(&e.prev_hash)
-            .bind(&e.hash)
-            .execute(&mut *tx)
-            .await?;
-            prev = e.hash.clone();
-            stored.push(e);
+        let stored = chained(events, head);
+        for chunk in stored.chunks(TRACE_ROWS_PER_INSERT) {
+            insert_traces(&mut tx, self.dialect, chunk).await?;
         }
         tx.commit().await?;
         Ok(stored)
+    }
+
+    /// SQLite: appends `events` after the head this process wrote last, in one autocommitted
+    /// statement, without a transaction or a read. `None` when that head is unknown or no longer
+    /// the head (someone else appended: the primary key refuses the sequence number), or the
+    /// batch needs more than one statement; the caller then takes the locked path.
+    async fn append_after_known_head(
+        &self,
+        events: &[NewTraceEvent],
+    ) -> Result<Option<Vec<TraceEvent>>, StoreError> {
+        if self.dialect != Dialect::Sqlite || events.len() > TRACE_ROWS_PER_INSERT {
+            return Ok(None);
+        }
+        let Some(head) = self.trace_head.lock().ok().and_then(|h| h.clone()) else {
+            return Ok(None);
+        };
+        let stored = chained(events, head);
+        let mut conn = self.pool.acquire().await?;
+        match insert_traces(&mut conn, self.dialect, &stored).await {
+            Ok(()) => Ok(Some(stored)),
+            Err(StoreError::Database(sqlx::Error::Database(e))) if e.is_unique_violation() => {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Remembers the newest of `stored` as the chain's head.
+    fn remember_head(&self, stored: &[TraceEvent]) {
+        if let Some(last) = stored.last()
+            && let Ok(mut head) = self.trace_head.lock()
+        {
+            *head = Some((last.seq, last.hash.clone()));
+        }
     }
 }
 
@@ -715,6 +809,25 @@ impl Store for SqlStore {
         row.map(parse_drift).transpose()
     }
 
+    async fn model_overviews(&self) -> Result<Arc<Vec<ModelOverview>>, StoreError> {
+        // Read before the rows: a change committed in between makes the cached copy look older
+        // than it is (read again next time), never newer.
+        let generation = self.generation.read(&self.pool).await?;
+        if let Ok(cached) = self.overviews.lock()
+            && let Some((at, overviews)) = cached.as_ref()
+            && *at == generation
+        {
+            return Ok(overviews.clone());
+        }
+        let fresh = Arc::new(self.read_overviews().await?);
+        if let Ok(mut cached) = self.overviews.lock()
+            && cached.as_ref().is_none_or(|(at, _)| *at <= generation)
+        {
+            *cached = Some((generation, fresh.clone()));
+        }
+        Ok(fresh)
+    }
+
     async fn save_validation(&self, v: &Validation) -> Result<(), StoreError> {
         let body = serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let inserted = sqlx::query(
@@ -978,15 +1091,23 @@ impl Store for SqlStore {
     }
 
     async fn append_traces(&self, events: &[NewTraceEvent]) -> Result<Vec<TraceEvent>, StoreError> {
+        if let Some(stored) = self.append_after_known_head(events).await? {
+            self.remember_head(&stored);
+            return Ok(stored);
+        }
         let mut attempt = 0;
         loop {
             attempt += 1;
             match self.try_append(events).await {
+                Ok(stored) => {
+                    self.remember_head(&stored);
+                    return Ok(stored);
+                }
                 // Another process appended between our read of the head and our insert.
                 Err(StoreError::Database(sqlx::Error::Database(e)))
                     if (e.is_unique_violation() || e.code().as_deref() == Some("5"))
                         && attempt < APPEND_ATTEMPTS => {}
-                other => return other,
+                Err(e) => return Err(e),
             }
         }
     }
@@ -1259,6 +1380,66 @@ pub fn next_version<'a>(taken: impl Iterator<Item = &'a str>) -> String {
         .max()
         .unwrap_or(0);
     format!("v{}", highest + 1)
+}
+
+/// `events` as the chain continues after `head` (sequence number and hash).
+fn chained(events: &[NewTraceEvent], head: (i64, String)) -> Vec<TraceEvent> {
+    let (mut seq, mut prev) = head;
+    let mut out = Vec::with_capacity(events.len());
+    for event in events {
+        seq += 1;
+        let e = trace::chain(event, seq, &prev);
+        prev = e.hash.clone();
+        out.push(e);
+    }
+    out
+}
+
+/// Inserts `events` (at most `TRACE_ROWS_PER_INSERT`) in one statement: each statement is a
+/// round trip to the database.
+async fn insert_traces(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    events: &[TraceEvent],
+) -> Result<(), StoreError> {
+    let mut sql = String::from(
+        "INSERT INTO trace_events (seq, trace_id, at, principal, action, arguments, outcome, \
+         rationale, duration_us, prev_hash, hash) VALUES ",
+    );
+    for row in 0..events.len() {
+        sql.push_str(if row == 0 { "(" } else { ", (" });
+        for column in 0..TRACE_COLUMNS {
+            if column > 0 {
+                sql.push_str(", ");
+            }
+            match dialect {
+                // Anonymous: SQLite looks a named parameter up by a linear search, so binding
+                // N numbered ones costs N² (sqlx asks for every parameter's name).
+                Dialect::Sqlite => sql.push('?'),
+                Dialect::Postgres => {
+                    sql.push_str(&format!("${}", row * TRACE_COLUMNS + column + 1))
+                }
+            }
+        }
+        sql.push(')');
+    }
+    let mut insert = sqlx::query(&sql);
+    for e in events {
+        insert = insert
+            .bind(e.seq)
+            .bind(&e.trace_id)
+            .bind(&e.at)
+            .bind(&e.principal)
+            .bind(&e.action)
+            .bind(&e.arguments)
+            .bind(e.outcome.as_str())
+            .bind(&e.rationale)
+            .bind(e.duration_us)
+            .bind(&e.prev_hash)
+            .bind(&e.hash);
+    }
+    insert.execute(conn).await?;
+    Ok(())
 }
 
 async fn insert_version(
