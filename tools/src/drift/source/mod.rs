@@ -637,6 +637,16 @@ impl TableBuilder {
         }
     }
 
+    /// Room for `rows` more numbers in each column that holds numbers so far, where memory
+    /// allows (a hint: columns grow as needed without it).
+    pub fn reserve(&mut self, rows: usize) {
+        for c in &mut self.columns {
+            if c.text.is_none() && c.unsupported.is_none() {
+                let _ = c.numbers.try_reserve(rows);
+            }
+        }
+    }
+
     /// The index of column `name`, added if new.
     pub fn column(&mut self, name: &str) -> usize {
         if let Some(&i) = self.by_name.get(name) {
