@@ -138,8 +138,7 @@ fn plain_rows(text: &str, table: &mut TableBuilder, crlf: bool) -> bool {
             let last = col + 1 == width;
             let rest = bytes.get(at..).unwrap_or_default();
             if builder.takes_floats()
-                && let Ok((x, n)) = fast_float2::parse_partial::<f64, _>(rest)
-                && n > 0
+                && let Some((x, n)) = number_prefix(rest)
             {
                 let delimiter = match rest.get(n) {
                     Some(b',') if !last => Some(1),
@@ -207,6 +206,31 @@ fn plain_rows(text: &str, table: &mut TableBuilder, crlf: bool) -> bool {
         table.rows += 1;
     }
     true
+}
+
+/// The number at the start of `bytes` and its length, as fast-float's partial parser reads it,
+/// or `None` when the fast path leaves the cell to the general one.
+///
+/// A leading minus is taken off before fast-float sees the cell and put back by flipping the
+/// sign bit of the result: in a column of signed values a branch on the sign (fast-float has
+/// one) is mispredicted every other cell. For the same reason nothing here branches on the
+/// minus; a cell that starts with a sign after it (`--5`, which fast-float would read as 5
+/// here) or with a plus is left to the general path.
+#[inline]
+fn number_prefix(bytes: &[u8]) -> Option<(f64, usize)> {
+    let minus = usize::from(bytes.first() == Some(&b'-'));
+    let unsigned = bytes.get(minus..)?;
+    if matches!(unsigned.first(), Some(b'-' | b'+')) {
+        return None;
+    }
+    let (x, n) = fast_float2::parse_partial::<f64, _>(unsigned).ok()?;
+    if n == 0 {
+        return None;
+    }
+    Some((
+        f64::from_bits(x.to_bits() ^ ((minus as u64) << 63)),
+        n + minus,
+    ))
 }
 
 /// Reads CSV text from any reader (a file or an ingest request body).
@@ -336,6 +360,8 @@ mod tests {
             "name,\u{e9}t\u{e9}\n\u{e9}l\u{e8}ve,1\nb,2\n",
             "x,y\r\n0.5,1.5\r\n1.5e,2.5\r\n nan,inf\r\n2.5 ,-infinity\r\n1e400,+3\r\n.5,5.\r\n",
             "x,y\n0.5,1.5\n2.5,x\n3.5,NaN\n,\n4.5,4.5",
+            "a,b\n-1.5,-0.25\n-0,-.5\n-inf,-1e-3\n-nan,+2.5\n-7,8\n",
+            "a,b\n-1.5,x\n--5,y\n-+5,x\n-,y\n-nan,x\n-.5,y\n-0,x\n-inf,y\n+-1,x\n",
         ];
         for text in plain {
             assert!(same_as_general(text, &schema).is_some(), "{text:?}");
@@ -410,11 +436,11 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// A cell fast-float reads whole is read the same by Rust's parser, which the general
+        /// A cell the fast path reads whole is read the same by Rust's parser, which the general
         /// path uses (so the fast path never takes a cell the general path would call text).
         #[test]
-        fn fast_float_agrees_with_the_standard_parser(cell in "[-+]?[0-9.eEinfatyINFATY_x ]{0,12}|[-+]?[0-9]{1,25}(\\.[0-9]{0,25})?([eE][-+]?[0-9]{1,4})?") {
-            if let Ok((x, n)) = fast_float2::parse_partial::<f64, _>(cell.as_bytes())
+        fn the_fast_path_agrees_with_the_standard_parser(cell in "[-+]{0,2}[0-9.eEinfatyINFATY_x ]{0,12}|[-+]{0,2}[0-9]{1,25}(\\.[0-9]{0,25})?([eE][-+]?[0-9]{1,4})?") {
+            if let Some((x, n)) = number_prefix(cell.as_bytes())
                 && n == cell.len()
             {
                 let std = cell.parse::<f64>();
@@ -422,6 +448,39 @@ mod tests {
                 let y = std.unwrap_or_default();
                 proptest::prop_assert!(x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()), "{cell:?}: {x} vs {y}");
             }
+        }
+    }
+
+    /// The minus taken off and put back gives what fast-float gives for the signed text; a cell
+    /// with a plus, or a second sign, is left to the general path.
+    #[test]
+    fn the_minus_sign_is_read_as_fast_float_reads_it() {
+        for cell in [
+            "-0.3605414312876948,",
+            "-2.8676381519480887\n",
+            "0.345584192064786,",
+            "-0",
+            "-.5",
+            "-5.",
+            "-inf",
+            "-infinity",
+            "-nan",
+            "-1e-3",
+            "-1E400",
+            "-1e-400",
+            "-9007199254740993",
+            "-x",
+            "-",
+        ] {
+            let ours = number_prefix(cell.as_bytes()).map(|(x, n)| (x.to_bits(), n));
+            let theirs = fast_float2::parse_partial::<f64, _>(cell)
+                .ok()
+                .filter(|&(_, n)| n > 0)
+                .map(|(x, n)| (x.to_bits(), n));
+            assert_eq!(ours, theirs, "{cell:?}");
+        }
+        for cell in ["--5", "-+5", "--inf", "+5", "+-5"] {
+            assert_eq!(number_prefix(cell.as_bytes()), None, "{cell:?}");
         }
     }
 
