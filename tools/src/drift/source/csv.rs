@@ -112,9 +112,9 @@ fn read_plain(
 /// `table`; false when the general reader must take over. Blank lines are skipped, as the `csv`
 /// crate skips them.
 ///
-/// A cell of a column of fractions is read by fast-float's partial parser, which stops at the
-/// end of the number: when the next byte ends the cell, the cell is that number and its end was
-/// found without a separate scan. A short cell of a column of categories that is a category
+/// A cell of a column of fractions is read by fast-float's partial parser ([`number_prefix`],
+/// which handles the minus sign itself), which stops at the end of the number: when the next
+/// byte ends the cell, the cell is that number and its end was found without a separate scan. A short cell of a column of categories that is a category
 /// the column has counted before is counted at once ([`short_cells`]). Every other cell is
 /// delimited with memchr and given to its column's type inference as text.
 fn plain_rows(text: &str, table: &mut TableBuilder, crlf: bool) -> bool {
