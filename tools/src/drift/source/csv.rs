@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::io::Read;
 use std::path::Path;
 
-use super::{Cell, ReadError, Schema, Table, TableBuilder, short_cells};
+use super::{Cell, ReadError, Schema, Table, TableBuilder, decimal, short_cells};
 
 /// Bytes the plain reader takes from the file at a time.
 const BLOCK: usize = 1 << 20;
@@ -112,11 +112,12 @@ fn read_plain(
 /// `table`; false when the general reader must take over. Blank lines are skipped, as the `csv`
 /// crate skips them.
 ///
-/// A cell of a column of fractions is read by fast-float's partial parser ([`number_prefix`],
-/// which handles the minus sign itself), which stops at the end of the number: when the next
-/// byte ends the cell, the cell is that number and its end was found without a separate scan. A short cell of a column of categories that is a category
-/// the column has counted before is counted at once ([`short_cells`]). Every other cell is
-/// delimited with memchr and given to its column's type inference as text.
+/// A cell of a column of fractions is read by [`number_prefix`] (fast-float's partial parser, or
+/// [`decimal::fraction`] for the common shape), which stops at the end of the number: when the
+/// next byte ends the cell, the cell is that number and its end was found without a separate
+/// scan. A short cell of a column of categories that is a category the column has counted
+/// before is counted at once ([`short_cells`]). Every other cell is delimited with memchr and
+/// given to its column's type inference as text.
 fn plain_rows(text: &str, table: &mut TableBuilder, crlf: bool) -> bool {
     let bytes = text.as_bytes();
     let width = table.columns.len();
@@ -209,7 +210,8 @@ fn plain_rows(text: &str, table: &mut TableBuilder, crlf: bool) -> bool {
 }
 
 /// The number at the start of `bytes` and its length, as fast-float's partial parser reads it,
-/// or `None` when the fast path leaves the cell to the general one.
+/// or `None` when the fast path leaves the cell to the general one. The common shape of a
+/// fraction is read by [`decimal::fraction`], with the same result in fewer steps.
 ///
 /// A leading minus is taken off before fast-float sees the cell and put back by flipping the
 /// sign bit of the result: in a column of signed values a branch on the sign (fast-float has
@@ -223,10 +225,12 @@ fn number_prefix(bytes: &[u8]) -> Option<(f64, usize)> {
     if matches!(unsigned.first(), Some(b'-' | b'+')) {
         return None;
     }
-    let (x, n) = fast_float2::parse_partial::<f64, _>(unsigned).ok()?;
-    if n == 0 {
-        return None;
-    }
+    let (x, n) = match decimal::fraction(unsigned) {
+        Some(read) => read,
+        None => fast_float2::parse_partial::<f64, _>(unsigned)
+            .ok()
+            .filter(|&(_, n)| n > 0)?,
+    };
     Some((
         f64::from_bits(x.to_bits() ^ ((minus as u64) << 63)),
         n + minus,

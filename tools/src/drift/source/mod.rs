@@ -10,6 +10,7 @@
 //! model's config overrides the inference. Errors name the file, the column and the row.
 
 pub mod csv;
+pub mod decimal;
 pub mod jsonl;
 pub mod parquet;
 pub mod short_cells;
