@@ -1,16 +1,15 @@
 //! Reads the most common shape of a number in a CSV of model features — one integer digit, a
 //! point and 9 to 18 fraction digits (`0.345584192064786`, `2.2097542696012695`: how pandas and
-//! numpy write standardised values) — with a fixed sequence of word operations and no branch
-//! that depends on the digits.
+//! numpy write standardised values) — with a fixed sequence of word operations rather than a
+//! loop over the digits.
 //!
-//! fast-float reads such a cell in ~230 instructions with a few hard-to-predict branches (the
-//! length of the fraction, and its choice between an exact division and Eisel-Lemire, which
-//! goes either way for 17-digit mantissas). Here the fraction's digits are found and converted
-//! eight at a time in registers and the value is always computed the Eisel-Lemire way: the
-//! decimal mantissa times a 128-bit approximation of `5^-f`, correctly rounded unless the
-//! product lies too close to a rounding boundary to tell, which is left to fast-float (as is
-//! every other shape). Every value read here is bit for bit what fast-float (and Rust's parser)
-//! read.
+//! fast-float reads such a cell in ~230 instructions with a few hard-to-predict branches (on the
+//! length of the fraction, and its choice between an exact division and Eisel-Lemire, which goes
+//! either way for 17-digit mantissas); this takes ~170. Here the fraction's digits are found and
+//! converted eight at a time in registers and the value is always computed the Eisel-Lemire way:
+//! the decimal mantissa times a 128-bit approximation of `5^-f`, correctly rounded unless the
+//! product lies too close to a rounding boundary to tell, which is left to fast-float (as is every
+//! other shape). Every value read here is bit for bit what fast-float (and Rust's parser) read.
 
 /// `ONES * b` repeats the byte `b` in all eight bytes of a word.
 const ONES: u64 = 0x0101_0101_0101_0101;
@@ -145,8 +144,8 @@ pub fn fraction(bytes: &[u8]) -> Option<(f64, usize)> {
     if !plain {
         return None;
     }
-    // The digits of `b` (up to 8) moved to its top, the ones of `c` (up to 2) read one by one.
-    let from_b = in_b.min(8);
+    // The digits of `b` (1 to 8) moved to its top, the ones of `c` (up to 2) read one by one.
+    let from_b = in_b;
     let from_c = digits - 8 - from_b;
     let high = eight_digits(a.wrapping_sub(ZEROS));
     let middle = eight_digits(b.wrapping_sub(ZEROS) << (8 * (8 - from_b)));
