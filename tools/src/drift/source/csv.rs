@@ -157,17 +157,14 @@ fn plain_rows(text: &str, table: &mut TableBuilder, crlf: bool) -> bool {
             // A short cell of a column of categories: counted at once when it is a category
             // seen before, else learned after the push below.
             let mut short = None;
-            if builder.counts_categories()
-                && let Some((key, len, end)) = short_cells::split(rest)
-            {
-                let skip = match end {
-                    b',' if !last => 1,
-                    b'\n' if last => 1,
-                    // Every `\r` is followed by `\n` in a file read as `crlf`.
-                    b'\r' if last && crlf => 2,
-                    _ => 0,
+            if builder.counts_categories() {
+                // Every `\r` is followed by `\n` in a file read as `crlf`.
+                let (delimiter, skip) = match (last, crlf) {
+                    (false, _) => (b',', 1),
+                    (true, false) => (b'\n', 1),
+                    (true, true) => (b'\r', 2),
                 };
-                if skip > 0 {
+                if let Some((key, len)) = short_cells::split(rest, delimiter) {
                     if builder.push_known(key) {
                         at += len + skip;
                         continue;
@@ -379,6 +376,11 @@ mod tests {
             ("a,b\r1,x\r", &schema),
             ("\u{feff}a,b\n1,x\n", &schema),
             ("a,b\n1,x,3\n", &schema),
+            // A short row or an extra field right after categories the columns have learned.
+            ("a,b\nx,y\nx,y\nx\ny,x\n", &schema),
+            ("a,b\nx,y\nx,y\nx,y,z\n", &schema),
+            ("a,b\r\nx,y\r\nx,y\r\nx\r\ny,x\r\n", &schema),
+            ("a,b\r\nx,y\r\nx,y\r\nx,y,z\r\n", &schema),
             ("a,b\n1.5,2.5\n0.5,2.5,3\n", &schema),
             ("a,b\n1.5,2.5\n0.5\n", &schema),
             ("a,b\n1\n", &schema),

@@ -21,20 +21,22 @@ fn equal_bytes(word: u128, byte: u8) -> u128 {
     x.wrapping_sub(ONES) & !x & HIGHS
 }
 
-/// The cell at the start of `bytes`, when one of `,` `\n` `\r` ends it within 16 bytes: its key,
-/// its length and the byte that ends it.
+/// The cell at the start of `bytes`, when `delimiter` ends it within 16 bytes: its key and its
+/// length. Only the byte that must end a cell in its column is looked for (a comma, or the line's
+/// end in the last column): a cell that holds another delimiter (a short row, an extra field)
+/// then gets a key no category has (a category's text holds none), is not counted here, and is
+/// left to the delimiter scan of the general path.
 #[inline]
-pub fn split(bytes: &[u8]) -> Option<(ShortKey, usize, u8)> {
+pub fn split(bytes: &[u8], delimiter: u8) -> Option<(ShortKey, usize)> {
     let word = u128::from_le_bytes(*bytes.first_chunk::<16>()?);
-    let ends = equal_bytes(word, b',') | equal_bytes(word, b'\n') | equal_bytes(word, b'\r');
+    let ends = equal_bytes(word, delimiter);
     if ends == 0 {
         return None;
     }
     let len = (ends.trailing_zeros() / 8) as usize;
-    let end = *bytes.get(len)?;
     // `len` < 16: the mask keeps the cell's bytes, the tag makes keys of different lengths differ.
     let cell = word & ((1u128 << (8 * len)) - 1);
-    Some((cell | ((len as u128 + 1) << 120), len, end))
+    Some((cell | ((len as u128 + 1) << 120), len))
 }
 
 const SLOTS: usize = 256;
@@ -126,26 +128,30 @@ mod tests {
 
     #[test]
     fn splits_cells_ended_within_sixteen_bytes() {
-        let (k, len, end) = split(b"level_13,level_02\n").unwrap();
-        assert_eq!((len, end), (8, b','));
-        assert_eq!(split(b"level_13\nxxxxxxxxxxx").unwrap().0, k);
-        assert_eq!(split(b",abcdefghijklmnop").unwrap().1, 0);
-        assert_eq!(split(b"abcdefghijklmno\r\n").unwrap().1, 15);
+        let (k, len) = split(b"level_13,level_02\n", b',').unwrap();
+        assert_eq!(len, 8);
+        assert_eq!(split(b"level_13\nxxxxxxxxxxx", b'\n').unwrap().0, k);
+        assert_eq!(split(b"level_13\r\nxxxxxxxxxx", b'\r').unwrap().0, k);
+        assert_eq!(split(b",abcdefghijklmnop", b',').unwrap().1, 0);
+        assert_eq!(split(b"abcdefghijklmno\r\n", b'\r').unwrap().1, 15);
+        // Only the given delimiter ends the cell.
+        assert_eq!(split(b"ab\ncd,xxxxxxxxxxxx", b',').unwrap().1, 5);
+        assert_eq!(split(b"ab,cd\nxxxxxxxxxxxx", b'\n').unwrap().1, 5);
         // No delimiter in the first 16 bytes, or fewer than 16 bytes left.
-        assert_eq!(split(b"abcdefghijklmnop,"), None);
-        assert_eq!(split(b"abc,"), None);
+        assert_eq!(split(b"abcdefghijklmnop,", b','), None);
+        assert_eq!(split(b"abc,", b','), None);
         // Keys differ by length even when the bytes agree (a cell of NULs).
         assert_ne!(
-            split(b"\0,xxxxxxxxxxxxxxxxx").unwrap().0,
-            split(b"\0\0,xxxxxxxxxxxxxxxx").unwrap().0
+            split(b"\0,xxxxxxxxxxxxxxxxx", b',').unwrap().0,
+            split(b"\0\0,xxxxxxxxxxxxxxxx", b',').unwrap().0
         );
-        assert_ne!(split(b",xxxxxxxxxxxxxxxxxx").unwrap().0, 0);
+        assert_ne!(split(b",xxxxxxxxxxxxxxxxxx", b',').unwrap().0, 0);
     }
 
     #[test]
     fn counts_learned_keys_and_gives_them_back_as_text() {
         let mut cells = ShortCells::default();
-        let key = |s: &str| split(format!("{s},{:16}", "").as_bytes()).unwrap().0;
+        let key = |s: &str| split(format!("{s},{:16}", "").as_bytes(), b',').unwrap().0;
         assert!(!cells.count(key("a")));
         cells.learn(key("a"));
         cells.learn(key("a"));
@@ -165,6 +171,9 @@ mod tests {
         assert!(out.iter().all(|(name, n)| *n == 1 || name == "a"));
         assert!(out.len() > 1 && out.len() <= SLOTS);
         assert_eq!(cells.drain().count(), 0);
-        assert_eq!(split("é,xxxxxxxxxxxxxxx".as_bytes()).map(|s| s.1), Some(2));
+        assert_eq!(
+            split("é,xxxxxxxxxxxxxxx".as_bytes(), b',').map(|s| s.1),
+            Some(2)
+        );
     }
 }
