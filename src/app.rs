@@ -84,7 +84,8 @@ impl App {
             burst: l.per_address_burst,
         });
         let verifier = verifier(&config)?;
-        let traces = TraceLog::spawn(store.clone());
+        let secrets = crate::held_secrets::held(&config);
+        let traces = TraceLog::spawn_redacting(store.clone(), secrets.clone());
         let drift = DriftEnv {
             profiles: Arc::new(ProfileCache::new(
                 l.profile_cache_mib.saturating_mul(1 << 20),
@@ -102,6 +103,7 @@ impl App {
                 max_concurrent: config.jobs.max_concurrent,
                 poll_interval: Duration::from_secs(config.jobs.poll_interval_secs),
                 heartbeat: Duration::from_secs(config.jobs.heartbeat_secs.max(1)),
+                secrets,
             },
         )
         .map_err(|e| anyhow::anyhow!("retraining: {e}"))?;

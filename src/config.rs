@@ -642,6 +642,7 @@ impl Config {
                 out.push(format!("models[{i}].name = {:?}: declared twice", m.name));
             }
         }
+        out.extend(crate::held_secrets::env_problems(self));
         out
     }
 

@@ -399,3 +399,104 @@ async fn trigger_retrain_needs_its_scope_and_a_known_model() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn a_trainer_that_prints_its_environment_sees_no_server_secret() {
+    let ws = Workspace::demo();
+    let secret = "env-secret-0123456789abcdef0123456789abcdef";
+    let callback = "callback-secret-fedcba9876543210";
+    let mlflow = "mlflow-password-5550123";
+    let leaked = ws.path().join("leaked.txt");
+    std::fs::write(&leaked, format!("found {secret} and {callback}\n")).unwrap();
+    ws.edit_config(|t| {
+        let promotion = t
+            .entry("promotion")
+            .or_insert_with(|| toml::Table::new().into())
+            .as_table_mut()
+            .unwrap();
+        promotion.insert(
+            "callback_secret_env".into(),
+            "APPROVAL_CALLBACK_SECRET".into(),
+        );
+    });
+    ws.edit_retrain(|r| {
+        r.insert(
+            "command".into(),
+            sh(&format!(
+                "env; echo \"params=$MLOPS_PARAMS\"; cat {}; {WRITES_MODEL}",
+                leaked.display()
+            )),
+        );
+        r.insert(
+            "env".into(),
+            toml::Value::Array(vec!["TRAINER_REGION".into()]),
+        );
+    });
+    let server = HttpServer::start_with(
+        &ws,
+        &[
+            ("MLOPS_MCP_AUTH__HS256_SECRET", secret),
+            ("APPROVAL_CALLBACK_SECRET", callback),
+            ("MLFLOW_TRACKING_PASSWORD", mlflow),
+            ("TRAINER_REGION", "eu-west-9"),
+        ],
+    );
+    let keys = mlops_auth::Hs256Keys::new(secret.to_owned().into(), "mlops-mcp", "mlops-mcp", 0);
+    let token = keys
+        .sign(&ws.claims("env-agent", "models:read retrain:trigger", 600))
+        .unwrap();
+
+    let triggered = tool(
+        &server,
+        &token,
+        "trigger_retrain",
+        json!({"model": "fraud-detector", "reason": format!("try {secret}")}),
+    )
+    .await;
+    let id = structured(&triggered)["job"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let done = wait_for_end(&server, &token, &id).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    let log = walk_for(ws.path(), "job.log", &id).expect("the job's log");
+    let on_disk = std::fs::read_to_string(log).unwrap();
+    let env_part = on_disk.split("params=").next().unwrap();
+    assert!(env_part.contains("TRAINER_REGION=eu-west-9"), "{on_disk}");
+    assert!(env_part.contains("MLOPS_JOB_ID="), "{on_disk}");
+    for value in [secret, callback, mlflow] {
+        assert!(
+            !env_part.contains(value),
+            "the trainer got {value}: {on_disk}"
+        );
+    }
+    assert!(
+        !env_part.contains("MLOPS_MCP_"),
+        "a server setting reached the trainer: {on_disk}"
+    );
+    // The trainer read two secrets from a file; the tail an agent gets has them redacted.
+    let tail = done["log_tail"].as_str().unwrap();
+    assert!(tail.contains("found [redacted] and [redacted]"), "{tail}");
+    let traces = serde_json::to_string(&ws.traces().await).unwrap();
+    for value in [secret, callback, mlflow] {
+        assert!(!done.to_string().contains(value), "get_job holds {value}");
+        assert!(!traces.contains(value), "a trace holds {value}");
+    }
+}
+
+/// The file `name` in a directory named `dir_name` somewhere under `root` (the job's directory,
+/// wherever the configuration puts it).
+fn walk_for(root: &Path, name: &str, dir_name: &str) -> Option<std::path::PathBuf> {
+    for entry in std::fs::read_dir(root).ok()?.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            if path.file_name().is_some_and(|n| n == dir_name) && path.join(name).exists() {
+                return Some(path.join(name));
+            }
+            if let Some(found) = walk_for(&path, name, dir_name) {
+                return Some(found);
+            }
+        }
+    }
+    None
+}

@@ -12,6 +12,7 @@ pub mod promotion;
 pub mod records;
 pub mod registry;
 pub mod retrain;
+pub mod secrets;
 pub mod signing;
 pub mod store;
 pub mod trace;

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::secrets::{REDACTED, redact_credentials};
 use crate::store::{Store, StoreError};
 
 /// The hash that precedes the first event.
@@ -218,27 +219,42 @@ pub async fn verify_chain(store: &dyn Store) -> Result<ChainReport, StoreError> 
     }
 }
 
+/// Parts of a key that mark its value as a secret (compared in lower case, `-` read as `_`).
 const SECRET_MARKERS: &[&str] = &[
-    "token",
+    "key",
     "secret",
+    "token",
     "password",
     "passwd",
     "authorization",
-    "api_key",
-    "apikey",
     "credential",
     "cookie",
 ];
 
-/// Replaces the values of secret-looking keys, at any depth, with `"[redacted]"`.
+/// Whole keys that mark a secret although they contain no marker.
+const SECRET_KEYS: &[&str] = &["pwd", "private"];
+
+/// Keys of our own tools that contain a marker but hold no secret.
+const NOT_SECRET: &[&str] = &["idempotency_key"];
+
+/// Whether a key's value should be kept out of traces.
+pub fn is_secret_key(key: &str) -> bool {
+    let key = key.to_ascii_lowercase().replace('-', "_");
+    if NOT_SECRET.contains(&key.as_str()) {
+        return false;
+    }
+    SECRET_KEYS.contains(&key.as_str()) || SECRET_MARKERS.iter().any(|m| key.contains(m))
+}
+
+/// Replaces the values of secret-looking keys, at any depth, with `"[redacted]"`, and
+/// credential-looking words (JWTs, `sk-` keys, AWS key ids) inside any string.
 pub fn redact(value: &Value) -> Value {
     match value {
         Value::Object(map) => Value::Object(
             map.iter()
                 .map(|(k, v)| {
-                    let key = k.to_ascii_lowercase();
-                    if SECRET_MARKERS.iter().any(|m| key.contains(m)) {
-                        (k.clone(), Value::String("[redacted]".into()))
+                    if is_secret_key(k) {
+                        (k.clone(), Value::String(REDACTED.into()))
                     } else {
                         (k.clone(), redact(v))
                     }
@@ -246,6 +262,7 @@ pub fn redact(value: &Value) -> Value {
                 .collect(),
         ),
         Value::Array(items) => Value::Array(items.iter().map(redact).collect()),
+        Value::String(s) => Value::String(redact_credentials(s)),
         other => other.clone(),
     }
 }
@@ -254,6 +271,28 @@ pub fn redact(value: &Value) -> Value {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn redacts_the_documented_key_patterns() {
+        for key in [
+            "api-key",
+            "private_key",
+            "pwd",
+            "aws_access_key_id",
+            "AWS_SECRET_ACCESS_KEY",
+            "Authorization",
+            "db_credentials",
+            "refresh_token",
+            "PASSWORD",
+        ] {
+            assert!(is_secret_key(key), "{key}");
+        }
+        for key in ["model", "idempotency_key", "reason", "window", "params"] {
+            assert!(!is_secret_key(key), "{key}");
+        }
+        let v = json!({"note": "use eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlc2ln please"});
+        assert_eq!(redact(&v), json!({"note": "use [redacted] please"}));
+    }
 
     #[test]
     fn redacts_secret_keys_at_any_depth() {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
+use crate::secrets::Secrets;
 use crate::store::Store;
 use crate::trace::{NewTraceEvent, TraceEvent};
 
@@ -28,18 +29,29 @@ pub enum TraceLogError {
 #[derive(Debug, Clone)]
 pub struct TraceLog {
     tx: mpsc::Sender<(NewTraceEvent, Reply)>,
+    /// Held values that never reach a stored event, wherever a caller put them.
+    secrets: Secrets,
 }
 
 impl TraceLog {
     /// Starts the writer task on the current runtime.
     pub fn spawn(store: Arc<dyn Store>) -> Self {
+        Self::spawn_redacting(store, Secrets::default())
+    }
+
+    /// Starts the writer task; `secrets` are replaced in every event's arguments and rationale.
+    pub fn spawn_redacting(store: Arc<dyn Store>, secrets: Secrets) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE);
         tokio::spawn(write_batches(store, rx));
-        Self { tx }
+        Self { tx, secrets }
     }
 
     /// Records `event` and returns it as stored, once committed.
-    pub async fn record(&self, event: NewTraceEvent) -> Result<TraceEvent, TraceLogError> {
+    pub async fn record(&self, mut event: NewTraceEvent) -> Result<TraceEvent, TraceLogError> {
+        if !self.secrets.is_empty() {
+            event.arguments = redact_held(&self.secrets, &event.arguments);
+            event.rationale = self.secrets.redact(&event.rationale);
+        }
         let (reply, answer) = oneshot::channel();
         self.tx
             .send((event, reply))
@@ -49,6 +61,22 @@ impl TraceLog {
             .await
             .map_err(|_| TraceLogError::Stopped)?
             .map_err(TraceLogError::Store)
+    }
+}
+
+fn redact_held(secrets: &Secrets, value: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => Value::String(secrets.redact(s)),
+        Value::Array(items) => {
+            Value::Array(items.iter().map(|v| redact_held(secrets, v)).collect())
+        }
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (secrets.redact(k), redact_held(secrets, v)))
+                .collect(),
+        ),
+        other => other.clone(),
     }
 }
 

@@ -75,6 +75,7 @@ async fn runner(retrain: &str) -> (common::TestDb, Arc<SqlStore>, Runner) {
             max_concurrent: 2,
             poll_interval: Duration::from_millis(10),
             heartbeat: Duration::from_secs(5),
+            secrets: Default::default(),
         },
     )
     .unwrap();

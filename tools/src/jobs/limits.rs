@@ -43,6 +43,11 @@ pub struct RetrainSpec {
     /// Backend parameters a caller may pass.
     #[serde(default)]
     pub allowed_params: Vec<String>,
+    /// `local`: names of the server's environment variables the trainer also gets. It starts
+    /// with a cleared environment: only `PATH`, `HOME`, `LANG` and the `MLOPS_*` contract
+    /// variables, so no secret of the server reaches it unless named here.
+    #[serde(default)]
+    pub env: Vec<String>,
     /// Seconds after a job ends before the next may start.
     #[serde(default = "default_cooldown")]
     pub cooldown_secs: u64,
@@ -118,6 +123,15 @@ pub struct WebhookSpec {
     pub secret_env: String,
 }
 
+/// Whether an environment variable holds a setting of the server's own (`MLOPS_MCP_*`) or
+/// MLflow's credentials, which no trainer gets.
+pub fn mlops_secret_like(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    upper.starts_with("MLOPS_MCP_")
+        || upper == "MLFLOW_TRACKING_PASSWORD"
+        || upper == "MLFLOW_TRACKING_TOKEN"
+}
+
 fn default_github_api() -> String {
     "https://api.github.com".into()
 }
@@ -153,9 +167,36 @@ fn default_breaker() -> u32 {
 }
 
 impl RetrainSpec {
+    /// Names of the environment variables that hold this backend's credentials.
+    pub fn secret_env_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = Vec::new();
+        if let Some(a) = &self.airflow {
+            names.extend(
+                [&a.username_env, &a.password_env, &a.token_env]
+                    .into_iter()
+                    .flatten()
+                    .map(String::as_str),
+            );
+        }
+        if let Some(g) = &self.github_actions {
+            names.push(&g.token_env);
+        }
+        if let Some(w) = &self.webhook {
+            names.push(&w.secret_env);
+        }
+        names
+    }
+
     /// Problems a user must fix, each naming the field under `at` (e.g. `models[0].retrain`).
     pub fn problems(&self, at: &str) -> Vec<String> {
         let mut out = Vec::new();
+        for name in &self.env {
+            if mlops_secret_like(name) {
+                out.push(format!(
+                    "{at}.env: `{name}` looks like a secret of the server's; a trainer must not get the server's credentials (give it its own under another name)"
+                ));
+            }
+        }
         if self.backend == BackendKind::Local && self.command.is_empty() {
             out.push(format!(
                 "{at}.command: the local backend needs the trainer's program and arguments"

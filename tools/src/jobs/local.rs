@@ -10,6 +10,11 @@
 //!   the model has none). A trainer that measures the champion on the same holdout writes
 //!   `baseline_metrics.json` (`{"version": ..., "metrics": {...}}`), which validation prefers.
 //!
+//!
+//! The trainer starts with a cleared environment: `PATH`, `HOME` and `LANG` from the server's,
+//! the variables above, and those the operator names in `models[].retrain.env`. Nothing else of
+//! the server's environment (its auth secret, callback and backend credentials) reaches it.
+//!
 //! The trainer writes `metrics.json` (an object of metric name to number) and its model artifact
 //! into `MLOPS_OUTPUT_DIR` and exits 0. Its stdout and stderr go to `job.log` beside the output
 //! directory. A timeout or a cancellation kills the whole process group. After a server restart
@@ -48,8 +53,13 @@ pub struct LocalBackend {
     command: Vec<String>,
     jobs_dir: PathBuf,
     timeout: Duration,
+    /// Names of the server's environment variables passed on besides the contract's.
+    pass_env: Vec<String>,
     running: Mutex<HashMap<String, Running>>,
 }
+
+/// Variables of the server's environment every trainer gets.
+const BASE_ENV: &[&str] = &["PATH", "HOME", "LANG"];
 
 impl LocalBackend {
     /// `command` is the program and its arguments; job directories go under `jobs_dir`.
@@ -58,8 +68,15 @@ impl LocalBackend {
             command,
             jobs_dir,
             timeout,
+            pass_env: Vec::new(),
             running: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Also passes these variables of the server's environment to the trainer.
+    pub fn passing_env(mut self, names: Vec<String>) -> Self {
+        self.pass_env = names;
+        self
     }
 
     /// `<jobs_dir>/<job id>`: holds `job.log` and `output/`.
@@ -216,6 +233,16 @@ impl RetrainBackend for LocalBackend {
             .map(|p| p.display().to_string())
             .collect();
         let mut cmd = Command::new(program);
+        cmd.env_clear();
+        for name in BASE_ENV
+            .iter()
+            .copied()
+            .chain(self.pass_env.iter().map(String::as_str))
+        {
+            if let Some(value) = std::env::var_os(name) {
+                cmd.env(name, value);
+            }
+        }
         cmd.args(args)
             .env("MLOPS_MODEL", &job.model)
             .env("MLOPS_JOB_ID", &job.id)

@@ -26,6 +26,7 @@ use super::{Admission, Budget, Job, JobState, JobUpdate, NewJob, Replica};
 use crate::model::ModelSpec;
 use crate::registry::Registries;
 use crate::retrain::{JobView, RetrainError, TriggerRetrainInput, TriggerRetrainOutput};
+use crate::secrets::Secrets;
 use crate::store::Store;
 use crate::trace::{NewTraceEvent, Outcome};
 use crate::trace_log::TraceLog;
@@ -49,6 +50,9 @@ pub struct RunnerSettings {
     /// How often this process records its heartbeat and looks for jobs whose owner is gone;
     /// an owner silent for three intervals is gone.
     pub heartbeat: Duration,
+    /// Values the server holds (auth, callback and backend secrets): redacted from every log
+    /// tail and job message an agent reads, in case a trainer obtained one.
+    pub secrets: Secrets,
 }
 
 /// A model that can be retrained: its spec, its backend and the data it trains on.
@@ -82,11 +86,14 @@ fn backend_for(
 ) -> Result<Arc<dyn RetrainBackend>, String> {
     let request_timeout = Duration::from_secs(spec.request_timeout_secs);
     match spec.backend {
-        BackendKind::Local => Ok(Arc::new(LocalBackend::new(
-            spec.command.clone(),
-            settings.jobs_dir.clone(),
-            Duration::from_secs(spec.timeout_secs),
-        ))),
+        BackendKind::Local => Ok(Arc::new(
+            LocalBackend::new(
+                spec.command.clone(),
+                settings.jobs_dir.clone(),
+                Duration::from_secs(spec.timeout_secs),
+            )
+            .passing_env(spec.env.clone()),
+        )),
         BackendKind::Webhook => spec
             .webhook
             .clone()
@@ -258,7 +265,7 @@ impl Runner {
             id: uuid::Uuid::new_v4().to_string(),
             model: input.model.clone(),
             backend: model.backend.name().to_owned(),
-            reason: input.reason.trim().to_owned(),
+            reason: self.inner.settings.secrets.redact(input.reason.trim()),
             drift_report_id: input.drift_report_id.clone(),
             idempotency_key: input.idempotency_key.clone(),
             requested_by: principal.subject.clone(),
@@ -338,7 +345,10 @@ impl Runner {
             .models
             .get(&job.model)
             .filter(|m| m.backend.name() == job.backend)
-            .and_then(|m| m.backend.log_tail(&job, log_lines));
+            .and_then(|m| m.backend.log_tail(&job, log_lines))
+            .map(|t| self.inner.settings.secrets.redact(&t));
+        let mut job = job;
+        job.message = job.message.map(|m| self.inner.settings.secrets.redact(&m));
         JobView::new(job, tail)
     }
 
