@@ -189,3 +189,78 @@ async fn the_page_counts_against_the_per_address_quota() {
             .any(|e| e.action == "approvals.rate_limited")
     );
 }
+
+#[tokio::test]
+async fn hostile_justifications_render_inert_and_other_sites_cannot_post() {
+    let ws = Workspace::demo();
+    let server = HttpServer::start(&ws);
+    let agent = ws.token("demo-agent", "agent");
+    let id = common::pending_promotion_with(
+        &server,
+        &agent,
+        "[open the report](javascript:fetch('/approvals')) ![chart](http://host/pixel.png) \
+         <script>window.pwned=1</script>",
+    )
+    .await;
+    let alice = ws.token("alice", "promotion:approve,models:read");
+    let (_, cookie) = sign_in(&server, &alice).await;
+    let cookie = cookie.unwrap().split(';').next().unwrap().to_owned();
+
+    let r = client()
+        .get(format!("{}/approvals/{id}", server.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    let headers = r.headers().clone();
+    let page = r.text().await.unwrap();
+    let csp = headers["content-security-policy"].to_str().unwrap();
+    for directive in [
+        "default-src 'none'",
+        "script-src 'none'",
+        "frame-ancestors 'none'",
+        "form-action 'self'",
+    ] {
+        assert!(csp.contains(directive), "{csp}");
+    }
+    assert_eq!(headers["x-frame-options"], "DENY");
+    assert_eq!(headers["cache-control"], "no-store");
+    assert_eq!(headers["referrer-policy"], "no-referrer");
+    assert!(page.contains("open the report"), "{page}");
+    // The text may appear as escaped data (the trace's arguments), never as a link.
+    assert!(!page.to_ascii_lowercase().contains("href=\"javascript:"), "{page}");
+    assert!(!page.contains("<img"), "{page}");
+    assert!(!page.contains("<script"), "{page}");
+
+    // A valid session and CSRF token, but the form was posted from another site: refused.
+    let token = csrf(&page);
+    for (name, value) in [
+        ("origin", "https://evil.example"),
+        ("sec-fetch-site", "cross-site"),
+    ] {
+        let r = client()
+            .post(format!("{}/approvals/{id}/approve", server.base))
+            .header("cookie", &cookie)
+            .header(name, value)
+            .form(&[("csrf", token.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 403, "{name}: {value}");
+        assert!(r.headers().contains_key("content-security-policy"));
+    }
+    let (_, after) = get(&server, &cookie, &format!("/approvals/{id}")).await;
+    assert!(after.contains("pending_approval"), "{after}");
+    // The same form from the page itself goes through.
+    let own_origin = server.base.clone();
+    let r = client()
+        .post(format!("{}/approvals/{id}/approve", server.base))
+        .header("cookie", &cookie)
+        .header("origin", own_origin)
+        .header("sec-fetch-site", "same-origin")
+        .form(&[("csrf", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+}

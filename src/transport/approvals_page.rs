@@ -66,6 +66,74 @@ async fn limit(
     next.run(req).await
 }
 
+/// The page's style; the CSP allows exactly this stylesheet by its hash (no inline script,
+/// no other style).
+const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:960px;margin:2rem auto;padding:0 1rem}\
+table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.25rem .5rem}\
+.msg{padding:.5rem;background:#fff3cd}.err{padding:.5rem;background:#f8d7da}\
+form{display:inline-block;margin-right:1rem}";
+
+/// The Content-Security-Policy of every page: nothing loads or runs but the page's own style,
+/// forms post only back here, and no other site may frame it.
+fn content_security_policy() -> String {
+    let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(STYLE.as_bytes()));
+    format!(
+        "default-src 'none'; style-src 'sha256-{hash}'; img-src 'none'; script-src 'none'; \
+         form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    )
+}
+
+/// Security headers on every answer, and the cross-site check of every state-changing POST
+/// from a browser: `Sec-Fetch-Site` (when sent) must be `same-origin` or `none`, and `Origin`
+/// (when sent) must be this server's. The signed callback comes from servers, which send
+/// neither.
+async fn guard(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    if req.method() == axum::http::Method::POST && req.uri().path() != "/approvals/callback" {
+        let headers = req.headers();
+        let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+        let cross_fetch = fetch_site.is_some_and(|s| s != "same-origin" && s != "none");
+        let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+        let cross_origin = headers
+            .get(header::ORIGIN)
+            .map(|v| v.to_str().ok())
+            .is_some_and(|origin| !same_origin(origin, host));
+        if cross_fetch || cross_origin {
+            return secure(refused(
+                "a form on another site cannot act here; open the approval page itself",
+                StatusCode::FORBIDDEN,
+            ));
+        }
+    }
+    secure(next.run(req).await)
+}
+
+/// Whether `origin` is `http(s)://` followed by the request's own `Host`.
+fn same_origin(origin: Option<&str>, host: Option<&str>) -> bool {
+    let (Some(origin), Some(host)) = (origin, host) else {
+        return false;
+    };
+    origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))
+        .is_some_and(|rest| rest.eq_ignore_ascii_case(host))
+}
+
+fn secure(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    for (name, value) in [
+        ("content-security-policy", content_security_policy()),
+        ("x-frame-options", "DENY".to_owned()),
+        ("cache-control", "no-store".to_owned()),
+        ("referrer-policy", "no-referrer".to_owned()),
+        ("x-content-type-options", "nosniff".to_owned()),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            headers.insert(name, v);
+        }
+    }
+    response
+}
+
 /// The page's routes; `app` verifies tokens and decides.
 pub fn router(app: App) -> Router {
     Router::new()
@@ -77,6 +145,7 @@ pub fn router(app: App) -> Router {
         .route("/approvals/{id}/deny", post(deny))
         .route("/approvals/callback", post(callback))
         .route_layer(axum::middleware::from_fn_with_state(app.clone(), limit))
+        .route_layer(axum::middleware::from_fn(guard))
         .with_state(app)
 }
 
@@ -96,25 +165,15 @@ fn esc(text: &str) -> String {
     out
 }
 
-/// Markdown to HTML; raw HTML in the source is shown as text, never interpreted.
+/// Markdown to HTML with only inert content ([`super::safe_markdown`]).
 fn markdown(md: &str) -> String {
-    use pulldown_cmark::{Event, Options, Parser, html};
-    let parser = Parser::new_ext(md, Options::ENABLE_TABLES).map(|e| match e {
-        Event::Html(t) | Event::InlineHtml(t) => Event::Text(t),
-        other => other,
-    });
-    let mut out = String::new();
-    html::push_html(&mut out, parser);
-    out
+    super::safe_markdown::render(md)
 }
 
 fn page(title: &str, body: &str) -> String {
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{} · mlops-mcp</title>\
-         <style>body{{font-family:system-ui,sans-serif;max-width:960px;margin:2rem auto;padding:0 1rem}}\
-         table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.25rem .5rem}}\
-         .msg{{padding:.5rem;background:#fff3cd}}.err{{padding:.5rem;background:#f8d7da}}\
-         form{{display:inline-block;margin-right:1rem}}</style></head><body>{body}</body></html>",
+         <style>{STYLE}</style></head><body>{body}</body></html>",
         esc(title)
     )
 }

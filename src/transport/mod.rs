@@ -5,6 +5,7 @@ pub mod gate;
 pub mod http;
 pub mod ingest;
 pub mod jsonrpc;
+pub mod safe_markdown;
 pub mod stdio;
 
 /// Installs the SIGINT/SIGTERM handlers now and returns a future that resolves on either.

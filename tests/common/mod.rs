@@ -343,6 +343,15 @@ pub fn read(uri: &str) -> String {
 /// Drives the demo to a promotion request waiting for approval (retrain with the real trainer,
 /// validate, request) as `token`'s principal; returns the request id.
 pub async fn pending_promotion(server: &HttpServer, token: &str) -> String {
+    pending_promotion_with(server, token, "passes every rule").await
+}
+
+/// [`pending_promotion`] with the given justification.
+pub async fn pending_promotion_with(
+    server: &HttpServer,
+    token: &str,
+    justification: &str,
+) -> String {
     let ok = |v: Value| {
         assert_eq!(v["isError"], false, "{v}");
         v["structuredContent"].clone()
@@ -384,7 +393,7 @@ pub async fn pending_promotion(server: &HttpServer, token: &str) -> String {
             "model": "fraud-detector",
             "candidate_version": validation["candidate_version"],
             "validation_id": validation["id"],
-            "justification": "passes every rule",
+            "justification": justification,
         }),
     )
     .await);
