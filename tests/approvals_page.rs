@@ -228,7 +228,10 @@ async fn hostile_justifications_render_inert_and_other_sites_cannot_post() {
     assert_eq!(headers["referrer-policy"], "no-referrer");
     assert!(page.contains("open the report"), "{page}");
     // The text may appear as escaped data (the trace's arguments), never as a link.
-    assert!(!page.to_ascii_lowercase().contains("href=\"javascript:"), "{page}");
+    assert!(
+        !page.to_ascii_lowercase().contains("href=\"javascript:"),
+        "{page}"
+    );
     assert!(!page.contains("<img"), "{page}");
     assert!(!page.contains("<script"), "{page}");
 

@@ -1,6 +1,8 @@
 // The approval page in headless Chromium (Debian's), driven by playwright-core: a human signs
 // in with a token, sees the pending request with its evidence, a POST without the CSRF token is
-// refused, Approve is clicked, and the champion changes.
+// refused, Approve is clicked, and the champion changes. Hostile text is planted in the
+// justification and in a traced argument: no script of it runs (the `window.pwned` flag it would
+// set stays unset), nothing is fetched from another host, and the page carries its CSP.
 //
 // Usage: node tests/web/approvals.mjs BIN CHROMIUM
 // (.ci/run runs it with .ci/node's Node 22 and /usr/bin/chromium.)
@@ -59,7 +61,9 @@ try {
     return json.result.structuredContent;
   };
   const drift = await call("check_drift", { model: "fraud-detector" });
-  const job = await call("trigger_retrain", { model: "fraud-detector", reason: "drift", drift_report_id: drift.report_id });
+  const hostile = "[open the report](javascript:window.pwned=1) ![chart](http://127.0.0.1:9/pixel.png) " +
+    "<img src=x onerror=\"window.pwned=1\"> <script>window.pwned=1</script> `</code><script>window.pwned=1</script>`";
+  const job = await call("trigger_retrain", { model: "fraud-detector", reason: `drift ${hostile}`, drift_report_id: drift.report_id });
   let view;
   for (let i = 0; i < 5; i++) {
     view = await call("get_job", { job_id: job.job.id, wait_seconds: 60 });
@@ -71,7 +75,7 @@ try {
     model: "fraud-detector",
     candidate_version: validation.candidate_version,
     validation_id: validation.id,
-    justification: "passes every rule",
+    justification: `passes every rule ${hostile}`,
   });
 
   browser = await chromium.launch({
@@ -80,17 +84,33 @@ try {
       "--disable-component-update", "--disable-sync", "--no-first-run"],
   });
   const page = await browser.newPage();
+  const elsewhere = [];
+  page.on("request", (r) => { if (!r.url().startsWith(base)) elsewhere.push(r.url()); });
   await page.goto(`${base}/approvals`);
   await page.fill("#token", alice);
   await page.click("#sign-in");
   await page.waitForSelector("a.request");
   assert.equal(await page.textContent("#who"), "alice");
-  await page.click(`a.request[href="/approvals/${request.id}"]`);
+  const [detail] = await Promise.all([
+    page.waitForResponse((r) => r.url() === `${base}/approvals/${request.id}`),
+    page.click(`a.request[href="/approvals/${request.id}"]`),
+  ]);
   await page.waitForSelector("#approve");
+  const csp = detail.headers()["content-security-policy"] ?? "";
+  assert.match(csp, /script-src 'none'/, `CSP: ${csp}`);
+  assert.match(csp, /frame-ancestors 'none'/, `CSP: ${csp}`);
+  assert.equal(await page.evaluate(() => window.pwned), undefined, "a planted script ran");
+  assert.equal(await page.locator("a[href^='javascript:' i]").count(), 0);
+  assert.equal(await page.locator("body img").count(), 0);
+  // Clicking the planted link text runs nothing either.
+  await page.getByText("open the report").first().click();
+  assert.equal(await page.evaluate(() => window.pwned), undefined, "the planted link ran");
+  assert.deepEqual(elsewhere, [], "the page fetched from another host");
   const evidence = await page.textContent("body");
   assert.match(evidence, /Verdict: passed/);
   assert.match(evidence, /Recommended action: retrain/);
   assert.match(evidence, /passes every rule/);
+  assert.match(evidence, /open the report/);
   assert.equal(await page.textContent("#champion"), "v1");
 
   // A POST from the signed-in page without the form's CSRF token is refused.
