@@ -41,7 +41,8 @@ struct Inner {
 
 fn verifier(config: &Config) -> anyhow::Result<Verifier> {
     let auth = &config.auth;
-    let mut verifier = Verifier::new(&auth.issuer, &auth.audience, auth.leeway_secs);
+    let mut verifier = Verifier::new(&auth.issuer, &auth.audience, auth.leeway_secs)
+        .with_max_lifetime(auth.max_token_lifetime_secs);
     if let Some(secret) = auth.hs256_secret.clone() {
         verifier = verifier.with_hs256(Hs256Keys::new(
             secret,

@@ -171,9 +171,17 @@ pub struct AuthConfig {
     /// Expected `aud` claim.
     #[serde(default = "default_issuer")]
     pub audience: String,
-    /// Clock skew tolerated for `exp`/`nbf`, in seconds.
+    /// Clock skew tolerated for `exp`/`nbf`/`iat`, in seconds.
     #[serde(default = "default_leeway")]
     pub leeway_secs: u64,
+    /// Longest token lifetime (`exp - iat`) accepted, in seconds; longer tokens are refused, so a
+    /// leaked token cannot serve for years. `token issue --ttl` is held to it too.
+    #[serde(default = "default_max_token_lifetime")]
+    pub max_token_lifetime_secs: u64,
+}
+
+fn default_max_token_lifetime() -> u64 {
+    mlops_auth::DEFAULT_MAX_LIFETIME_SECS
 }
 
 fn default_issuer() -> String {
@@ -201,6 +209,7 @@ impl Default for AuthConfig {
             issuer: default_issuer(),
             audience: default_issuer(),
             leeway_secs: default_leeway(),
+            max_token_lifetime_secs: default_max_token_lifetime(),
         }
     }
 }

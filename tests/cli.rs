@@ -125,6 +125,29 @@ fn token_issue_signs_for_the_configured_secret() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
     assert!(stderr(&bad).contains("unknown scope"));
+    // A padded subject would pass for another principal; a lifetime past the server's bound
+    // would be refused by it.
+    for (args, says) in [
+        (
+            ["--sub", "demo-agent ", "--ttl", "8h"],
+            "surrounding whitespace",
+        ),
+        (["--sub", " alice", "--ttl", "8h"], "surrounding whitespace"),
+        (
+            ["--sub", "alice", "--ttl", "25h"],
+            "max_token_lifetime_secs",
+        ),
+    ] {
+        let out = ws
+            .command()
+            .args(["token", "issue", "--scopes", "models:read"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&out).contains(says), "{args:?}: {}", stderr(&out));
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
 }
 
 #[tokio::test]

@@ -103,15 +103,20 @@ async fn the_demo_loop_ends_with_v2_as_champion_after_a_human_approves() {
     let out = approvals(&ws, &agent, &["approve", &request_id]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("promotion:approve"));
-    // … and a token for the requester that has it still cannot approve its own request.
-    let own = ws.token("demo-agent", "promotion:approve,models:read");
-    let out = approvals(&ws, &own, &["approve", &request_id]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("cannot decide"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    // … and a token for the requester that has it still cannot approve its own request, nor
+    // one whose subject differs only by whitespace or case.
+    for sub in ["demo-agent", "demo-agent ", " Demo-Agent", "DEMO-AGENT\t"] {
+        // Signed directly: `token issue` refuses a padded subject.
+        let claims = ws.claims(sub, "promotion:approve models:read", 600);
+        let own = ws.keys().sign(&claims).unwrap();
+        let out = approvals(&ws, &own, &["approve", &request_id]);
+        assert_eq!(out.status.code(), Some(2), "{sub:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("cannot decide"),
+            "{sub:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     assert_eq!(
         ws.model("fraud-detector")
             .await

@@ -13,6 +13,9 @@ pub const MIN_SECRET_BYTES: usize = 32;
 /// Largest bearer token accepted, so a huge header cannot make verification expensive.
 const MAX_TOKEN_BYTES: usize = 8 * 1024;
 
+/// Longest token lifetime (`exp - iat`) accepted unless configured otherwise: 24 hours.
+pub const DEFAULT_MAX_LIFETIME_SECS: u64 = 24 * 3600;
+
 /// The claims this server reads and writes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
@@ -58,6 +61,14 @@ pub enum TokenError {
     KeyMismatch(String, Algorithm),
     #[error("the identity provider's keys cannot be fetched right now")]
     KeysUnavailable,
+    #[error(
+        "the token's header marks {0:?} critical, an extension this server does not understand"
+    )]
+    CriticalExtension(Vec<String>),
+    #[error("the token lives {0} s (exp - iat), more than the {1} s this server accepts")]
+    LifetimeTooLong(i64, u64),
+    #[error("the token was issued in the future (iat)")]
+    IssuedInFuture,
 }
 
 /// HS256 signing and verification with one shared secret.
@@ -66,6 +77,7 @@ pub struct Hs256Keys {
     issuer: String,
     audience: String,
     leeway_secs: u64,
+    max_lifetime_secs: u64,
 }
 
 impl std::fmt::Debug for Hs256Keys {
@@ -84,7 +96,19 @@ impl Hs256Keys {
             issuer: issuer.into(),
             audience: audience.into(),
             leeway_secs,
+            max_lifetime_secs: DEFAULT_MAX_LIFETIME_SECS,
         }
+    }
+
+    /// Accepts tokens living at most `secs` (`exp - iat`) instead of [`DEFAULT_MAX_LIFETIME_SECS`].
+    pub fn with_max_lifetime(mut self, secs: u64) -> Self {
+        self.max_lifetime_secs = secs;
+        self
+    }
+
+    /// The longest lifetime a token may have.
+    pub fn max_lifetime_secs(&self) -> u64 {
+        self.max_lifetime_secs
     }
 
     /// Signs a token for `sub` with `scopes`, valid from now for `ttl_secs`.
@@ -120,6 +144,7 @@ impl Hs256Keys {
             issuer: &self.issuer,
             audience: &self.audience,
             leeway_secs: self.leeway_secs,
+            max_lifetime_secs: self.max_lifetime_secs,
         };
         decode_principal(token, &key, Algorithm::HS256, &rules)
     }
@@ -141,6 +166,7 @@ pub(crate) struct Rules<'a> {
     pub issuer: &'a str,
     pub audience: &'a str,
     pub leeway_secs: u64,
+    pub max_lifetime_secs: u64,
 }
 
 pub(crate) fn check_size(token: &str) -> Result<(), TokenError> {
@@ -151,8 +177,10 @@ pub(crate) fn check_size(token: &str) -> Result<(), TokenError> {
     }
 }
 
-/// The token's header. `alg: none` (or any algorithm the library does not know) fails here.
+/// The token's header. `alg: none` (or any algorithm the library does not know) fails here, and
+/// so does a `crit` header: this server understands no extension (RFC 7515 §4.1.11).
 pub(crate) fn decode_header(token: &str) -> Result<jsonwebtoken::Header, TokenError> {
+    refuse_critical(token)?;
     jsonwebtoken::decode_header(token).map_err(|e| match e.kind() {
         ErrorKind::InvalidAlgorithmName => TokenError::BadAlgorithm("a supported algorithm".into()),
         ErrorKind::Json(j) if j.to_string().contains("unknown variant") => {
@@ -160,6 +188,44 @@ pub(crate) fn decode_header(token: &str) -> Result<jsonwebtoken::Header, TokenEr
         }
         _ => TokenError::Malformed(e.to_string()),
     })
+}
+
+/// Refuses a header with a `crit` member, which the library would otherwise ignore.
+fn refuse_critical(token: &str) -> Result<(), TokenError> {
+    use base64::Engine as _;
+    let first = token.split('.').next().unwrap_or_default();
+    let Ok(bytes) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(first) else {
+        return Ok(()); // the library's own decoding reports it
+    };
+    let Ok(serde_json::Value::Object(header)) = serde_json::from_slice(&bytes) else {
+        return Ok(());
+    };
+    match header.get("crit") {
+        None => Ok(()),
+        Some(crit) => Err(TokenError::CriticalExtension(
+            crit.as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
+        )),
+    }
+}
+
+/// A subject as compared and recorded: surrounding whitespace trimmed, Unicode NFC.
+pub fn normalise_subject(sub: &str) -> String {
+    use unicode_normalization::UnicodeNormalization as _;
+    sub.trim().nfc().collect()
+}
+
+/// Whether two subjects name the same principal: equal once normalised, ignoring case. The
+/// requester-is-not-the-approver rule uses it, so `Demo-Agent ` cannot approve `demo-agent`.
+pub fn same_subject(a: &str, b: &str) -> bool {
+    let fold = |s: &str| normalise_subject(s).to_lowercase();
+    fold(a) == fold(b)
 }
 
 /// Verifies signature and claims with `key` for exactly `alg`, and builds the principal.
@@ -188,12 +254,25 @@ pub(crate) fn decode_principal(
             other => TokenError::Malformed(format!("{other:?}")),
         })?;
     let claims = data.claims;
-    if claims.sub.trim().is_empty() {
+    let subject = normalise_subject(&claims.sub);
+    if subject.is_empty() {
         return Err(TokenError::Malformed("empty `sub` claim".into()));
+    }
+    let now = chrono::Utc::now().timestamp();
+    let leeway = i64::try_from(rules.leeway_secs).unwrap_or(i64::MAX);
+    if claims.iat > now.saturating_add(leeway) {
+        return Err(TokenError::IssuedInFuture);
+    }
+    let lifetime = claims.exp.saturating_sub(claims.iat);
+    if u64::try_from(lifetime).is_ok_and(|l| l > rules.max_lifetime_secs) {
+        return Err(TokenError::LifetimeTooLong(
+            lifetime,
+            rules.max_lifetime_secs,
+        ));
     }
     let scopes: BTreeSet<String> = claims.scope.split_whitespace().map(str::to_owned).collect();
     Ok(Principal {
-        subject: claims.sub,
+        subject,
         scopes,
         models: claims.models,
         via: "jwt".into(),
@@ -254,6 +333,87 @@ mod tests {
         .issue("carol", &[], 60, now())
         .unwrap_or_default();
         assert_eq!(good.verify(&wrong_aud), Err(TokenError::BadAudience));
+    }
+
+    fn signed_with_header(k: &Hs256Keys, header: &str, claims: &str) -> String {
+        use base64::Engine as _;
+        use hmac::Mac as _;
+        let encode = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+        let input = format!(
+            "{}.{}",
+            encode(header.as_bytes()),
+            encode(claims.as_bytes())
+        );
+        let mut mac =
+            hmac::Hmac::<sha2::Sha256>::new_from_slice(k.secret.expose_secret().as_bytes())
+                .unwrap_or_else(|_| unreachable!());
+        mac.update(input.as_bytes());
+        format!("{input}.{}", encode(&mac.finalize().into_bytes()))
+    }
+
+    fn claims_json(sub: &str, iat: i64, exp: i64) -> String {
+        serde_json::json!({"sub": sub, "iss": "mlops-mcp", "aud": "mlops-mcp", "iat": iat, "exp": exp})
+            .to_string()
+    }
+
+    #[test]
+    fn refuses_critical_headers_long_lifetimes_and_future_iat() {
+        let k = keys("0123456789abcdef0123456789abcdef");
+        let n = now();
+        let fine = signed_with_header(
+            &k,
+            r#"{"alg":"HS256","typ":"JWT"}"#,
+            &claims_json("a", n, n + 60),
+        );
+        assert_eq!(k.verify(&fine).map(|p| p.subject), Ok("a".to_owned()));
+        let crit = signed_with_header(
+            &k,
+            r#"{"alg":"HS256","crit":["exp-ext"],"exp-ext":1}"#,
+            &claims_json("a", n, n + 60),
+        );
+        assert_eq!(
+            k.verify(&crit),
+            Err(TokenError::CriticalExtension(vec!["exp-ext".into()]))
+        );
+        let forever = signed_with_header(&k, r#"{"alg":"HS256"}"#, &claims_json("a", n, 1 << 62));
+        assert!(matches!(
+            k.verify(&forever),
+            Err(TokenError::LifetimeTooLong(..))
+        ));
+        let day_and_a_second = claims_json("a", n, n + 24 * 3600 + 1);
+        let long = signed_with_header(&k, r#"{"alg":"HS256"}"#, &day_and_a_second);
+        assert!(matches!(
+            k.verify(&long),
+            Err(TokenError::LifetimeTooLong(..))
+        ));
+        let longer_allowed = keys("0123456789abcdef0123456789abcdef").with_max_lifetime(48 * 3600);
+        assert!(longer_allowed.verify(&long).is_ok());
+        let future = signed_with_header(
+            &k,
+            r#"{"alg":"HS256"}"#,
+            &claims_json("a", n + 600, n + 900),
+        );
+        assert_eq!(k.verify(&future), Err(TokenError::IssuedInFuture));
+    }
+
+    #[test]
+    fn subjects_are_normalised_and_compared_without_case() {
+        let k = keys("0123456789abcdef0123456789abcdef");
+        let n = now();
+        let padded = signed_with_header(
+            &k,
+            r#"{"alg":"HS256"}"#,
+            &claims_json(" demo-agent\t", n, n + 60),
+        );
+        assert_eq!(
+            k.verify(&padded).map(|p| p.subject),
+            Ok("demo-agent".to_owned())
+        );
+        // "é" as one code point and as e + combining acute are one subject.
+        assert_eq!(normalise_subject("caf\u{65}\u{301}"), "caf\u{e9}");
+        assert!(same_subject("Demo-Agent ", "demo-agent"));
+        assert!(same_subject("caf\u{65}\u{301}", "CAF\u{c9}"));
+        assert!(!same_subject("demo-agent", "demo-agent2"));
     }
 
     #[test]

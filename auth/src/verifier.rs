@@ -4,7 +4,7 @@
 use jsonwebtoken::Algorithm;
 
 use crate::jwks::JwksCache;
-use crate::token::{Rules, check_size, decode_header, decode_principal};
+use crate::token::{DEFAULT_MAX_LIFETIME_SECS, Rules, check_size, decode_header, decode_principal};
 use crate::{Hs256Keys, Principal, TokenError};
 
 /// Verifies tokens with whatever is configured. Tokens are never forwarded anywhere.
@@ -14,6 +14,7 @@ pub struct Verifier {
     issuer: String,
     audience: String,
     leeway_secs: u64,
+    max_lifetime_secs: u64,
 }
 
 impl Verifier {
@@ -24,11 +25,19 @@ impl Verifier {
             issuer: issuer.into(),
             audience: audience.into(),
             leeway_secs,
+            max_lifetime_secs: DEFAULT_MAX_LIFETIME_SECS,
         }
     }
 
+    /// Accepts tokens living at most `secs` (`exp - iat`); the HS256 keys get the same bound.
+    pub fn with_max_lifetime(mut self, secs: u64) -> Self {
+        self.max_lifetime_secs = secs;
+        self.hs256 = self.hs256.map(|k| k.with_max_lifetime(secs));
+        self
+    }
+
     pub fn with_hs256(mut self, keys: Hs256Keys) -> Self {
-        self.hs256 = Some(keys);
+        self.hs256 = Some(keys.with_max_lifetime(self.max_lifetime_secs));
         self
     }
 
@@ -72,6 +81,7 @@ impl Verifier {
                     issuer: &self.issuer,
                     audience: &self.audience,
                     leeway_secs: self.leeway_secs,
+                    max_lifetime_secs: self.max_lifetime_secs,
                 };
                 decode_principal(token, &key, alg, &rules)
             }

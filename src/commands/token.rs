@@ -49,6 +49,22 @@ pub fn run(config_path: Option<PathBuf>, cmd: TokenCommand) -> Result<ExitCode, 
     if sub.trim().is_empty() {
         return Err(ConfigError::Invalid(vec!["--sub is empty: name the principal".into()]).into());
     }
+    if sub.trim() != sub || mlops_auth::normalise_subject(&sub) != sub {
+        return Err(ConfigError::Invalid(vec![format!(
+            "--sub {sub:?} has surrounding whitespace or is not in Unicode NFC; \
+             write it as {:?}",
+            mlops_auth::normalise_subject(&sub)
+        )])
+        .into());
+    }
+    let max = config.auth.max_token_lifetime_secs;
+    if u64::try_from(ttl).is_ok_and(|t| t > max) {
+        return Err(ConfigError::Invalid(vec![format!(
+            "--ttl is longer than auth.max_token_lifetime_secs ({max} s); the server would refuse \
+             the token"
+        )])
+        .into());
+    }
     let scopes = expand_scopes(&scopes)?;
     let keys = Hs256Keys::new(
         secret,

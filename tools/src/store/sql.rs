@@ -969,7 +969,7 @@ impl Store for SqlStore {
         };
         let refusal = if current.state != PromotionState::PendingApproval {
             Some(DecisionRefused::AlreadyDecided(current.state.as_str()))
-        } else if current.requested_by == by {
+        } else if mlops_auth::same_subject(&current.requested_by, by) {
             Some(DecisionRefused::OwnRequest(by.to_owned()))
         } else if now >= current.expires_at {
             Some(DecisionRefused::Expired(current.expires_at))
