@@ -16,6 +16,8 @@ use mlops_auth::Claims;
 use mlops_tools::trace::{Outcome, TraceEvent};
 use serde_json::{Value, json};
 
+const TRACE_META_KEY: &str = "io.mlops-mcp/traceId";
+
 #[path = "../auth/tests/support/mod.rs"]
 mod keys;
 
@@ -28,6 +30,20 @@ fn sign(key: &EncodingKey, alg: Algorithm, kid: Option<&str>, claims: &Claims) -
 }
 
 /// A loopback JWKS endpoint publishing RSA keys `a` and `b`.
+/// An HS256 token with a header of our choosing (jsonwebtoken's `Header` has no `crit`).
+fn hs_with_header(secret: &str, header: &str, claims: &Claims) -> String {
+    use hmac::Mac as _;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    let input = format!(
+        "{}.{}",
+        b64(header.as_bytes()),
+        b64(&serde_json::to_vec(claims).unwrap())
+    );
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(input.as_bytes());
+    format!("{input}.{}", b64(&mac.finalize().into_bytes()))
+}
+
 async fn identity_provider() -> String {
     let set = JwkSet {
         keys: vec![
@@ -88,6 +104,7 @@ fn bearer(t: &str) -> (&'static str, String) {
 
 async fn run_case(server: &HttpServer, ws: &Workspace, case: &Case) -> Vec<TraceEvent> {
     let before = snapshot(ws).await;
+    let traced_before = ws.traces().await.len();
     let headers: Vec<(&str, &str)> = case.headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let (status, resp_headers, body) = post_with(server, &headers, case.body.clone()).await;
     let name = case.name;
@@ -130,10 +147,26 @@ async fn run_case(server: &HttpServer, ws: &Workspace, case: &Case) -> Vec<Trace
     }
     assert_eq!(snapshot(ws).await, before, "{name}: the store changed");
     let events = ws.traces().await;
-    let traced = events.iter().any(|e| {
-        (e.arguments.contains(name) || e.principal == name) && e.outcome == Outcome::Refused
-    });
-    assert!(traced, "{name}: refusal not traced");
+    let new = &events[traced_before..];
+    if let Expect::Http(401, _) = case.expect {
+        // An unauthenticated refusal leaves a bounded summary, never the arguments it sent.
+        let summary = new
+            .iter()
+            .find(|e| e.principal == "anonymous" && e.outcome == Outcome::Refused)
+            .unwrap_or_else(|| panic!("{name}: refusal not traced: {new:?}"));
+        let arguments: Value = serde_json::from_str(&summary.arguments).unwrap();
+        assert_eq!(
+            arguments["body_bytes"].as_u64(),
+            Some(case.body.len() as u64),
+            "{name}: {arguments}"
+        );
+        assert!(!summary.arguments.contains(name), "{name}: {arguments}");
+    } else {
+        let traced = new.iter().any(|e| {
+            (e.arguments.contains(name) || e.principal == name) && e.outcome == Outcome::Refused
+        });
+        assert!(traced, "{name}: refusal not traced: {new:?}");
+    }
     events
 }
 
@@ -343,6 +376,49 @@ async fn attack_suite() {
             expect: unauthorized(),
         },
         Case {
+            name: "hs-crit-header",
+            headers: vec![bearer(&hs_with_header(
+                &ws.secret(),
+                r#"{"alg":"HS256","typ":"JWT","crit":["x-approve"],"x-approve":true}"#,
+                &claims("x", "models:read"),
+            ))],
+            body: list("hs-crit-header"),
+            expect: unauthorized(),
+        },
+        Case {
+            name: "hs-lifetime-2^62",
+            headers: vec![bearer(
+                &keys
+                    .sign(&with("x", "models:read", &|c| c.exp = 1 << 62))
+                    .unwrap(),
+            )],
+            body: list("hs-lifetime-2^62"),
+            expect: unauthorized(),
+        },
+        Case {
+            name: "hs-lifetime-25h",
+            headers: vec![bearer(
+                &keys
+                    .sign(&with("x", "models:read", &|c| c.exp = c.iat + 25 * 3600))
+                    .unwrap(),
+            )],
+            body: list("hs-lifetime-25h"),
+            expect: unauthorized(),
+        },
+        Case {
+            name: "hs-iat-future",
+            headers: vec![bearer(
+                &keys
+                    .sign(&with("x", "models:read", &|c| {
+                        c.iat = now + 3600;
+                        c.exp = now + 4000;
+                    }))
+                    .unwrap(),
+            )],
+            body: list("hs-iat-future"),
+            expect: unauthorized(),
+        },
+        Case {
             name: "hs512-token",
             headers: vec![bearer(&sign(
                 &hs,
@@ -406,6 +482,24 @@ async fn attack_suite() {
         name: "grant-card",
         headers: vec![bearer(&granted)],
         body: read("mlops://models/fraud-detector/card"),
+        expect: Expect::RpcError("not found"),
+    });
+    // A trace about a model outside the grant is not found either.
+    let drift = common::tool(
+        &server,
+        &ws.token("trace-owner", "drift:read"),
+        "check_drift",
+        json!({ "model": "fraud-detector" }),
+    )
+    .await;
+    let fraud_trace = drift["_meta"][TRACE_META_KEY].as_str().unwrap().to_owned();
+    let mut granted = claims("grant-trace", "models:read");
+    granted.models = Some(vec!["churn-*".into()]);
+    let granted = sign(&rsa_a, Algorithm::RS256, Some("a"), &granted);
+    cases.push(Case {
+        name: "grant-trace",
+        headers: vec![bearer(&granted)],
+        body: read(&format!("mlops://traces/{fraud_trace}")),
         expect: Expect::RpcError("not found"),
     });
     // Host and Origin allow-lists.
@@ -477,7 +571,7 @@ async fn attack_suite() {
         events
             .iter()
             .filter(|e| e.outcome == Outcome::Ok)
-            .all(|e| e.principal == "grant-list")
+            .all(|e| e.principal == "grant-list" || e.principal == "trace-owner")
     );
 }
 
@@ -690,5 +784,88 @@ async fn slow_headers_are_cut_off() {
     assert!(
         closed.is_ok(),
         "the server closes a connection whose headers never complete"
+    );
+}
+
+/// A call may join only a trace its caller started or may read; otherwise it starts its own,
+/// so nobody can slip events into another principal's chain of evidence.
+#[tokio::test]
+async fn foreign_traces_cannot_be_joined() {
+    let ws = Workspace::demo();
+    let server = HttpServer::start(&ws);
+    let owner = ws.token("trace-owner", "drift:read,models:read");
+    let drift = common::tool(
+        &server,
+        &owner,
+        "check_drift",
+        json!({ "model": "fraud-detector" }),
+    )
+    .await;
+    let trace_id = drift["_meta"][TRACE_META_KEY].as_str().unwrap().to_owned();
+    let in_trace = |events: &[TraceEvent]| {
+        events
+            .iter()
+            .filter(|e| e.trace_id == trace_id)
+            .map(|e| e.principal.clone())
+            .collect::<Vec<_>>()
+    };
+    let joined = |name: &str, args: Value| {
+        json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {
+            "name": name, "arguments": args, "_meta": { TRACE_META_KEY: trace_id }
+        }})
+        .to_string()
+        .into_bytes()
+    };
+    let as_bearer = |t: &str| format!("Bearer {t}");
+
+    // A principal limited to other models sends the id: its event lands in a trace of its own.
+    let mut limited = ws.claims("intruder", "models:read", 600);
+    limited.models = Some(vec!["churn-*".into()]);
+    let limited = ws.keys().sign(&limited).unwrap();
+    let (status, _, body) = post_with(
+        &server,
+        &[("authorization", &as_bearer(&limited))],
+        joined("list_models", json!({})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let own = body["result"]["_meta"][TRACE_META_KEY].as_str().unwrap();
+    assert_ne!(own, trace_id);
+    assert_eq!(in_trace(&ws.traces().await), ["trace-owner"]);
+    // Reading it by id finds nothing either.
+    let (_, _, body) = post_with(
+        &server,
+        &[("authorization", &as_bearer(&limited))],
+        common::read(&format!("mlops://traces/{trace_id}")).into_bytes(),
+    )
+    .await;
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not found"),
+        "{body}"
+    );
+
+    // The owner continues its own trace.
+    let (_, _, body) = post_with(
+        &server,
+        &[("authorization", &as_bearer(&owner))],
+        joined("list_models", json!({})),
+    )
+    .await;
+    assert_eq!(body["result"]["_meta"][TRACE_META_KEY], trace_id.as_str());
+    // So does an unrestricted reader (it may see every event of the trace).
+    let reviewer = ws.token("reviewer", "models:read");
+    let (_, _, body) = post_with(
+        &server,
+        &[("authorization", &as_bearer(&reviewer))],
+        joined("list_models", json!({})),
+    )
+    .await;
+    assert_eq!(body["result"]["_meta"][TRACE_META_KEY], trace_id.as_str());
+    assert_eq!(
+        in_trace(&ws.traces().await),
+        ["trace-owner", "trace-owner", "reviewer"]
     );
 }

@@ -137,7 +137,7 @@ pub async fn read(
             })
         }
         ResourceUri::Trace(id) => {
-            let view = trace_view(store, &id)
+            let view = trace_view(store, &id, principal)
                 .await?
                 .ok_or_else(|| ReadError::NotFound(uri.to_owned()))?;
             Ok(Rendered {

@@ -2,7 +2,8 @@
 
 use std::fmt::Write as _;
 
-use mlops_tools::trace::TraceEvent;
+use mlops_auth::Principal;
+use mlops_tools::trace::{TraceEvent, visible_to};
 use mlops_tools::{Store, StoreError};
 use serde::Serialize;
 
@@ -13,9 +14,14 @@ pub struct TraceView {
     pub events: Vec<TraceEvent>,
 }
 
-/// The trace `id`, or `None` if it has no events.
-pub async fn trace_view(store: &dyn Store, id: &str) -> Result<Option<TraceView>, StoreError> {
-    let events = store.trace(id).await?;
+/// The events of trace `id` that `principal` may see ([`visible_to`]), or `None` if none.
+pub async fn trace_view(
+    store: &dyn Store,
+    id: &str,
+    principal: &Principal,
+) -> Result<Option<TraceView>, StoreError> {
+    let mut events = store.trace(id).await?;
+    events.retain(|e| visible_to(e, principal));
     if events.is_empty() {
         return Ok(None);
     }

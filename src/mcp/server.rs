@@ -4,7 +4,7 @@ use std::sync::{Arc, LazyLock};
 use std::time::Instant;
 
 use mlops_auth::{AuthzError, Principal, scopes};
-use mlops_tools::trace::{NewTraceEvent, Outcome};
+use mlops_tools::trace::{NewTraceEvent, Outcome, may_continue};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::model::{
@@ -119,12 +119,28 @@ impl McpServer {
     }
 }
 
-fn trace_id_from(ctx: &RequestContext<RoleServer>) -> String {
-    ctx.meta
+/// The trace a call belongs to: the one named in `_meta` if the caller may continue it
+/// ([`may_continue`]), else a new one.
+async fn trace_id_from(
+    app: &App,
+    ctx: &RequestContext<RoleServer>,
+    principal: &Principal,
+) -> String {
+    let asked = ctx
+        .meta
         .get(TRACE_META_KEY)
         .and_then(Value::as_str)
-        .filter(|id| uuid::Uuid::parse_str(id).is_ok())
-        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
+        .filter(|id| uuid::Uuid::parse_str(id).is_ok());
+    if let Some(id) = asked {
+        match app.store().trace(id).await {
+            Ok(events) if may_continue(&events, principal) => return id.to_owned(),
+            Ok(_) => {
+                tracing::info!(trace = id, who = %principal.subject, "not continuing a trace the caller may not see")
+            }
+            Err(error) => tracing::warn!(%error, "trace lookup failed; starting a new trace"),
+        }
+    }
+    uuid::Uuid::new_v4().to_string()
 }
 
 fn text_of(result: &CallToolResult) -> String {
@@ -287,10 +303,10 @@ impl ServerHandler for McpServer {
         mut ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let started = Instant::now();
-        let trace_id = trace_id_from(&ctx);
         let tool = request.name.to_string();
         let arguments = Value::Object(request.arguments.clone().unwrap_or_default());
         let principal = self.require_principal(&ctx)?;
+        let trace_id = trace_id_from(&self.app, &ctx, &principal).await;
         let who = principal.subject.clone();
         let trace = |outcome, rationale: String| {
             NewTraceEvent::new(
@@ -427,7 +443,7 @@ impl ServerHandler for McpServer {
         };
         let arguments = serde_json::json!({ "uri": request.uri });
         let event = NewTraceEvent::new(
-            trace_id_from(&ctx),
+            trace_id_from(&self.app, &ctx, &principal).await,
             &principal.subject,
             "resources/read",
             &arguments,

@@ -115,6 +115,29 @@ pub(super) fn too_many(reason: &str, retry_after: std::time::Duration) -> Respon
     )
 }
 
+/// At most `max` characters of `s`, for names an unauthenticated caller chose.
+fn bounded(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((end, _)) => format!("{}…", &s[..end]),
+        None => s.to_owned(),
+    }
+}
+
+/// What an unauthenticated request leaves in the trace: its method, the tool or resource it
+/// named (cut to 64 characters), its body size and address, never its arguments, so anonymous
+/// callers cannot grow the store by what they send.
+fn anonymous_summary(d: &Described, body_bytes: usize, peer: Option<SocketAddr>) -> Described {
+    Described {
+        method: d.method.clone(),
+        action: bounded(&d.action, 64),
+        arguments: json!({
+            "method": bounded(&d.method, 64),
+            "body_bytes": body_bytes,
+            "address": peer.map(|p| p.ip().to_string()),
+        }),
+    }
+}
+
 fn quoted(s: &str) -> String {
     s.replace(['"', '\\'], "'")
 }
@@ -219,7 +242,8 @@ pub async fn gate(State(gate): State<Gate>, req: Request, next: Next) -> Respons
         arguments: json!({}),
     };
 
-    if let Some(refusal) = gate.address_limited(peer(&req), started, &unknown).await {
+    let address = peer(&req);
+    if let Some(refusal) = gate.address_limited(address, started, &unknown).await {
         return refusal;
     }
 
@@ -250,9 +274,9 @@ pub async fn gate(State(gate): State<Gate>, req: Request, next: Next) -> Respons
             gate.refuse(
                 started,
                 ANONYMOUS,
-                &described,
+                &anonymous_summary(&described, bytes.len(), address),
                 Refusal::Auth,
-                format!("authentication failed: {reason}"),
+                bounded(&format!("authentication failed: {reason}"), 300),
             )
             .await;
             return gate.unauthorized(&reason, token.is_some());

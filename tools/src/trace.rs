@@ -219,6 +219,32 @@ pub async fn verify_chain(store: &dyn Store) -> Result<ChainReport, StoreError> 
     }
 }
 
+/// The model an event is about: the `model` of its arguments, if any.
+pub fn event_model(e: &TraceEvent) -> Option<String> {
+    let args: Value = serde_json::from_str(&e.arguments).ok()?;
+    args.get("model").and_then(Value::as_str).map(str::to_owned)
+}
+
+/// Whether `principal` may see `e`: a principal without a model grant sees every event; one
+/// with a grant sees its own events and those about models it may access.
+pub fn visible_to(e: &TraceEvent, principal: &mlops_auth::Principal) -> bool {
+    if principal.models.is_none() || e.principal == principal.subject {
+        return true;
+    }
+    event_model(e).is_some_and(|m| principal.may_access_model(&m))
+}
+
+/// Whether `principal` may add events to the trace made of `events`: a trace nobody started
+/// yet, one the principal started, or one whose every event it may see. Otherwise its call
+/// starts a trace of its own, so nobody can slip events into another's chain of evidence.
+pub fn may_continue(events: &[TraceEvent], principal: &mlops_auth::Principal) -> bool {
+    match events.first() {
+        None => true,
+        Some(first) if first.principal == principal.subject => true,
+        Some(_) => events.iter().all(|e| visible_to(e, principal)),
+    }
+}
+
 /// Parts of a key that mark its value as a secret (compared in lower case, `-` read as `_`).
 const SECRET_MARKERS: &[&str] = &[
     "key",
