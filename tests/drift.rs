@@ -435,3 +435,68 @@ async fn a_model_without_reference_data_gets_a_clear_error() {
         "{text}"
     );
 }
+
+/// A handful of drifted rows is noise, not a reason to retrain: below the policy's `min_rows`
+/// the check answers "insufficient data" and recommends nothing.
+#[tokio::test]
+async fn too_few_rows_give_no_verdict() {
+    let ws = Workspace::demo();
+    let server = HttpServer::start(&ws);
+    let writer = ws.token("pipeline", "data:write");
+    let agent = ws.token("drift-agent", "models:read,drift:read");
+    let body = timestamped_csv(&ws, "current", 60, 3600);
+    // The last rows of the drifted current data, so they carry its new category too.
+    let mut lines: Vec<&str> = body.lines().collect();
+    let header = lines.remove(0);
+    // 2 rows, then 97 more: 99 in the window, one short of the default 100.
+    for (n, total) in [(2usize, 2u64), (97, 99)] {
+        let rows = lines[lines.len() - n..].join("\n");
+        let (status, _, ok) = ingest(
+            &server,
+            Some(&writer),
+            "fraud-detector",
+            "text/csv",
+            format!("{header}\n{rows}\n"),
+        )
+        .await;
+        assert_eq!(status, 200, "{ok}");
+        let result = tool(
+            &server,
+            &agent,
+            "check_drift",
+            json!({"model": "fraud-detector", "last": "5m"}),
+        )
+        .await;
+        let report = &result["structuredContent"];
+        assert_eq!(report["recommended_action"], "none", "{result}");
+        assert_eq!(report["dataset_drift"], false, "{result}");
+        assert_eq!(report["current_rows"].as_u64(), Some(total));
+        assert_eq!(
+            report["reasons"][0].as_str().unwrap(),
+            format!(
+                "insufficient data: {total} rows, at least 100 needed (the current sample; \
+                 policy.min_rows); no verdict"
+            )
+        );
+    }
+    // The model's policy sets the bound: at 50 the same 99 rows get a verdict.
+    drop(server);
+    ws.edit_config(|config| {
+        let models = config["models"].as_array_mut().unwrap();
+        let policy = models[0]["policy"].as_table_mut().unwrap();
+        policy.insert("min_rows".into(), 50.into());
+    });
+    let server = HttpServer::start(&ws);
+    let result = tool(
+        &server,
+        &agent,
+        "check_drift",
+        json!({"model": "fraud-detector", "last": "5m"}),
+    )
+    .await;
+    let reasons = &result["structuredContent"]["reasons"];
+    assert!(
+        reasons[0].as_str().unwrap().contains("features drifted"),
+        "{result}"
+    );
+}

@@ -288,8 +288,14 @@ pub async fn check_drift(
             .clone()
             .or_else(|| (!declared.is_empty()).then_some(declared)),
     };
-    let report = report::compare(&reference, &current, &options);
-    let (action, reasons) = recommend(&report, spec.policy.drift_share);
+    let mut report = report::compare(&reference, &current, &options);
+    let (action, reasons) = match insufficient(&report, spec.policy.min_rows) {
+        Some(why) => {
+            report.dataset_drift = false;
+            (RecommendedAction::None, vec![why])
+        }
+        None => recommend(&report, spec.policy.drift_share),
+    };
     let report_id = uuid::Uuid::new_v4().to_string();
     let next_step = match action {
         RecommendedAction::Retrain => format!(
@@ -299,6 +305,10 @@ pub async fn check_drift(
         RecommendedAction::Investigate => {
             "Report the drifted features to the model owner; do not retrain yet.".into()
         }
+        RecommendedAction::None if !report_is_sufficient(&report, spec.policy.min_rows) => format!(
+            "Wait for more rows or widen the window: a verdict needs at least {} rows in each sample.",
+            spec.policy.min_rows
+        ),
         RecommendedAction::None => "Nothing to do; the model's data is stable.".into(),
     };
     let output = CheckDriftOutput {
@@ -320,6 +330,25 @@ pub async fn check_drift(
         })
         .await?;
     Ok(output)
+}
+
+fn report_is_sufficient(r: &report::DriftReport, min_rows: usize) -> bool {
+    r.reference_rows >= min_rows && r.current_rows >= min_rows
+}
+
+/// "insufficient data: …" when a sample is smaller than the policy's `min_rows`.
+fn insufficient(r: &report::DriftReport, min_rows: usize) -> Option<String> {
+    if report_is_sufficient(r, min_rows) {
+        return None;
+    }
+    let (which, n) = if r.current_rows < min_rows {
+        ("current", r.current_rows)
+    } else {
+        ("reference", r.reference_rows)
+    };
+    Some(format!(
+        "insufficient data: {n} rows, at least {min_rows} needed (the {which} sample; policy.min_rows); no verdict"
+    ))
 }
 
 fn recommend(r: &report::DriftReport, drift_share: f64) -> (RecommendedAction, Vec<String>) {

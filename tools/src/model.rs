@@ -88,6 +88,10 @@ pub struct ModelPolicy {
     /// Per-feature test threshold; `None` uses each statistical test's default.
     #[serde(default)]
     pub stattest_threshold: Option<f64>,
+    /// Fewest rows each sample (reference and current) needs for a drift verdict; below it
+    /// `check_drift` answers "insufficient data" and recommends nothing.
+    #[serde(default = "default_min_rows")]
+    pub min_rows: usize,
     /// Metric rules a candidate must pass against the champion before it may be promoted.
     #[serde(default)]
     pub validation: Vec<ValidationRule>,
@@ -97,10 +101,18 @@ fn default_drift_share() -> f64 {
     0.5
 }
 
+/// 100 rows: below it a two-sample KS test at the 0.05 level misses shifts smaller than about
+/// a fifth of the distribution (1.36·sqrt(2/n) ≈ 0.19), and a chi-square test of a handful of
+/// categories has expected counts under 5, so a verdict would be noise either way.
+fn default_min_rows() -> usize {
+    100
+}
+
 impl Default for ModelPolicy {
     fn default() -> Self {
         Self {
             drift_share: default_drift_share(),
+            min_rows: default_min_rows(),
             stattest_threshold: None,
             validation: Vec::new(),
         }
@@ -161,6 +173,12 @@ impl ModelSpec {
             out.push(format!(
                 "{at}.policy.drift_share = {}: must be in (0, 1]",
                 self.policy.drift_share
+            ));
+        }
+        if self.policy.min_rows == 0 {
+            out.push(format!(
+                "{at}.policy.min_rows = 0: must be at least 1 (the default is {})",
+                default_min_rows()
             ));
         }
         if let Some(r) = &self.retrain {
