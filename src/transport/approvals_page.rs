@@ -84,20 +84,23 @@ fn content_security_policy() -> String {
 }
 
 /// Security headers on every answer, and the cross-site check of every state-changing POST
-/// from a browser: `Sec-Fetch-Site` (when sent) must be `same-origin` or `none`, and `Origin`
-/// (when sent) must be this server's. The signed callback comes from servers, which send
+/// from a browser: `Sec-Fetch-Site` (when sent) must be `same-origin` or `none`; without it,
+/// `Origin` (when sent) must be this server's. Page script cannot set `Sec-Fetch-Site`, and it is
+/// the one to trust when both are sent: under `Referrer-Policy: no-referrer` Chromium sends
+/// `Origin: null` with the page's own forms. The signed callback comes from servers, which send
 /// neither.
 async fn guard(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     if req.method() == axum::http::Method::POST && req.uri().path() != "/approvals/callback" {
         let headers = req.headers();
-        let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
-        let cross_fetch = fetch_site.is_some_and(|s| s != "same-origin" && s != "none");
         let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
-        let cross_origin = headers
-            .get(header::ORIGIN)
-            .map(|v| v.to_str().ok())
-            .is_some_and(|origin| !same_origin(origin, host));
-        if cross_fetch || cross_origin {
+        let cross = match headers.get("sec-fetch-site").map(|v| v.to_str().ok()) {
+            Some(site) => !matches!(site, Some("same-origin" | "none")),
+            None => headers
+                .get(header::ORIGIN)
+                .map(|v| v.to_str().ok())
+                .is_some_and(|origin| !same_origin(origin, host)),
+        };
+        if cross {
             return secure(refused(
                 "a form on another site cannot act here; open the approval page itself",
                 StatusCode::FORBIDDEN,

@@ -89,7 +89,7 @@ try {
   await page.goto(`${base}/approvals`);
   await page.fill("#token", alice);
   await page.click("#sign-in");
-  await page.waitForSelector("a.request");
+  await page.waitForSelector("a.request").catch(async (e) => { await page.screenshot({ path: "/tmp/signin.png" }); console.error(await page.content()); throw e; });
   assert.equal(await page.textContent("#who"), "alice");
   const [detail] = await Promise.all([
     page.waitForResponse((r) => r.url() === `${base}/approvals/${request.id}`),
@@ -113,13 +113,20 @@ try {
   assert.match(evidence, /open the report/);
   assert.equal(await page.textContent("#champion"), "v1");
 
-  // A POST from the signed-in page without the form's CSRF token is refused.
-  const forged = await page.evaluate(async (id) => {
-    const r = await fetch(`/approvals/${id}/approve`, { method: "POST", body: new URLSearchParams({ note: "x" }) });
-    return { status: r.status, text: await r.text() };
+  // Script in the page cannot even send a request: the CSP allows no connections.
+  const blocked = await page.evaluate(async (id) => {
+    try {
+      await fetch(`/approvals/${id}/approve`, { method: "POST", body: new URLSearchParams({ note: "x" }) });
+      return "sent";
+    } catch (e) {
+      return String(e);
+    }
   }, request.id);
-  assert.equal(forged.status, 403);
-  assert.match(forged.text, /CSRF/);
+  assert.match(blocked, /Failed to fetch/);
+  // A POST with the signed-in session's cookie but without the form's CSRF token is refused.
+  const forged = await page.request.post(`${base}/approvals/${request.id}/approve`, { form: { note: "x" } });
+  assert.equal(forged.status(), 403);
+  assert.match(await forged.text(), /CSRF/);
   await page.reload();
   assert.equal(await page.textContent("#state"), "pending_approval");
 
