@@ -65,7 +65,14 @@ fn verifier(config: &Config) -> anyhow::Result<Verifier> {
 impl App {
     /// Opens the store, syncs the configured models into it and starts the trace writer.
     pub async fn start(config: Config) -> anyhow::Result<Self> {
-        let store = mlops_tools::store::open(&config.store.url).await?;
+        let key = config.trace.key()?;
+        let store = mlops_tools::store::open(&config.store.url, key.clone()).await?;
+        if let Some(seq) = mlops_tools::trace::seal_legacy_chain(store.as_ref(), &key).await? {
+            tracing::info!(
+                legacy_until = seq,
+                "the trace chain is keyed from now on; its unkeyed events are sealed"
+            );
+        }
         for model in &config.models {
             store.sync_model(model).await?;
         }
@@ -86,7 +93,12 @@ impl App {
         });
         let verifier = verifier(&config)?;
         let secrets = crate::held_secrets::held(&config);
-        let traces = TraceLog::spawn_redacting(store.clone(), secrets.clone());
+        let checkpoints = mlops_tools::trace_checkpoint::CheckpointWriter::spawn(
+            config.trace.checkpoint_file.clone(),
+            key,
+        );
+        let traces =
+            TraceLog::spawn_checkpointed(store.clone(), secrets.clone(), Some(checkpoints));
         let drift = DriftEnv {
             profiles: Arc::new(ProfileCache::new(
                 l.profile_cache_mib.saturating_mul(1 << 20),

@@ -42,6 +42,9 @@ pub struct Config {
     /// The human approval gate for promotions.
     #[serde(default)]
     pub promotion: PromotionConfig,
+    /// The decision trace's chain key and checkpoints.
+    #[serde(default)]
+    pub trace: TraceConfig,
     /// The models this server operates.
     #[serde(default)]
     pub models: Vec<ModelSpec>,
@@ -322,6 +325,46 @@ impl Default for LimitsConfig {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct TraceConfig {
+    /// The key the trace chain's HMAC uses (64 hex characters; created, mode 0600, on first
+    /// start). Keep it out of the database's reach and back it up: without it the chain cannot
+    /// be verified. Replicas must share one key. Relative to the config file.
+    #[serde(default = "default_trace_key_file")]
+    pub key_file: PathBuf,
+    /// Where the server writes a signed checkpoint of the chain's head after each commit;
+    /// `traces verify` compares the chain with it to see a deleted tail. Relative to the config
+    /// file.
+    #[serde(default = "default_trace_checkpoint_file")]
+    pub checkpoint_file: PathBuf,
+}
+
+fn default_trace_key_file() -> PathBuf {
+    PathBuf::from("trace-chain.key")
+}
+fn default_trace_checkpoint_file() -> PathBuf {
+    PathBuf::from("trace-checkpoint.json")
+}
+
+impl Default for TraceConfig {
+    fn default() -> Self {
+        Self {
+            key_file: default_trace_key_file(),
+            checkpoint_file: default_trace_checkpoint_file(),
+        }
+    }
+}
+
+impl TraceConfig {
+    /// The chain key, created if there is none yet.
+    pub fn key(
+        &self,
+    ) -> Result<mlops_tools::chain_key::ChainKey, mlops_tools::chain_key::ChainKeyError> {
+        mlops_tools::chain_key::ChainKey::load_or_create(&self.key_file)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct JobsConfig {
     /// Where local jobs keep their log and output, `<dir>/<job id>/` (relative to the config file).
     #[serde(default = "default_jobs_dir")]
@@ -510,6 +553,11 @@ impl Config {
         }
         if self.jobs.dir.is_relative() {
             self.jobs.dir = base.join(&self.jobs.dir);
+        }
+        for p in [&mut self.trace.key_file, &mut self.trace.checkpoint_file] {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
         }
         let exe = std::env::current_exe().ok();
         for m in &mut self.models {

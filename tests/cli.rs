@@ -256,7 +256,7 @@ async fn traces_verify_detects_an_edited_event() {
     let (code, _) = export(&["--since", "yesterday"]);
     assert_eq!(code, Some(2));
 
-    let store = mlops_tools::store::SqlStore::open(&ws.db_url())
+    let store = mlops_tools::store::SqlStore::open(&ws.db_url(), ws.chain_key())
         .await
         .unwrap();
     sqlx::query("UPDATE trace_events SET principal = 'nobody' WHERE seq = 2")
@@ -266,6 +266,55 @@ async fn traces_verify_detects_an_edited_event() {
     let verify = ws.command().args(["traces", "verify"]).output().unwrap();
     assert_eq!(verify.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&verify.stdout).contains("BROKEN at event 2"));
+}
+
+/// The server signs a checkpoint of the chain's head; `traces verify` sees the newest events
+/// deleted, which the chain alone cannot show.
+#[tokio::test]
+async fn traces_verify_sees_a_deleted_tail() {
+    let ws = Workspace::demo();
+    {
+        let server = HttpServer::start(&ws);
+        let token = ws.token("agent", "models:read");
+        for _ in 0..5 {
+            common::tool(&server, &token, "list_models", serde_json::json!({})).await;
+        }
+        // The checkpoint trails the commits; wait (bounded) until it names the fifth call.
+        let path = ws.path().join("trace-checkpoint.json");
+        let reached = |p: &std::path::Path| {
+            std::fs::read(p)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                .and_then(|v| v["seq"].as_i64())
+        };
+        let head = ws.traces().await.last().unwrap().seq;
+        for _ in 0..500 {
+            if reached(&path) == Some(head) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert_eq!(reached(&path), Some(head));
+    }
+    let verify = ws.command().args(["traces", "verify"]).output().unwrap();
+    let out = String::from_utf8_lossy(&verify.stdout).into_owned();
+    assert!(verify.status.success(), "{out}");
+    assert!(out.contains("reaches the checkpoint"), "{out}");
+
+    let store = mlops_tools::store::SqlStore::open(&ws.db_url(), ws.chain_key())
+        .await
+        .unwrap();
+    let head = ws.traces().await.last().unwrap().seq;
+    sqlx::query("DELETE FROM trace_events WHERE seq > $1")
+        .bind(head - 3)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let verify = ws.command().args(["traces", "verify"]).output().unwrap();
+    let out = String::from_utf8_lossy(&verify.stdout).into_owned();
+    assert_eq!(verify.status.code(), Some(1), "{out}");
+    assert!(out.contains(&format!("BROKEN at event {head}")), "{out}");
+    assert!(out.contains("newest events were deleted"), "{out}");
 }
 
 #[test]

@@ -187,7 +187,7 @@ async fn tampering_with_one_trace_row_in_postgres_fails_traces_verify_naming_it(
             .all(|(i, e)| e.seq == i as i64 + 1)
     );
 
-    let store = mlops_tools::store::SqlStore::open(&ws.db_url())
+    let store = mlops_tools::store::SqlStore::open(&ws.db_url(), ws.chain_key())
         .await
         .unwrap();
     assert_eq!(store.dialect(), mlops_tools::store::Dialect::Postgres);

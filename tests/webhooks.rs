@@ -152,9 +152,9 @@ async fn requests_and_decisions_are_announced_and_callbacks_are_checked() {
 
     let approve = json!({"request_id": id, "decision": "approve", "note": "via chat"});
     let champion = |ws: &Workspace| {
-        let ws_db = ws.db_url();
+        let (ws_db, key) = (ws.db_url(), ws.chain_key());
         async move {
-            let store = mlops_tools::store::open(&ws_db).await.unwrap();
+            let store = mlops_tools::store::open(&ws_db, key).await.unwrap();
             store
                 .get_model("fraud-detector")
                 .await

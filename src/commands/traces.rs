@@ -1,10 +1,12 @@
 //! `mlops-mcp traces verify` and `mlops-mcp traces export`
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
+use mlops_tools::chain_key::ChainKey;
+use mlops_tools::trace_checkpoint::{Checkpoint, verify_with_checkpoint};
 
 use crate::cli::{ExportFormat, TracesCommand};
 use crate::commands::CommandError;
@@ -18,11 +20,12 @@ pub async fn run(
     cmd: TracesCommand,
 ) -> Result<ExitCode, CommandError> {
     let config = Config::load(config_path.as_deref())?;
-    let store = mlops_tools::store::open(&config.store.url)
+    let key = config.trace.key().map_err(anyhow::Error::from)?;
+    let store = mlops_tools::store::open(&config.store.url, key.clone())
         .await
         .map_err(anyhow::Error::from)?;
     match cmd {
-        TracesCommand::Verify => verify(store.as_ref()).await,
+        TracesCommand::Verify => verify(store.as_ref(), &key, &config.trace.checkpoint_file).await,
         TracesCommand::Export {
             since,
             after_seq,
@@ -44,13 +47,30 @@ pub async fn run(
     }
 }
 
-async fn verify(store: &dyn mlops_tools::Store) -> Result<ExitCode, CommandError> {
-    let report = mlops_tools::trace::verify_chain(store)
+async fn verify(
+    store: &dyn mlops_tools::Store,
+    key: &ChainKey,
+    checkpoint_file: &Path,
+) -> Result<ExitCode, CommandError> {
+    let checkpoint = Checkpoint::read(checkpoint_file).map_err(anyhow::Error::msg)?;
+    let report = verify_with_checkpoint(store, key, checkpoint.as_ref())
         .await
         .map_err(anyhow::Error::from)?;
     match report.first_broken {
         None => {
-            println!("trace chain intact: {} events verified", report.events);
+            match &checkpoint {
+                Some(cp) => println!(
+                    "trace chain intact: {} events verified under the chain key; it reaches the \
+                     checkpoint of {} (event {})",
+                    report.events, cp.at, cp.seq
+                ),
+                None => println!(
+                    "trace chain intact: {} events verified under the chain key; no checkpoint at \
+                     {}, so a deleted tail would not show",
+                    report.events,
+                    checkpoint_file.display()
+                ),
+            }
             Ok(ExitCode::SUCCESS)
         }
         Some(broken) => {

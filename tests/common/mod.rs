@@ -165,7 +165,15 @@ impl Workspace {
     }
 
     pub async fn store(&self) -> Arc<dyn Store> {
-        mlops_tools::store::open(&self.db_url()).await.unwrap()
+        mlops_tools::store::open(&self.db_url(), self.chain_key())
+            .await
+            .unwrap()
+    }
+
+    /// The trace chain key the workspace's server uses.
+    pub fn chain_key(&self) -> mlops_tools::chain_key::ChainKey {
+        mlops_tools::chain_key::ChainKey::load_or_create(&self.path().join("trace-chain.key"))
+            .unwrap()
     }
 
     /// A model as stored (it must exist).

@@ -2,6 +2,7 @@
 //! the embedded model registry, decision traces, and the input/output types of each tool.
 
 pub mod approvals;
+pub mod chain_key;
 pub mod check_drift;
 pub mod demo;
 pub mod drift;
@@ -16,6 +17,7 @@ pub mod secrets;
 pub mod signing;
 pub mod store;
 pub mod trace;
+pub mod trace_checkpoint;
 pub mod trace_log;
 pub mod validation;
 

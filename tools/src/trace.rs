@@ -1,4 +1,5 @@
-//! Decision traces: every tool call and decision, hash-chained so tampering is detectable.
+//! Decision traces: every tool call and decision, chained by an HMAC under a key kept outside
+//! the database ([`ChainKey`]) so tampering is detectable.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use schemars::JsonSchema;
@@ -6,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::chain_key::ChainKey;
 use crate::secrets::{REDACTED, redact_credentials};
 use crate::store::{Store, StoreError};
 
@@ -104,7 +106,8 @@ pub struct TraceEvent {
     pub duration_us: i64,
     /// Hash of the previous event.
     pub prev_hash: String,
-    /// SHA-256 over this event's fields and `prev_hash`.
+    /// HMAC-SHA256, under the chain key, of this event's fields and `prev_hash` (plain SHA-256
+    /// for events written before the chain was keyed).
     pub hash: String,
 }
 
@@ -114,7 +117,7 @@ pub fn format_at(at: &DateTime<Utc>) -> String {
 }
 
 /// Builds the stored form of `event` at position `seq` after `prev_hash`.
-pub fn chain(event: &NewTraceEvent, seq: i64, prev_hash: &str) -> TraceEvent {
+pub fn chain(key: &ChainKey, event: &NewTraceEvent, seq: i64, prev_hash: &str) -> TraceEvent {
     let mut stored = TraceEvent {
         seq,
         trace_id: event.trace_id.clone(),
@@ -128,14 +131,23 @@ pub fn chain(event: &NewTraceEvent, seq: i64, prev_hash: &str) -> TraceEvent {
         prev_hash: prev_hash.to_owned(),
         hash: String::new(),
     };
-    stored.hash = event_hash(&stored);
+    stored.hash = event_hash(key, &stored);
     stored
 }
 
-/// The hash of a stored event, computed from its stored text so verification needs nothing else.
-pub fn event_hash(e: &TraceEvent) -> String {
+/// The hash of a stored event under `key`, computed from its stored text.
+pub fn event_hash(key: &ChainKey, e: &TraceEvent) -> String {
+    key.mac_hex(hashed_fields(e).as_bytes())
+}
+
+/// The unkeyed SHA-256 that events written before the chain was keyed carry.
+pub fn legacy_hash(e: &TraceEvent) -> String {
+    hex::encode(Sha256::digest(hashed_fields(e).as_bytes()))
+}
+
+fn hashed_fields(e: &TraceEvent) -> String {
     // A JSON array gives an unambiguous, order-preserving encoding of the fields.
-    let fields = serde_json::json!([
+    serde_json::json!([
         e.seq,
         e.trace_id,
         e.at,
@@ -146,8 +158,48 @@ pub fn event_hash(e: &TraceEvent) -> String {
         e.rationale,
         e.duration_us,
         e.prev_hash,
-    ]);
-    hex::encode(Sha256::digest(fields.to_string().as_bytes()))
+    ])
+    .to_string()
+}
+
+/// The action of the event that seals a chain written before it was keyed.
+pub const SEAL_ACTION: &str = "trace.keyed";
+
+/// If the chain's newest event carries an unkeyed SHA-256 (a chain written before keys), appends
+/// a keyed event that names that head, so the unkeyed prefix ends there: verification accepts
+/// unkeyed events only before such a seal. Returns the sealed head's sequence number.
+pub async fn seal_legacy_chain(
+    store: &dyn Store,
+    key: &ChainKey,
+) -> Result<Option<i64>, StoreError> {
+    let Some(head) = store.trace_head().await? else {
+        return Ok(None);
+    };
+    if event_hash(key, &head) == head.hash || legacy_hash(&head) != head.hash {
+        return Ok(None);
+    }
+    let seal = NewTraceEvent::new(
+        uuid::Uuid::new_v4().to_string(),
+        "mlops-mcp",
+        SEAL_ACTION,
+        &serde_json::json!({ "legacy_until": head.seq, "legacy_head": head.hash }),
+        Outcome::Ok,
+        format!(
+            "the chain is keyed from here on; events 1 to {} carry unkeyed SHA-256 hashes",
+            head.seq
+        ),
+        0,
+    );
+    store.append_traces(&[seal]).await?;
+    Ok(Some(head.seq))
+}
+
+/// Whether `e` is a seal that ends an unkeyed prefix right before it.
+fn seals_prefix(e: &TraceEvent) -> bool {
+    let args: Value = serde_json::from_str(&e.arguments).unwrap_or(Value::Null);
+    e.action == SEAL_ACTION
+        && args["legacy_until"].as_i64() == Some(e.seq - 1)
+        && args["legacy_head"].as_str() == Some(e.prev_hash.as_str())
 }
 
 /// Parses an outcome column.
@@ -177,18 +229,28 @@ impl ChainReport {
     }
 }
 
-/// Walks the whole chain and reports the first event whose hash or link does not verify.
-pub async fn verify_chain(store: &dyn Store) -> Result<ChainReport, StoreError> {
+/// Walks the whole chain and reports the first event whose hash or link does not verify under
+/// `key`. Unkeyed events are accepted only as a prefix that a seal ([`seal_legacy_chain`]) ends.
+pub async fn verify_chain(store: &dyn Store, key: &ChainKey) -> Result<ChainReport, StoreError> {
     const PAGE: i64 = 1000;
     let mut prev_hash = GENESIS_HASH.to_owned();
     let mut expected_seq = 1;
     let mut after = 0;
+    // The first event of an unkeyed run not yet sealed, and whether any keyed event was seen.
+    let mut unsealed: Option<i64> = None;
+    let mut keyed_seen = false;
+    let unkeyed = "hashed without the chain key: re-hashed by someone without the key, or written \
+                   before keys and not sealed (start the server once to seal it)";
     loop {
         let page = store.trace_events_after(after, PAGE).await?;
         if page.is_empty() {
+            let first_broken = unsealed.map(|seq| BrokenLink {
+                seq,
+                reason: unkeyed.into(),
+            });
             return Ok(ChainReport {
                 events: expected_seq - 1,
-                first_broken: None,
+                first_broken,
             });
         }
         for e in &page {
@@ -207,7 +269,22 @@ pub async fn verify_chain(store: &dyn Store) -> Result<ChainReport, StoreError> 
                     "its link to the previous event does not match".into(),
                 ));
             }
-            if event_hash(e) != e.hash {
+            if event_hash(key, e) == e.hash {
+                if let Some(seq) = unsealed.take()
+                    && !seals_prefix(e)
+                {
+                    return Ok(ChainReport {
+                        events: expected_seq,
+                        first_broken: Some(BrokenLink {
+                            seq,
+                            reason: unkeyed.into(),
+                        }),
+                    });
+                }
+                keyed_seen = true;
+            } else if !keyed_seen && legacy_hash(e) == e.hash {
+                unsealed.get_or_insert(e.seq);
+            } else {
                 return Ok(broken(
                     "its content does not match its hash (edited)".into(),
                 ));
@@ -332,16 +409,20 @@ mod tests {
     #[test]
     fn hash_covers_every_field() {
         let ev = NewTraceEvent::new("t", "alice", "list_models", &json!({}), Outcome::Ok, "", 5);
-        let base = chain(&ev, 1, GENESIS_HASH);
-        assert_eq!(event_hash(&base), base.hash);
+        let key = ChainKey::from_bytes([1; 32]);
+        let base = chain(&key, &ev, 1, GENESIS_HASH);
+        assert_eq!(event_hash(&key, &base), base.hash);
+        // Keyed: another key, or plain SHA-256, gives another hash.
+        assert_ne!(event_hash(&ChainKey::from_bytes([2; 32]), &base), base.hash);
+        assert_ne!(legacy_hash(&base), base.hash);
         let mut edited = base.clone();
         edited.rationale = "changed".into();
-        assert_ne!(event_hash(&edited), base.hash);
+        assert_ne!(event_hash(&key, &edited), base.hash);
         let mut edited = base.clone();
         edited.outcome = Outcome::Refused;
-        assert_ne!(event_hash(&edited), base.hash);
+        assert_ne!(event_hash(&key, &edited), base.hash);
         let mut edited = base;
         edited.prev_hash = "x".into();
-        assert_ne!(event_hash(&edited), edited.hash);
+        assert_ne!(event_hash(&key, &edited), edited.hash);
     }
 }

@@ -8,6 +8,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::secrets::Secrets;
 use crate::store::Store;
 use crate::trace::{NewTraceEvent, TraceEvent};
+use crate::trace_checkpoint::CheckpointWriter;
 
 /// Most events committed in one transaction.
 const MAX_BATCH: usize = 512;
@@ -41,8 +42,17 @@ impl TraceLog {
 
     /// Starts the writer task; `secrets` are replaced in every event's arguments and rationale.
     pub fn spawn_redacting(store: Arc<dyn Store>, secrets: Secrets) -> Self {
+        Self::spawn_checkpointed(store, secrets, None)
+    }
+
+    /// Like [`TraceLog::spawn_redacting`]; after each batch the new head goes to `checkpoints`.
+    pub fn spawn_checkpointed(
+        store: Arc<dyn Store>,
+        secrets: Secrets,
+        checkpoints: Option<CheckpointWriter>,
+    ) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(write_batches(store, rx));
+        tokio::spawn(write_batches(store, rx, checkpoints));
         Self { tx, secrets }
     }
 
@@ -80,12 +90,19 @@ fn redact_held(secrets: &Secrets, value: &serde_json::Value) -> serde_json::Valu
     }
 }
 
-async fn write_batches(store: Arc<dyn Store>, mut rx: mpsc::Receiver<(NewTraceEvent, Reply)>) {
+async fn write_batches(
+    store: Arc<dyn Store>,
+    mut rx: mpsc::Receiver<(NewTraceEvent, Reply)>,
+    checkpoints: Option<CheckpointWriter>,
+) {
     let mut batch: Vec<(NewTraceEvent, Reply)> = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let events: Vec<NewTraceEvent> = batch.iter().map(|(e, _)| e.clone()).collect();
         match store.append_traces(&events).await {
             Ok(stored) => {
+                if let (Some(c), Some(head)) = (&checkpoints, stored.last()) {
+                    c.advance(head.seq, &head.hash);
+                }
                 for ((_, reply), event) in batch.drain(..).zip(stored) {
                     let _ = reply.send(Ok(event));
                 }

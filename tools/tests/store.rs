@@ -502,7 +502,7 @@ async fn overviews_are_served_from_memory_until_any_writer_changes_what_they_sho
 #[tokio::test]
 async fn an_unreachable_postgres_is_named_with_the_cause_and_without_the_password() {
     // Nothing listens on port 1 of loopback: the connection is refused at once.
-    let err = SqlStore::open("postgres://mlops:s3cret@127.0.0.1:1/mlops")
+    let err = SqlStore::open("postgres://mlops:s3cret@127.0.0.1:1/mlops", common::key())
         .await
         .unwrap_err()
         .to_string();

@@ -279,6 +279,8 @@ pub trait Store: Send + Sync + 'static {
     async fn append_traces(&self, events: &[NewTraceEvent]) -> Result<Vec<TraceEvent>, StoreError>;
     /// The events of one trace, in order.
     async fn trace(&self, trace_id: &str) -> Result<Vec<TraceEvent>, StoreError>;
+    /// The newest event of the chain, if any.
+    async fn trace_head(&self) -> Result<Option<TraceEvent>, StoreError>;
     /// Up to `limit` events with `seq > after`, in order (for chain verification and export).
     async fn trace_events_after(
         &self,
@@ -288,7 +290,10 @@ pub trait Store: Send + Sync + 'static {
 }
 
 /// Opens the store named by `url` (`sqlite://path` or `postgres://...`), creating a SQLite
-/// file if needed and applying migrations.
-pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>, StoreError> {
-    Ok(std::sync::Arc::new(SqlStore::open(url).await?))
+/// file if needed and applying migrations; trace events are chained under `key`.
+pub async fn open(
+    url: &str,
+    key: crate::chain_key::ChainKey,
+) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+    Ok(std::sync::Arc::new(SqlStore::open(url, key).await?))
 }

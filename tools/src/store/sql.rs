@@ -14,6 +14,7 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor, FromRow, Row, Transaction};
 
 use super::{ModelOverview, ModelRecord, Store, StoreError};
+use crate::chain_key::ChainKey;
 use crate::check_drift::StoredDriftReport;
 use crate::jobs::limits::{self, History};
 use crate::jobs::{
@@ -119,12 +120,14 @@ pub struct SqlStore {
     generation: Arc<GenerationReads>,
     /// The trace chain's head (sequence number, hash) as this process last wrote it.
     trace_head: Arc<Mutex<Option<(i64, String)>>>,
+    /// The key every appended trace event is chained under.
+    chain_key: ChainKey,
 }
 
 impl SqlStore {
     /// Opens and migrates the store at `url`: `sqlite://path` (the file is created if missing)
     /// or `postgres://user:password@host:port/database` (the database must exist).
-    pub async fn open(url: &str) -> Result<Self, StoreError> {
+    pub async fn open(url: &str, chain_key: ChainKey) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let dialect = Dialect::of(url)?;
         let pool = match dialect {
@@ -168,6 +171,7 @@ impl SqlStore {
             overviews: Arc::default(),
             generation: Arc::default(),
             trace_head: Arc::default(),
+            chain_key,
         })
     }
 
@@ -282,7 +286,7 @@ impl SqlStore {
             ),
             None => (0, GENESIS_HASH.to_owned()),
         };
-        let stored = chained(events, head);
+        let stored = chained(&self.chain_key, events, head);
         for chunk in stored.chunks(TRACE_ROWS_PER_INSERT) {
             insert_traces(&mut tx, self.dialect, chunk).await?;
         }
@@ -304,7 +308,7 @@ impl SqlStore {
         let Some(head) = self.trace_head.lock().ok().and_then(|h| h.clone()) else {
             return Ok(None);
         };
-        let stored = chained(events, head);
+        let stored = chained(&self.chain_key, events, head);
         let mut conn = self.pool.acquire().await?;
         match insert_traces(&mut conn, self.dialect, &stored).await {
             Ok(()) => Ok(Some(stored)),
@@ -1123,6 +1127,16 @@ impl Store for SqlStore {
         rows.into_iter().map(TraceRow::into_event).collect()
     }
 
+    async fn trace_head(&self) -> Result<Option<TraceEvent>, StoreError> {
+        let row: Option<TraceRow> = sqlx::query_as(
+            "SELECT seq, trace_id, at, principal, action, arguments, outcome, rationale, \
+             duration_us, prev_hash, hash FROM trace_events ORDER BY seq DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(TraceRow::into_event).transpose()
+    }
+
     async fn trace_events_after(
         &self,
         after: i64,
@@ -1383,12 +1397,12 @@ pub fn next_version<'a>(taken: impl Iterator<Item = &'a str>) -> String {
 }
 
 /// `events` as the chain continues after `head` (sequence number and hash).
-fn chained(events: &[NewTraceEvent], head: (i64, String)) -> Vec<TraceEvent> {
+fn chained(key: &ChainKey, events: &[NewTraceEvent], head: (i64, String)) -> Vec<TraceEvent> {
     let (mut seq, mut prev) = head;
     let mut out = Vec::with_capacity(events.len());
     for event in events {
         seq += 1;
-        let e = trace::chain(event, seq, &prev);
+        let e = trace::chain(key, event, seq, &prev);
         prev = e.hash.clone();
         out.push(e);
     }

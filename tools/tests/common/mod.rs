@@ -33,8 +33,15 @@ impl TestDb {
     }
 
     pub async fn open(&self) -> mlops_tools::store::SqlStore {
-        mlops_tools::store::SqlStore::open(&self.url).await.unwrap()
+        mlops_tools::store::SqlStore::open(&self.url, key())
+            .await
+            .unwrap()
     }
+}
+
+/// The chain key the storage tests chain their traces under.
+pub fn key() -> mlops_tools::chain_key::ChainKey {
+    mlops_tools::chain_key::ChainKey::from_bytes([42; 32])
 }
 
 /// Creates a database with a unique name on the `MLOPS_TEST_POSTGRES` server; returns its URL.
