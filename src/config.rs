@@ -422,6 +422,13 @@ pub struct PromotionConfig {
     /// (`POST /approvals/callback`); unset: callbacks are refused.
     #[serde(default)]
     pub callback_secret_env: Option<String>,
+    /// How long an approval page session lasts, in seconds (never past the token it began with).
+    #[serde(default = "default_session_secs")]
+    pub session_secs: u64,
+}
+
+fn default_session_secs() -> u64 {
+    8 * 3600
 }
 
 /// One receiver of promotion announcements.
@@ -456,6 +463,7 @@ impl Default for PromotionConfig {
             page_url: None,
             webhooks: Vec::new(),
             callback_secret_env: None,
+            session_secs: default_session_secs(),
         }
     }
 }
@@ -467,6 +475,11 @@ impl Config {
             .page_url
             .clone()
             .unwrap_or_else(|| format!("http://{}/approvals", self.http.bind))
+    }
+
+    /// Whether approvers reach this server over https (the page or resource URL says so).
+    pub fn served_over_https(&self) -> bool {
+        self.approval_page().starts_with("https://") || self.resource().starts_with("https://")
     }
 }
 

@@ -276,3 +276,91 @@ async fn hostile_justifications_render_inert_and_other_sites_cannot_post() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 303);
 }
+
+/// Signing in gives a random session id, not the token; the store keeps only its hash; the
+/// session ends no later than the token; sign-out ends it for every copy of the cookie; over
+/// https the cookie is `Secure` with the `__Host-` prefix.
+#[tokio::test]
+async fn sessions_are_random_ids_that_sign_out_revokes() {
+    let ws = Workspace::demo();
+    let server = HttpServer::start(&ws);
+    let claims = ws.claims("alice", "promotion:approve models:read", 120);
+    let alice = ws.keys().sign(&claims).unwrap();
+    let (status, set_cookie) = sign_in(&server, &alice).await;
+    assert_eq!(status, 303);
+    let set_cookie = set_cookie.unwrap();
+    assert!(!set_cookie.contains(&alice), "{set_cookie}");
+    assert!(!set_cookie.contains("Secure"), "plain http: {set_cookie}");
+    let max_age: i64 = set_cookie
+        .split("Max-Age=")
+        .nth(1)
+        .and_then(|v| v.split(';').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (0..=120).contains(&max_age),
+        "not past the token: {set_cookie}"
+    );
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+    let id = cookie.split_once('=').unwrap().1.to_owned();
+    assert_eq!(id.len(), 64, "{cookie}");
+
+    // The store holds the id's SHA-256, never the id or the token.
+    let store = mlops_tools::store::SqlStore::open(&ws.db_url(), ws.chain_key())
+        .await
+        .unwrap();
+    let hashes: Vec<String> = sqlx::query_scalar("SELECT id_hash FROM approver_sessions")
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(hashes, [mlops_tools::sessions::hash_id(&id)]);
+
+    let (status, list) = get(&server, &cookie, "/approvals").await;
+    assert_eq!(status, 200);
+    assert!(list.contains("id=\"who\">alice<"), "{list}");
+    // The token itself is no session.
+    let (_, list) = get(&server, &format!("mlops_approver={alice}"), "/approvals").await;
+    assert!(list.contains("id=\"sign-in\""), "{list}");
+
+    // Sign-out revokes it in the store: the same cookie, replayed, is signed out too.
+    let r = client()
+        .post(format!("{}/approvals/logout", server.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    assert!(
+        r.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    let (_, list) = get(&server, &cookie, "/approvals").await;
+    assert!(list.contains("id=\"sign-in\""), "{list}");
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM approver_sessions")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+    drop(server);
+
+    // Reached over https (the resource URL says so): Secure, __Host-, path /.
+    let server = HttpServer::start_with(
+        &ws,
+        &[("MLOPS_MCP_AUTH__RESOURCE", "https://mlops.example.com/mcp")],
+    );
+    let (_, set_cookie) = sign_in(&server, &alice).await;
+    let set_cookie = set_cookie.unwrap();
+    assert!(
+        set_cookie.starts_with("__Host-mlops_approver="),
+        "{set_cookie}"
+    );
+    for attribute in ["Secure", "HttpOnly", "SameSite=Strict", "Path=/;"] {
+        assert!(set_cookie.contains(attribute), "{attribute}: {set_cookie}");
+    }
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+    let (_, list) = get(&server, &cookie, "/approvals").await;
+    assert!(list.contains("id=\"who\">alice<"), "{list}");
+}

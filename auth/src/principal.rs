@@ -44,6 +44,9 @@ pub struct Principal {
     pub models: Option<Vec<String>>,
     /// How the principal was established, for traces: `jwt` or `stdio`.
     pub via: String,
+    /// When its credential ends (Unix seconds): the token's `exp`, or a session's end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
 }
 
 impl Principal {
@@ -58,6 +61,7 @@ impl Principal {
             scopes: scopes.into_iter().map(Into::into).collect(),
             models: None,
             via: via.into(),
+            expires_at: None,
         }
     }
 

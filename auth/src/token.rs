@@ -276,6 +276,7 @@ pub(crate) fn decode_principal(
         scopes,
         models: claims.models,
         via: "jwt".into(),
+        expires_at: Some(claims.exp),
     })
 }
 

@@ -4,10 +4,12 @@
 //! denies. The decision goes through [`App::decide_promotion`], so the server's rules hold here
 //! as in every channel.
 //!
-//! The session is the token itself in an `HttpOnly`, `SameSite=Strict` cookie scoped to
-//! `/approvals` (nothing is kept in the process, so any replica can serve any request). Every
-//! state-changing form carries a CSRF token, an HMAC of the session token under a key derived
-//! from the server's secret; a POST without it, or with another session's, is refused.
+//! Signing in exchanges the token for a session: a random id in an `HttpOnly`,
+//! `SameSite=Strict` cookie (`__Host-` prefixed and `Secure` when approvers reach the server over
+//! https), of which the store keeps only the SHA-256, so any replica can serve any request. A
+//! session ends after `promotion.session_secs` or when its token would have, and sign-out deletes
+//! it. Every state-changing form carries a CSRF token, an HMAC of the session id under a key
+//! derived from the server's secret; a POST without it, or with another session's, is refused.
 //!
 //! `POST /approvals/callback` takes a decision from an integration (a chat bot's button, a
 //! ticketing system): the body `{"request_id", "decision": "approve"|"deny", "note", "reason"}`
@@ -26,13 +28,18 @@ use hmac::{Hmac, Mac};
 use mlops_auth::{Principal, scopes};
 use mlops_tools::approvals::ApprovalError;
 use mlops_tools::promotion::{Decision, Promotion, PromotionState};
+use mlops_tools::sessions;
 use mlops_tools::trace::{NewTraceEvent, Outcome};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::app::App;
 
+/// The session cookie over plain http (scoped to the page's path).
 const COOKIE: &str = "mlops_approver";
+/// The session cookie over https: the browser keeps it only if it is `Secure`, for this host
+/// and path `/`, so no sibling host or plain-http page can plant or read it.
+const HOST_COOKIE: &str = "__Host-mlops_approver";
 
 /// Counts every request against the per-address quota (`limits.per_address_*`), as the MCP
 /// endpoint does, so sign-in and callbacks cannot be hammered; a refusal is 429 and traced.
@@ -203,34 +210,51 @@ fn csrf_ok(app: &App, session: &str, sent: &str) -> bool {
     mac.verify_slice(&tag).is_ok()
 }
 
-fn session_token(headers: &HeaderMap) -> Option<String> {
+fn cookie_name(app: &App) -> &'static str {
+    if app.config().served_over_https() {
+        HOST_COOKIE
+    } else {
+        COOKIE
+    }
+}
+
+fn session_id(app: &App, headers: &HeaderMap) -> Option<String> {
+    let name = cookie_name(app);
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == COOKIE)
+        .find(|(k, _)| *k == name)
         .map(|(_, v)| v.to_owned())
-        .filter(|v| !v.is_empty())
+        .filter(|v| !v.is_empty() && v.len() <= 128)
 }
 
-/// The signed-in approver, or why not.
+/// The signed-in approver and the session id, or why not.
 async fn approver(app: &App, headers: &HeaderMap) -> Result<(Principal, String), String> {
-    let token = session_token(headers).ok_or_else(|| "sign in first".to_owned())?;
-    let mut p = app
-        .verifier()
-        .verify(&token)
+    let id = session_id(app, headers).ok_or_else(|| "sign in first".to_owned())?;
+    let session = app
+        .store()
+        .session(&sessions::hash_id(&id), chrono::Utc::now())
         .await
-        .map_err(|e| format!("your session is no longer valid ({e}); sign in again"))?;
-    if !p.has_scope(scopes::PROMOTION_APPROVE) {
-        return Err(format!(
-            "`{}` does not have the scope promotion:approve",
-            p.subject
-        ));
-    }
-    p.via = "web".into();
-    Ok((p, token))
+        .map_err(|e| format!("sessions cannot be read right now ({e})"))?
+        .ok_or_else(|| "your session has ended; sign in again".to_owned())?;
+    Ok((session.principal(), id))
+}
+
+/// The `Set-Cookie` value that gives the browser session `id` (or, with `None`, removes it).
+fn session_cookie(app: &App, id: Option<&str>, max_age: i64) -> String {
+    let attributes = if app.config().served_over_https() {
+        "HttpOnly; SameSite=Strict; Secure; Path=/"
+    } else {
+        "HttpOnly; SameSite=Strict; Path=/approvals"
+    };
+    format!(
+        "{}={}; {attributes}; Max-Age={max_age}",
+        cookie_name(app),
+        id.unwrap_or("")
+    )
 }
 
 fn sign_in_page(message: Option<&str>, status: StatusCode) -> Response {
@@ -309,33 +333,100 @@ struct LoginForm {
     token: String,
 }
 
+/// Records a sign-in or sign-out on the page in the trace.
+async fn trace_session(app: &App, who: &str, action: &str, outcome: Outcome, why: String) {
+    let args = serde_json::json!({});
+    app.trace(NewTraceEvent::new(
+        uuid::Uuid::new_v4().to_string(),
+        who,
+        action,
+        &args,
+        outcome,
+        why,
+        0,
+    ))
+    .await;
+}
+
+/// Exchanges a token with `promotion:approve` for a session; the token itself is not kept.
 async fn login(State(app): State<App>, Form(form): Form<LoginForm>) -> Response {
-    let token = form.token.trim().to_owned();
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        header::COOKIE,
-        HeaderValue::from_str(&format!("{COOKIE}={token}"))
-            .unwrap_or_else(|_| HeaderValue::from_static("")),
-    );
-    if let Err(why) = approver(&app, &headers).await {
-        return sign_in_page(Some(&why), StatusCode::UNAUTHORIZED);
+    let token = form.token.trim();
+    let who = match app.verifier().verify(token).await {
+        Ok(p) if p.has_scope(scopes::PROMOTION_APPROVE) => p,
+        refused => {
+            let (subject, why) = match refused {
+                Ok(p) => {
+                    let why = format!("`{}` does not have the scope promotion:approve", p.subject);
+                    (p.subject, why)
+                }
+                Err(e) => (
+                    "anonymous".to_owned(),
+                    format!("the token is not valid: {e}"),
+                ),
+            };
+            trace_session(
+                &app,
+                &subject,
+                "approvals.sign_in",
+                Outcome::Refused,
+                why.clone(),
+            )
+            .await;
+            return sign_in_page(Some(&why), StatusCode::UNAUTHORIZED);
+        }
+    };
+    let now = chrono::Utc::now();
+    let lifetime = i64::try_from(app.config().promotion.session_secs).unwrap_or(i64::MAX);
+    let mut ends = now.timestamp().saturating_add(lifetime);
+    if let Some(exp) = who.expires_at {
+        ends = ends.min(exp);
     }
-    let cookie = format!("{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/approvals");
+    let ends = chrono::DateTime::from_timestamp(ends, 0).unwrap_or(now);
+    let (session, id) = sessions::ApproverSession::open(&who, now, ends);
+    if let Err(e) = app.store().create_session(&session).await {
+        tracing::error!(error = %e, "approver session not stored");
+        return refused(
+            "the session could not be stored; try again",
+            StatusCode::SERVICE_UNAVAILABLE,
+        );
+    }
+    trace_session(
+        &app,
+        &who.subject,
+        "approvals.sign_in",
+        Outcome::Ok,
+        format!("session until {}", ends.format("%Y-%m-%d %H:%M UTC")),
+    )
+    .await;
     let mut response = Redirect::to("/approvals").into_response();
+    let cookie = session_cookie(&app, Some(&id), (ends - now).num_seconds().max(0));
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         response.headers_mut().insert(header::SET_COOKIE, v);
     }
     response
 }
 
-async fn logout() -> Response {
+/// Ends the session in the store (so a copied cookie stops working too) and in the browser.
+async fn logout(State(app): State<App>, headers: HeaderMap) -> Response {
+    if let Ok((who, id)) = approver(&app, &headers).await {
+        match app.store().revoke_session(&sessions::hash_id(&id)).await {
+            Ok(_) => {
+                trace_session(
+                    &app,
+                    &who.subject,
+                    "approvals.sign_out",
+                    Outcome::Ok,
+                    String::new(),
+                )
+                .await;
+            }
+            Err(e) => tracing::error!(error = %e, "approver session not revoked"),
+        }
+    }
     let mut response = Redirect::to("/approvals").into_response();
-    response.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_static(
-            "mlops_approver=; HttpOnly; SameSite=Strict; Path=/approvals; Max-Age=0",
-        ),
-    );
+    if let Ok(v) = HeaderValue::from_str(&session_cookie(&app, None, 0)) {
+        response.headers_mut().insert(header::SET_COOKIE, v);
+    }
     response
 }
 

@@ -14,6 +14,7 @@ pub mod records;
 pub mod registry;
 pub mod retrain;
 pub mod secrets;
+pub mod sessions;
 pub mod signing;
 pub mod store;
 pub mod trace;

@@ -269,6 +269,20 @@ pub trait Store: Send + Sync + 'static {
     /// Records a signed delivery's id; `false` if it was seen before (a replay).
     async fn record_delivery(&self, id: &str) -> Result<bool, StoreError>;
 
+    /// Stores an approver session (and forgets sessions that have ended).
+    async fn create_session(
+        &self,
+        session: &crate::sessions::ApproverSession,
+    ) -> Result<(), StoreError>;
+    /// The session whose id hashes to `id_hash`, if it exists and has not ended at `now`.
+    async fn session(
+        &self,
+        id_hash: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<crate::sessions::ApproverSession>, StoreError>;
+    /// Ends a session (sign-out); `false` if there was none.
+    async fn revoke_session(&self, id_hash: &str) -> Result<bool, StoreError>;
+
     /// How many jobs are in each state (states without jobs are left out).
     async fn job_counts(&self) -> Result<Vec<(crate::jobs::JobState, u64)>, StoreError>;
 

@@ -24,6 +24,7 @@ use crate::model::{Alias, AliasChange, Baseline, CHAMPION, ModelSpec, ModelVersi
 use crate::promotion::{
     Decision, DecisionRefused, NewPromotion, Opened, Promotion, PromotionState,
 };
+use crate::sessions::ApproverSession;
 use crate::trace::{self, GENESIS_HASH, NewTraceEvent, TraceEvent};
 use crate::validation::Validation;
 
@@ -1092,6 +1093,73 @@ impl Store for SqlStore {
         .execute(&self.pool)
         .await?;
         Ok(inserted.rows_affected() == 1)
+    }
+
+    async fn create_session(&self, s: &ApproverSession) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM approver_sessions WHERE expires_us <= $1")
+            .bind(s.created_at.timestamp_micros())
+            .execute(&self.pool)
+            .await?;
+        let models = match &s.models {
+            Some(m) => {
+                Some(serde_json::to_string(m).map_err(|e| StoreError::Corrupt(e.to_string()))?)
+            }
+            None => None,
+        };
+        sqlx::query(
+            "INSERT INTO approver_sessions (id_hash, subject, scopes, models, created_us, expires_us) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&s.id_hash)
+        .bind(&s.subject)
+        .bind(s.scopes.join(" "))
+        .bind(models)
+        .bind(s.created_at.timestamp_micros())
+        .bind(s.expires_at.timestamp_micros())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn session(
+        &self,
+        id_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ApproverSession>, StoreError> {
+        let row = sqlx::query(
+            "SELECT subject, scopes, models, created_us, expires_us FROM approver_sessions \
+             WHERE id_hash = $1 AND expires_us > $2",
+        )
+        .bind(id_hash)
+        .bind(now.timestamp_micros())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let models: Option<String> = row.try_get("models")?;
+        let models = models
+            .map(|m| serde_json::from_str(&m))
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(format!("approver session models: {e}")))?;
+        let scopes: String = row.try_get("scopes")?;
+        let at = |us: i64| DateTime::from_timestamp_micros(us).unwrap_or_default();
+        Ok(Some(ApproverSession {
+            id_hash: id_hash.to_owned(),
+            subject: row.try_get("subject")?,
+            scopes: scopes.split_whitespace().map(str::to_owned).collect(),
+            models,
+            created_at: at(row.try_get("created_us")?),
+            expires_at: at(row.try_get("expires_us")?),
+        }))
+    }
+
+    async fn revoke_session(&self, id_hash: &str) -> Result<bool, StoreError> {
+        let deleted = sqlx::query("DELETE FROM approver_sessions WHERE id_hash = $1")
+            .bind(id_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(deleted.rows_affected() == 1)
     }
 
     async fn append_traces(&self, events: &[NewTraceEvent]) -> Result<Vec<TraceEvent>, StoreError> {
