@@ -55,12 +55,16 @@ async fn run(cli: Cli) -> ExitCode {
             eprintln!("configuration error: {e}");
             ExitCode::from(EXIT_CONFIG)
         }
+        // Errors may quote stored text (a subject, a note): no terminal escapes reach stderr.
         Err(commands::CommandError::Input(e)) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", mlops_tools::untrusted::strip_controls(&e));
             ExitCode::from(EXIT_CONFIG)
         }
         Err(commands::CommandError::Other(e)) => {
-            eprintln!("error: {e:#}");
+            eprintln!(
+                "error: {}",
+                mlops_tools::untrusted::strip_controls(&format!("{e:#}"))
+            );
             ExitCode::FAILURE
         }
     }

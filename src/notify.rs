@@ -55,26 +55,36 @@ fn standard_body(event: Event, p: &Promotion, page: &str) -> Value {
     })
 }
 
+/// Text for a Slack message: `&`, `<` and `>` escaped as Slack documents, so a justification
+/// cannot become a link (`<https://evil|Review>`) or a mention (`<!channel>`); control
+/// characters removed.
+fn slack_escape(text: &str) -> String {
+    mlops_tools::untrusted::strip_controls(text)
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
 fn slack_body(event: Event, p: &Promotion, page: &str) -> Value {
     let text = match event {
         Event::Requested => format!(
             "*Promotion requested*: `{}` {} → champion, by {} (\"{}\"). <{page}|Review and decide> before {}.",
-            p.model,
-            p.candidate_version,
-            p.requested_by,
-            p.justification,
+            slack_escape(&p.model),
+            slack_escape(&p.candidate_version),
+            slack_escape(&p.requested_by),
+            slack_escape(&p.justification),
             p.expires_at.format("%Y-%m-%d %H:%M UTC")
         ),
         Event::Decided => format!(
             "*Promotion {}*: `{}` {} — decided by {}{}. <{page}|Details>",
             p.state.as_str(),
-            p.model,
-            p.candidate_version,
-            p.decided_by.as_deref().unwrap_or("nobody"),
+            slack_escape(&p.model),
+            slack_escape(&p.candidate_version),
+            slack_escape(p.decided_by.as_deref().unwrap_or("nobody")),
             p.failure_reason
                 .as_deref()
                 .or(p.decision_note.as_deref())
-                .map(|n| format!(" ({n})"))
+                .map(|n| format!(" ({})", slack_escape(n)))
                 .unwrap_or_default()
         ),
     };

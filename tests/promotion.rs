@@ -274,3 +274,31 @@ async fn expired_or_changed_evidence_is_refused_on_the_cli_and_traced() {
             .any(|e| e.action == "promotion.failed" && e.rationale.contains("artifact changed"))
     );
 }
+
+/// What an agent wrote reaches the approver's terminal as text: `approvals show` and the error
+/// of a refused decision carry none of its escape sequences.
+#[tokio::test]
+async fn the_cli_shows_an_agents_text_without_terminal_escapes() {
+    let ws = Workspace::demo();
+    let server = HttpServer::start(&ws);
+    let agent = ws.token("demo-agent", "agent");
+    let hostile = "fine\u{1b}[2J\u{1b}]0;approved by security\u{7}\u{202e}evorppa";
+    let id = common::pending_promotion_with(&server, &agent, hostile).await;
+    let alice = ws.token("alice", "promotion:approve,models:read");
+    let out = approvals(&ws, &alice, &["show", &id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shown = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        shown.contains("fine[2J]0;approved by securityevorppa"),
+        "{shown}"
+    );
+    for c in ['\u{1b}', '\u{7}', '\u{202e}'] {
+        assert!(!shown.contains(c), "{c:?} in {shown:?}");
+    }
+    let listed = approvals(&ws, &alice, &["list"]);
+    assert!(!listed.stdout.contains(&0x1b));
+}

@@ -9,7 +9,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{HttpServer, Workspace, pending_promotion};
+use common::{HttpServer, Workspace, pending_promotion_with};
 use mlops_tools::signing;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
@@ -137,7 +137,9 @@ async fn requests_and_decisions_are_announced_and_callbacks_are_checked() {
     ];
     let server = HttpServer::start_with(&ws, &env);
     let agent = ws.token("demo-agent", "agent");
-    let id = pending_promotion(&server, &agent).await;
+    // A justification that tries to mention everyone, plant a link and clear a terminal.
+    let hostile = "better <!channel> <https://evil.example/approve|Approve now> & \u{1b}[2J";
+    let id = pending_promotion_with(&server, &agent, hostile).await;
 
     let requested = verified(&next(&mut standard).await);
     assert_eq!(requested["type"], "promotion.requested");
@@ -149,6 +151,16 @@ async fn requests_and_decisions_are_announced_and_callbacks_are_checked() {
         text.contains("Promotion requested") && text.contains(&format!("/approvals/{id}|")),
         "{text}"
     );
+    // Slack's own escaping: the justification is text, neither a mention nor a link.
+    assert!(
+        text.contains("&lt;!channel&gt; &lt;https://evil.example/approve|Approve now&gt; &amp;"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("<!channel>") && !text.contains("<https://evil"),
+        "{text}"
+    );
+    assert!(!text.contains('\u{1b}'), "{text}");
 
     let approve = json!({"request_id": id, "decision": "approve", "note": "via chat"});
     let champion = |ws: &Workspace| {

@@ -76,7 +76,7 @@ pub async fn run(
                     "id", "model", "cand.", "state", "expires (UTC)"
                 );
                 for p in &items {
-                    println!("{}", line(p));
+                    super::print_safely(&line(p));
                 }
             }
         }
@@ -92,13 +92,13 @@ pub async fn run(
             let resource = mlops_resources::read(store, &who, &format!("mlops://promotions/{id}"))
                 .await
                 .map_err(|e| CommandError::Input(e.to_string()))?;
-            println!("{}", resource.markdown);
+            super::print_safely(&resource.markdown);
             if let Some(v) = store
                 .validation(&p.validation_id)
                 .await
                 .map_err(anyhow::Error::from)?
             {
-                println!("{}", v.report);
+                super::print_safely(&v.report);
             }
             if let Some(t) = &p.trace_id {
                 println!("Trace: mlops://traces/{t} (`mlops-mcp traces` to verify the chain)");
@@ -134,7 +134,9 @@ async fn decide(
                 PromotionState::Failed => {
                     eprintln!(
                         "approved, but the promotion failed and nothing moved: {}",
-                        p.failure_reason.as_deref().unwrap_or("unknown reason")
+                        mlops_tools::untrusted::strip_controls(
+                            p.failure_reason.as_deref().unwrap_or("unknown reason")
+                        )
                     );
                     Ok(ExitCode::FAILURE)
                 }

@@ -53,7 +53,7 @@ pub async fn run(config_path: Option<PathBuf>, cmd: JobsCommand) -> Result<ExitC
                     "id", "model", "state", "created (UTC)", "version"
                 );
                 for j in jobs {
-                    println!(
+                    super::print_safely(&format!(
                         "{:<36}  {:<20}  {:<9}  {:<20}  {:<8}  {}",
                         j.id,
                         j.model,
@@ -61,7 +61,7 @@ pub async fn run(config_path: Option<PathBuf>, cmd: JobsCommand) -> Result<ExitC
                         j.created_at.format("%Y-%m-%d %H:%M:%S"),
                         j.produced_version.as_deref().unwrap_or("-"),
                         j.reason
-                    );
+                    ));
                 }
             }
         }
@@ -78,7 +78,7 @@ pub async fn run(config_path: Option<PathBuf>, cmd: JobsCommand) -> Result<ExitC
                     serde_json::to_string_pretty(&view).map_err(anyhow::Error::from)?
                 );
             } else {
-                print!("{}", view.to_markdown());
+                super::print_safely(view.to_markdown().trim_end());
             }
         }
         JobsCommand::Cancel { id } => {

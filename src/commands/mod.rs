@@ -26,6 +26,12 @@ pub enum CommandError {
 }
 
 /// A fresh random HS256 secret (32 bytes, hex).
+/// Prints `text` for a terminal: text that agents, data or trainers wrote may hold escape
+/// sequences that would clear the screen, rewrite earlier lines or set the window title.
+pub fn print_safely(text: &str) {
+    println!("{}", mlops_tools::untrusted::strip_controls(text));
+}
+
 pub fn new_secret() -> String {
     use rand::Rng as _;
     hex::encode(rand::rng().random::<[u8; 32]>())

@@ -20,6 +20,7 @@ pub mod store;
 pub mod trace;
 pub mod trace_checkpoint;
 pub mod trace_log;
+pub mod untrusted;
 pub mod validation;
 
 pub use model::{FeatureKind, FeatureSpec, ModelSpec};
