@@ -277,6 +277,29 @@ pub struct LimitsConfig {
     /// Most ingested rows one drift window may hold.
     #[serde(default = "default_window_rows")]
     pub max_window_rows: usize,
+    /// Ingested rows may be at most this far in the future (clock skew), in seconds.
+    #[serde(default = "default_ingest_future")]
+    pub ingest_max_future_secs: u64,
+    /// Ingested rows may be at most this old, in days.
+    #[serde(default = "default_ingest_age")]
+    pub ingest_max_age_days: u64,
+    /// Columns of ingested rows that the model does not declare (features, label): `drop`
+    /// (stored without them; the answer names them) or `refuse` (the request stores nothing).
+    #[serde(default)]
+    pub ingest_unknown_columns: mlops_tools::records::UnknownColumns,
+    /// Most ingested rows kept for one model; a request past it stores nothing.
+    #[serde(default = "default_rows_per_model")]
+    pub max_rows_per_model: u64,
+}
+
+fn default_ingest_future() -> u64 {
+    300
+}
+fn default_ingest_age() -> u64 {
+    400
+}
+fn default_rows_per_model() -> u64 {
+    5_000_000
 }
 
 fn default_read_rate() -> u32 {
@@ -319,6 +342,10 @@ impl Default for LimitsConfig {
             max_result_bytes: default_max_result(),
             profile_cache_mib: default_profile_cache(),
             max_window_rows: default_window_rows(),
+            ingest_max_future_secs: default_ingest_future(),
+            ingest_max_age_days: default_ingest_age(),
+            ingest_unknown_columns: Default::default(),
+            max_rows_per_model: default_rows_per_model(),
         }
     }
 }

@@ -500,3 +500,125 @@ async fn too_few_rows_give_no_verdict() {
         "{result}"
     );
 }
+
+/// Ingest takes only what the model can use: timestamps within the configured bounds, its
+/// declared columns (others dropped and named, or refused), and no more rows than its budget.
+/// A refused request stores nothing.
+#[tokio::test]
+async fn ingest_refuses_bad_times_and_bounds_columns_and_rows() {
+    let ws = Workspace::demo();
+    ws.edit_config(|config| {
+        let limits = config
+            .entry("limits")
+            .or_insert_with(|| toml::Table::new().into())
+            .as_table_mut()
+            .unwrap();
+        limits.insert("max_rows_per_model".into(), 10.into());
+    });
+    let server = HttpServer::start(&ws);
+    let writer = ws.token("pipeline", "data:write");
+    let stored = || async {
+        let store = ws.store().await;
+        let (min, max) = (
+            chrono::DateTime::<chrono::Utc>::MIN_UTC,
+            chrono::DateTime::<chrono::Utc>::MAX_UTC,
+        );
+        store
+            .records("fraud-detector", min, max, 1000)
+            .await
+            .unwrap()
+    };
+    let now = chrono::Utc::now().timestamp();
+    let row = |ts: &str| format!("{ts},4.04,19.96,110.7,378,4,fuel,mobile,0");
+    let header = "timestamp,amount,hour,distance_km,account_age_days,tx_count_24h,merchant_category,channel,is_fraud";
+
+    for (ts, says) in [
+        ("9999-01-01T00:00:00Z", "in the future"),
+        (&(now + 3600).to_string()[..], "in the future"),
+        ("1990-01-01T00:00:00Z", "older than"),
+    ] {
+        let body = format!("{header}\n{}\n{}\n", row(&now.to_string()), row(ts));
+        let (status, _, e) =
+            ingest(&server, Some(&writer), "fraud-detector", "text/csv", body).await;
+        assert_eq!(status, 400, "{ts}: {e}");
+        let message = e["error_description"].as_str().unwrap();
+        assert!(
+            message.contains("line 3") && message.contains(says),
+            "{message}"
+        );
+    }
+    assert!(stored().await.is_empty());
+
+    // An undeclared column is dropped from what is stored, and named.
+    let padded = format!(
+        "{{\"timestamp\": {now}, \"amount\": 1.5, \"pad\": \"{}\"}}\n",
+        "x".repeat(2000)
+    );
+    let (status, _, ok) = ingest(
+        &server,
+        Some(&writer),
+        "fraud-detector",
+        "application/x-ndjson",
+        padded.clone(),
+    )
+    .await;
+    assert_eq!(status, 200, "{ok}");
+    assert_eq!(ok["dropped_columns"], json!(["pad"]));
+    assert_eq!(stored().await, [r#"{"amount":1.5}"#]);
+
+    // The budget: 9 more fit, the 11th row does not, and a refused request stores nothing.
+    let nine: String = (0..9).map(|_| row(&now.to_string()) + "\n").collect();
+    let (status, _, ok) = ingest(
+        &server,
+        Some(&writer),
+        "fraud-detector",
+        "text/csv",
+        format!("{header}\n{nine}"),
+    )
+    .await;
+    assert_eq!(status, 200, "{ok}");
+    let one = format!("{header}\n{}\n", row(&now.to_string()));
+    let (status, _, e) = ingest(&server, Some(&writer), "fraud-detector", "text/csv", one).await;
+    assert_eq!(status, 507, "{e}");
+    assert!(
+        e["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("max_rows_per_model"),
+        "{e}"
+    );
+    assert_eq!(stored().await.len(), 10);
+    let refused = ws
+        .traces()
+        .await
+        .into_iter()
+        .filter(|e| e.action == "ingest_records" && e.outcome != Outcome::Ok)
+        .count();
+    assert_eq!(refused, 4);
+    drop(server);
+
+    // Configured to refuse undeclared columns: the padded row is refused whole.
+    ws.edit_config(|config| {
+        let limits = config["limits"].as_table_mut().unwrap();
+        limits.insert("ingest_unknown_columns".into(), "refuse".into());
+        limits.insert("max_rows_per_model".into(), 100.into());
+    });
+    let server = HttpServer::start(&ws);
+    let (status, _, e) = ingest(
+        &server,
+        Some(&writer),
+        "fraud-detector",
+        "application/x-ndjson",
+        padded,
+    )
+    .await;
+    assert_eq!(status, 400, "{e}");
+    assert!(
+        e["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("column `pad` is not declared"),
+        "{e}"
+    );
+    assert_eq!(stored().await.len(), 10);
+}

@@ -110,21 +110,39 @@ pub async fn ingest(State(gate): State<Gate>, Path(model): Path<String>, req: Re
             elapsed,
         )
     };
-    let rows = match records::parse(&body, format) {
-        Ok(rows) => rows,
+    let rules = match ingest_rules(app, &model).await {
+        Ok(Some(rules)) => rules,
+        Ok(None) => {
+            app.trace(finish(Outcome::Refused, not_found.clone())).await;
+            return error_json(StatusCode::NOT_FOUND, "unknown_model", &not_found);
+        }
+        Err(e) => return store_failed(app, finish(Outcome::Error, e.to_string())).await,
+    };
+    let parsed = match records::parse(&body, format, &rules) {
+        Ok(parsed) => parsed,
         Err(e) => {
             let reason = format!("nothing stored: {e}");
             app.trace(finish(Outcome::Error, reason.clone())).await;
             return error_json(StatusCode::BAD_REQUEST, "invalid_records", &reason);
         }
     };
+    let rows = parsed.records;
     let batch = uuid::Uuid::new_v4().to_string();
-    match app.store().insert_records(&model, &batch, &rows).await {
+    let budget = app.config().limits.max_rows_per_model;
+    match app
+        .store()
+        .insert_records(&model, &batch, &rows, budget)
+        .await
+    {
         Ok(accepted) => {
             let from = rows.iter().map(|r| r.timestamp).min();
             let to = rows.iter().map(|r| r.timestamp).max();
-            app.trace(finish(Outcome::Ok, format!("stored {accepted} rows")))
-                .await;
+            let dropped: Vec<&String> = parsed.dropped_columns.iter().collect();
+            let mut rationale = format!("stored {accepted} rows");
+            if !dropped.is_empty() {
+                rationale.push_str(&format!("; dropped {} undeclared column(s)", dropped.len()));
+            }
+            app.trace(finish(Outcome::Ok, rationale)).await;
             (
                 StatusCode::OK,
                 axum::Json(json!({
@@ -133,6 +151,7 @@ pub async fn ingest(State(gate): State<Gate>, Path(model): Path<String>, req: Re
                     "batch": batch,
                     "first_timestamp": from,
                     "last_timestamp": to,
+                    "dropped_columns": dropped,
                     "trace_id": trace_id,
                 })),
             )
@@ -142,18 +161,65 @@ pub async fn ingest(State(gate): State<Gate>, Path(model): Path<String>, req: Re
             app.trace(finish(Outcome::Refused, not_found.clone())).await;
             error_json(StatusCode::NOT_FOUND, "unknown_model", &not_found)
         }
+        Err(e @ StoreError::OverBudget { .. }) => {
+            let reason = format!("nothing stored: {e}");
+            app.trace(finish(Outcome::Refused, reason.clone())).await;
+            error_json(StatusCode::INSUFFICIENT_STORAGE, "over_budget", &reason)
+        }
         Err(e) => {
             tracing::error!(error = %e, "storing ingested rows failed");
-            app.trace(finish(
-                Outcome::Error,
-                "the store failed; nothing stored".into(),
-            ))
-            .await;
-            error_json(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "store_error",
-                "the rows could not be stored; nothing was stored, retry later",
+            store_failed(
+                app,
+                finish(Outcome::Error, "the store failed; nothing stored".into()),
             )
+            .await
         }
     }
+}
+
+async fn store_failed(app: &crate::app::App, event: NewTraceEvent) -> Response {
+    app.trace(event).await;
+    error_json(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "store_error",
+        "the rows could not be stored; nothing was stored, retry later",
+    )
+}
+
+/// What `model` accepts: rows within the configured time bounds, and only its declared
+/// features and label (all columns when it declares no features). `None`: no such model.
+async fn ingest_rules(
+    app: &crate::app::App,
+    model: &str,
+) -> Result<Option<records::Rules>, StoreError> {
+    let Some(record) = app.store().get_model(model).await? else {
+        return Ok(None);
+    };
+    let spec = record.spec;
+    let limits = &app.config().limits;
+    let now = chrono::Utc::now();
+    let secs = |s: u64| {
+        i64::try_from(s)
+            .ok()
+            .and_then(chrono::TimeDelta::try_seconds)
+    };
+    let before = secs(limits.ingest_max_age_days.saturating_mul(86_400))
+        .and_then(|d| now.checked_sub_signed(d))
+        .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
+    let after = secs(limits.ingest_max_future_secs)
+        .and_then(|d| now.checked_add_signed(d))
+        .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC);
+    let columns = (!spec.features.is_empty()).then(|| {
+        spec.features
+            .iter()
+            .map(|f| f.name.clone())
+            .chain(spec.label.clone())
+            .collect()
+    });
+    Ok(Some(records::Rules {
+        columns,
+        unknown: limits.ingest_unknown_columns,
+        not_before: before,
+        not_after: after,
+    }))
 }

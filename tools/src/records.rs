@@ -3,7 +3,10 @@
 //! has a `timestamp` (RFC 3339, or seconds since the Unix epoch). A request is parsed whole
 //! before anything is stored, so a malformed request stores nothing.
 
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, TimeZone, Utc};
+use serde::Deserialize;
 use serde_json::{Map, Number, Value};
 
 use crate::drift::source::{self, Schema, Table, TableBuilder, jsonl};
@@ -67,22 +70,108 @@ pub fn parse_timestamp(value: &Value) -> Result<DateTime<Utc>, String> {
     }
 }
 
-/// Parses a whole request body; the first problem is the error, naming the line and field.
-pub fn parse(body: &[u8], format: BodyFormat) -> Result<Vec<NewRecord>, String> {
+/// What to do with a column the model does not declare.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnknownColumns {
+    /// Store the row without it, and name it in the answer.
+    #[default]
+    Drop,
+    /// Refuse the request.
+    Refuse,
+}
+
+/// What a model accepts of an ingested request.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    /// The columns the model declares; `None` accepts any.
+    pub columns: Option<BTreeSet<String>>,
+    pub unknown: UnknownColumns,
+    /// Rows must have `not_before <= timestamp <= not_after`.
+    pub not_before: DateTime<Utc>,
+    pub not_after: DateTime<Utc>,
+}
+
+impl Rules {
+    /// Rules that accept everything (tests, and models without declared features).
+    pub fn any() -> Self {
+        Self {
+            columns: None,
+            unknown: UnknownColumns::Drop,
+            not_before: DateTime::<Utc>::MIN_UTC,
+            not_after: DateTime::<Utc>::MAX_UTC,
+        }
+    }
+}
+
+/// A parsed request: the rows to store and the columns dropped from them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parsed {
+    pub records: Vec<NewRecord>,
+    pub dropped_columns: BTreeSet<String>,
+}
+
+/// Most dropped column names an answer lists (each cut to 64 characters).
+const MAX_DROPPED_NAMES: usize = 20;
+
+/// Parses a whole request body under `rules`; the first problem is the error, naming the line
+/// and field.
+pub fn parse(body: &[u8], format: BodyFormat, rules: &Rules) -> Result<Parsed, String> {
+    let mut dropped = BTreeSet::new();
     let records = match format {
-        BodyFormat::JsonLines => parse_json_lines(body)?,
-        BodyFormat::Csv => parse_csv(body)?,
+        BodyFormat::JsonLines => parse_json_lines(body, rules, &mut dropped)?,
+        BodyFormat::Csv => parse_csv(body, rules, &mut dropped)?,
     };
     if records.is_empty() {
         return Err("the body holds no rows".into());
     }
-    Ok(records)
+    Ok(Parsed {
+        records,
+        dropped_columns: dropped,
+    })
 }
 
-fn record(mut object: Map<String, Value>, line: usize) -> Result<NewRecord, String> {
+fn record(
+    mut object: Map<String, Value>,
+    line: usize,
+    rules: &Rules,
+    dropped: &mut BTreeSet<String>,
+) -> Result<NewRecord, String> {
     let timestamp = parse_timestamp(object.get(TIMESTAMP).unwrap_or(&Value::Null))
         .map_err(|e| format!("line {line}: {e}"))?;
+    if timestamp > rules.not_after {
+        return Err(format!(
+            "line {line}: `{TIMESTAMP}` {} is in the future (more than limits.ingest_max_future_secs past now)",
+            timestamp.to_rfc3339()
+        ));
+    }
+    if timestamp < rules.not_before {
+        return Err(format!(
+            "line {line}: `{TIMESTAMP}` {} is older than limits.ingest_max_age_days allows",
+            timestamp.to_rfc3339()
+        ));
+    }
     object.remove(TIMESTAMP);
+    if let Some(columns) = &rules.columns {
+        let unknown: Vec<String> = object
+            .keys()
+            .filter(|k| !columns.contains(*k))
+            .cloned()
+            .collect();
+        if let (Some(first), UnknownColumns::Refuse) = (unknown.first(), rules.unknown) {
+            let name: String = first.chars().take(64).collect();
+            return Err(format!(
+                "line {line}: column `{name}` is not declared by the model (its columns: {})",
+                columns.iter().cloned().collect::<Vec<_>>().join(", ")
+            ));
+        }
+        for key in unknown {
+            object.remove(&key);
+            if dropped.len() < MAX_DROPPED_NAMES {
+                dropped.insert(key.chars().take(64).collect());
+            }
+        }
+    }
     if let Some((key, _)) = object
         .iter()
         .find(|(_, v)| matches!(v, Value::Array(_) | Value::Object(_)))
@@ -97,7 +186,11 @@ fn record(mut object: Map<String, Value>, line: usize) -> Result<NewRecord, Stri
     })
 }
 
-fn parse_json_lines(body: &[u8]) -> Result<Vec<NewRecord>, String> {
+fn parse_json_lines(
+    body: &[u8],
+    rules: &Rules,
+    dropped: &mut BTreeSet<String>,
+) -> Result<Vec<NewRecord>, String> {
     let text = std::str::from_utf8(body).map_err(|e| format!("the body is not UTF-8: {e}"))?;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
@@ -106,7 +199,7 @@ fn parse_json_lines(body: &[u8]) -> Result<Vec<NewRecord>, String> {
         }
         let object: Map<String, Value> = serde_json::from_str(line)
             .map_err(|e| format!("line {}: not a JSON object: {e}", i + 1))?;
-        out.push(record(object, i + 1)?);
+        out.push(record(object, i + 1, rules, dropped)?);
     }
     Ok(out)
 }
@@ -129,7 +222,11 @@ fn csv_value(cell: &str) -> Value {
     }
 }
 
-fn parse_csv(body: &[u8]) -> Result<Vec<NewRecord>, String> {
+fn parse_csv(
+    body: &[u8],
+    rules: &Rules,
+    dropped: &mut BTreeSet<String>,
+) -> Result<Vec<NewRecord>, String> {
     let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(body);
     let headers: Vec<String> = reader
         .headers()
@@ -167,7 +264,7 @@ fn parse_csv(body: &[u8]) -> Result<Vec<NewRecord>, String> {
         {
             object.insert(TIMESTAMP.into(), Value::Number(n));
         }
-        out.push(record(object, line)?);
+        out.push(record(object, line, rules, dropped)?);
     }
     Ok(out)
 }
@@ -245,13 +342,15 @@ mod tests {
     #[test]
     fn json_lines_and_csv_bodies() {
         let body = b"{\"timestamp\": \"2026-11-22T08:00:00Z\", \"amount\": 12.5, \"channel\": \"web\"}\n\n{\"timestamp\": 1795334400, \"amount\": null, \"channel\": \"pos\"}\n";
-        let rows = parse(body, BodyFormat::JsonLines).unwrap();
+        let rows = parse(body, BodyFormat::JsonLines, &Rules::any())
+            .unwrap()
+            .records;
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].data, r#"{"amount":12.5,"channel":"web"}"#);
         assert_eq!(rows[1].timestamp.timestamp(), 1_795_334_400);
 
         let csv = b"timestamp,amount,channel\n2026-11-22T08:00:00Z,12.5,web\n1795334400,,pos\n2026-11-22T09:00:00+01:00,inf,7\n";
-        let rows = parse(csv, BodyFormat::Csv).unwrap();
+        let rows = parse(csv, BodyFormat::Csv, &Rules::any()).unwrap().records;
         assert_eq!(rows[0].data, r#"{"amount":12.5,"channel":"web"}"#);
         assert_eq!(rows[1].data, r#"{"amount":null,"channel":"pos"}"#);
         assert_eq!(rows[2].data, r#"{"amount":null,"channel":7}"#);
@@ -285,9 +384,58 @@ mod tests {
             (b"", BodyFormat::JsonLines, "no rows"),
         ];
         for (body, format, expected) in cases {
-            let e = parse(body, format).unwrap_err();
+            let e = parse(body, format, &Rules::any()).unwrap_err();
             assert!(e.contains(expected), "{e} (expected {expected})");
         }
+    }
+
+    #[test]
+    fn timestamps_out_of_bounds_and_undeclared_columns() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap();
+        let mut rules = Rules {
+            columns: Some(["amount".to_owned(), "channel".to_owned()].into()),
+            unknown: UnknownColumns::Drop,
+            not_before: now - chrono::Duration::days(400),
+            not_after: now + chrono::Duration::seconds(300),
+        };
+        let body = b"{\"timestamp\": \"2026-11-22T08:00:00Z\", \"amount\": 1, \"pad1\": \"xxxxxxxx\", \"pad2\": 2}\n";
+        let parsed = parse(body, BodyFormat::JsonLines, &rules).unwrap();
+        assert_eq!(parsed.records[0].data, r#"{"amount":1}"#);
+        assert_eq!(
+            parsed
+                .dropped_columns
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+            ["pad1", "pad2"]
+        );
+        rules.unknown = UnknownColumns::Refuse;
+        let e = parse(body, BodyFormat::JsonLines, &rules).unwrap_err();
+        assert!(e.contains("line 1: column `pad1` is not declared"), "{e}");
+        for (ts, says) in [
+            ("9999-01-01T00:00:00Z", "in the future"),
+            ("2026-11-22T12:06:00Z", "in the future"),
+            ("1970-01-01T00:00:00Z", "older than"),
+        ] {
+            let body = format!("timestamp,amount\n2026-11-22T08:00:00Z,1\n{ts},2\n");
+            let e = parse(body.as_bytes(), BodyFormat::Csv, &rules).unwrap_err();
+            assert!(e.contains("line 3") && e.contains(says), "{ts}: {e}");
+        }
+        // Many distinct undeclared names: the answer lists a bounded number of them.
+        rules.unknown = UnknownColumns::Drop;
+        let wide: String = (0..100)
+            .map(|i| format!(", \"c{i}{}\": 1", "x".repeat(100)))
+            .collect();
+        let body = format!("{{\"timestamp\": \"2026-11-22T08:00:00Z\"{wide}}}\n");
+        let parsed = parse(body.as_bytes(), BodyFormat::JsonLines, &rules).unwrap();
+        assert_eq!(parsed.dropped_columns.len(), 20);
+        assert!(
+            parsed
+                .dropped_columns
+                .iter()
+                .all(|c| c.chars().count() <= 64)
+        );
+        assert_eq!(parsed.records[0].data, "{}");
     }
 
     #[test]

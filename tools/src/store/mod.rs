@@ -30,6 +30,15 @@ pub enum StoreError {
     Unsupported(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    #[error(
+        "model `{model}` holds {held} ingested rows; {adding} more would pass its budget of {max} (limits.max_rows_per_model)"
+    )]
+    OverBudget {
+        model: String,
+        held: u64,
+        adding: u64,
+        max: u64,
+    },
     #[error("the store is not ready: {0}")]
     NotReady(String),
     #[error("cannot connect to the store at {url}: {cause}")]
@@ -114,11 +123,13 @@ pub trait Store: Send + Sync + 'static {
     async fn model_overviews(&self) -> Result<std::sync::Arc<Vec<ModelOverview>>, StoreError>;
     /// Appends events to the hash chain in one transaction (group commit), in order.
     /// Stores ingested rows of `model` in one transaction (all or none); returns how many.
+    /// Refused ([`StoreError::OverBudget`]) when the model would then hold more than `max_rows`.
     async fn insert_records(
         &self,
         model: &str,
         batch: &str,
         records: &[crate::records::NewRecord],
+        max_rows: u64,
     ) -> Result<usize, StoreError>;
 
     /// The `data` of `model`'s rows with `from <= timestamp < to`, oldest first, at most

@@ -478,6 +478,7 @@ impl Store for SqlStore {
         model: &str,
         batch: &str,
         records: &[crate::records::NewRecord],
+        max_rows: u64,
     ) -> Result<usize, StoreError> {
         let known: Option<(String,)> = sqlx::query_as("SELECT name FROM models WHERE name = $1")
             .bind(model)
@@ -488,6 +489,21 @@ impl Store for SqlStore {
         }
         let now = chrono::Utc::now().to_rfc3339();
         let mut tx = self.write_tx().await?;
+        // Counted under the write lock, so concurrent requests cannot pass the budget together.
+        let held: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM records WHERE model = $1")
+            .bind(model)
+            .fetch_one(&mut *tx)
+            .await?;
+        let (held, adding) = (u64::try_from(held).unwrap_or(0), records.len() as u64);
+        if held.saturating_add(adding) > max_rows {
+            tx.rollback().await?;
+            return Err(StoreError::OverBudget {
+                model: model.to_owned(),
+                held,
+                adding,
+                max: max_rows,
+            });
+        }
         // Multi-row inserts, within SQLite's limit on bound parameters (32,766).
         for chunk in records.chunks(1000) {
             let sql = multi_row_insert(
