@@ -108,6 +108,11 @@ pub struct HttpConfig {
     /// Longest a client may take to send the request headers, in seconds (slow-loris guard).
     #[serde(default = "default_header_timeout")]
     pub header_timeout_secs: u64,
+    /// Where to serve `/metrics` without a token (e.g. `127.0.0.1:9464`, reachable only from
+    /// the scraper's network). Unset: `/metrics` is on the main listener and needs a bearer
+    /// token with the scope `metrics:read`.
+    #[serde(default)]
+    pub metrics_bind: Option<SocketAddr>,
 }
 
 fn default_bind() -> SocketAddr {
@@ -142,6 +147,7 @@ impl Default for HttpConfig {
             max_ingest_bytes: default_ingest_body(),
             request_timeout_secs: default_timeout(),
             header_timeout_secs: default_header_timeout(),
+            metrics_bind: None,
         }
     }
 }

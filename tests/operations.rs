@@ -57,7 +57,38 @@ async fn health_and_readiness_answer() {
         .unwrap();
     assert_eq!(ready.status(), 200);
     assert_eq!(ready.text().await.unwrap(), "ready");
-    let metrics = reqwest::get(format!("{}/metrics", server.base))
+    // /metrics on the main listener needs a token with metrics:read.
+    let scrape = |token: Option<String>| {
+        let mut request = reqwest::Client::new().get(format!("{}/metrics", server.base));
+        if let Some(t) = token {
+            request = request.bearer_auth(t);
+        }
+        request.send()
+    };
+    let anonymous = scrape(None).await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    assert!(
+        anonymous.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("resource_metadata")
+    );
+    let agent = scrape(Some(ws.token("an-agent", "agent"))).await.unwrap();
+    assert_eq!(agent.status(), 403);
+    assert!(
+        agent.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("metrics:read")
+    );
+    let traces = ws.traces().await;
+    assert!(
+        traces.iter().any(|e| e.action == "metrics"
+            && e.principal == "an-agent"
+            && e.outcome == mlops_tools::trace::Outcome::Refused),
+        "{traces:?}"
+    );
+    let metrics = scrape(Some(ws.token("scraper", "metrics:read")))
         .await
         .unwrap();
     assert_eq!(metrics.status(), 200);
@@ -112,12 +143,14 @@ async fn prometheus_scrapes_the_tool_call_and_refusal_counters() {
 
     let dir = tempfile::tempdir().unwrap();
     let target = server.base.trim_start_matches("http://");
+    let scraper = ws.token("prometheus", "metrics:read");
     let config = dir.path().join("prometheus.yml");
     std::fs::write(
         &config,
         format!(
             "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n\
-             scrape_configs:\n  - job_name: mlops-mcp\n    static_configs:\n      \
+             scrape_configs:\n  - job_name: mlops-mcp\n    authorization:\n      \
+             credentials: '{scraper}'\n    static_configs:\n      \
              - targets: ['{target}']\n"
         ),
     )
@@ -160,4 +193,46 @@ async fn prometheus_scrapes_the_tool_call_and_refusal_counters() {
         return;
     }
     panic!("Prometheus never returned {counter}");
+}
+
+/// With `http.metrics_bind`, `/metrics` is served without a token there, and not at all on the
+/// main listener; an anonymous `/readyz` learns only ready or not.
+#[tokio::test]
+async fn metrics_on_their_own_listener_and_a_terse_readyz() {
+    let ws = Workspace::demo();
+    let port = free_port();
+    let bind = format!("127.0.0.1:{port}");
+    let server = HttpServer::start_with(&ws, &[("MLOPS_MCP_HTTP__METRICS_BIND", bind.as_str())]);
+    let own = reqwest::get(format!("http://{bind}/metrics"))
+        .await
+        .unwrap();
+    assert_eq!(own.status(), 200);
+    assert!(own.text().await.unwrap().ends_with("# EOF\n"));
+    let main = reqwest::Client::new()
+        .get(format!("{}/metrics", server.base))
+        .bearer_auth(ws.token("scraper", "metrics:read"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(main.status(), 404);
+    drop(server);
+
+    // The schema lacks this build's last migration: not ready, and the reason (which names
+    // the migrations) is only in the log.
+    let server = HttpServer::start(&ws);
+    let store = mlops_tools::store::SqlStore::open(&ws.db_url(), ws.chain_key())
+        .await
+        .unwrap();
+    sqlx::query(
+        "DELETE FROM _sqlx_migrations WHERE version = (SELECT MAX(version) FROM _sqlx_migrations)",
+    )
+    .execute(store.pool())
+    .await
+    .unwrap();
+    let ready = reqwest::get(format!("{}/readyz", server.base))
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503);
+    assert_eq!(ready.text().await.unwrap(), "not ready");
+    server.wait_for_log("not ready", Duration::from_secs(10));
 }

@@ -11,6 +11,8 @@ pub mod scopes {
     pub const PROMOTION_REQUEST: &str = "promotion:request";
     pub const PROMOTION_APPROVE: &str = "promotion:approve";
     pub const DATA_WRITE: &str = "data:write";
+    /// Scraping `/metrics` on the main listener.
+    pub const METRICS_READ: &str = "metrics:read";
 
     /// Every scope, in a stable order (used for `--scopes all` and documentation).
     pub const ALL: &[&str] = &[
@@ -21,6 +23,7 @@ pub mod scopes {
         PROMOTION_REQUEST,
         PROMOTION_APPROVE,
         DATA_WRITE,
+        METRICS_READ,
     ];
 
     /// What an agent is given by default: everything but approving promotions.

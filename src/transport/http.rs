@@ -93,11 +93,19 @@ pub fn router(app: App, resource: &str, shutdown: &CancellationToken) -> Router 
         async move { axum::Json(metadata) }
     };
     let ready_app = app.clone();
-    let metrics_app = app.clone();
-    Router::new()
+    let mut router = Router::new()
         .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(move || readyz(ready_app.clone())))
-        .route("/metrics", get(move || metrics(metrics_app.clone())))
+        .route("/readyz", get(move || readyz(ready_app.clone())));
+    if cfg.metrics_bind.is_none() {
+        router = router.route(
+            "/metrics",
+            get(metrics_with_token).with_state(Gate {
+                app: app.clone(),
+                metadata_url: metadata_url(resource).into(),
+            }),
+        );
+    }
+    router
         .route(
             "/.well-known/oauth-protected-resource",
             get(serve_metadata.clone()),
@@ -112,21 +120,80 @@ pub fn router(app: App, resource: &str, shutdown: &CancellationToken) -> Router 
         ))
 }
 
-/// 200 `ready` when the store answers and has every migration; 503 with the reason otherwise
-/// (a load balancer stops sending requests to this replica until it is ready again).
+/// 200 `ready` when the store answers and has every migration; 503 `not ready` otherwise (a
+/// load balancer stops sending requests to this replica until it is ready again). The reason
+/// goes to the log only: the caller is anonymous, and it may name hosts or paths.
 async fn readyz(app: App) -> axum::response::Response {
     use axum::response::IntoResponse;
     match app.store().ready().await {
         Ok(()) => "ready".into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "not ready");
-            (
-                http::StatusCode::SERVICE_UNAVAILABLE,
-                axum::Json(json!({"error": "not_ready", "reason": e.to_string()})),
-            )
-                .into_response()
+            (http::StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response()
         }
     }
+}
+
+/// `/metrics` on the main listener: a bearer token with `metrics:read`, as `/mcp` would check
+/// it (401 without a valid token, 403 without the scope; both traced).
+async fn metrics_with_token(
+    axum::extract::State(gate): axum::extract::State<Gate>,
+    req: axum::extract::Request,
+) -> axum::response::Response {
+    use mlops_auth::scopes::METRICS_READ;
+    let started = std::time::Instant::now();
+    let described = super::gate::Described {
+        method: "GET /metrics".into(),
+        action: "metrics".into(),
+        arguments: json!({}),
+    };
+    if let Some(refusal) = gate
+        .address_limited(super::gate::peer(&req), started, &described)
+        .await
+    {
+        return refusal;
+    }
+    let token = super::gate::bearer(&req).map(str::to_owned);
+    let verdict = match &token {
+        None => Err("no bearer token; send `Authorization: Bearer <token>`".to_owned()),
+        Some(t) => gate
+            .app
+            .verifier()
+            .verify(t)
+            .await
+            .map_err(|e| e.to_string()),
+    };
+    let principal = match verdict {
+        Ok(p) => p,
+        Err(reason) => {
+            let why = format!("authentication failed: {reason}");
+            gate.refuse(
+                started,
+                super::gate::ANONYMOUS,
+                &described,
+                crate::metrics::Refusal::Auth,
+                why,
+            )
+            .await;
+            return gate.unauthorized(&reason, token.is_some());
+        }
+    };
+    if !principal.has_scope(METRICS_READ) {
+        let reason = format!(
+            "scraping /metrics requires the scope `{METRICS_READ}`, which `{}` does not have",
+            principal.subject
+        );
+        gate.refuse(
+            started,
+            &principal.subject,
+            &described,
+            crate::metrics::Refusal::Scope,
+            reason.clone(),
+        )
+        .await;
+        return gate.insufficient_scope(METRICS_READ, &reason);
+    }
+    metrics(gate.app).await
 }
 
 /// Prometheus metrics (OpenMetrics text); see `crate::metrics`.
@@ -167,6 +234,17 @@ pub async fn serve(app: App, listener: TcpListener) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| format!("http://{local}/mcp"));
     let header_timeout = Duration::from_secs(app.config().http.header_timeout_secs);
+    if let Some(addr) = app.config().http.metrics_bind {
+        let listener = bind(addr).await?;
+        let metrics_app = app.clone();
+        let router = Router::new().route("/metrics", get(move || metrics(metrics_app.clone())));
+        tracing::info!(%addr, "serving /metrics without a token on its own listener");
+        tokio::spawn(async move {
+            if let Err(error) = axum::serve(listener, router).await {
+                tracing::error!(%error, "the metrics listener stopped");
+            }
+        });
+    }
     let shutdown = CancellationToken::new();
     let router = router(app, &resource, &shutdown);
 

@@ -21,6 +21,7 @@ export MLOPS_MCP_STORE__URL="${MLOPS_TEST_POSTGRES%/*}/$db"
 "$bin" demo --no-serve --dir "$work/ws" >> "$work/demo.out" 2>&1
 config="$work/ws/mlops-mcp.toml"
 agent=$("$bin" --config "$config" token issue --sub lb-agent --scopes agent)
+scraper=$("$bin" --config "$config" token issue --sub lb-scraper --scopes metrics:read)
 
 declare -A replica_pid
 for port in 8081 8082; do
@@ -38,7 +39,7 @@ curl -fsS http://127.0.0.1:8080/readyz > /dev/null
 "$python" "$root/tests/examples/lb_client.py" http://127.0.0.1:8080/mcp "$agent" 20
 
 served() {
-  curl -fsS "http://127.0.0.1:$1/metrics" |
+  curl -fsS -H "Authorization: Bearer $scraper" "http://127.0.0.1:$1/metrics" |
     sed -n 's/^mlops_tool_calls_total{tool="list_models",outcome="ok"} \([0-9]*\)$/\1/p'
 }
 a=$(served 8081)
