@@ -113,6 +113,13 @@ pub struct HttpConfig {
     /// token with the scope `metrics:read`.
     #[serde(default)]
     pub metrics_bind: Option<SocketAddr>,
+    /// A connection (HTTP/1.1 keep-alive or HTTP/2) that sends no request for this long is
+    /// closed; requests in flight finish first. In seconds.
+    #[serde(default = "default_idle_timeout")]
+    pub idle_timeout_secs: u64,
+    /// Most connections served at once; past it new ones wait in the listen queue.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
 }
 
 fn default_bind() -> SocketAddr {
@@ -136,6 +143,12 @@ fn default_timeout() -> u64 {
 fn default_header_timeout() -> u64 {
     10
 }
+fn default_idle_timeout() -> u64 {
+    60
+}
+fn default_max_connections() -> usize {
+    1024
+}
 
 impl Default for HttpConfig {
     fn default() -> Self {
@@ -148,6 +161,8 @@ impl Default for HttpConfig {
             request_timeout_secs: default_timeout(),
             header_timeout_secs: default_header_timeout(),
             metrics_bind: None,
+            idle_timeout_secs: default_idle_timeout(),
+            max_connections: default_max_connections(),
         }
     }
 }
@@ -633,6 +648,9 @@ impl Config {
         let mut out = Vec::new();
         if let Err(e) = mlops_tools::store::Dialect::of(&self.store.url) {
             out.push(format!("store.url: {e}"));
+        }
+        if self.http.max_connections == 0 || self.http.idle_timeout_secs == 0 {
+            out.push("http.max_connections and http.idle_timeout_secs must be at least 1".into());
         }
         if self.http.allowed_hosts.is_empty() {
             out.push("http.allowed_hosts is empty: list the host names clients use, e.g. [\"localhost\", \"127.0.0.1\"]".into());

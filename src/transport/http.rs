@@ -10,7 +10,7 @@ use axum::Router;
 use axum::extract::ConnectInfo;
 use axum::routing::{get, post};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::GracefulConnection;
 use hyper_util::service::TowerToHyperService;
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tower::ServiceExt as _;
 use tower_http::timeout::TimeoutLayer;
 
+use super::connections::{AcceptBackoff, Activity};
 use super::gate::{Gate, gate};
 use super::ingest;
 use crate::app::App;
@@ -246,6 +247,9 @@ pub async fn serve(app: App, listener: TcpListener) -> anyhow::Result<()> {
         });
     }
     let shutdown = CancellationToken::new();
+    let http = &app.config().http;
+    let idle_timeout = Duration::from_secs(http.idle_timeout_secs.max(1));
+    let max_connections = http.max_connections.max(1);
     let router = router(app, &resource, &shutdown);
 
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
@@ -253,19 +257,40 @@ pub async fn serve(app: App, listener: TcpListener) -> anyhow::Result<()> {
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(header_timeout);
-    let graceful = GracefulShutdown::new();
+    // HTTP/2: pings find dead peers; the idle watcher below closes live but silent ones.
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(idle_timeout))
+        .keep_alive_timeout(header_timeout);
+    let permits = Arc::new(tokio::sync::Semaphore::new(max_connections));
+    let mut backoff = AcceptBackoff::default();
     let signal = super::shutdown_signal();
     eprintln!("listening on http://{local}/mcp");
     tracing::info!(%local, %resource, "serving MCP over streamable HTTP at /mcp");
 
     tokio::pin!(signal);
     loop {
+        // At the cap, wait for a connection to end before accepting another.
+        let permit = tokio::select! {
+            permit = permits.clone().acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            () = &mut signal => break,
+        };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok(conn) => conn,
+                Ok(conn) => {
+                    backoff.succeeded();
+                    conn
+                }
                 Err(error) => {
-                    tracing::warn!(%error, "accept failed");
-                    continue;
+                    let wait = backoff.failed(&error);
+                    tokio::select! {
+                        () = tokio::time::sleep(wait) => continue,
+                        () = &mut signal => break,
+                    }
                 }
             },
             () = &mut signal => break,
@@ -277,33 +302,73 @@ pub async fn serve(app: App, listener: TcpListener) -> anyhow::Result<()> {
             tracing::debug!(%error, "could not disable Nagle's algorithm");
         }
         // The peer address is the only key the per-address limit trusts (never a header).
+        let activity = Activity::new();
+        let touched = activity.clone();
         let service =
             router
                 .clone()
                 .map_request(move |req: http::Request<hyper::body::Incoming>| {
+                    touched.touch();
                     let mut req = req.map(axum::body::Body::new);
                     req.extensions_mut().insert(ConnectInfo(peer));
                     req
                 });
-        let connection = builder.serve_connection_with_upgrades(
-            TokioIo::new(stream),
-            TowerToHyperService::new(service),
-        );
-        let connection = graceful.watch(connection.into_owned());
+        let connection = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
+            .into_owned();
+        let stop = shutdown.child_token();
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::debug!(%error, "connection ended with an error");
-            }
+            watch_connection(connection, &activity, idle_timeout, stop).await;
+            drop(permit);
         });
     }
     shutdown.cancel();
-    if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown())
+    // Every connection holds a permit until it ends; wait for all of them to come back.
+    let all = u32::try_from(max_connections).unwrap_or(u32::MAX);
+    if tokio::time::timeout(Duration::from_secs(10), permits.acquire_many(all))
         .await
         .is_err()
     {
         tracing::warn!("connections still open after 10 s; closing");
     }
     Ok(())
+}
+
+/// Serves one connection until it ends. It is shut down gracefully (requests in flight finish;
+/// HTTP/2 gets GOAWAY) when it has sent no request for `idle_timeout`, or when the server stops.
+async fn watch_connection<C>(
+    connection: C,
+    activity: &Activity,
+    idle_timeout: Duration,
+    stop: CancellationToken,
+) where
+    C: GracefulConnection,
+    C::Error: std::fmt::Display,
+{
+    tokio::pin!(connection);
+    let mut closing = false;
+    let check = (idle_timeout / 4).max(Duration::from_millis(100));
+    loop {
+        tokio::select! {
+            ended = connection.as_mut() => {
+                if let Err(error) = ended {
+                    tracing::debug!(error = %error, "connection ended with an error");
+                }
+                return;
+            }
+            () = stop.cancelled(), if !closing => {
+                connection.as_mut().graceful_shutdown();
+                closing = true;
+            }
+            () = tokio::time::sleep(check), if !closing => {
+                if activity.idle_for() >= idle_timeout {
+                    tracing::debug!("closing an idle connection");
+                    connection.as_mut().graceful_shutdown();
+                    closing = true;
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]

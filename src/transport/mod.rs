@@ -1,6 +1,7 @@
 //! Transports: stdio and streamable HTTP, and the shutdown signal they share.
 
 pub mod approvals_page;
+pub mod connections;
 pub mod gate;
 pub mod http;
 pub mod ingest;
