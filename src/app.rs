@@ -32,6 +32,7 @@ struct Inner {
     verifier: Verifier,
     limits: RateLimits,
     addresses: AddressLimiter,
+    address_refusals: crate::refusal_sampler::RefusalSampler,
     drift: DriftEnv,
     runner: Runner,
     registries: mlops_tools::registry::Registries,
@@ -132,6 +133,7 @@ impl App {
                 verifier,
                 limits,
                 addresses,
+                address_refusals: Default::default(),
                 csrf_key,
                 registries,
                 drift,
@@ -299,6 +301,14 @@ impl App {
 
     pub fn addresses(&self) -> &AddressLimiter {
         &self.inner.addresses
+    }
+
+    /// Counts a refusal by the per-address quota; whether to trace it (the first of the
+    /// address in each minute).
+    pub fn address_refused(&self, address: std::net::IpAddr) -> bool {
+        self.metrics().refused(crate::metrics::Refusal::Quota, None);
+        let minute = chrono::Utc::now().timestamp().div_euclid(60);
+        self.inner.address_refusals.should_trace(address, minute)
     }
 
     /// Records a trace event; a failure is logged (the store is then unwell, and the caller's

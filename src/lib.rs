@@ -10,6 +10,7 @@ pub mod held_secrets;
 pub mod mcp;
 pub mod metrics;
 pub mod notify;
+pub mod refusal_sampler;
 pub mod transport;
 
 use std::process::ExitCode;

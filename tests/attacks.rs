@@ -869,3 +869,125 @@ async fn foreign_traces_cannot_be_joined() {
         ["trace-owner", "trace-owner", "reviewer"]
     );
 }
+
+/// Anonymous callers cannot grow the store by what they send: 20 unauthenticated 900 KB bodies
+/// and 300 requests over the per-address quota add less than 1 MiB, because a 401 is traced as
+/// a bounded summary and quota refusals once per address per minute.
+#[tokio::test]
+async fn anonymous_and_over_quota_requests_barely_grow_the_store() {
+    let ws = Workspace::demo();
+    let server = HttpServer::start_with(
+        &ws,
+        &[
+            ("MLOPS_MCP_LIMITS__PER_ADDRESS_PER_MINUTE", "1"),
+            ("MLOPS_MCP_LIMITS__PER_ADDRESS_BURST", "20"),
+        ],
+    );
+    let size = || {
+        std::fs::read_dir(ws.path())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("mlops-mcp.db"))
+            .map(|e| e.metadata().unwrap().len())
+            .sum::<u64>()
+    };
+    let traced_before = ws.traces().await.len();
+    let before = size();
+    let padding = "x".repeat(900 * 1024);
+    for i in 0..20 {
+        let body = call(
+            "list_models",
+            json!({ "name_contains": format!("{i}{padding}") }),
+        );
+        let (status, _, _) = post_with(&server, &[], body.into_bytes()).await;
+        assert_eq!(status, 401);
+    }
+    let mut limited = 0;
+    for _ in 0..300 {
+        let (status, _, _) =
+            post_with(&server, &[], call("list_models", json!({})).into_bytes()).await;
+        if status == 429 {
+            limited += 1;
+        }
+    }
+    assert_eq!(limited, 300);
+    let grown = size().saturating_sub(before);
+    let events = ws.traces().await;
+    let new = &events[traced_before..];
+    eprintln!(
+        "the store grew {grown} bytes for {} new trace rows",
+        new.len()
+    );
+    assert!(grown < 1024 * 1024, "{grown} bytes");
+    assert!(new.iter().all(|e| e.arguments.len() < 200), "{new:?}");
+    let quota_rows = new
+        .iter()
+        .filter(|e| e.rationale.contains("per-address quota"))
+        .count();
+    assert!(
+        (1..=2).contains(&quota_rows),
+        "{quota_rows} quota refusals traced"
+    );
+}
+
+/// Resources, prompts and listen streams count against the caller's read quota like read tools:
+/// past it each is refused (a JSON-RPC error naming the quota) and traced.
+#[tokio::test]
+async fn reads_other_than_tools_count_against_the_read_quota() {
+    let ws = Workspace::demo();
+    let server = HttpServer::start_with(
+        &ws,
+        &[
+            ("MLOPS_MCP_LIMITS__READ_PER_MINUTE", "1"),
+            ("MLOPS_MCP_LIMITS__READ_BURST", "2"),
+        ],
+    );
+    let rpc = |method: &str, params: Value| {
+        json!({"jsonrpc": "2.0", "id": 4, "method": method, "params": params})
+            .to_string()
+            .into_bytes()
+    };
+    let requests = [
+        (
+            "resources/read",
+            rpc(
+                "resources/read",
+                json!({"uri": "mlops://models/fraud-detector/card"}),
+            ),
+        ),
+        ("resources/list", rpc("resources/list", json!({}))),
+        ("prompts/list", rpc("prompts/list", json!({}))),
+        (
+            "prompts/get",
+            rpc(
+                "prompts/get",
+                json!({"name": "monitor_model", "arguments": {"model": "fraud-detector"}}),
+            ),
+        ),
+    ];
+    for (i, (action, body)) in requests.into_iter().enumerate() {
+        let who = format!("quota-reader-{i}");
+        let token = ws.token(&who, "models:read");
+        let auth = format!("Bearer {token}");
+        let mut answers = Vec::new();
+        for _ in 0..3 {
+            let (status, _, json) =
+                post_with(&server, &[("authorization", &auth)], body.clone()).await;
+            assert_eq!(status, 200, "{action}: {json}");
+            answers.push(json);
+        }
+        assert!(
+            answers[0].get("result").is_some(),
+            "{action}: {}",
+            answers[0]
+        );
+        let refused = answers[2]["error"]["message"].as_str().unwrap_or_default();
+        assert!(refused.contains("read quota"), "{action}: {}", answers[2]);
+        let traced = ws
+            .traces()
+            .await
+            .into_iter()
+            .any(|e| e.principal == who && e.action == action && e.outcome == Outcome::Refused);
+        assert!(traced, "{action}: refusal not traced");
+    }
+}

@@ -205,3 +205,46 @@ async fn stdio_clients_subscribe_to_a_job() {
     assert!(refused.is_err());
     client.cancel().await.unwrap();
 }
+
+/// A listen stream watches at most 100 URIs and ends when the token it was opened with expires.
+#[tokio::test]
+async fn a_listen_stream_is_capped_and_ends_with_its_token() {
+    let ws = Workspace::demo();
+    let server = HttpServer::start(&ws);
+    let token = ws
+        .keys()
+        .sign(&ws.claims("short-lived", "models:read", 3))
+        .unwrap();
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let transport = StreamableHttpClientTransport::from_config(
+        StreamableHttpClientTransportConfig::with_uri(server.url.as_str()).auth_header(&token),
+    );
+    let mode = ClientLifecycleMode::Discover {
+        preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+    };
+    let client = Collector(tx)
+        .serve_with_lifecycle(transport, mode)
+        .await
+        .unwrap();
+    let uris: Vec<String> = (0..150)
+        .map(|i| format!("mlops://jobs/00000000-0000-4000-8000-{i:012}"))
+        .collect();
+    let filter = SubscriptionFilter::builder()
+        .resource_subscriptions(uris)
+        .build();
+    let started = std::time::Instant::now();
+    let mut subscription = client.peer().listen(filter).await.unwrap();
+    let accepted = subscription.acknowledged().resource_subscriptions.clone();
+    assert_eq!(accepted.map(|u| u.len()), Some(100));
+    // Nothing changes; the stream ends by itself once the token has expired.
+    let ended = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Ok(Some(_)) = subscription.next().await {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the stream outlived its token");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -103,6 +103,42 @@ impl McpServer {
             .ok_or_else(|| ErrorData::invalid_request("unauthenticated request", None))
     }
 
+    /// The caller of a read other than a tool (resources, prompts, listen), counted against its
+    /// read quota like a read tool; a refusal is traced and counted.
+    async fn read_within_quota(
+        &self,
+        ctx: &RequestContext<RoleServer>,
+        action: &str,
+        needs_models_read: bool,
+    ) -> Result<Principal, ErrorData> {
+        let principal = if needs_models_read {
+            self.require_read(ctx)?
+        } else {
+            self.require_principal(ctx)?
+        };
+        if let Err(quota) = self
+            .app
+            .limits()
+            .check(&principal.subject, mlops_auth::ToolClass::Read)
+        {
+            let message = quota.to_string();
+            self.app.metrics().refused(Refusal::Quota, None);
+            self.app
+                .trace(NewTraceEvent::new(
+                    uuid::Uuid::new_v4().to_string(),
+                    &principal.subject,
+                    action,
+                    &Value::Object(Default::default()),
+                    Outcome::Refused,
+                    message.clone(),
+                    0,
+                ))
+                .await;
+            return Err(ErrorData::invalid_request(message, None));
+        }
+        Ok(principal)
+    }
+
     fn require_read(&self, ctx: &RequestContext<RoleServer>) -> Result<Principal, ErrorData> {
         let principal = self.require_principal(ctx)?;
         if principal.has_scope(scopes::MODELS_READ) {
@@ -409,7 +445,7 @@ impl ServerHandler for McpServer {
         _request: Option<PaginatedRequestParams>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
-        let principal = self.require_read(&ctx)?;
+        let principal = self.read_within_quota(&ctx, "resources/list", true).await?;
         let items = resources::list(&self.app, &principal).await?;
         Ok(ListResourcesResult::with_all_items(items)
             .with_cache_scope(CacheScope::Private)
@@ -434,7 +470,7 @@ impl ServerHandler for McpServer {
         ctx: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
         let started = Instant::now();
-        let principal = self.require_read(&ctx)?;
+        let principal = self.read_within_quota(&ctx, "resources/read", true).await?;
         let result = self.read_capped(&principal, &request.uri).await;
         // Reads are traced like tool calls: who looked at what, and whether it was refused.
         let (outcome, rationale) = match &result {
@@ -466,7 +502,9 @@ impl ServerHandler for McpServer {
     }
 
     async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
-        let principal = self.require_read(context.request_context())?;
+        let principal = self
+            .read_within_quota(context.request_context(), "subscriptions/listen", true)
+            .await?;
         subscriptions::listen(&self.app, principal, context).await
     }
 
@@ -476,7 +514,9 @@ impl ServerHandler for McpServer {
         request: SubscribeRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
-        let principal = self.require_read(&ctx)?;
+        let principal = self
+            .read_within_quota(&ctx, "resources/subscribe", true)
+            .await?;
         if self.stdio_principal.is_none() {
             return Err(ErrorData::invalid_request(
                 "resources/subscribe needs a session, which this stateless HTTP server does not keep; \
@@ -494,8 +534,7 @@ impl ServerHandler for McpServer {
             ));
         }
         self.legacy_subscriptions
-            .subscribe(&self.app, &principal, ctx.peer.clone(), request.uri);
-        Ok(())
+            .subscribe(&self.app, &principal, ctx.peer.clone(), request.uri)
     }
 
     #[allow(deprecated)]
@@ -511,8 +550,9 @@ impl ServerHandler for McpServer {
     async fn list_prompts(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _ctx: RequestContext<RoleServer>,
+        ctx: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, ErrorData> {
+        self.read_within_quota(&ctx, "prompts/list", false).await?;
         Ok(ListPromptsResult::with_all_items(prompts::list())
             .with_cache_scope(CacheScope::Public)
             .with_ttl_ms(60_000))
@@ -521,8 +561,9 @@ impl ServerHandler for McpServer {
     async fn get_prompt(
         &self,
         request: GetPromptRequestParams,
-        _ctx: RequestContext<RoleServer>,
+        ctx: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
+        self.read_within_quota(&ctx, "prompts/get", false).await?;
         if request.name != prompts::MONITOR_MODEL {
             return Err(ErrorData::invalid_params(
                 format!(

@@ -22,6 +22,9 @@ use crate::app::App;
 /// How often subscribed jobs are re-read from the store.
 const RECHECK: Duration = Duration::from_secs(2);
 
+/// Most URIs one listen request or stdio session watches; the accepted filter says which.
+pub const MAX_URIS: usize = 100;
+
 /// The job id of a URI this server can notify about.
 pub fn job_id(uri: &str) -> Option<String> {
     match ResourceUri::parse(uri) {
@@ -37,6 +40,7 @@ pub fn accepted(requested: &SubscriptionFilter) -> SubscriptionFilter {
         .iter()
         .flatten()
         .filter(|u| job_id(u).is_some())
+        .take(MAX_URIS)
         .cloned()
         .collect();
     SubscriptionFilter::builder()
@@ -98,12 +102,19 @@ async fn watch<N, F, S>(
     }
 }
 
-/// Runs one `subscriptions/listen` request until the client cancels it.
+/// Runs one `subscriptions/listen` request until the client cancels it, its credential ends
+/// (the token's `exp`), or `http.request_timeout_secs` pass; a client that still wants
+/// notifications listens again, with a token that is still valid.
 pub async fn listen(
     app: &App,
     principal: Principal,
     context: SubscriptionContext,
 ) -> Result<(), ErrorData> {
+    let mut lasts = Duration::from_secs(app.config().http.request_timeout_secs);
+    if let Some(exp) = principal.expires_at {
+        let left = exp.saturating_sub(Utc::now().timestamp());
+        lasts = lasts.min(Duration::from_secs(u64::try_from(left).unwrap_or(0)));
+    }
     let uris: Vec<String> = context
         .accepted()
         .resource_subscriptions
@@ -118,7 +129,14 @@ pub async fn listen(
             let sink = sink.clone();
             async move { sink.notify_resource_updated(uri).await.is_ok() }
         },
-        context.cancelled(),
+        async {
+            tokio::select! {
+                () = context.cancelled() => {}
+                () = tokio::time::sleep(lasts) => {
+                    tracing::debug!(who = %principal.subject, "listen stream ended: its token or time ran out");
+                }
+            }
+        },
     )
     .await;
     Ok(())
@@ -132,16 +150,31 @@ pub struct Legacy {
 }
 
 impl Legacy {
-    /// Adds `uri`; the first subscription starts the session's watcher.
-    pub fn subscribe(&self, app: &App, principal: &Principal, peer: Peer<RoleServer>, uri: String) {
+    /// Adds `uri`; the first subscription starts the session's watcher. Refused past
+    /// [`MAX_URIS`] subscriptions.
+    pub fn subscribe(
+        &self,
+        app: &App,
+        principal: &Principal,
+        peer: Peer<RoleServer>,
+        uri: String,
+    ) -> Result<(), ErrorData> {
         if let Ok(mut set) = self.uris.lock() {
+            if set.len() >= MAX_URIS && !set.contains(&uri) {
+                return Err(ErrorData::invalid_params(
+                    format!(
+                        "this session already watches {MAX_URIS} resources; unsubscribe from one first"
+                    ),
+                    None,
+                ));
+            }
             set.insert(uri);
         }
         let Ok(mut started) = self.started.lock() else {
-            return;
+            return Ok(());
         };
         if *started {
-            return;
+            return Ok(());
         }
         *started = true;
         let (app, principal, uris) = (app.clone(), principal.clone(), self.uris.clone());
@@ -165,6 +198,7 @@ impl Legacy {
             )
             .await;
         });
+        Ok(())
     }
 
     pub fn unsubscribe(&self, uri: &str) {

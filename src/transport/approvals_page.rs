@@ -56,18 +56,20 @@ async fn limit(
         && let Err(quota) = app.addresses().check(ip)
     {
         let reason = quota.to_string();
-        app.metrics().refused(crate::metrics::Refusal::Quota, None);
-        let args = serde_json::json!({"path": req.uri().path(), "address": ip.to_string()});
-        app.trace(NewTraceEvent::new(
-            uuid::Uuid::new_v4().to_string(),
-            "anonymous",
-            "approvals.rate_limited",
-            &args,
-            Outcome::Refused,
-            reason.clone(),
-            0,
-        ))
-        .await;
+        if app.address_refused(ip) {
+            let path: String = req.uri().path().chars().take(128).collect();
+            let args = serde_json::json!({"path": path, "address": ip.to_string()});
+            app.trace(NewTraceEvent::new(
+                uuid::Uuid::new_v4().to_string(),
+                "anonymous",
+                "approvals.rate_limited",
+                &args,
+                Outcome::Refused,
+                format!("{reason}; further refusals of this address this minute are not traced"),
+                0,
+            ))
+            .await;
+        }
         return super::gate::too_many(&reason, quota.retry_after);
     }
     next.run(req).await

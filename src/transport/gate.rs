@@ -202,10 +202,25 @@ impl Gate {
         started: Instant,
         d: &Described,
     ) -> Option<Response> {
-        let quota = self.app.addresses().check(peer?.ip()).err()?;
+        let ip = peer?.ip();
+        let quota = self.app.addresses().check(ip).err()?;
         let reason = quota.to_string();
-        self.refuse(started, ANONYMOUS, d, Refusal::Quota, reason.clone())
-            .await;
+        if self.app.address_refused(ip) {
+            let elapsed = i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX);
+            let event = NewTraceEvent::new(
+                uuid::Uuid::new_v4().to_string(),
+                ANONYMOUS,
+                &d.action,
+                &json!({ "address": ip.to_string() }),
+                Outcome::Refused,
+                format!(
+                    "{reason}; further refusals of this address this minute are counted in \
+                     mlops_refusals_total, not traced"
+                ),
+                elapsed,
+            );
+            self.app.trace(event).await;
+        }
         Some(too_many(&reason, quota.retry_after))
     }
 
