@@ -305,6 +305,18 @@ async fn failing_trainers_end_as_failed_jobs_and_open_the_breaker() {
     )
     .await;
     assert!(error_text(&refused).contains("allowed: mode"));
+    // An allowed name with a nested value is refused too: values are checked, not only keys.
+    let nested = tool(
+        &server,
+        &token,
+        "trigger_retrain",
+        json!({"model": "fraud-detector", "reason": "x", "params": {"mode": {"$ne": null}}}),
+    )
+    .await;
+    assert!(
+        error_text(&nested).contains("parameter `mode`: an object is not a string"),
+        "{nested}"
+    );
 
     for (mode, expected) in [
         ("exit", "exit 3"),

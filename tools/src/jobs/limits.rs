@@ -40,9 +40,10 @@ pub struct RetrainSpec {
     /// The file a new version is evaluated on.
     #[serde(default)]
     pub holdout_data: Option<PathBuf>,
-    /// Backend parameters a caller may pass.
+    /// Backend parameters a caller may pass: a list of names (each a scalar), or a table
+    /// declaring each one's `type` and optionally `min`, `max`, `values`, `max_length`.
     #[serde(default)]
-    pub allowed_params: Vec<String>,
+    pub allowed_params: super::params::AllowedParams,
     /// `local`: names of the server's environment variables the trainer also gets. It starts
     /// with a cleared environment: only `PATH`, `HOME`, `LANG` and the `MLOPS_*` contract
     /// variables, so no secret of the server reaches it unless named here.
@@ -189,7 +190,7 @@ impl RetrainSpec {
 
     /// Problems a user must fix, each naming the field under `at` (e.g. `models[0].retrain`).
     pub fn problems(&self, at: &str) -> Vec<String> {
-        let mut out = Vec::new();
+        let mut out = self.allowed_params.problems(at);
         for name in &self.env {
             if mlops_secret_like(name) {
                 out.push(format!(

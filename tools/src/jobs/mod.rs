@@ -9,6 +9,7 @@ pub mod github;
 mod http;
 pub mod limits;
 pub mod local;
+pub mod params;
 pub mod runner;
 pub mod webhook;
 

@@ -228,25 +228,10 @@ impl Runner {
                 "idempotency_key {key:?} is not usable: use 1 to 100 letters, digits, `.`, `_`, `-` or `:`"
             )));
         }
-        let refused: Vec<&String> = input
-            .params
-            .keys()
-            .filter(|k| !model.spec.allowed_params.contains(k))
-            .collect();
-        if !refused.is_empty() {
-            let allowed = if model.spec.allowed_params.is_empty() {
-                "none".to_owned()
-            } else {
-                model.spec.allowed_params.join(", ")
-            };
+        if let Err(problem) = model.spec.allowed_params.check(&input.params) {
             return Err(RetrainError::BadInput(format!(
-                "parameters not allowed for `{}`: {}; allowed: {allowed}. Call again without them.",
-                input.model,
-                refused
-                    .iter()
-                    .map(|k| k.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                "`{}`: {problem}. Call again with parameters the model allows, or without them.",
+                input.model
             )));
         }
         if let Some(report) = &input.drift_report_id {
