@@ -32,6 +32,11 @@ fn sign(key: &EncodingKey, alg: Algorithm, kid: Option<&str>, claims: &Claims) -
 /// A loopback JWKS endpoint publishing RSA keys `a` and `b`.
 /// An HS256 token with a header of our choosing (jsonwebtoken's `Header` has no `crit`).
 fn hs_with_header(secret: &str, header: &str, claims: &Claims) -> String {
+    hs_raw(secret, header, &serde_json::to_value(claims).unwrap())
+}
+
+/// An HS256 token of any header and claims.
+fn hs_raw(secret: &str, header: &str, claims: &Value) -> String {
     use hmac::Mac as _;
     let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
     let input = format!(
@@ -70,14 +75,17 @@ enum Expect {
     /// HTTP status and the `error` field of the JSON body.
     Http(u16, &'static str),
     /// HTTP 200 with a tool result whose text contains this.
-    #[allow(dead_code, reason = "kept for cases whose refusal is a tool result")]
     ToolError(&'static str),
     /// HTTP 200 with a JSON-RPC error whose message contains this.
     RpcError(&'static str),
+    /// This HTTP status (HTML pages, callbacks).
+    Status(u16),
 }
 
 struct Case {
     name: &'static str,
+    /// `None`: a JSON-RPC POST to `/mcp`; else `"METHOD /path"` on the same server.
+    path: Option<String>,
     headers: Vec<(&'static str, String)>,
     body: Vec<u8>,
     expect: Expect,
@@ -88,14 +96,83 @@ async fn snapshot(ws: &Workspace) -> String {
     let store = ws.store().await;
     let models = store.list_models().await.unwrap();
     let history = store.alias_history("fraud-detector").await.unwrap();
+    let (min, max) = (
+        chrono::DateTime::<chrono::Utc>::MIN_UTC,
+        chrono::DateTime::<chrono::Utc>::MAX_UTC,
+    );
+    let rows = store
+        .records("fraud-detector", min, max, 1_000_000)
+        .await
+        .unwrap()
+        .len();
+    let promotions = store.list_promotions(None, 1000).await.unwrap().len();
+    let jobs = store.list_jobs(None, 1000).await.unwrap().len();
     format!(
-        "{:?}{:?}",
+        "{rows} rows, {promotions} promotions, {jobs} jobs, {:?}{:?}",
         models
             .iter()
             .map(|m| (&m.versions, &m.aliases))
             .collect::<Vec<_>>(),
         history
     )
+}
+
+/// Sends `body` as `"METHOD /path"` (e.g. `"POST /approvals/login"`) with `headers`; the
+/// status, headers and the JSON body (`Null` for other bodies).
+async fn send_to(
+    server: &HttpServer,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> (u16, reqwest::header::HeaderMap, Value) {
+    let (method, path) = target.split_once(' ').unwrap();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut request = client
+        .request(method.parse().unwrap(), format!("{}{path}", server.base))
+        .body(body);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let text = response.text().await.unwrap();
+    (
+        status,
+        headers,
+        serde_json::from_str(&text).unwrap_or(Value::Null),
+    )
+}
+
+/// A token for `sub` with the agent's scopes (no approval, no data:write, no metrics:read).
+fn agent_token(hs: &EncodingKey, claims: &dyn Fn(&str, &str) -> Claims, sub: &str) -> String {
+    let scopes = "models:read drift:read retrain:trigger validation:read promotion:request";
+    sign(hs, Algorithm::HS256, None, &claims(sub, scopes))
+}
+
+/// Signs `sub` in on the approval page (with promotion:approve) and returns its cookie.
+async fn approver_cookie(
+    server: &HttpServer,
+    keys: &mlops_auth::Hs256Keys,
+    ws: &Workspace,
+    sub: &str,
+) -> String {
+    let token = keys
+        .sign(&ws.claims(sub, "promotion:approve models:read", 600))
+        .unwrap();
+    let (status, headers, _) = send_to(
+        server,
+        "POST /approvals/login",
+        &[("content-type", "application/x-www-form-urlencoded")],
+        format!("token={token}").into_bytes(),
+    )
+    .await;
+    assert_eq!(status, 303);
+    let cookie = headers["set-cookie"].to_str().unwrap();
+    cookie.split(';').next().unwrap().to_owned()
 }
 
 fn bearer(t: &str) -> (&'static str, String) {
@@ -106,7 +183,10 @@ async fn run_case(server: &HttpServer, ws: &Workspace, case: &Case) -> Vec<Trace
     let before = snapshot(ws).await;
     let traced_before = ws.traces().await.len();
     let headers: Vec<(&str, &str)> = case.headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let (status, resp_headers, body) = post_with(server, &headers, case.body.clone()).await;
+    let (status, resp_headers, body) = match &case.path {
+        None => post_with(server, &headers, case.body.clone()).await,
+        Some(path) => send_to(server, path, &headers, case.body.clone()).await,
+    };
     let name = case.name;
     match &case.expect {
         Expect::Http(code, error) => {
@@ -134,6 +214,7 @@ async fn run_case(server: &HttpServer, ws: &Workspace, case: &Case) -> Vec<Trace
                 "{name}: {body}"
             );
         }
+        Expect::Status(code) => assert_eq!(status, *code, "{name}: {body}"),
         Expect::RpcError(text) => {
             assert_eq!(status, 200, "{name}: {body}");
             assert!(
@@ -148,24 +229,31 @@ async fn run_case(server: &HttpServer, ws: &Workspace, case: &Case) -> Vec<Trace
     assert_eq!(snapshot(ws).await, before, "{name}: the store changed");
     let events = ws.traces().await;
     let new = &events[traced_before..];
-    if let Expect::Http(401, _) = case.expect {
-        // An unauthenticated refusal leaves a bounded summary, never the arguments it sent.
-        let summary = new
-            .iter()
-            .find(|e| e.principal == "anonymous" && e.outcome == Outcome::Refused)
-            .unwrap_or_else(|| panic!("{name}: refusal not traced: {new:?}"));
-        let arguments: Value = serde_json::from_str(&summary.arguments).unwrap();
-        assert_eq!(
-            arguments["body_bytes"].as_u64(),
-            Some(case.body.len() as u64),
-            "{name}: {arguments}"
-        );
-        assert!(!summary.arguments.contains(name), "{name}: {arguments}");
-    } else {
-        let traced = new.iter().any(|e| {
-            (e.arguments.contains(name) || e.principal == name) && e.outcome == Outcome::Refused
-        });
-        assert!(traced, "{name}: refusal not traced: {new:?}");
+    let anonymous = new
+        .iter()
+        .find(|e| e.principal == "anonymous" && e.outcome == Outcome::Refused);
+    match (&case.expect, &case.path, anonymous) {
+        // An unauthenticated call of /mcp leaves a bounded summary, never its arguments.
+        (Expect::Http(401, _), None, summary) => {
+            let summary = summary.unwrap_or_else(|| panic!("{name}: not traced: {new:?}"));
+            let arguments: Value = serde_json::from_str(&summary.arguments).unwrap();
+            assert_eq!(
+                arguments["body_bytes"].as_u64(),
+                Some(case.body.len() as u64),
+                "{name}: {arguments}"
+            );
+            assert!(!summary.arguments.contains(name), "{name}: {arguments}");
+        }
+        // Other endpoints trace an anonymous refusal without what it sent.
+        (_, Some(_), Some(summary)) if !new.iter().any(|e| e.principal == name) => {
+            assert!(summary.arguments.len() < 300, "{name}: {summary:?}");
+        }
+        _ => {
+            let traced = new.iter().any(|e| {
+                (e.arguments.contains(name) || e.principal == name) && e.outcome != Outcome::Ok
+            });
+            assert!(traced, "{name}: refusal not traced: {new:?}");
+        }
     }
     events
 }
@@ -179,6 +267,15 @@ async fn attack_suite() {
         &[
             ("MLOPS_MCP_AUTH__JWKS_URL", jwks.as_str()),
             ("MLOPS_MCP_AUTH__JWKS_MIN_REFRESH_SECS", "0"),
+            ("MLOPS_MCP_HTTP__MAX_INGEST_BYTES", "1048576"),
+            (
+                "MLOPS_MCP_PROMOTION__CALLBACK_SECRET_ENV",
+                "ATTACK_CALLBACK_SECRET",
+            ),
+            (
+                "ATTACK_CALLBACK_SECRET",
+                "attack-callback-secret-0123456789",
+            ),
         ],
     );
     let keys = ws.keys();
@@ -209,30 +306,35 @@ async fn attack_suite() {
     let mut cases = vec![
         Case {
             name: "no-token",
+            path: None,
             headers: vec![],
             body: list("no-token"),
             expect: unauthorized(),
         },
         Case {
             name: "basic-scheme",
+            path: None,
             headers: vec![("authorization", format!("Basic {}", b64(b"a:b")))],
             body: list("basic-scheme"),
             expect: unauthorized(),
         },
         Case {
             name: "empty-bearer",
+            path: None,
             headers: vec![("authorization", "Bearer ".into())],
             body: list("empty-bearer"),
             expect: unauthorized(),
         },
         Case {
             name: "garbage-token",
+            path: None,
             headers: vec![bearer("not.a.jwt")],
             body: list("garbage-token"),
             expect: unauthorized(),
         },
         Case {
             name: "hs-other-secret",
+            path: None,
             headers: vec![bearer(&sign(
                 &EncodingKey::from_secret(b"some-other-secret-some-other-secret"),
                 Algorithm::HS256,
@@ -244,6 +346,7 @@ async fn attack_suite() {
         },
         Case {
             name: "hs-expired",
+            path: None,
             headers: vec![bearer(
                 &keys
                     .sign(&with("x", "models:read", &|c| c.exp = now - 600))
@@ -254,6 +357,7 @@ async fn attack_suite() {
         },
         Case {
             name: "hs-not-yet-valid",
+            path: None,
             headers: vec![bearer(
                 &keys
                     .sign(&with("x", "models:read", &|c| c.nbf = Some(now + 600)))
@@ -264,6 +368,7 @@ async fn attack_suite() {
         },
         Case {
             name: "hs-wrong-audience",
+            path: None,
             headers: vec![bearer(
                 &keys
                     .sign(&with("x", "models:read", &|c| c.aud = "other".into()))
@@ -274,6 +379,7 @@ async fn attack_suite() {
         },
         Case {
             name: "hs-wrong-issuer",
+            path: None,
             headers: vec![bearer(
                 &keys
                     .sign(&with("x", "models:read", &|c| c.iss = "evil".into()))
@@ -284,6 +390,7 @@ async fn attack_suite() {
         },
         Case {
             name: "alg-none",
+            path: None,
             headers: vec![bearer(&format!(
                 "{}.{}.",
                 b64(br#"{"alg":"none"}"#),
@@ -294,6 +401,7 @@ async fn attack_suite() {
         },
         Case {
             name: "hs-rs-confusion",
+            path: None,
             headers: vec![bearer(&sign(
                 &EncodingKey::from_secret(&public_jwk_as_secret),
                 Algorithm::HS256,
@@ -305,6 +413,7 @@ async fn attack_suite() {
         },
         Case {
             name: "rs-unknown-kid",
+            path: None,
             headers: vec![bearer(&sign(
                 &rsa_a,
                 Algorithm::RS256,
@@ -316,6 +425,7 @@ async fn attack_suite() {
         },
         Case {
             name: "rs-forged-kid",
+            path: None,
             headers: vec![bearer(&sign(
                 &rsa_b,
                 Algorithm::RS256,
@@ -327,6 +437,7 @@ async fn attack_suite() {
         },
         Case {
             name: "rs-no-kid-two-keys",
+            path: None,
             headers: vec![bearer(&sign(
                 &rsa_a,
                 Algorithm::RS256,
@@ -338,6 +449,7 @@ async fn attack_suite() {
         },
         Case {
             name: "rs-expired",
+            path: None,
             headers: vec![bearer(&sign(
                 &rsa_a,
                 Algorithm::RS256,
@@ -349,6 +461,7 @@ async fn attack_suite() {
         },
         Case {
             name: "rs-wrong-audience",
+            path: None,
             headers: vec![bearer(&sign(
                 &rsa_a,
                 Algorithm::RS256,
@@ -360,6 +473,7 @@ async fn attack_suite() {
         },
         Case {
             name: "es-with-rsa-kid",
+            path: None,
             headers: vec![bearer(&sign(
                 &ec,
                 Algorithm::ES256,
@@ -371,12 +485,14 @@ async fn attack_suite() {
         },
         Case {
             name: "oversized-token",
+            path: None,
             headers: vec![bearer(&"a".repeat(9000))],
             body: list("oversized-token"),
             expect: unauthorized(),
         },
         Case {
             name: "hs-crit-header",
+            path: None,
             headers: vec![bearer(&hs_with_header(
                 &ws.secret(),
                 r#"{"alg":"HS256","typ":"JWT","crit":["x-approve"],"x-approve":true}"#,
@@ -387,6 +503,7 @@ async fn attack_suite() {
         },
         Case {
             name: "hs-lifetime-2^62",
+            path: None,
             headers: vec![bearer(
                 &keys
                     .sign(&with("x", "models:read", &|c| c.exp = 1 << 62))
@@ -397,6 +514,7 @@ async fn attack_suite() {
         },
         Case {
             name: "hs-lifetime-25h",
+            path: None,
             headers: vec![bearer(
                 &keys
                     .sign(&with("x", "models:read", &|c| c.exp = c.iat + 25 * 3600))
@@ -407,6 +525,7 @@ async fn attack_suite() {
         },
         Case {
             name: "hs-iat-future",
+            path: None,
             headers: vec![bearer(
                 &keys
                     .sign(&with("x", "models:read", &|c| {
@@ -420,6 +539,7 @@ async fn attack_suite() {
         },
         Case {
             name: "hs512-token",
+            path: None,
             headers: vec![bearer(&sign(
                 &hs,
                 Algorithm::HS512,
@@ -443,6 +563,7 @@ async fn attack_suite() {
         let token = sign(&hs, Algorithm::HS256, None, &claims(name, scope));
         cases.push(Case {
             name,
+            path: None,
             headers: vec![bearer(&token)],
             body: tool(tool_name, name),
             expect: forbidden(),
@@ -456,6 +577,7 @@ async fn attack_suite() {
     );
     cases.push(Case {
         name: "scope-resources-read",
+        path: None,
         headers: vec![bearer(&no_read)],
         body: read("mlops://models/fraud-detector/card"),
         expect: forbidden(),
@@ -468,6 +590,7 @@ async fn attack_suite() {
     );
     cases.push(Case {
         name: "scope-resources-list",
+        path: None,
         headers: vec![bearer(&no_list)],
         body: json!({"jsonrpc":"2.0","id":3,"method":"resources/list"})
             .to_string()
@@ -480,6 +603,7 @@ async fn attack_suite() {
     let granted = sign(&rsa_a, Algorithm::RS256, Some("a"), &granted);
     cases.push(Case {
         name: "grant-card",
+        path: None,
         headers: vec![bearer(&granted)],
         body: read("mlops://models/fraud-detector/card"),
         expect: Expect::RpcError("not found"),
@@ -498,6 +622,7 @@ async fn attack_suite() {
     let granted = sign(&rsa_a, Algorithm::RS256, Some("a"), &granted);
     cases.push(Case {
         name: "grant-trace",
+        path: None,
         headers: vec![bearer(&granted)],
         body: read(&format!("mlops://traces/{fraud_trace}")),
         expect: Expect::RpcError("not found"),
@@ -506,6 +631,7 @@ async fn attack_suite() {
     let agent = |sub: &str| sign(&hs, Algorithm::HS256, None, &claims(sub, "models:read"));
     cases.push(Case {
         name: "bad-origin",
+        path: None,
         headers: vec![
             bearer(&agent("bad-origin")),
             ("origin", "https://evil.example".into()),
@@ -515,6 +641,7 @@ async fn attack_suite() {
     });
     cases.push(Case {
         name: "bad-host",
+        path: None,
         headers: vec![bearer(&agent("bad-host")), ("host", "evil.example".into())],
         body: list("bad-host"),
         expect: Expect::Http(403, ""),
@@ -524,12 +651,277 @@ async fn attack_suite() {
     huge.extend(std::iter::repeat_n(b' ', 2 * 1024 * 1024));
     cases.push(Case {
         name: "oversized-body",
+        path: None,
         headers: vec![bearer(&agent("oversized-body"))],
         body: huge,
         expect: Expect::Http(413, "request_too_large"),
     });
 
-    assert!(cases.len() >= 30, "{} cases", cases.len());
+    // The ingest endpoint: wrong token, scope, grant; oversized, malformed, out-of-bounds input.
+    let now_s = now.to_string();
+    let csv = |ts: &str| {
+        format!(
+            "timestamp,amount,hour,distance_km,account_age_days,tx_count_24h,merchant_category,channel,is_fraud\n\
+             {ts},4.04,19.96,110.7,378,4,fuel,mobile,0\n"
+        )
+        .into_bytes()
+    };
+    let records = "POST /v1/models/fraud-detector/records".to_owned();
+    let csv_type = || ("content-type", "text/csv".to_owned());
+    let writer = |sub: &str| sign(&hs, Algorithm::HS256, None, &claims(sub, "data:write"));
+    let mut churn_writer = claims("ingest-wrong-grant", "data:write");
+    churn_writer.models = Some(vec!["churn-*".into()]);
+    let churn_writer = sign(&rsa_a, Algorithm::RS256, Some("a"), &churn_writer);
+    let mut big = csv(&now_s);
+    big.extend(std::iter::repeat_n(b'#', 1200 * 1024));
+    for (name, path, headers, body, expect) in [
+        (
+            "ingest-no-token",
+            records.clone(),
+            vec![csv_type()],
+            csv(&now_s),
+            unauthorized(),
+        ),
+        (
+            "ingest-wrong-scope",
+            records.clone(),
+            vec![
+                csv_type(),
+                bearer(&agent_token(&hs, &claims, "ingest-wrong-scope")),
+            ],
+            csv(&now_s),
+            forbidden(),
+        ),
+        (
+            "ingest-wrong-grant",
+            records.clone(),
+            vec![csv_type(), bearer(&churn_writer)],
+            csv(&now_s),
+            Expect::Http(404, "unknown_model"),
+        ),
+        (
+            "ingest-unknown-model",
+            "POST /v1/models/no-such-model/records".to_owned(),
+            vec![csv_type(), bearer(&writer("ingest-unknown-model"))],
+            csv(&now_s),
+            Expect::Http(404, "unknown_model"),
+        ),
+        (
+            "ingest-oversized",
+            records.clone(),
+            vec![csv_type(), bearer(&writer("ingest-oversized"))],
+            big,
+            Expect::Http(413, "request_too_large"),
+        ),
+        (
+            "ingest-malformed",
+            records.clone(),
+            vec![csv_type(), bearer(&writer("ingest-malformed"))],
+            b"amount\n\"unterminated\n".to_vec(),
+            Expect::Http(400, "invalid_records"),
+        ),
+        (
+            "ingest-year-9999",
+            records.clone(),
+            vec![csv_type(), bearer(&writer("ingest-year-9999"))],
+            csv("9999-01-01T00:00:00Z"),
+            Expect::Http(400, "invalid_records"),
+        ),
+        (
+            "ingest-media-type",
+            records.clone(),
+            vec![
+                ("content-type", "text/plain".into()),
+                bearer(&writer("ingest-media-type")),
+            ],
+            csv(&now_s),
+            Expect::Http(415, "unsupported_media_type"),
+        ),
+        // /metrics on the main listener.
+        (
+            "metrics-no-token",
+            "GET /metrics".to_owned(),
+            vec![],
+            vec![],
+            unauthorized(),
+        ),
+        (
+            "metrics-expired",
+            "GET /metrics".to_owned(),
+            vec![bearer(
+                &keys
+                    .sign(&with("metrics-expired", "metrics:read", &|c| {
+                        c.exp = now - 600
+                    }))
+                    .unwrap(),
+            )],
+            vec![],
+            unauthorized(),
+        ),
+        (
+            "metrics-wrong-scope",
+            "GET /metrics".to_owned(),
+            vec![bearer(&agent_token(&hs, &claims, "metrics-wrong-scope"))],
+            vec![],
+            forbidden(),
+        ),
+        // The approval page and its callback.
+        (
+            "approvals-login-agent",
+            "POST /approvals/login".to_owned(),
+            vec![("content-type", "application/x-www-form-urlencoded".into())],
+            format!(
+                "token={}",
+                agent_token(&hs, &claims, "approvals-login-agent")
+            )
+            .into_bytes(),
+            Expect::Status(401),
+        ),
+        (
+            "approvals-login-garbage",
+            "POST /approvals/login".to_owned(),
+            vec![("content-type", "application/x-www-form-urlencoded".into())],
+            b"token=not.a.jwt".to_vec(),
+            Expect::Status(401),
+        ),
+        (
+            "approvals-cross-site",
+            "POST /approvals/some-id/approve".to_owned(),
+            vec![
+                ("content-type", "application/x-www-form-urlencoded".into()),
+                ("origin", "https://evil.example".into()),
+            ],
+            b"csrf=x".to_vec(),
+            Expect::Status(403),
+        ),
+        (
+            "approvals-csrf-missing",
+            "POST /approvals/some-id/approve".to_owned(),
+            vec![
+                ("content-type", "application/x-www-form-urlencoded".into()),
+                (
+                    "cookie",
+                    approver_cookie(&server, &keys, &ws, "approvals-csrf-missing").await,
+                ),
+            ],
+            b"note=x".to_vec(),
+            Expect::Status(403),
+        ),
+        (
+            "callback-unsigned",
+            "POST /approvals/callback".to_owned(),
+            vec![("content-type", "application/json".into())],
+            br#"{"request_id":"x","decision":"approve"}"#.to_vec(),
+            Expect::Status(401),
+        ),
+        (
+            "callback-bad-signature",
+            "POST /approvals/callback".to_owned(),
+            vec![
+                ("content-type", "application/json".into()),
+                ("webhook-id", "msg_1".into()),
+                ("webhook-timestamp", now_s.clone()),
+                ("webhook-signature", "v1,AAAA".into()),
+            ],
+            br#"{"request_id":"x","decision":"approve"}"#.to_vec(),
+            Expect::Status(401),
+        ),
+    ] {
+        cases.push(Case {
+            name,
+            path: Some(path),
+            headers,
+            body,
+            expect,
+        });
+    }
+    // Tools and resources: other models' grants, hostile values, odd tokens and URIs.
+    let granted_to_churn = |sub: &str, scope: &str| {
+        let mut c = claims(sub, scope);
+        c.models = Some(vec!["churn-*".into()]);
+        sign(&rsa_a, Algorithm::RS256, Some("a"), &c)
+    };
+    for (name, token, body, expect) in [
+        (
+            "grant-check-drift",
+            granted_to_churn("grant-check-drift", "drift:read"),
+            tool("check_drift", "fraud-detector"),
+            Expect::ToolError("not known"),
+        ),
+        (
+            "grant-trigger-retrain",
+            granted_to_churn("grant-trigger-retrain", "retrain:trigger"),
+            call(
+                "trigger_retrain",
+                json!({"model": "fraud-detector", "reason": "x"}),
+            )
+            .into_bytes(),
+            Expect::ToolError("not known"),
+        ),
+        (
+            "grant-get-validation",
+            granted_to_churn("grant-get-validation", "validation:read"),
+            call(
+                "get_validation",
+                json!({"model": "fraud-detector", "version": "v1"}),
+            )
+            .into_bytes(),
+            Expect::ToolError("not known"),
+        ),
+        (
+            "nested-retrain-params",
+            agent_token(&hs, &claims, "nested-retrain-params"),
+            call(
+                "trigger_retrain",
+                json!({"model": "fraud-detector", "reason": "x", "params": {"epochs": {"$gt": 0}}}),
+            )
+            .into_bytes(),
+            Expect::ToolError("not allowed"),
+        ),
+        (
+            "unknown-tool",
+            agent_token(&hs, &claims, "unknown-tool"),
+            call("approve_promotion", json!({"request_id": "x"})).into_bytes(),
+            Expect::RpcError("approve_promotion"),
+        ),
+        (
+            "traversal-uri",
+            agent_token(&hs, &claims, "traversal-uri"),
+            read("mlops://traces/../../../etc/passwd"),
+            Expect::RpcError("unknown resource URI"),
+        ),
+    ] {
+        cases.push(Case {
+            name,
+            path: None,
+            headers: vec![bearer(&token)],
+            body,
+            expect,
+        });
+    }
+    let blank_sub = keys.sign(&with("   ", "models:read", &|_| {})).unwrap();
+    cases.push(Case {
+        name: "hs-blank-sub",
+        path: None,
+        headers: vec![bearer(&blank_sub)],
+        body: list("hs-blank-sub"),
+        expect: unauthorized(),
+    });
+    let mut odd_claims = serde_json::to_value(claims("x", "models:read")).unwrap();
+    odd_claims["models"] = json!("fraud-*");
+    cases.push(Case {
+        name: "hs-models-not-a-list",
+        path: None,
+        headers: vec![bearer(&hs_raw(
+            &ws.secret(),
+            r#"{"alg":"HS256"}"#,
+            &odd_claims,
+        ))],
+        body: list("hs-models-not-a-list"),
+        expect: unauthorized(),
+    });
+
+    assert!(cases.len() >= 60, "{} cases", cases.len());
     for case in &cases {
         // rmcp's own 403 for Host/Origin has no JSON `error` field; check the status only.
         if let Expect::Http(403, "") = case.expect {
@@ -568,10 +960,15 @@ async fn attack_suite() {
     // No refused case produced a successful call.
     let events = ws.traces().await;
     assert!(
+        events.iter().filter(|e| e.outcome == Outcome::Ok).all(|e| {
+            ["grant-list", "trace-owner"].contains(&e.principal.as_str())
+                || (e.principal == "approvals-csrf-missing" && e.action == "approvals.sign_in")
+        }),
+        "{:?}",
         events
             .iter()
             .filter(|e| e.outcome == Outcome::Ok)
-            .all(|e| e.principal == "grant-list" || e.principal == "trace-owner")
+            .collect::<Vec<_>>()
     );
 }
 

@@ -98,7 +98,11 @@ fn content_security_policy() -> String {
 /// the one to trust when both are sent: under `Referrer-Policy: no-referrer` Chromium sends
 /// `Origin: null` with the page's own forms. The signed callback comes from servers, which send
 /// neither.
-async fn guard(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+async fn guard(
+    State(app): State<App>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
     if req.method() == axum::http::Method::POST && req.uri().path() != "/approvals/callback" {
         let headers = req.headers();
         let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
@@ -110,10 +114,17 @@ async fn guard(req: axum::extract::Request, next: axum::middleware::Next) -> Res
                 .is_some_and(|origin| !same_origin(origin, host)),
         };
         if cross {
-            return secure(refused(
-                "a form on another site cannot act here; open the approval page itself",
-                StatusCode::FORBIDDEN,
-            ));
+            let why = "a form on another site cannot act here; open the approval page itself";
+            let path: String = req.uri().path().chars().take(128).collect();
+            trace_session(
+                &app,
+                "anonymous",
+                "approvals.cross_site",
+                Outcome::Refused,
+                format!("{why} ({path})"),
+            )
+            .await;
+            return secure(refused(why, StatusCode::FORBIDDEN));
         }
     }
     secure(next.run(req).await)
@@ -157,7 +168,7 @@ pub fn router(app: App) -> Router {
         .route("/approvals/{id}/deny", post(deny))
         .route("/approvals/callback", post(callback))
         .route_layer(axum::middleware::from_fn_with_state(app.clone(), limit))
-        .route_layer(axum::middleware::from_fn(guard))
+        .route_layer(axum::middleware::from_fn_with_state(app.clone(), guard))
         .with_state(app)
 }
 
@@ -550,6 +561,17 @@ async fn decide(
         Err(why) => return sign_in_page(Some(&why), StatusCode::UNAUTHORIZED),
     };
     if !csrf_ok(&app, &session, &form.csrf) {
+        trace_session(
+            &app,
+            &who.subject,
+            "approvals.csrf",
+            Outcome::Refused,
+            format!(
+                "a decision on {} without the form's CSRF token",
+                id.chars().take(64).collect::<String>()
+            ),
+        )
+        .await;
         return refused(
             "the form's CSRF token is missing or wrong; open the request page again and use its buttons",
             StatusCode::FORBIDDEN,
@@ -623,18 +645,56 @@ fn json_error(status: StatusCode, message: &str) -> Response {
     (status, axum::Json(serde_json::json!({"error": message}))).into_response()
 }
 
+/// `POST /approvals/callback`; every refusal is traced as `approvals.callback` with the
+/// approver when known.
 async fn callback(State(app): State<App>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    match decide_by_callback(&app, &headers, &body).await {
+        Ok(response) => response,
+        Err(Refused {
+            status,
+            message,
+            who,
+        }) => {
+            trace_session(
+                &app,
+                &who,
+                "approvals.callback",
+                Outcome::Refused,
+                message.clone(),
+            )
+            .await;
+            json_error(status, &message)
+        }
+    }
+}
+
+/// Why a callback was refused, and by whom (when the token was read).
+struct Refused {
+    status: StatusCode,
+    message: String,
+    who: String,
+}
+
+async fn decide_by_callback(
+    app: &App,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, Refused> {
+    let mut by = "anonymous".to_owned();
     let Some(var) = app.config().promotion.callback_secret_env.clone() else {
-        return json_error(
-            StatusCode::NOT_FOUND,
-            "decision callbacks are not configured (promotion.callback_secret_env)",
-        );
+        return Err(Refused {
+            status: StatusCode::NOT_FOUND,
+            message: "decision callbacks are not configured (promotion.callback_secret_env)"
+                .to_owned(),
+            who: by.clone(),
+        });
     };
     let Some(secret) = std::env::var(&var).ok().filter(|s| !s.is_empty()) else {
-        return json_error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the callback secret is not set on the server",
-        );
+        return Err(Refused {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: "the callback secret is not set on the server".to_owned(),
+            who: by.clone(),
+        });
     };
     let header_text = |name: &str| {
         headers
@@ -647,42 +707,42 @@ async fn callback(State(app): State<App>, headers: HeaderMap, body: axum::body::
         header_text(mlops_tools::signing::TIMESTAMP_HEADER).and_then(|t| t.parse::<i64>().ok()),
         header_text(mlops_tools::signing::SIGNATURE_HEADER),
     ) else {
-        return json_error(
-            StatusCode::UNAUTHORIZED,
-            "the callback is not signed (webhook-id, webhook-timestamp, webhook-signature)",
-        );
+        return Err(Refused {
+            status: StatusCode::UNAUTHORIZED,
+            message:
+                "the callback is not signed (webhook-id, webhook-timestamp, webhook-signature)"
+                    .to_owned(),
+            who: by.clone(),
+        });
     };
-    if let Err(e) = mlops_tools::signing::verify(
-        &secret,
-        &id,
-        ts,
-        &body,
-        &sig,
-        chrono::Utc::now().timestamp(),
-    ) {
-        return json_error(
-            StatusCode::UNAUTHORIZED,
-            &format!("the callback's signature is not accepted: {e}"),
-        );
+    if let Err(e) =
+        mlops_tools::signing::verify(&secret, &id, ts, body, &sig, chrono::Utc::now().timestamp())
+    {
+        return Err(Refused {
+            status: StatusCode::UNAUTHORIZED,
+            message: format!("the callback's signature is not accepted: {e}"),
+            who: by.clone(),
+        });
     }
     let token = header_text("authorization")
         .and_then(|a| a.strip_prefix("Bearer ").map(str::to_owned))
         .unwrap_or_default();
     let mut who = match app.verifier().verify(&token).await {
-        Ok(p) => p,
+        Ok(p) => {
+            by = p.subject.clone();
+            p
+        }
         Err(e) => {
-            return json_error(
-                StatusCode::UNAUTHORIZED,
-                &format!("the approver's token is not accepted: {e}"),
-            );
+            return Err(Refused {
+                status: StatusCode::UNAUTHORIZED,
+                message: format!("the approver's token is not accepted: {e}"),
+                who: by.clone(),
+            });
         }
     };
     who.via = "webhook".into();
-    let Ok(parsed) = serde_json::from_slice::<CallbackBody>(&body) else {
-        return json_error(
-            StatusCode::BAD_REQUEST,
-            "the body must be {\"request_id\", \"decision\": \"approve\"|\"deny\", \"note\"?, \"reason\"?}",
-        );
+    let Ok(parsed) = serde_json::from_slice::<CallbackBody>(body) else {
+        return Err(Refused { status: StatusCode::BAD_REQUEST, message: "the body must be {\"request_id\", \"decision\": \"approve\"|\"deny\", \"note\"?, \"reason\"?}".to_owned(), who: by.clone() });
     };
     let decision = match parsed.decision.as_str() {
         "approve" => Decision::Approve { note: parsed.note },
@@ -690,44 +750,50 @@ async fn callback(State(app): State<App>, headers: HeaderMap, body: axum::body::
             reason: parsed.reason.unwrap_or_default(),
         },
         other => {
-            return json_error(
-                StatusCode::BAD_REQUEST,
-                &format!("unknown decision `{other}`; use approve or deny"),
-            );
+            return Err(Refused {
+                status: StatusCode::BAD_REQUEST,
+                message: format!("unknown decision `{other}`; use approve or deny"),
+                who: by.clone(),
+            });
         }
     };
     match app.store().record_delivery(&id).await {
         Ok(true) => {}
         Ok(false) => {
-            return json_error(
-                StatusCode::CONFLICT,
-                "this delivery was already used; a replay decides nothing",
-            );
+            return Err(Refused {
+                status: StatusCode::CONFLICT,
+                message: "this delivery was already used; a replay decides nothing".to_owned(),
+                who: by.clone(),
+            });
         }
         Err(e) => {
-            return json_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                &format!("the store failed: {e}"),
-            );
+            return Err(Refused {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                message: format!("the store failed: {e}"),
+                who: by.clone(),
+            });
         }
     }
-    match app
-        .decide_promotion(&who, &parsed.request_id, &decision)
-        .await
-    {
-        Ok(view) => (
-            StatusCode::OK,
-            axum::Json(serde_json::json!({
-                "request_id": view.promotion.id,
-                "state": view.promotion.state.as_str(),
-                "failure_reason": view.promotion.failure_reason,
-            })),
-        )
-            .into_response(),
-        Err(ApprovalError::Store(e)) => json_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            &format!("the store failed: {e}"),
-        ),
-        Err(e) => json_error(StatusCode::FORBIDDEN, &e.to_string()),
-    }
+    // A refused decision is traced by decide_promotion itself.
+    Ok(
+        match app
+            .decide_promotion(&who, &parsed.request_id, &decision)
+            .await
+        {
+            Ok(view) => (
+                StatusCode::OK,
+                axum::Json(serde_json::json!({
+                    "request_id": view.promotion.id,
+                    "state": view.promotion.state.as_str(),
+                    "failure_reason": view.promotion.failure_reason,
+                })),
+            )
+                .into_response(),
+            Err(ApprovalError::Store(e)) => json_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &format!("the store failed: {e}"),
+            ),
+            Err(e) => json_error(StatusCode::FORBIDDEN, &e.to_string()),
+        },
+    )
 }
