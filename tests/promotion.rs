@@ -301,4 +301,8 @@ async fn the_cli_shows_an_agents_text_without_terminal_escapes() {
     }
     let listed = approvals(&ws, &alice, &["list"]);
     assert!(!listed.stdout.contains(&0x1b));
+    // Stored as text without its controls, so every channel shows the same characters.
+    let p = common::tool(&server, &agent, "get_promotion", json!({"request_id": id})).await;
+    let justification = p["structuredContent"]["justification"].as_str().unwrap();
+    assert_eq!(justification, "fine[2J]0;approved by securityevorppa");
 }

@@ -359,7 +359,8 @@ pub async fn request_promotion(
         model: input.model.clone(),
         candidate_version: candidate.version.clone(),
         validation_id: v.id.clone(),
-        justification: input.justification.trim().to_owned(),
+        // Stored without control characters: approvers read it in terminals, pages and chats.
+        justification: crate::untrusted::strip_controls(input.justification.trim()),
         requested_by: principal.subject.clone(),
         requested_at: now,
         expires_at: now + settings.expiry,

@@ -368,10 +368,20 @@ fn recommend(r: &report::DriftReport, drift_share: f64) -> (RecommendedAction, V
             f.threshold.unwrap_or(f64::NAN)
         );
         if !f.new_categories.is_empty() {
-            why.push_str(&format!(
-                "; new categories: {}",
-                f.new_categories.join(", ")
-            ));
+            // Category values come from the data: no control characters, no unbounded length.
+            let shown: Vec<String> = f
+                .new_categories
+                .iter()
+                .take(20)
+                .map(|c| crate::untrusted::strip_controls(&c.chars().take(64).collect::<String>()))
+                .collect();
+            why.push_str(&format!("; new categories: {}", shown.join(", ")));
+            if f.new_categories.len() > shown.len() {
+                why.push_str(&format!(
+                    " and {} more",
+                    f.new_categories.len() - shown.len()
+                ));
+            }
         }
         reasons.push(why);
     }
