@@ -1,13 +1,14 @@
 // The approval page in headless Chromium (Debian's), driven by playwright-core: a human signs
 // in with a token, sees the pending request with its evidence, a POST without the CSRF token is
 // refused, Approve is clicked, and the champion changes. Hostile text is planted in the
-// justification and in a traced argument: no script of it runs (the `window.pwned` flag it would
+// justification, in a traced argument and in a category value of ingested rows that the drift
+// report (the page's evidence) names: no script of it runs (the `window.pwned` flag it would
 // set stays unset), nothing is fetched from another host, and the page carries its CSP.
 //
 // Usage: node tests/web/approvals.mjs BIN CHROMIUM
 // (.ci/run runs it with .ci/node's Node 22 and /usr/bin/chromium.)
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import assert from "node:assert/strict";
@@ -60,9 +61,33 @@ try {
     assert.equal(json.result.isError, false, text);
     return json.result.structuredContent;
   };
-  const drift = await call("check_drift", { model: "fraud-detector" });
   const hostile = "[open the report](javascript:window.pwned=1) ![chart](http://127.0.0.1:9/pixel.png) " +
     "<img src=x onerror=\"window.pwned=1\"> <script>window.pwned=1</script> `</code><script>window.pwned=1</script>`";
+  // A pipeline with data:write ingests the demo's drifted rows with a hostile category value;
+  // the drift report over that window (the evidence the page shows) names it as a new category.
+  const writer = token("pipeline", "data:write");
+  const [header, ...rows] = readFileSync(join(dir, "data/fraud-detector/current.csv"), "utf8").trim().split("\n");
+  const names = header.split(",");
+  const now = Math.floor(Date.now() / 1000);
+  const planted = "<img src=x onerror=window.pwned=1>[cat](javascript:window.pwned=1)";
+  const lines = rows.slice(0, 400).map((row, i) => {
+    const cells = row.split(",");
+    const record = { timestamp: now - 60 - i };
+    names.forEach((name, j) => {
+      const n = Number(cells[j]);
+      record[name] = cells[j] !== "" && !Number.isNaN(n) ? n : cells[j];
+    });
+    record.merchant_category = planted;
+    return JSON.stringify(record);
+  });
+  const ingested = await fetch(`${base}/v1/models/fraud-detector/records`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${writer}`, "content-type": "application/x-ndjson" },
+    body: lines.join("\n"),
+  });
+  assert.equal(ingested.status, 200, await ingested.text());
+  const drift = await call("check_drift", { model: "fraud-detector", last: "1h" });
+  assert.ok(drift.reasons.some((r) => r.includes("new categories") && r.includes("onerror")), JSON.stringify(drift.reasons));
   const job = await call("trigger_retrain", { model: "fraud-detector", reason: `drift ${hostile}`, drift_report_id: drift.report_id });
   let view;
   for (let i = 0; i < 5; i++) {
@@ -111,6 +136,7 @@ try {
   assert.match(evidence, /Recommended action: retrain/);
   assert.match(evidence, /passes every rule/);
   assert.match(evidence, /open the report/);
+  assert.match(evidence, /new categories: <img src=x onerror/, "the planted category is shown as text");
   assert.equal(await page.textContent("#champion"), "v1");
 
   // Script in the page cannot even send a request: the CSP allows no connections.
