@@ -308,7 +308,8 @@ pub struct LimitsConfig {
     /// (stored without them; the answer names them) or `refuse` (the request stores nothing).
     #[serde(default)]
     pub ingest_unknown_columns: mlops_tools::records::UnknownColumns,
-    /// Most ingested rows kept for one model; a request past it stores nothing.
+    /// Most ingested rows kept for one model unless its `policy.max_ingested_rows` says
+    /// otherwise; a request past it stores nothing.
     #[serde(default = "default_rows_per_model")]
     pub max_rows_per_model: u64,
 }

@@ -1388,3 +1388,37 @@ async fn reads_other_than_tools_count_against_the_read_quota() {
         assert!(traced, "{action}: refusal not traced");
     }
 }
+
+/// An authenticated caller cannot grow the store by what it sends either: a 500 KB argument is
+/// traced as its first 2,048 characters and how many more there were.
+#[tokio::test]
+async fn long_arguments_are_cut_in_the_trace() {
+    let ws = Workspace::demo();
+    let server = HttpServer::start(&ws);
+    let token = ws.token("long-args", "models:read");
+    let long = "z".repeat(500 * 1024);
+    let (status, _, _) = post_with(
+        &server,
+        &[("authorization", &format!("Bearer {token}"))],
+        call("list_models", json!({ "name_contains": long })).into_bytes(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let events = ws.traces().await;
+    let event = events
+        .iter()
+        .find(|e| e.principal == "long-args")
+        .expect("the call is traced");
+    assert!(
+        event.arguments.len() < 4096,
+        "{} bytes",
+        event.arguments.len()
+    );
+    assert!(
+        event
+            .arguments
+            .contains("(509952 more characters not traced)"),
+        "{}",
+        &event.arguments[event.arguments.len() - 80..]
+    );
+}

@@ -597,11 +597,14 @@ async fn ingest_refuses_bad_times_and_bounds_columns_and_rows() {
     assert_eq!(refused, 4);
     drop(server);
 
-    // Configured to refuse undeclared columns: the padded row is refused whole.
+    // Configured to refuse undeclared columns: the padded row is refused whole. The model's
+    // own budget (12) overrides the server's (10): two more rows fit, a third does not.
     ws.edit_config(|config| {
         let limits = config["limits"].as_table_mut().unwrap();
         limits.insert("ingest_unknown_columns".into(), "refuse".into());
-        limits.insert("max_rows_per_model".into(), 100.into());
+        let models = config["models"].as_array_mut().unwrap();
+        let policy = models[0]["policy"].as_table_mut().unwrap();
+        policy.insert("max_ingested_rows".into(), 12.into());
     });
     let server = HttpServer::start(&ws);
     let (status, _, e) = ingest(
@@ -621,4 +624,15 @@ async fn ingest_refuses_bad_times_and_bounds_columns_and_rows() {
         "{e}"
     );
     assert_eq!(stored().await.len(), 10);
+    let two = format!(
+        "{header}\n{}\n{}\n",
+        row(&now.to_string()),
+        row(&now.to_string())
+    );
+    let (status, _, ok) = ingest(&server, Some(&writer), "fraud-detector", "text/csv", two).await;
+    assert_eq!(status, 200, "{ok}");
+    let one = format!("{header}\n{}\n", row(&now.to_string()));
+    let (status, _, e) = ingest(&server, Some(&writer), "fraud-detector", "text/csv", one).await;
+    assert_eq!(status, 507, "{e}");
+    assert_eq!(stored().await.len(), 12);
 }

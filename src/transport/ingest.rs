@@ -128,7 +128,7 @@ pub async fn ingest(State(gate): State<Gate>, Path(model): Path<String>, req: Re
     };
     let rows = parsed.records;
     let batch = uuid::Uuid::new_v4().to_string();
-    let budget = app.config().limits.max_rows_per_model;
+    let budget = rules.max_rows;
     match app
         .store()
         .insert_records(&model, &batch, &rows, budget)
@@ -217,6 +217,10 @@ async fn ingest_rules(
             .collect()
     });
     Ok(Some(records::Rules {
+        max_rows: spec
+            .policy
+            .max_ingested_rows
+            .unwrap_or(limits.max_rows_per_model),
         columns,
         unknown: limits.ingest_unknown_columns,
         not_before: before,

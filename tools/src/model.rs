@@ -92,6 +92,10 @@ pub struct ModelPolicy {
     /// `check_drift` answers "insufficient data" and recommends nothing.
     #[serde(default = "default_min_rows")]
     pub min_rows: usize,
+    /// Most ingested rows kept for this model (default: the server's
+    /// `limits.max_rows_per_model`); a request past it stores nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_ingested_rows: Option<u64>,
     /// Metric rules a candidate must pass against the champion before it may be promoted.
     #[serde(default)]
     pub validation: Vec<ValidationRule>,
@@ -113,6 +117,7 @@ impl Default for ModelPolicy {
         Self {
             drift_share: default_drift_share(),
             min_rows: default_min_rows(),
+            max_ingested_rows: None,
             stattest_threshold: None,
             validation: Vec::new(),
         }

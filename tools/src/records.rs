@@ -90,6 +90,8 @@ pub struct Rules {
     /// Rows must have `not_before <= timestamp <= not_after`.
     pub not_before: DateTime<Utc>,
     pub not_after: DateTime<Utc>,
+    /// Most rows the model may hold.
+    pub max_rows: u64,
 }
 
 impl Rules {
@@ -100,6 +102,7 @@ impl Rules {
             unknown: UnknownColumns::Drop,
             not_before: DateTime::<Utc>::MIN_UTC,
             not_after: DateTime::<Utc>::MAX_UTC,
+            max_rows: u64::MAX,
         }
     }
 }
@@ -397,6 +400,7 @@ mod tests {
             unknown: UnknownColumns::Drop,
             not_before: now - chrono::Duration::days(400),
             not_after: now + chrono::Duration::seconds(300),
+            max_rows: 10,
         };
         let body = b"{\"timestamp\": \"2026-11-22T08:00:00Z\", \"amount\": 1, \"pad1\": \"xxxxxxxx\", \"pad2\": 2}\n";
         let parsed = parse(body, BodyFormat::JsonLines, &rules).unwrap();

@@ -75,9 +75,9 @@ impl NewTraceEvent {
             at: Utc::now(),
             principal: principal.into(),
             action: action.into(),
-            arguments: redact(arguments),
+            arguments: bounded(redact(arguments)),
             outcome,
-            rationale: rationale.into(),
+            rationale: cut_text(rationale.into(), 4 * MAX_TRACED_STRING_CHARS),
             duration_us,
         }
     }
@@ -349,6 +349,54 @@ pub fn is_secret_key(key: &str) -> bool {
     SECRET_KEYS.contains(&key.as_str()) || SECRET_MARKERS.iter().any(|m| key.contains(m))
 }
 
+/// Longest string value an event keeps whole, in characters; longer ones keep their start.
+const MAX_TRACED_STRING_CHARS: usize = 2048;
+/// Largest arguments an event keeps, in bytes of JSON; past it only their keys and size.
+const MAX_TRACED_ARGUMENT_BYTES: usize = 16 * 1024;
+
+/// Arguments as a trace keeps them: long strings cut (saying how much), and arguments still
+/// too large replaced by their keys and size, so no caller grows the store by what it sends.
+pub fn bounded(value: Value) -> Value {
+    let cut = cut_strings(value);
+    let bytes = cut.to_string().len();
+    if bytes <= MAX_TRACED_ARGUMENT_BYTES {
+        return cut;
+    }
+    let keys: Vec<String> = cut
+        .as_object()
+        .map(|m| {
+            m.keys()
+                .take(32)
+                .map(|k| k.chars().take(64).collect())
+                .collect()
+        })
+        .unwrap_or_default();
+    serde_json::json!({ "truncated": true, "bytes": bytes, "keys": keys })
+}
+
+/// `s`, or its first `max` characters and how many more there were.
+fn cut_text(s: String, max: usize) -> String {
+    let count = s.chars().count();
+    if count <= max {
+        return s;
+    }
+    let kept: String = s.chars().take(max).collect();
+    format!("{kept}… ({} more characters not traced)", count - max)
+}
+
+fn cut_strings(value: Value) -> Value {
+    match value {
+        Value::String(s) => Value::String(cut_text(s, MAX_TRACED_STRING_CHARS)),
+        Value::Array(items) => Value::Array(items.into_iter().map(cut_strings).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k.chars().take(256).collect(), cut_strings(v)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
 /// Replaces the values of secret-looking keys, at any depth, with `"[redacted]"`, and
 /// credential-looking words (JWTs, `sk-` keys, AWS key ids) inside any string.
 pub fn redact(value: &Value) -> Value {
@@ -395,6 +443,26 @@ mod tests {
         }
         let v = json!({"note": "use eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlc2ln please"});
         assert_eq!(redact(&v), json!({"note": "use [redacted] please"}));
+    }
+
+    #[test]
+    fn traced_arguments_are_bounded() {
+        let long = "x".repeat(10_000);
+        let v = bounded(json!({"model": "m", "reason": long}));
+        let reason = v["reason"].as_str().unwrap_or_default();
+        assert!(reason.starts_with(&"x".repeat(2048)), "{reason}");
+        assert!(
+            reason.ends_with("(7952 more characters not traced)"),
+            "{reason}"
+        );
+        let many: serde_json::Map<String, Value> = (0..100)
+            .map(|i| (format!("k{i}"), json!("y".repeat(1000))))
+            .collect();
+        let v = bounded(Value::Object(many));
+        assert_eq!(v["truncated"], true);
+        assert!(v.to_string().len() < 1024, "{v}");
+        let small = json!({"model": "m", "n": 3});
+        assert_eq!(bounded(small.clone()), small);
     }
 
     #[test]
