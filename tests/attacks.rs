@@ -885,6 +885,18 @@ async fn attack_suite() {
             Expect::RpcError("approve_promotion"),
         ),
         (
+            // Even a token that carries the approver's scope cannot approve over MCP.
+            "approve-over-mcp",
+            sign(
+                &hs,
+                Algorithm::HS256,
+                None,
+                &claims("approve-over-mcp", "promotion:approve models:read"),
+            ),
+            call("approve_promotion", json!({"request_id": "x"})).into_bytes(),
+            Expect::RpcError("approve_promotion"),
+        ),
+        (
             "traversal-uri",
             agent_token(&hs, &claims, "traversal-uri"),
             read("mlops://traces/../../../etc/passwd"),
@@ -1100,12 +1112,16 @@ async fn protected_resource_metadata_is_served() {
             .await
             .unwrap();
         assert_eq!(doc["resource"], server.url.as_str());
-        assert!(
-            doc["scopes_supported"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|s| s == "retrain:trigger")
+        // What an agent may request, and never the approver's scope.
+        assert_eq!(
+            doc["scopes_supported"],
+            json!([
+                "models:read",
+                "drift:read",
+                "retrain:trigger",
+                "validation:read",
+                "promotion:request"
+            ])
         );
         assert_eq!(doc["bearer_methods_supported"], json!(["header"]));
     }
@@ -1116,7 +1132,8 @@ async fn protected_resource_metadata_is_served() {
     assert_eq!(
         challenge,
         format!(
-            "Bearer resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\"",
+            "Bearer resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\", \
+             scope=\"models:read\"",
             server.base
         )
     );

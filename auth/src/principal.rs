@@ -26,6 +26,10 @@ pub mod scopes {
         METRICS_READ,
     ];
 
+    /// What a first call of an agent needs: reading models (the 401 challenge names it, so an
+    /// OAuth client asks for little and steps up on a 403).
+    pub const FIRST_CALL: &[&str] = &[MODELS_READ];
+
     /// What an agent is given by default: everything but approving promotions.
     pub const AGENT_DEFAULT: &[&str] = &[
         MODELS_READ,

@@ -167,8 +167,14 @@ impl Gate {
     }
 
     pub(super) fn unauthorized(&self, reason: &str, token_present: bool) -> Response {
-        // RFC 6750 §3: no error code when the request carried no credentials.
-        let mut challenge = format!("Bearer resource_metadata=\"{}\"", self.metadata_url);
+        // RFC 6750 §3: no error code when the request carried no credentials. The scope named is
+        // what a first call needs, never approver rights: a client asks for that and steps up on
+        // a 403 `insufficient_scope`.
+        let mut challenge = format!(
+            "Bearer resource_metadata=\"{}\", scope=\"{}\"",
+            self.metadata_url,
+            scopes::FIRST_CALL.join(" ")
+        );
         if token_present {
             challenge.push_str(&format!(
                 ", error=\"invalid_token\", error_description=\"{}\"",

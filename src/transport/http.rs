@@ -85,7 +85,9 @@ pub fn router(app: App, resource: &str, shutdown: &CancellationToken) -> Router 
     let metadata = json!({
         "resource": resource,
         "authorization_servers": auth.authorization_servers,
-        "scopes_supported": mlops_auth::scopes::ALL,
+        // What an agent's client may ask for: never promotion:approve (a human's, on its own
+        // channel), data:write (pipelines) or metrics:read (scrapers).
+        "scopes_supported": mlops_auth::scopes::AGENT_DEFAULT,
         "bearer_methods_supported": ["header"],
         "resource_name": "mlops-mcp",
     });
