@@ -131,12 +131,15 @@ const MIN_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
 #[derive(Debug, Clone)]
 pub struct CheckpointWriter {
     tx: watch::Sender<Option<(i64, String)>>,
+    /// The sequence number of the newest checkpoint written.
+    written: watch::Receiver<i64>,
 }
 
 impl CheckpointWriter {
     /// Starts the writer task on the current runtime.
     pub fn spawn(path: PathBuf, key: ChainKey) -> Self {
         let (tx, mut rx) = watch::channel(None::<(i64, String)>);
+        let (written_tx, written) = watch::channel(0);
         tokio::spawn(async move {
             while rx.changed().await.is_ok() {
                 let Some((seq, hash)) = rx.borrow_and_update().clone() else {
@@ -145,13 +148,23 @@ impl CheckpointWriter {
                 let checkpoint = Checkpoint::new(&key, seq, &hash);
                 let path = path.clone();
                 let written = tokio::task::spawn_blocking(move || checkpoint.write(&path)).await;
-                if let Ok(Err(error)) = written {
-                    tracing::warn!(%error, "trace checkpoint not written");
+                match written {
+                    Ok(Ok(())) => {
+                        written_tx.send_replace(seq);
+                    }
+                    Ok(Err(error)) => tracing::warn!(%error, "trace checkpoint not written"),
+                    Err(error) => tracing::warn!(%error, "trace checkpoint writer stopped"),
                 }
                 tokio::time::sleep(MIN_INTERVAL).await;
             }
         });
-        Self { tx }
+        Self { tx, written }
+    }
+
+    /// Waits until a checkpoint of event `seq` or later is on disk.
+    pub async fn written_through(&self, seq: i64) {
+        let mut written = self.written.clone();
+        let _ = written.wait_for(|w| *w >= seq).await;
     }
 
     /// The chain now reaches event `seq` with `hash`.

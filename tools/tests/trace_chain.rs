@@ -207,11 +207,8 @@ async fn a_deleted_tail_is_caught_by_the_checkpoint() {
     let (db, store) = store().await;
     let path = db.dir().join("checkpoint.json");
     let key = common::key();
-    let log = TraceLog::spawn_checkpointed(
-        store.clone(),
-        Default::default(),
-        Some(CheckpointWriter::spawn(path.clone(), key.clone())),
-    );
+    let writer = CheckpointWriter::spawn(path.clone(), key.clone());
+    let log = TraceLog::spawn_checkpointed(store.clone(), Default::default(), Some(writer.clone()));
     for i in 0..30 {
         let ev = NewTraceEvent::new(
             "t",
@@ -225,14 +222,13 @@ async fn a_deleted_tail_is_caught_by_the_checkpoint() {
         log.record(ev).await.unwrap();
     }
     // The writer runs behind the commits; wait (bounded) until it has written the head.
-    let mut checkpoint = None;
-    for _ in 0..500 {
-        checkpoint = Checkpoint::read(&path).unwrap().filter(|c| c.seq == 30);
-        if checkpoint.is_some() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        writer.written_through(30),
+    )
+    .await
+    .expect("the checkpoint reaches the head");
+    let checkpoint = Checkpoint::read(&path).unwrap().filter(|c| c.seq == 30);
     let checkpoint = checkpoint.expect("the checkpoint reaches the head");
     let intact = verify_with_checkpoint(store.as_ref(), &key, Some(&checkpoint))
         .await
