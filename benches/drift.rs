@@ -9,9 +9,9 @@
 use std::path::Path;
 use std::time::Instant;
 
-use mlops_tools::drift::profile_cache::{Lookup, ProfileCache};
-use mlops_tools::drift::report::{self, Options};
-use mlops_tools::drift::source::{self, Schema};
+use mlops_engine::drift::profile_cache::{Lookup, ProfileCache};
+use mlops_engine::drift::report::{self, Options};
+use mlops_engine::drift::source::{self, Schema};
 
 fn check(cache: &ProfileCache, reference: &Path, current: &Path) -> (f64, Lookup, bool) {
     let started = Instant::now();

@@ -8,12 +8,12 @@ use mlops_auth::jwks::{HttpKeySource, JwksCache};
 use mlops_auth::{
     AddressLimiter, Hs256Keys, PolicyTable, Principal, RateLimits, RateQuota, Verifier,
 };
-use mlops_tools::Store;
-use mlops_tools::check_drift::DriftEnv;
-use mlops_tools::drift::profile_cache::ProfileCache;
-use mlops_tools::jobs::runner::{Runner, RunnerSettings};
-use mlops_tools::trace::NewTraceEvent;
-use mlops_tools::trace_log::TraceLog;
+use mlops_engine::Store;
+use mlops_engine::check_drift::DriftEnv;
+use mlops_engine::drift::profile_cache::ProfileCache;
+use mlops_engine::jobs::runner::{Runner, RunnerSettings};
+use mlops_engine::trace::NewTraceEvent;
+use mlops_engine::trace_log::TraceLog;
 use secrecy::ExposeSecret as _;
 
 use crate::config::Config;
@@ -35,7 +35,7 @@ struct Inner {
     address_refusals: crate::refusal_sampler::RefusalSampler,
     drift: DriftEnv,
     runner: Runner,
-    registries: mlops_tools::registry::Registries,
+    registries: mlops_engine::registry::Registries,
     csrf_key: [u8; 32],
     metrics: crate::metrics::Metrics,
 }
@@ -67,8 +67,8 @@ impl App {
     /// Opens the store, syncs the configured models into it and starts the trace writer.
     pub async fn start(config: Config) -> anyhow::Result<Self> {
         let key = config.trace.key()?;
-        let store = mlops_tools::store::open(&config.store.url, key.clone()).await?;
-        if let Some(seq) = mlops_tools::trace::seal_legacy_chain(store.as_ref(), &key).await? {
+        let store = mlops_engine::store::open(&config.store.url, key.clone()).await?;
+        if let Some(seq) = mlops_engine::trace::seal_legacy_chain(store.as_ref(), &key).await? {
             tracing::info!(
                 legacy_until = seq,
                 "the trace chain is keyed from now on; its unkeyed events are sealed"
@@ -94,7 +94,7 @@ impl App {
         });
         let verifier = verifier(&config)?;
         let secrets = crate::held_secrets::held(&config);
-        let checkpoints = mlops_tools::trace_checkpoint::CheckpointWriter::spawn(
+        let checkpoints = mlops_engine::trace_checkpoint::CheckpointWriter::spawn(
             config.trace.checkpoint_file.clone(),
             key,
         );
@@ -106,7 +106,7 @@ impl App {
             )),
             max_window_rows: l.max_window_rows,
         };
-        let registries = mlops_tools::registry::Registries::new(&config.models);
+        let registries = mlops_engine::registry::Registries::new(&config.models);
         let runner = Runner::new(
             store.clone(),
             registries.clone(),
@@ -178,9 +178,9 @@ impl App {
     }
 
     /// The approval gate's settings.
-    pub fn gate(&self) -> mlops_tools::approvals::GateSettings {
+    pub fn gate(&self) -> mlops_engine::approvals::GateSettings {
         let c = self.config();
-        mlops_tools::approvals::GateSettings {
+        mlops_engine::approvals::GateSettings {
             expiry: chrono::Duration::seconds(
                 i64::try_from(c.promotion.expiry_secs).unwrap_or(i64::MAX),
             ),
@@ -196,13 +196,14 @@ impl App {
         &self,
         who: &Principal,
         id: &str,
-        decision: &mlops_tools::promotion::Decision,
-    ) -> Result<mlops_tools::approvals::PromotionView, mlops_tools::approvals::ApprovalError> {
-        use mlops_tools::promotion::{Decision, PromotionState};
-        use mlops_tools::trace::Outcome;
+        decision: &mlops_engine::promotion::Decision,
+    ) -> Result<mlops_engine::approvals::PromotionView, mlops_engine::approvals::ApprovalError>
+    {
+        use mlops_engine::promotion::{Decision, PromotionState};
+        use mlops_engine::trace::Outcome;
         let before = self.store().promotion(id).await?;
         let result =
-            mlops_tools::approvals::decide(self.store(), who, id, decision, &self.gate()).await;
+            mlops_engine::approvals::decide(self.store(), who, id, decision, &self.gate()).await;
         let Some(p) = result.as_ref().map(|v| v.promotion.clone()).ok().or(before) else {
             return result;
         };

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use mlops_auth::scopes;
-use mlops_tools::ModelSpec;
+use mlops_engine::ModelSpec;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
@@ -66,7 +66,7 @@ pub struct StoreConfig {
 impl StoreConfig {
     /// The URL with any password replaced by `***`, for output and logs.
     pub fn display_url(&self) -> String {
-        mlops_tools::store::redacted(&self.url)
+        mlops_engine::store::redacted(&self.url)
     }
 }
 
@@ -307,7 +307,7 @@ pub struct LimitsConfig {
     /// Columns of ingested rows that the model does not declare (features, label): `drop`
     /// (stored without them; the answer names them) or `refuse` (the request stores nothing).
     #[serde(default)]
-    pub ingest_unknown_columns: mlops_tools::records::UnknownColumns,
+    pub ingest_unknown_columns: mlops_engine::records::UnknownColumns,
     /// Most ingested rows kept for one model unless its `policy.max_ingested_rows` says
     /// otherwise; a request past it stores nothing.
     #[serde(default = "default_rows_per_model")]
@@ -407,8 +407,9 @@ impl TraceConfig {
     /// The chain key, created if there is none yet.
     pub fn key(
         &self,
-    ) -> Result<mlops_tools::chain_key::ChainKey, mlops_tools::chain_key::ChainKeyError> {
-        mlops_tools::chain_key::ChainKey::load_or_create(&self.key_file)
+    ) -> Result<mlops_engine::chain_key::ChainKey, mlops_engine::chain_key_file::ChainKeyError>
+    {
+        mlops_engine::chain_key_file::load_or_create(&self.key_file)
     }
 }
 
@@ -647,7 +648,7 @@ impl Config {
     /// Every problem, each naming the field and what to do.
     pub fn problems(&self) -> Vec<String> {
         let mut out = Vec::new();
-        if let Err(e) = mlops_tools::store::Dialect::of(&self.store.url) {
+        if let Err(e) = mlops_engine::store::Dialect::of(&self.store.url) {
             out.push(format!("store.url: {e}"));
         }
         if self.http.max_connections == 0 || self.http.idle_timeout_secs == 0 {

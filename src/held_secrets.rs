@@ -1,7 +1,7 @@
 //! The secret values this server holds, gathered from its configuration and environment, so
 //! that they can be kept out of trainers, job logs, traces and errors.
 
-use mlops_tools::secrets::Secrets;
+use mlops_engine::secrets::Secrets;
 use secrecy::ExposeSecret;
 
 use crate::config::Config;
@@ -73,7 +73,7 @@ pub fn env_problems(config: &Config) -> Vec<String> {
         };
         for name in &retrain.env {
             if held.iter().any(|h| h.eq_ignore_ascii_case(name))
-                || mlops_tools::jobs::limits::mlops_secret_like(name)
+                || mlops_engine::retrain_spec::mlops_secret_like(name)
             {
                 out.push(format!(
                     "models[{i}].retrain.env: `{name}` holds a secret of the server's; a trainer must not get it (give the trainer its own credential under another name)"

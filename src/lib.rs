@@ -58,13 +58,13 @@ async fn run(cli: Cli) -> ExitCode {
         }
         // Errors may quote stored text (a subject, a note): no terminal escapes reach stderr.
         Err(commands::CommandError::Input(e)) => {
-            eprintln!("error: {}", mlops_tools::untrusted::strip_controls(&e));
+            eprintln!("error: {}", mlops_engine::untrusted::strip_controls(&e));
             ExitCode::from(EXIT_CONFIG)
         }
         Err(commands::CommandError::Other(e)) => {
             eprintln!(
                 "error: {}",
-                mlops_tools::untrusted::strip_controls(&format!("{e:#}"))
+                mlops_engine::untrusted::strip_controls(&format!("{e:#}"))
             );
             ExitCode::FAILURE
         }

@@ -20,9 +20,9 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-use mlops_tools::Store;
-use mlops_tools::jobs::JobState;
-use mlops_tools::promotion::PromotionState;
+use mlops_engine::Store;
+use mlops_engine::jobs::JobState;
+use mlops_engine::promotion::PromotionState;
 
 /// Content type of [`Metrics::render`].
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -207,7 +207,7 @@ impl Metrics {
     }
 
     /// Refreshes the gauges read from the store, then renders everything.
-    pub async fn render(&self, store: &dyn Store) -> Result<String, mlops_tools::StoreError> {
+    pub async fn render(&self, store: &dyn Store) -> Result<String, mlops_engine::StoreError> {
         let counts = store.job_counts().await?;
         for state in JobState::ALL {
             let n = counts
@@ -236,7 +236,7 @@ impl Metrics {
         self.inner.oldest_pending.set(oldest);
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.inner.registry)
-            .map_err(|e| mlops_tools::StoreError::Corrupt(format!("encoding metrics: {e}")))?;
+            .map_err(|e| mlops_engine::StoreError::Corrupt(format!("encoding metrics: {e}")))?;
         Ok(text)
     }
 }

@@ -7,9 +7,9 @@
 
 use std::time::Duration;
 
-use mlops_tools::promotion::Promotion;
-use mlops_tools::signing;
-use mlops_tools::trace::{NewTraceEvent, Outcome};
+use mlops_engine::promotion::Promotion;
+use mlops_engine::signing;
+use mlops_engine::trace::{NewTraceEvent, Outcome};
 use serde_json::{Value, json};
 
 use crate::app::App;
@@ -59,7 +59,7 @@ fn standard_body(event: Event, p: &Promotion, page: &str) -> Value {
 /// cannot become a link (`<https://evil|Review>`) or a mention (`<!channel>`); control
 /// characters removed.
 fn slack_escape(text: &str) -> String {
-    mlops_tools::untrusted::strip_controls(text)
+    mlops_engine::untrusted::strip_controls(text)
         .replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

@@ -13,9 +13,9 @@ mod common;
 use std::time::Duration;
 
 use common::{HttpServer, Workspace, tool};
-use mlops_tools::jobs::airflow::AirflowBackend;
-use mlops_tools::jobs::backend::{RetrainBackend, StartSpec};
-use mlops_tools::jobs::limits::AirflowSpec;
+use mlops_engine::jobs::airflow::AirflowBackend;
+use mlops_engine::jobs::backend::{RetrainBackend, StartSpec};
+use mlops_engine::retrain_spec::AirflowSpec;
 use serde_json::{Value, json};
 
 fn airflow_url() -> Option<String> {

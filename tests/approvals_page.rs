@@ -307,14 +307,14 @@ async fn sessions_are_random_ids_that_sign_out_revokes() {
     assert_eq!(id.len(), 64, "{cookie}");
 
     // The store holds the id's SHA-256, never the id or the token.
-    let store = mlops_tools::store::SqlStore::open(&ws.db_url(), ws.chain_key())
+    let store = mlops_engine::store::SqlStore::open(&ws.db_url(), ws.chain_key())
         .await
         .unwrap();
     let hashes: Vec<String> = sqlx::query_scalar("SELECT id_hash FROM approver_sessions")
         .fetch_all(store.pool())
         .await
         .unwrap();
-    assert_eq!(hashes, [mlops_tools::sessions::hash_id(&id)]);
+    assert_eq!(hashes, [mlops_engine::approver_session::hash_id(&id)]);
 
     let (status, list) = get(&server, &cookie, "/approvals").await;
     assert_eq!(status, 200);

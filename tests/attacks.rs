@@ -13,7 +13,7 @@ use common::{HttpServer, Workspace, call, post_with};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use mlops_auth::Claims;
-use mlops_tools::trace::{Outcome, TraceEvent};
+use mlops_engine::trace::{Outcome, TraceEvent};
 use serde_json::{Value, json};
 
 const TRACE_META_KEY: &str = "io.mlops-mcp/traceId";

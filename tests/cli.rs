@@ -256,7 +256,7 @@ async fn traces_verify_detects_an_edited_event() {
     let (code, _) = export(&["--since", "yesterday"]);
     assert_eq!(code, Some(2));
 
-    let store = mlops_tools::store::SqlStore::open(&ws.db_url(), ws.chain_key())
+    let store = mlops_engine::store::SqlStore::open(&ws.db_url(), ws.chain_key())
         .await
         .unwrap();
     sqlx::query("UPDATE trace_events SET principal = 'nobody' WHERE seq = 2")
@@ -301,7 +301,7 @@ async fn traces_verify_sees_a_deleted_tail() {
     assert!(verify.status.success(), "{out}");
     assert!(out.contains("reaches the checkpoint"), "{out}");
 
-    let store = mlops_tools::store::SqlStore::open(&ws.db_url(), ws.chain_key())
+    let store = mlops_engine::store::SqlStore::open(&ws.db_url(), ws.chain_key())
         .await
         .unwrap();
     let head = ws.traces().await.last().unwrap().seq;

@@ -6,7 +6,7 @@
 mod common;
 
 use common::{HttpServer, Workspace, post, read, tool};
-use mlops_tools::trace::Outcome;
+use mlops_engine::trace::Outcome;
 use serde_json::{Value, json};
 
 /// A demo server, a token for `sub`, and the result of its first `check_drift`.
@@ -216,7 +216,7 @@ async fn ingested_rows_are_checked_over_a_window() {
     let writer = ws.token("pipeline", "data:write");
     let agent = ws.token("drift-agent", "models:read,drift:read");
     let store = ws.store().await;
-    let all_time = |store: std::sync::Arc<dyn mlops_tools::Store>| async move {
+    let all_time = |store: std::sync::Arc<dyn mlops_engine::Store>| async move {
         store
             .records(
                 "fraud-detector",

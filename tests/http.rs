@@ -8,7 +8,7 @@ mod common;
 
 use base64::Engine as _;
 use common::{HttpServer, Workspace, call, post, read};
-use mlops_tools::trace::Outcome;
+use mlops_engine::trace::Outcome;
 use rmcp::ServiceExt;
 use rmcp::model::{CallToolRequestParams, ProtocolVersion};
 use rmcp::service::{ClientLifecycleMode, ClientServiceExt};

@@ -12,7 +12,7 @@ use std::time::Duration;
 use common::{
     HttpServer, WRITES_MODEL, Workspace, post, raise_quotas, read, sh, tool, wait_for_end,
 };
-use mlops_tools::jobs::JobState;
+use mlops_engine::jobs::JobState;
 use serde_json::{Value, json};
 
 fn structured(result: &Value) -> &Value {
@@ -88,15 +88,15 @@ async fn the_demo_retrains_for_real_and_registers_a_better_candidate() {
     assert!(v2.artifact_digest.starts_with("sha256:") && v2.artifact_digest.len() == 71);
     let artifact = v2.artifact_uri.strip_prefix("file://").unwrap();
     assert_eq!(
-        mlops_tools::jobs::local::sha256_file(Path::new(artifact)).unwrap(),
+        mlops_engine::jobs::local::sha256_file(Path::new(artifact)).unwrap(),
         v2.artifact_digest
     );
     // The candidate's metrics are measured on the drifted holdout; so is v1 here.
     let holdout =
-        mlops_tools::demo::read_csv(&ws.path().join("data/fraud-detector/recent_holdout.csv"))
+        mlops_engine::demo::read_csv(&ws.path().join("data/fraud-detector/recent_holdout.csv"))
             .unwrap();
-    let v1_now = mlops_tools::demo::trainer::evaluate_on(
-        &mlops_tools::demo::LinearScorer::demo_v1(),
+    let v1_now = mlops_engine::demo::trainer::evaluate_on(
+        &mlops_engine::demo::LinearScorer::demo_v1(),
         &holdout,
     );
     assert!(
@@ -105,7 +105,10 @@ async fn the_demo_retrains_for_real_and_registers_a_better_candidate() {
     );
     assert!(v1.metrics.contains_key("roc_auc"));
     assert_eq!(
-        model.aliased(mlops_tools::model::CHAMPION).unwrap().version,
+        model
+            .aliased(mlops_engine::model::CHAMPION)
+            .unwrap()
+            .version,
         "v1",
         "a candidate is never promoted by retraining"
     );
@@ -199,7 +202,7 @@ async fn a_hundred_concurrent_triggers_from_several_principals_create_one_job() 
     assert_eq!(job.state, JobState::Cancelled);
     assert!(job.message.unwrap().starts_with("cancelled by cli:"));
     assert!(
-        mlops_tools::jobs::local::exited(pid, Duration::from_secs(10)).await,
+        mlops_engine::jobs::local::exited(pid, Duration::from_secs(10)).await,
         "trainer {pid} survived the cancel"
     );
     let out = ws.command().args(["jobs", "cancel", &id]).output().unwrap();
@@ -230,7 +233,7 @@ async fn kill_9_mid_job_then_restart_reconciles_without_a_second_start() {
 
     first.signal_and_wait("KILL");
     assert!(
-        mlops_tools::jobs::local::process_alive(pid),
+        mlops_engine::jobs::local::process_alive(pid),
         "the trainer runs in its own process group and survives the server"
     );
 

@@ -85,7 +85,7 @@ async fn health_and_readiness_answer() {
     assert!(
         traces.iter().any(|e| e.action == "metrics"
             && e.principal == "an-agent"
-            && e.outcome == mlops_tools::trace::Outcome::Refused),
+            && e.outcome == mlops_engine::trace::Outcome::Refused),
         "{traces:?}"
     );
     let metrics = scrape(Some(ws.token("scraper", "metrics:read")))
@@ -220,7 +220,7 @@ async fn metrics_on_their_own_listener_and_a_terse_readyz() {
     // The schema lacks this build's last migration: not ready, and the reason (which names
     // the migrations) is only in the log.
     let server = HttpServer::start(&ws);
-    let store = mlops_tools::store::SqlStore::open(&ws.db_url(), ws.chain_key())
+    let store = mlops_engine::store::SqlStore::open(&ws.db_url(), ws.chain_key())
         .await
         .unwrap();
     sqlx::query(

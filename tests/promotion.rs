@@ -196,7 +196,7 @@ async fn expired_or_changed_evidence_is_refused_on_the_cli_and_traced() {
     let agent = ws.token("demo-agent", "agent");
     let alice = ws.token("alice", "promotion:approve,models:read");
     let id = common::pending_promotion(&server, &agent).await;
-    let store = mlops_tools::store::SqlStore::open(&ws.db_url(), ws.chain_key())
+    let store = mlops_engine::store::SqlStore::open(&ws.db_url(), ws.chain_key())
         .await
         .unwrap();
 
@@ -216,7 +216,7 @@ async fn expired_or_changed_evidence_is_refused_on_the_cli_and_traced() {
     let champion = |ws: &Workspace| {
         let (url, key) = (ws.db_url(), ws.chain_key());
         async move {
-            let store = mlops_tools::store::open(&url, key).await.unwrap();
+            let store = mlops_engine::store::open(&url, key).await.unwrap();
             let m = store.get_model("fraud-detector").await.unwrap().unwrap();
             m.aliased("champion").unwrap().version.clone()
         }

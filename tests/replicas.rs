@@ -137,7 +137,7 @@ async fn a_job_of_a_killed_replica_is_taken_over_and_finished_by_the_other() {
     let pid: i32 = common::run_id(&a, &token, &id).await.parse().unwrap();
 
     a.signal_and_wait("KILL");
-    assert!(mlops_tools::jobs::local::process_alive(pid));
+    assert!(mlops_engine::jobs::local::process_alive(pid));
     // B notices (A's process is gone) and takes the job over; then the trainer finishes.
     b.wait_for_log(
         "taking over a retraining job",
@@ -187,10 +187,10 @@ async fn tampering_with_one_trace_row_in_postgres_fails_traces_verify_naming_it(
             .all(|(i, e)| e.seq == i as i64 + 1)
     );
 
-    let store = mlops_tools::store::SqlStore::open(&ws.db_url(), ws.chain_key())
+    let store = mlops_engine::store::SqlStore::open(&ws.db_url(), ws.chain_key())
         .await
         .unwrap();
-    assert_eq!(store.dialect(), mlops_tools::store::Dialect::Postgres);
+    assert_eq!(store.dialect(), mlops_engine::store::Dialect::Postgres);
     sqlx::query("UPDATE trace_events SET principal = 'nobody' WHERE seq = 4")
         .execute(store.pool())
         .await

@@ -8,10 +8,10 @@ mod common;
 use std::time::Duration;
 
 use common::Workspace;
-use mlops_tools::demo::{self, LinearScorer, trainer};
-use mlops_tools::jobs::backend::{RetrainBackend, StartSpec};
-use mlops_tools::jobs::local::{LocalBackend, artifact};
-use mlops_tools::jobs::{Job, JobState, NewJob};
+use mlops_engine::demo::{self, LinearScorer, trainer};
+use mlops_engine::jobs::backend::{RetrainBackend, StartSpec};
+use mlops_engine::jobs::local::{LocalBackend, artifact};
+use mlops_engine::jobs::{Job, JobState, NewJob};
 
 fn job(id: &str) -> Job {
     Job::pending(

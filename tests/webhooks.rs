@@ -10,7 +10,7 @@ mod common;
 use std::time::Duration;
 
 use common::{HttpServer, Workspace, pending_promotion_with};
-use mlops_tools::signing;
+use mlops_engine::signing;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use wiremock::matchers::{method, path};
@@ -166,7 +166,7 @@ async fn requests_and_decisions_are_announced_and_callbacks_are_checked() {
     let champion = |ws: &Workspace| {
         let (ws_db, key) = (ws.db_url(), ws.chain_key());
         async move {
-            let store = mlops_tools::store::open(&ws_db, key).await.unwrap();
+            let store = mlops_engine::store::open(&ws_db, key).await.unwrap();
             store
                 .get_model("fraud-detector")
                 .await

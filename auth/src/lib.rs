@@ -10,10 +10,10 @@ mod token;
 mod verifier;
 
 pub use limits::{AddressLimiter, QuotaExceeded, RateLimits, RateQuota};
+pub use mlops_domain::subject::{normalise_subject, same_subject};
 pub use policy::{AuthzError, MissingPolicy, PolicyTable, ToolClass, ToolPolicy};
 pub use principal::{Principal, scopes};
 pub use token::{
     Algorithm, Claims, DEFAULT_MAX_LIFETIME_SECS, Hs256Keys, MIN_SECRET_BYTES, TokenError,
-    normalise_subject, same_subject,
 };
 pub use verifier::Verifier;

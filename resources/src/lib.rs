@@ -13,7 +13,7 @@ pub use trace_view::{TraceView, trace_view};
 pub use uri::{ResourceUri, UriError};
 
 use mlops_auth::Principal;
-use mlops_tools::Store;
+use mlops_engine::Store;
 use serde::Serialize;
 
 /// One rendered resource: the same content as Markdown (for people and models) and JSON.
@@ -31,7 +31,7 @@ pub enum ReadError {
     #[error("resource not found: {0}")]
     NotFound(String),
     #[error(transparent)]
-    Store(#[from] mlops_tools::StoreError),
+    Store(#[from] mlops_engine::StoreError),
 }
 
 fn to_json<T: Serialize>(value: &T) -> serde_json::Value {
@@ -57,7 +57,7 @@ pub async fn read(
             let mut json = Vec::new();
             for m in &visible {
                 let champion = m
-                    .aliased(mlops_tools::model::CHAMPION)
+                    .aliased(mlops_engine::model::CHAMPION)
                     .map(|v| v.version.clone());
                 markdown.push_str(&format!(
                     "| [{0}](mlops://models/{0}/card) | {1} | {2} | {3} |\n",
@@ -95,11 +95,12 @@ pub async fn read(
             let stored = store
                 .drift_report(&id)
                 .await?
-                .filter(|r| principal.may_access_model(&r.output.model))
+                .filter(|r| principal.may_access_model(&r.model))
                 .ok_or_else(|| ReadError::NotFound(uri.to_owned()))?;
+            let output = mlops_engine::check_drift::CheckDriftOutput::from_record(&stored)?;
             Ok(Rendered {
-                markdown: drift_markdown(&stored.output),
-                json: to_json(&stored.output),
+                markdown: drift_markdown(&output),
+                json: to_json(&output),
             })
         }
         ResourceUri::Job(id) => {
@@ -108,7 +109,7 @@ pub async fn read(
                 .await?
                 .filter(|j| principal.may_access_model(&j.model))
                 .ok_or_else(|| ReadError::NotFound(uri.to_owned()))?;
-            let view = mlops_tools::retrain::JobView::new(job, None);
+            let view = mlops_engine::retrain::JobView::new(job, None);
             Ok(Rendered {
                 markdown: view.to_markdown(),
                 json: to_json(&view),
@@ -148,7 +149,7 @@ pub async fn read(
     }
 }
 
-fn promotion_markdown(p: &mlops_tools::promotion::Promotion) -> String {
+fn promotion_markdown(p: &mlops_engine::promotion::Promotion) -> String {
     use std::fmt::Write as _;
     let state = p.effective_state(chrono::Utc::now());
     let mut md = format!(
@@ -188,7 +189,7 @@ fn promotion_markdown(p: &mlops_tools::promotion::Promotion) -> String {
     md
 }
 
-fn drift_markdown(o: &mlops_tools::check_drift::CheckDriftOutput) -> String {
+fn drift_markdown(o: &mlops_engine::check_drift::CheckDriftOutput) -> String {
     use std::fmt::Write as _;
     let mut md = format!(
         "# Drift report {}\n\nModel `{}`, checked {}: {} reference rows, {} current rows.\n\n**Recommended action: {}**\n\n",

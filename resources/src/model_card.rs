@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use mlops_tools::model::{Alias, AliasChange, CHAMPION, FeatureSpec, ModelPolicy, ModelVersion};
-use mlops_tools::{Store, StoreError};
+use mlops_engine::model::{Alias, AliasChange, CHAMPION, FeatureSpec, ModelPolicy, ModelVersion};
+use mlops_engine::{Store, StoreError};
 use serde::Serialize;
 
 /// Everything the card shows, as served in JSON.
@@ -51,11 +51,11 @@ pub async fn model_card(store: &dyn Store, name: &str) -> Result<Option<ModelCar
     };
     let history = store.alias_history(name).await?;
     let last_drift = store.last_drift_report(name).await?.map(|r| LastDrift {
-        report_id: r.output.report_id,
-        checked_at: r.output.checked_at.format("%Y-%m-%d %H:%M UTC").to_string(),
-        dataset_drift: r.output.report.dataset_drift,
-        drifted_share: r.output.report.drifted_share,
-        recommended_action: r.output.recommended_action.as_str().to_owned(),
+        report_id: r.id,
+        checked_at: r.checked_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+        dataset_drift: r.dataset_drift,
+        drifted_share: r.drifted_share,
+        recommended_action: r.recommended_action.as_str().to_owned(),
     });
     let champion = record.aliased(CHAMPION).cloned();
     let spec = record.spec;

@@ -3,8 +3,8 @@
 use std::fmt::Write as _;
 
 use mlops_auth::Principal;
-use mlops_tools::trace::{TraceEvent, visible_to};
-use mlops_tools::{Store, StoreError};
+use mlops_engine::trace::{TraceEvent, visible_to};
+use mlops_engine::{Store, StoreError};
 use serde::Serialize;
 
 /// The events of one trace.

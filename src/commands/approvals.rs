@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use mlops_auth::Principal;
-use mlops_tools::approvals::ApprovalError;
-use mlops_tools::promotion::{Decision, Promotion, PromotionState};
+use mlops_engine::approvals::ApprovalError;
+use mlops_engine::promotion::{Decision, Promotion, PromotionState};
 
 use crate::app::App;
 use crate::cli::{ApprovalsArgs, ApprovalsCommand};
@@ -134,7 +134,7 @@ async fn decide(
                 PromotionState::Failed => {
                     eprintln!(
                         "approved, but the promotion failed and nothing moved: {}",
-                        mlops_tools::untrusted::strip_controls(
+                        mlops_engine::untrusted::strip_controls(
                             p.failure_reason.as_deref().unwrap_or("unknown reason")
                         )
                     );

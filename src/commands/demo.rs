@@ -6,8 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use mlops_tools::demo::{self, Era, LinearScorer};
-use mlops_tools::model::{CHAMPION, NewVersion};
+use mlops_engine::demo::{self, Era, LinearScorer};
+use mlops_engine::model::{CHAMPION, NewVersion};
 use sha2::{Digest, Sha256};
 
 use crate::app::App;

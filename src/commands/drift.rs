@@ -2,9 +2,9 @@
 
 use std::process::ExitCode;
 
-use mlops_tools::drift::report::{self, DriftReport, Options};
-use mlops_tools::drift::select::StatTest;
-use mlops_tools::drift::source;
+use mlops_engine::drift::report::{self, DriftReport, Options};
+use mlops_engine::drift::select::StatTest;
+use mlops_engine::drift::source;
 
 use crate::cli::{DriftArgs, DriftFormat};
 use crate::commands::CommandError;

@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use mlops_tools::jobs::runner::DEFAULT_LOG_LINES;
-use mlops_tools::retrain::RetrainError;
-use mlops_tools::trace::{NewTraceEvent, Outcome};
+use mlops_engine::jobs::runner::DEFAULT_LOG_LINES;
+use mlops_engine::retrain::RetrainError;
+use mlops_engine::trace::{NewTraceEvent, Outcome};
 
 use crate::app::App;
 use crate::cli::JobsCommand;
@@ -95,7 +95,7 @@ pub async fn run(config_path: Option<PathBuf>, cmd: JobsCommand) -> Result<ExitC
                 .reset_breaker(&model, &by)
                 .await
                 .map_err(|e| match e {
-                    mlops_tools::StoreError::UnknownModel(m) => {
+                    mlops_engine::StoreError::UnknownModel(m) => {
                         CommandError::Input(format!("model `{m}` is not known"))
                     }
                     other => CommandError::Other(other.into()),

@@ -29,7 +29,7 @@ pub enum CommandError {
 /// Prints `text` for a terminal: text that agents, data or trainers wrote may hold escape
 /// sequences that would clear the screen, rewrite earlier lines or set the window title.
 pub fn print_safely(text: &str) {
-    println!("{}", mlops_tools::untrusted::strip_controls(text));
+    println!("{}", mlops_engine::untrusted::strip_controls(text));
 }
 
 pub fn new_secret() -> String {

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
-use mlops_tools::chain_key::ChainKey;
-use mlops_tools::trace_checkpoint::{Checkpoint, verify_with_checkpoint};
+use mlops_engine::chain_key::ChainKey;
+use mlops_engine::trace_checkpoint::{Checkpoint, verify_with_checkpoint};
 
 use crate::cli::{ExportFormat, TracesCommand};
 use crate::commands::CommandError;
@@ -21,7 +21,7 @@ pub async fn run(
 ) -> Result<ExitCode, CommandError> {
     let config = Config::load(config_path.as_deref())?;
     let key = config.trace.key().map_err(anyhow::Error::from)?;
-    let store = mlops_tools::store::open(&config.store.url, key.clone())
+    let store = mlops_engine::store::open(&config.store.url, key.clone())
         .await
         .map_err(anyhow::Error::from)?;
     match cmd {
@@ -48,7 +48,7 @@ pub async fn run(
 }
 
 async fn verify(
-    store: &dyn mlops_tools::Store,
+    store: &dyn mlops_engine::Store,
     key: &ChainKey,
     checkpoint_file: &Path,
 ) -> Result<ExitCode, CommandError> {
@@ -86,7 +86,7 @@ async fn verify(
 /// Streams events page by page (memory stays flat however many there are). A reader that
 /// goes away (`| head`) ends the export quietly.
 async fn export(
-    store: &dyn mlops_tools::Store,
+    store: &dyn mlops_engine::Store,
     since: Option<DateTime<Utc>>,
     mut after: i64,
 ) -> Result<ExitCode, CommandError> {

@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use mlops_tools::demo::{self, LinearScorer, trainer};
+use mlops_engine::demo::{self, LinearScorer, trainer};
 
 use crate::commands::CommandError;
 

@@ -4,7 +4,7 @@ use std::sync::{Arc, LazyLock};
 use std::time::Instant;
 
 use mlops_auth::{AuthzError, Principal, scopes};
-use mlops_tools::trace::{NewTraceEvent, Outcome, may_continue};
+use mlops_engine::trace::{NewTraceEvent, Outcome, may_continue};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::model::{

@@ -1,14 +1,14 @@
-//! Tool definitions: each attaches a `mlops-tools` function and its typed input/output to rmcp.
+//! Tool definitions: each attaches a `mlops-engine` function and its typed input/output to rmcp.
 
 use mlops_auth::Principal;
-use mlops_tools::approvals::{
+use mlops_engine::approvals::{
     ApprovalError, GetPromotionInput, GetValidationInput, PromotionView, RequestPromotionInput,
     ValidationView,
 };
-use mlops_tools::check_drift::{CheckDriftError, CheckDriftInput, CheckDriftOutput};
-use mlops_tools::jobs::runner::DEFAULT_LOG_LINES;
-use mlops_tools::list_models::{ListModelsInput, ListModelsOutput};
-use mlops_tools::retrain::{
+use mlops_engine::check_drift::{CheckDriftError, CheckDriftInput, CheckDriftOutput};
+use mlops_engine::jobs::runner::DEFAULT_LOG_LINES;
+use mlops_engine::list_models::{ListModelsInput, ListModelsOutput};
+use mlops_engine::retrain::{
     GetJobInput, JobView, RetrainError, TriggerRetrainInput, TriggerRetrainOutput,
 };
 use rmcp::handler::server::common::Extension;
@@ -66,7 +66,7 @@ impl McpServer {
         Parameters(input): Parameters<ListModelsInput>,
         Extension(principal): Extension<Principal>,
     ) -> Result<Json<ListModelsOutput>, String> {
-        mlops_tools::list_models::list_models(self.app.store(), &principal, &input)
+        mlops_engine::list_models::list_models(self.app.store(), &principal, &input)
             .await
             .map(Json)
             .map_err(internal)
@@ -94,7 +94,7 @@ impl McpServer {
         Parameters(input): Parameters<CheckDriftInput>,
         Extension(principal): Extension<Principal>,
     ) -> Result<Json<CheckDriftOutput>, String> {
-        match mlops_tools::check_drift::check_drift(
+        match mlops_engine::check_drift::check_drift(
             self.app.store(),
             self.app.drift(),
             &principal,
@@ -236,7 +236,7 @@ impl McpServer {
         Parameters(input): Parameters<GetValidationInput>,
         Extension(principal): Extension<Principal>,
     ) -> Result<Json<ValidationView>, String> {
-        mlops_tools::approvals::get_validation(
+        mlops_engine::approvals::get_validation(
             self.app.store(),
             &self.app.gate().registries,
             &principal,
@@ -271,7 +271,7 @@ impl McpServer {
         Extension(principal): Extension<Principal>,
         Extension(TraceId(trace_id)): Extension<TraceId>,
     ) -> Result<Json<PromotionView>, String> {
-        let view = mlops_tools::approvals::request_promotion(
+        let view = mlops_engine::approvals::request_promotion(
             self.app.store(),
             &principal,
             &input,
@@ -311,7 +311,7 @@ impl McpServer {
         Parameters(input): Parameters<GetPromotionInput>,
         Extension(principal): Extension<Principal>,
     ) -> Result<Json<PromotionView>, String> {
-        mlops_tools::approvals::get_promotion(
+        mlops_engine::approvals::get_promotion(
             self.app.store(),
             &principal,
             &input.request_id,

@@ -26,10 +26,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use mlops_auth::{Principal, scopes};
-use mlops_tools::approvals::ApprovalError;
-use mlops_tools::promotion::{Decision, Promotion, PromotionState};
-use mlops_tools::sessions;
-use mlops_tools::trace::{NewTraceEvent, Outcome};
+use mlops_engine::approvals::ApprovalError;
+use mlops_engine::approver_session as sessions;
+use mlops_engine::promotion::{Decision, Promotion, PromotionState};
+use mlops_engine::trace::{NewTraceEvent, Outcome};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -244,6 +244,14 @@ fn session_id(app: &App, headers: &HeaderMap) -> Option<String> {
         .filter(|v| !v.is_empty() && v.len() <= 128)
 }
 
+/// The principal a session stands for, on the web channel.
+fn principal_of(session: &sessions::ApproverSession) -> Principal {
+    let mut p = Principal::new(&session.subject, session.scopes.iter().cloned(), "web");
+    p.models = session.models.clone();
+    p.expires_at = Some(session.expires_at.timestamp());
+    p
+}
+
 /// The signed-in approver and the session id, or why not.
 async fn approver(app: &App, headers: &HeaderMap) -> Result<(Principal, String), String> {
     let id = session_id(app, headers).ok_or_else(|| "sign in first".to_owned())?;
@@ -253,7 +261,7 @@ async fn approver(app: &App, headers: &HeaderMap) -> Result<(Principal, String),
         .await
         .map_err(|e| format!("sessions cannot be read right now ({e})"))?
         .ok_or_else(|| "your session has ended; sign in again".to_owned())?;
-    Ok((session.principal(), id))
+    Ok((principal_of(&session), id))
 }
 
 /// The `Set-Cookie` value that gives the browser session `id` (or, with `None`, removes it).
@@ -395,7 +403,13 @@ async fn login(State(app): State<App>, Form(form): Form<LoginForm>) -> Response 
         ends = ends.min(exp);
     }
     let ends = chrono::DateTime::from_timestamp(ends, 0).unwrap_or(now);
-    let (session, id) = sessions::ApproverSession::open(&who, now, ends);
+    let (session, id) = sessions::ApproverSession::open(
+        &who.subject,
+        who.scopes.iter().cloned().collect(),
+        who.models.clone(),
+        now,
+        ends,
+    );
     if let Err(e) = app.store().create_session(&session).await {
         tracing::error!(error = %e, "approver session not stored");
         return refused(
@@ -478,7 +492,7 @@ async fn detail(State(app): State<App>, Path(id): Path<String>, headers: HeaderM
         .ok()
         .flatten()
         .and_then(|m| {
-            m.aliased(mlops_tools::model::CHAMPION)
+            m.aliased(mlops_engine::model::CHAMPION)
                 .map(|v| v.version.clone())
         })
         .unwrap_or_else(|| "none".into());
@@ -703,9 +717,9 @@ async fn decide_by_callback(
             .map(str::to_owned)
     };
     let (Some(id), Some(ts), Some(sig)) = (
-        header_text(mlops_tools::signing::ID_HEADER),
-        header_text(mlops_tools::signing::TIMESTAMP_HEADER).and_then(|t| t.parse::<i64>().ok()),
-        header_text(mlops_tools::signing::SIGNATURE_HEADER),
+        header_text(mlops_engine::signing::ID_HEADER),
+        header_text(mlops_engine::signing::TIMESTAMP_HEADER).and_then(|t| t.parse::<i64>().ok()),
+        header_text(mlops_engine::signing::SIGNATURE_HEADER),
     ) else {
         return Err(Refused {
             status: StatusCode::UNAUTHORIZED,
@@ -716,7 +730,7 @@ async fn decide_by_callback(
         });
     };
     if let Err(e) =
-        mlops_tools::signing::verify(&secret, &id, ts, body, &sig, chrono::Utc::now().timestamp())
+        mlops_engine::signing::verify(&secret, &id, ts, body, &sig, chrono::Utc::now().timestamp())
     {
         return Err(Refused {
             status: StatusCode::UNAUTHORIZED,

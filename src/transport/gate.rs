@@ -15,7 +15,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use mlops_auth::{Principal, scopes};
-use mlops_tools::trace::{NewTraceEvent, Outcome};
+use mlops_engine::trace::{NewTraceEvent, Outcome};
 use serde_json::{Value, json};
 
 use super::jsonrpc;

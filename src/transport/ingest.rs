@@ -12,9 +12,9 @@ use axum::extract::{Path, Request, State};
 use axum::response::{IntoResponse, Response};
 use http::{StatusCode, header};
 use mlops_auth::{ToolClass, scopes};
-use mlops_tools::records::{self, BodyFormat};
-use mlops_tools::store::StoreError;
-use mlops_tools::trace::{NewTraceEvent, Outcome};
+use mlops_engine::records::{self, BodyFormat};
+use mlops_engine::store::StoreError;
+use mlops_engine::trace::{NewTraceEvent, Outcome};
 use serde_json::json;
 
 use super::gate::{ANONYMOUS, Described, Gate, bearer, error_json, peer, too_many};

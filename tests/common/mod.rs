@@ -11,8 +11,8 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use mlops_auth::{Claims, Hs256Keys};
-use mlops_tools::Store;
-use mlops_tools::trace::TraceEvent;
+use mlops_engine::Store;
+use mlops_engine::trace::TraceEvent;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
@@ -165,19 +165,18 @@ impl Workspace {
     }
 
     pub async fn store(&self) -> Arc<dyn Store> {
-        mlops_tools::store::open(&self.db_url(), self.chain_key())
+        mlops_engine::store::open(&self.db_url(), self.chain_key())
             .await
             .unwrap()
     }
 
     /// The trace chain key the workspace's server uses.
-    pub fn chain_key(&self) -> mlops_tools::chain_key::ChainKey {
-        mlops_tools::chain_key::ChainKey::load_or_create(&self.path().join("trace-chain.key"))
-            .unwrap()
+    pub fn chain_key(&self) -> mlops_engine::chain_key::ChainKey {
+        mlops_engine::chain_key_file::load_or_create(&self.path().join("trace-chain.key")).unwrap()
     }
 
     /// A model as stored (it must exist).
-    pub async fn model(&self, name: &str) -> mlops_tools::store::ModelRecord {
+    pub async fn model(&self, name: &str) -> mlops_engine::store::ModelRecord {
         self.store().await.get_model(name).await.unwrap().unwrap()
     }
 

@@ -16,6 +16,7 @@ use crate::drift::source::{self, Schema, Table};
 use crate::model::ModelSpec;
 use crate::records::{self, Window};
 use crate::store::{Store, StoreError};
+pub use mlops_domain::drift_record::{DriftRecord, RecommendedAction};
 
 /// Input of `check_drift`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
@@ -50,28 +51,6 @@ pub struct DriftEnv {
     pub max_window_rows: usize,
 }
 
-/// What to do about the drift.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum RecommendedAction {
-    /// No feature drifted.
-    None,
-    /// Some features drifted, below the model's dataset threshold: look, don't retrain yet.
-    Investigate,
-    /// The dataset drifted by the model's policy: retrain.
-    Retrain,
-}
-
-impl RecommendedAction {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RecommendedAction::None => "none",
-            RecommendedAction::Investigate => "investigate",
-            RecommendedAction::Retrain => "retrain",
-        }
-    }
-}
-
 /// Output of `check_drift` (also what `mlops://drift-reports/{id}` serves).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct CheckDriftOutput {
@@ -98,11 +77,37 @@ pub struct CheckDriftOutput {
     pub reference_cached: bool,
 }
 
-/// A report as stored, with who asked for it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StoredDriftReport {
-    pub requested_by: String,
-    pub output: CheckDriftOutput,
+impl CheckDriftOutput {
+    /// The report as the store keeps it.
+    pub fn record(&self, requested_by: &str) -> Result<DriftRecord, StoreError> {
+        let document =
+            serde_json::to_string(self).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        Ok(DriftRecord {
+            id: self.report_id.clone(),
+            model: self.model.clone(),
+            checked_at: self.checked_at,
+            requested_by: requested_by.to_owned(),
+            dataset_drift: self.report.dataset_drift,
+            drifted_share: self.report.drifted_share,
+            recommended_action: self.recommended_action,
+            format: mlops_domain::drift_record::FORMAT,
+            document,
+        })
+    }
+
+    /// The output a stored report was written from.
+    pub fn from_record(r: &DriftRecord) -> Result<Self, StoreError> {
+        if r.format != mlops_domain::drift_record::FORMAT {
+            return Err(StoreError::Corrupt(format!(
+                "drift report {} is in format {}; this build reads format {}",
+                r.id,
+                r.format,
+                mlops_domain::drift_record::FORMAT
+            )));
+        }
+        serde_json::from_str(&r.document)
+            .map_err(|e| StoreError::Corrupt(format!("drift report {}: {e}", r.id)))
+    }
 }
 
 /// A refusal or failure an agent can act on.
@@ -324,10 +329,7 @@ pub async fn check_drift(
         reference_cached: lookup == Lookup::Cached,
     };
     store
-        .save_drift_report(&StoredDriftReport {
-            requested_by: principal.subject.clone(),
-            output: output.clone(),
-        })
+        .save_drift_report(&output.record(&principal.subject)?)
         .await?;
     Ok(output)
 }

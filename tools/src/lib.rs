@@ -1,27 +1,28 @@
-//! The MLOps engine behind mlops-mcp, independent of MCP: the domain types, the state store,
-//! the embedded model registry, decision traces, and the input/output types of each tool.
+//! The MLOps engine behind mlops-mcp, independent of MCP: one module per tool (its input and
+//! output types and its `run`), the job runner and its backends, the registry backends, trace
+//! verification and the checkpoint writer. The domain types come from `mlops-domain`, the store
+//! from `mlops-store`, the statistics from `mlops-drift`; they are re-exported here under the
+//! names the edge uses.
 
 pub mod approvals;
-pub mod chain_key;
+pub mod chain_key_file;
 pub mod check_drift;
 pub mod demo;
-pub mod drift;
 pub mod jobs;
 pub mod list_models;
-pub mod model;
-pub mod promotion;
 pub mod records;
 pub mod registry;
 pub mod retrain;
-pub mod secrets;
-pub mod sessions;
 pub mod signing;
-pub mod store;
 pub mod trace;
 pub mod trace_checkpoint;
 pub mod trace_log;
-pub mod untrusted;
-pub mod validation;
 
-pub use model::{FeatureKind, FeatureSpec, ModelSpec};
-pub use store::{Store, StoreError};
+pub use mlops_domain::{
+    FeatureKind, FeatureSpec, ModelSpec, admission, approver_session, chain_key, drift_record,
+    evidence, mac, model, params, promotion, record, registry_spec, retrain_spec, secrets,
+    untrusted, validation, version,
+};
+pub use mlops_drift as drift;
+pub use mlops_store as store;
+pub use mlops_store::{Store, StoreError};

@@ -125,13 +125,12 @@ pub async fn list_models(
             });
         }
         if let Some(last) = &o.last_drift {
-            let o = &last.output;
             summary.last_drift = Some(DriftVerdict {
-                report_id: o.report_id.clone(),
-                dataset_drift: o.report.dataset_drift,
-                drifted_share: o.report.drifted_share,
-                recommended_action: o.recommended_action.as_str().to_owned(),
-                checked_at: o.checked_at,
+                report_id: last.id.clone(),
+                dataset_drift: last.dataset_drift,
+                drifted_share: last.drifted_share,
+                recommended_action: last.recommended_action.as_str().to_owned(),
+                checked_at: last.checked_at,
             });
         }
         if let Some(p) = o

@@ -14,12 +14,7 @@ use crate::drift::source::{self, Schema, Table, TableBuilder, jsonl};
 /// The field every row carries.
 pub const TIMESTAMP: &str = "timestamp";
 
-/// One row to store: its timestamp and the rest of the row as a JSON object.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewRecord {
-    pub timestamp: DateTime<Utc>,
-    pub data: String,
-}
+pub use mlops_domain::record::NewRecord;
 
 /// Body formats, by `Content-Type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

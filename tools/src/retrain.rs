@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::jobs::limits::Refusal;
+use crate::admission::Refusal;
 use crate::jobs::{Job, JobState};
 use crate::store::StoreError;
 use crate::untrusted::strip_controls;

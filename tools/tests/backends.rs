@@ -13,17 +13,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mlops_auth::Principal;
-use mlops_tools::jobs::airflow::AirflowBackend;
-use mlops_tools::jobs::backend::{BackendError, RetrainBackend, StartSpec};
-use mlops_tools::jobs::github::GithubActionsBackend;
-use mlops_tools::jobs::limits::{AirflowSpec, GithubActionsSpec, WebhookSpec};
-use mlops_tools::jobs::runner::{Runner, RunnerSettings};
-use mlops_tools::jobs::webhook::WebhookBackend;
-use mlops_tools::jobs::{Job, JobState, NewJob};
-use mlops_tools::retrain::{JobView, TriggerRetrainInput};
-use mlops_tools::store::SqlStore;
-use mlops_tools::trace_log::TraceLog;
-use mlops_tools::{ModelSpec, Store, signing};
+use mlops_engine::jobs::airflow::AirflowBackend;
+use mlops_engine::jobs::backend::{BackendError, RetrainBackend, StartSpec};
+use mlops_engine::jobs::github::GithubActionsBackend;
+use mlops_engine::jobs::runner::{Runner, RunnerSettings};
+use mlops_engine::jobs::webhook::WebhookBackend;
+use mlops_engine::jobs::{Job, JobState, NewJob};
+use mlops_engine::retrain::{JobView, TriggerRetrainInput};
+use mlops_engine::retrain_spec::{AirflowSpec, GithubActionsSpec, WebhookSpec};
+use mlops_engine::store::SqlStore;
+use mlops_engine::trace_log::TraceLog;
+use mlops_engine::{ModelSpec, Store, signing};
 use serde_json::{Value, json};
 use wiremock::matchers::{body_partial_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -67,7 +67,7 @@ async fn runner(retrain: &str) -> (common::TestDb, Arc<SqlStore>, Runner) {
     let traces = TraceLog::spawn(store.clone());
     let runner = Runner::new(
         store.clone(),
-        mlops_tools::registry::Registries::default(),
+        mlops_engine::registry::Registries::default(),
         traces,
         &[spec],
         RunnerSettings {

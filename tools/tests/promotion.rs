@@ -11,13 +11,13 @@ use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 use mlops_auth::Principal;
-use mlops_tools::approvals::{self, ApprovalError, GateSettings, RequestPromotionInput};
-use mlops_tools::model::{CHAMPION, NewVersion};
-use mlops_tools::promotion::{Decision, DecisionRefused, PromotionState};
-use mlops_tools::registry::Registries;
-use mlops_tools::store::SqlStore;
-use mlops_tools::validation::{BaselineSource, Verdict};
-use mlops_tools::{ModelSpec, Store};
+use mlops_engine::approvals::{self, ApprovalError, GateSettings, RequestPromotionInput};
+use mlops_engine::model::{CHAMPION, NewVersion};
+use mlops_engine::promotion::{Decision, DecisionRefused, PromotionState};
+use mlops_engine::registry::Registries;
+use mlops_engine::store::SqlStore;
+use mlops_engine::validation::{BaselineSource, Verdict};
+use mlops_engine::{ModelSpec, Store};
 
 fn settings() -> GateSettings {
     GateSettings {

@@ -6,11 +6,12 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use mlops_tools::jobs::limits::{Refusal, RetrainSpec};
-use mlops_tools::jobs::{Admission, Budget, Candidate, JobState, JobUpdate};
-use mlops_tools::model::{CHAMPION, NewVersion};
-use mlops_tools::store::SqlStore;
-use mlops_tools::{ModelSpec, Store, StoreError};
+use mlops_engine::admission::Refusal;
+use mlops_engine::jobs::{Admission, Budget, Candidate, JobState, JobUpdate};
+use mlops_engine::model::{CHAMPION, NewVersion};
+use mlops_engine::retrain_spec::RetrainSpec;
+use mlops_engine::store::SqlStore;
+use mlops_engine::{ModelSpec, Store, StoreError};
 
 fn spec(name: &str) -> ModelSpec {
     toml::from_str(&format!("name = \"{name}\"\nowner = \"team\"")).unwrap()
@@ -94,8 +95,8 @@ async fn registry_round_trip_and_alias_history() {
     assert_eq!((m.spec.owner.as_str(), m.versions.len()), ("new-team", 2));
 }
 
-fn new_job(model: &str, key: Option<&str>) -> mlops_tools::jobs::NewJob {
-    mlops_tools::jobs::NewJob {
+fn new_job(model: &str, key: Option<&str>) -> mlops_engine::jobs::NewJob {
+    mlops_engine::jobs::NewJob {
         id: uuid::Uuid::new_v4().to_string(),
         model: model.into(),
         backend: "local".into(),
@@ -118,7 +119,7 @@ fn loose() -> RetrainSpec {
 
 async fn create(
     store: &dyn Store,
-    job: &mlops_tools::jobs::NewJob,
+    job: &mlops_engine::jobs::NewJob,
     spec: &RetrainSpec,
     max_concurrent: u32,
 ) -> Admission {

@@ -7,11 +7,11 @@ mod common;
 
 use std::sync::Arc;
 
-use mlops_tools::Store;
-use mlops_tools::store::SqlStore;
-use mlops_tools::trace::{NewTraceEvent, Outcome, legacy_hash, seal_legacy_chain, verify_chain};
-use mlops_tools::trace_checkpoint::{Checkpoint, CheckpointWriter, verify_with_checkpoint};
-use mlops_tools::trace_log::TraceLog;
+use mlops_engine::Store;
+use mlops_engine::store::SqlStore;
+use mlops_engine::trace::{NewTraceEvent, Outcome, legacy_hash, seal_legacy_chain, verify_chain};
+use mlops_engine::trace_checkpoint::{Checkpoint, CheckpointWriter, verify_with_checkpoint};
+use mlops_engine::trace_log::TraceLog;
 use serde_json::json;
 
 async fn store() -> (common::TestDb, Arc<SqlStore>) {
@@ -46,7 +46,7 @@ async fn fill(store: Arc<SqlStore>, writers: usize, each: usize) {
     }
 }
 
-async fn first_broken(store: &SqlStore) -> mlops_tools::trace::BrokenLink {
+async fn first_broken(store: &SqlStore) -> mlops_engine::trace::BrokenLink {
     verify_chain(store, &common::key())
         .await
         .unwrap()
@@ -135,7 +135,7 @@ async fn rewriting_an_event_and_its_hash_breaks_the_next_link() {
     // A forger who recomputes the edited event's own hash still breaks the link after it.
     let mut e = store.trace_events_after(9, 1).await.unwrap().remove(0);
     e.principal = "someone-else".into();
-    e.hash = mlops_tools::trace::event_hash(&common::key(), &e);
+    e.hash = mlops_engine::trace::event_hash(&common::key(), &e);
     sqlx::query("UPDATE trace_events SET principal = $1, hash = $2 WHERE seq = 10")
         .bind(&e.principal)
         .bind(&e.hash)
@@ -162,7 +162,7 @@ async fn deleting_an_event_breaks_verification() {
 /// of the (possibly edited) event, each link to the rewritten previous hash.
 async fn rehash_with_sha256(store: &SqlStore, from: i64, until: i64) {
     let events = store.trace_events_after(0, 100_000).await.unwrap();
-    let mut prev = mlops_tools::trace::GENESIS_HASH.to_owned();
+    let mut prev = mlops_engine::trace::GENESIS_HASH.to_owned();
     for mut e in events {
         if (from..=until).contains(&e.seq) {
             e.prev_hash = prev.clone();

@@ -16,8 +16,8 @@ use tokio::sync::Mutex;
 
 use super::backend::{BackendError, RetrainBackend, StartSpec, Started, Status};
 use super::http;
-use super::limits::AirflowSpec;
 use super::{Candidate, Job, JobState};
+use crate::retrain_spec::AirflowSpec;
 
 pub struct AirflowBackend {
     spec: AirflowSpec,

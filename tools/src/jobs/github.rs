@@ -18,8 +18,8 @@ use serde_json::{Value, json};
 
 use super::backend::{BackendError, RetrainBackend, StartSpec, Started, Status};
 use super::http;
-use super::limits::GithubActionsSpec;
 use super::{Job, JobState};
+use crate::retrain_spec::GithubActionsSpec;
 
 const TOKEN_FIELD: &str = "models[].retrain.github_actions.token_env";
 const API_VERSION: &str = "2022-11-28";

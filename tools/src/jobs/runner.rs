@@ -19,13 +19,13 @@ use tokio::sync::broadcast;
 use super::airflow::AirflowBackend;
 use super::backend::{BackendError, ChampionRef, RetrainBackend, StartSpec, Status};
 use super::github::GithubActionsBackend;
-use super::limits::{BackendKind, RetrainSpec};
 use super::local::LocalBackend;
 use super::webhook::WebhookBackend;
 use super::{Admission, Budget, Job, JobState, JobUpdate, NewJob, Replica};
 use crate::model::ModelSpec;
 use crate::registry::Registries;
 use crate::retrain::{JobView, RetrainError, TriggerRetrainInput, TriggerRetrainOutput};
+use crate::retrain_spec::{BackendKind, RetrainSpec};
 use crate::secrets::Secrets;
 use crate::store::Store;
 use crate::trace::{NewTraceEvent, Outcome};
@@ -170,7 +170,7 @@ impl Runner {
                 models: map,
                 settings,
                 events,
-                replica: Replica::this_process(),
+                replica: super::this_replica(),
             }),
         })
     }
@@ -238,7 +238,7 @@ impl Runner {
             let found = store
                 .drift_report(report)
                 .await?
-                .is_some_and(|r| r.output.model == input.model);
+                .is_some_and(|r| r.model == input.model);
             if !found {
                 return Err(RetrainError::BadInput(format!(
                     "drift report `{report}` is not a report of `{}`; pass the report_id check_drift returned for this model, or omit it",
@@ -548,7 +548,7 @@ impl Runner {
                 .await?
                 .map(|m| m.versions.into_iter().map(|v| v.version).collect())
                 .unwrap_or_default();
-            let label = crate::store::next_version(taken.iter().map(String::as_str));
+            let label = crate::version::next_version(taken.iter().map(String::as_str));
             match mirror(mlflow, job, &label, c).await {
                 Ok(mv) => {
                     c.label = Some(label.clone());
@@ -681,7 +681,7 @@ impl Runner {
             if pending && !starting && now - owner.created_at <= stale {
                 continue; // its creator is about to start it
             }
-            if !pending && !owner.orphaned(me, now, stale_after) {
+            if !pending && !owner.orphaned(me, now, stale_after, super::local::process_alive) {
                 continue;
             }
             if !pending

@@ -16,8 +16,8 @@ use serde_json::{Value, json};
 
 use super::backend::{BackendError, RetrainBackend, StartSpec, Started, Status};
 use super::http;
-use super::limits::WebhookSpec;
 use super::{Candidate, Job, JobState};
+use crate::retrain_spec::WebhookSpec;
 use crate::signing;
 
 const SECRET_FIELD: &str = "models[].retrain.webhook.secret_env";

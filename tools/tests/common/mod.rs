@@ -32,16 +32,16 @@ impl TestDb {
         &self.url
     }
 
-    pub async fn open(&self) -> mlops_tools::store::SqlStore {
-        mlops_tools::store::SqlStore::open(&self.url, key())
+    pub async fn open(&self) -> mlops_engine::store::SqlStore {
+        mlops_engine::store::SqlStore::open(&self.url, key())
             .await
             .unwrap()
     }
 }
 
 /// The chain key the storage tests chain their traces under.
-pub fn key() -> mlops_tools::chain_key::ChainKey {
-    mlops_tools::chain_key::ChainKey::from_bytes([42; 32])
+pub fn key() -> mlops_engine::chain_key::ChainKey {
+    mlops_engine::chain_key::ChainKey::from_bytes([42; 32])
 }
 
 /// Creates a database with a unique name on the `MLOPS_TEST_POSTGRES` server; returns its URL.

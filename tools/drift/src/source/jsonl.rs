@@ -78,8 +78,8 @@ pub fn push_object(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::drift::column::Column;
-    use crate::model::FeatureKind;
+    use crate::column::Column;
+    use mlops_domain::FeatureKind;
 
     #[test]
     fn reads_typed_values_and_absent_keys() {

@@ -46,10 +46,10 @@ pub struct ModelSpec {
     pub policy: ModelPolicy,
     /// How the model is retrained and the cost controls on it (none: no retraining).
     #[serde(default)]
-    pub retrain: Option<crate::jobs::limits::RetrainSpec>,
+    pub retrain: Option<crate::retrain_spec::RetrainSpec>,
     /// Where versions and the champion alias live (none: the embedded registry only).
     #[serde(default)]
-    pub registry: Option<crate::registry::RegistrySpec>,
+    pub registry: Option<crate::registry_spec::RegistrySpec>,
 }
 
 fn default_task() -> String {
@@ -274,3 +274,19 @@ pub struct AliasChange {
 
 /// The name of the alias that marks the production version.
 pub const CHAMPION: &str = "champion";
+
+/// A model as stored: its spec plus registry state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelRecord {
+    pub spec: ModelSpec,
+    pub versions: Vec<ModelVersion>,
+    pub aliases: Vec<Alias>,
+}
+
+impl ModelRecord {
+    /// The version an alias points at.
+    pub fn aliased(&self, alias: &str) -> Option<&ModelVersion> {
+        let target = self.aliases.iter().find(|a| a.alias == alias)?;
+        self.versions.iter().find(|v| v.version == target.version)
+    }
+}

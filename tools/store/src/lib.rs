@@ -1,13 +1,21 @@
-//! The state store: one trait, one implementation per database, each with its own migrations.
+//! The state store: one trait, one implementation per database, each with its own migrations
+//! (`migrations/sqlite`, `migrations/postgres`). It keeps the domain's values and applies the
+//! domain's rules inside its transactions; it knows nothing of tools, MCP or HTTP.
 
 mod sql;
 
+use mlops_domain::{
+    admission, approver_session, chain_key, drift_record, evidence, jobs, model, promotion, record,
+    trace, validation,
+};
+
 use async_trait::async_trait;
 
-pub use sql::{Dialect, SqlStore, next_version};
+pub use sql::{Dialect, SqlStore};
 
-use crate::check_drift::StoredDriftReport;
-use crate::model::{Alias, AliasChange, ModelSpec, ModelVersion, NewVersion};
+use crate::drift_record::DriftRecord;
+pub use crate::model::ModelRecord;
+use crate::model::{AliasChange, ModelSpec, ModelVersion, NewVersion};
 use crate::trace::{NewTraceEvent, TraceEvent};
 
 /// Errors from the store. Messages name what was missing; database details are logged, not
@@ -59,22 +67,6 @@ pub fn redacted(url: &str) -> String {
     }
 }
 
-/// A model as stored: its spec plus registry state.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ModelRecord {
-    pub spec: ModelSpec,
-    pub versions: Vec<ModelVersion>,
-    pub aliases: Vec<Alias>,
-}
-
-impl ModelRecord {
-    /// The version an alias points at.
-    pub fn aliased(&self, alias: &str) -> Option<&ModelVersion> {
-        let target = self.aliases.iter().find(|a| a.alias == alias)?;
-        self.versions.iter().find(|v| v.version == target.version)
-    }
-}
-
 /// What `list_models` shows of one model, read together: the record, the job in progress, the
 /// newest drift report and the promotions waiting for a decision.
 #[derive(Debug, Clone)]
@@ -82,7 +74,7 @@ pub struct ModelOverview {
     pub record: ModelRecord,
     /// The model's newest job, if it has not finished.
     pub active_job: Option<crate::jobs::Job>,
-    pub last_drift: Option<StoredDriftReport>,
+    pub last_drift: Option<DriftRecord>,
     /// Requests in state `pending_approval`; whether one has expired since depends on the time
     /// of reading (`Promotion::effective_state`).
     pub pending: Vec<crate::promotion::Promotion>,
@@ -111,12 +103,11 @@ pub trait Store: Send + Sync + 'static {
     /// Every alias move of a model, oldest first.
     async fn alias_history(&self, model: &str) -> Result<Vec<AliasChange>, StoreError>;
     /// Stores a drift report.
-    async fn save_drift_report(&self, report: &StoredDriftReport) -> Result<(), StoreError>;
+    async fn save_drift_report(&self, report: &DriftRecord) -> Result<(), StoreError>;
     /// One drift report, or `None`.
-    async fn drift_report(&self, id: &str) -> Result<Option<StoredDriftReport>, StoreError>;
+    async fn drift_report(&self, id: &str) -> Result<Option<DriftRecord>, StoreError>;
     /// The newest drift report of a model, or `None`.
-    async fn last_drift_report(&self, model: &str)
-    -> Result<Option<StoredDriftReport>, StoreError>;
+    async fn last_drift_report(&self, model: &str) -> Result<Option<DriftRecord>, StoreError>;
     /// Every model's overview, sorted by name. Unchanged data is served from memory: the store
     /// checks one counter that every committed change to these rows moves forward, whichever
     /// process made it.
@@ -128,7 +119,7 @@ pub trait Store: Send + Sync + 'static {
         &self,
         model: &str,
         batch: &str,
-        records: &[crate::records::NewRecord],
+        records: &[crate::record::NewRecord],
         max_rows: u64,
     ) -> Result<usize, StoreError>;
 
@@ -210,7 +201,7 @@ pub trait Store: Send + Sync + 'static {
         &self,
         model: &str,
         now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<crate::jobs::limits::History, StoreError>;
+    ) -> Result<crate::admission::History, StoreError>;
 
     /// Closes the circuit breaker of `model`: earlier failures no longer count.
     async fn reset_breaker(&self, model: &str, by: &str) -> Result<(), StoreError>;
@@ -283,14 +274,14 @@ pub trait Store: Send + Sync + 'static {
     /// Stores an approver session (and forgets sessions that have ended).
     async fn create_session(
         &self,
-        session: &crate::sessions::ApproverSession,
+        session: &crate::approver_session::ApproverSession,
     ) -> Result<(), StoreError>;
     /// The session whose id hashes to `id_hash`, if it exists and has not ended at `now`.
     async fn session(
         &self,
         id_hash: &str,
         now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<Option<crate::sessions::ApproverSession>, StoreError>;
+    ) -> Result<Option<crate::approver_session::ApproverSession>, StoreError>;
     /// Ends a session (sign-out); `false` if there was none.
     async fn revoke_session(&self, id_hash: &str) -> Result<bool, StoreError>;
 

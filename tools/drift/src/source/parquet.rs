@@ -243,8 +243,8 @@ mod tests {
     use parquet::schema::parser::parse_message_type;
 
     use super::*;
-    use crate::drift::column::Column;
-    use crate::model::FeatureKind;
+    use crate::column::Column;
+    use mlops_domain::FeatureKind;
 
     /// Writes x (optional double), n (required int64), c (optional string), d (date).
     pub(crate) fn write_sample(path: &Path, rows: usize) {
@@ -365,7 +365,7 @@ mod tests {
         let cells: Vec<Option<&[u8]>> = (0..150_000)
             .map(|i| (i % 7 != 0).then(|| words[(i * i) % 4]))
             .collect();
-        let mut expected = crate::drift::Counts::new();
+        let mut expected = crate::Counts::new();
         for w in cells.iter().flatten() {
             *expected
                 .entry(String::from_utf8(w.to_vec()).unwrap())

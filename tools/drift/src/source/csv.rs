@@ -289,7 +289,7 @@ pub fn read_from(reader: impl std::io::Read, schema: &Schema) -> Result<Table, S
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::model::FeatureKind;
+    use mlops_domain::FeatureKind;
 
     fn write(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
         let dir = tempfile::tempdir().unwrap();
@@ -433,7 +433,7 @@ mod tests {
             ] {
                 let table = same_as_general(&text, &schema).unwrap();
                 let column = &table.column("c").unwrap().column;
-                let crate::drift::column::Column::Categorical(counts) = column else {
+                let crate::column::Column::Categorical(counts) = column else {
                     unreachable!("{column:?}")
                 };
                 assert!(counts.values().sum::<u64>() > 300, "{counts:?}");

@@ -3,7 +3,7 @@
 use std::fmt;
 
 use super::column::Distinct;
-use crate::model::FeatureKind;
+use mlops_domain::FeatureKind;
 
 /// A per-column drift test.
 #[derive(

@@ -2,7 +2,6 @@
 //! its SHA-256 with the approver it stands for and when it ends.
 
 use chrono::{DateTime, Utc};
-use mlops_auth::Principal;
 use sha2::{Digest, Sha256};
 
 /// A signed-in approver, as stored.
@@ -18,28 +17,27 @@ pub struct ApproverSession {
 }
 
 impl ApproverSession {
-    /// A session for `who` until `expires_at`; returns it with the id to give the browser.
-    pub fn open(who: &Principal, now: DateTime<Utc>, expires_at: DateTime<Utc>) -> (Self, String) {
+    /// A session for `subject` with its grants until `expires_at`; returns it with the id to
+    /// give the browser.
+    pub fn open(
+        subject: &str,
+        scopes: Vec<String>,
+        models: Option<Vec<String>>,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> (Self, String) {
         let mut bytes = [0u8; 32];
         rand::fill(&mut bytes);
         let id = hex::encode(bytes);
         let session = Self {
             id_hash: hash_id(&id),
-            subject: who.subject.clone(),
-            scopes: who.scopes.iter().cloned().collect(),
-            models: who.models.clone(),
+            subject: subject.to_owned(),
+            scopes,
+            models,
             created_at: now,
             expires_at,
         };
         (session, id)
-    }
-
-    /// The principal the session stands for, on the web channel.
-    pub fn principal(&self) -> Principal {
-        let mut p = Principal::new(&self.subject, self.scopes.iter().cloned(), "web");
-        p.models = self.models.clone();
-        p.expires_at = Some(self.expires_at.timestamp());
-        p
     }
 }
 

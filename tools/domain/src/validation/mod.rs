@@ -16,8 +16,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::model::ModelRecord;
 use crate::model::{CHAMPION, ModelVersion};
-use crate::store::ModelRecord;
 pub use rules::MetricCheck;
 
 /// The verdict of a validation.

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::column::{Column, distinct_values, score};
 use super::select::{self, StatTest, benjamini_hochberg, dataset_drift, default_test};
 use super::source::{ColumnProfile, Table};
-use crate::model::FeatureKind;
+use mlops_domain::FeatureKind;
 
 /// What the caller may override.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -268,7 +268,7 @@ pub fn compare(reference: &Table, current: &Table, options: &Options) -> DriftRe
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::drift::golden::*;
+    use crate::golden::*;
 
     fn profile(kind: FeatureKind, column: Column, rows: usize) -> ColumnProfile {
         ColumnProfile {

@@ -9,6 +9,8 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::subject::same_subject;
+
 /// A request's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -127,6 +129,22 @@ pub enum DecisionRefused {
     Expired(DateTime<Utc>),
     #[error("the request was already decided: it is {0}")]
     AlreadyDecided(&'static str),
+}
+
+impl DecisionRefused {
+    /// Why `by` may not decide `current` at `now`, if it may not: it was decided already, `by`
+    /// asked for it (compared as [`same_subject`]), or it expired.
+    pub fn of(current: &Promotion, by: &str, now: DateTime<Utc>) -> Option<Self> {
+        if current.state != PromotionState::PendingApproval {
+            Some(Self::AlreadyDecided(current.state.as_str()))
+        } else if same_subject(&current.requested_by, by) {
+            Some(Self::OwnRequest(by.to_owned()))
+        } else if now >= current.expires_at {
+            Some(Self::Expired(current.expires_at))
+        } else {
+            None
+        }
+    }
 }
 
 /// What opening a request did.

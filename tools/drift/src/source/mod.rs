@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use super::column::Column;
 use super::{Counts, NumKey};
-use crate::model::FeatureKind;
+use mlops_domain::FeatureKind;
 use short_cells::{ShortCells, ShortKey};
 
 /// Evidently's `INTEGER_CARDINALITY_LIMIT`.

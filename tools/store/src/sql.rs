@@ -13,10 +13,11 @@ use chrono::{DateTime, Utc};
 use sqlx::any::AnyPoolOptions;
 use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor, FromRow, Row, Transaction};
 
-use super::{ModelOverview, ModelRecord, Store, StoreError};
+use crate::admission::{self, History};
+use crate::approver_session::ApproverSession;
 use crate::chain_key::ChainKey;
-use crate::check_drift::StoredDriftReport;
-use crate::jobs::limits::{self, History};
+use crate::drift_record::{DriftRecord, RecommendedAction};
+use crate::evidence;
 use crate::jobs::{
     Admission, Budget, Candidate, Job, JobOwner, JobState, JobUpdate, NewJob, OwnerSeen, Replica,
 };
@@ -24,9 +25,9 @@ use crate::model::{Alias, AliasChange, Baseline, CHAMPION, ModelSpec, ModelVersi
 use crate::promotion::{
     Decision, DecisionRefused, NewPromotion, Opened, Promotion, PromotionState,
 };
-use crate::sessions::ApproverSession;
 use crate::trace::{self, GENESIS_HASH, NewTraceEvent, TraceEvent};
 use crate::validation::Validation;
+use crate::{ModelOverview, ModelRecord, Store, StoreError};
 
 /// How many times an append is retried when another process extended the chain first.
 const APPEND_ATTEMPTS: usize = 5;
@@ -154,7 +155,7 @@ impl SqlStore {
                     AnyConnection::connect(url)
                         .await
                         .map_err(|e| StoreError::Unreachable {
-                            url: super::redacted(url),
+                            url: crate::redacted(url),
                             cause: e.to_string(),
                         })?;
                 probe.close().await?;
@@ -444,40 +445,41 @@ impl Store for SqlStore {
             .collect()
     }
 
-    async fn save_drift_report(&self, r: &StoredDriftReport) -> Result<(), StoreError> {
-        let json =
-            serde_json::to_string(&r.output).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    async fn save_drift_report(&self, r: &DriftRecord) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO drift_reports (id, model, created_at, requested_by, dataset_drift, \
-             drifted_share, recommended_action, report) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             drifted_share, recommended_action, format, report) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
-        .bind(&r.output.report_id)
-        .bind(&r.output.model)
-        .bind(r.output.checked_at.to_rfc3339())
+        .bind(&r.id)
+        .bind(&r.model)
+        .bind(r.checked_at.to_rfc3339())
         .bind(&r.requested_by)
-        .bind(i64::from(r.output.report.dataset_drift))
-        .bind(r.output.report.drifted_share)
-        .bind(r.output.recommended_action.as_str())
-        .bind(json)
+        .bind(i64::from(r.dataset_drift))
+        .bind(r.drifted_share)
+        .bind(r.recommended_action.as_str())
+        .bind(i64::from(r.format))
+        .bind(&r.document)
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
-    async fn drift_report(&self, id: &str) -> Result<Option<StoredDriftReport>, StoreError> {
-        let row: Option<(String, String)> =
-            sqlx::query_as("SELECT requested_by, report FROM drift_reports WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
-        row.map(parse_drift).transpose()
+    async fn drift_report(&self, id: &str) -> Result<Option<DriftRecord>, StoreError> {
+        let row: Option<DriftRow> = sqlx::query_as(&format!(
+            "SELECT {DRIFT_COLUMNS} FROM drift_reports WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(DriftRow::into_record).transpose()
     }
 
     async fn insert_records(
         &self,
         model: &str,
         batch: &str,
-        records: &[crate::records::NewRecord],
+        records: &[crate::record::NewRecord],
         max_rows: u64,
     ) -> Result<usize, StoreError> {
         let known: Option<(String,)> = sqlx::query_as("SELECT name FROM models WHERE name = $1")
@@ -566,7 +568,7 @@ impl Store for SqlStore {
             return Ok(Admission::Existing(row.into_job()?));
         }
         let history = history(&mut tx, &job.model, budget.now).await?;
-        if let Err(refusal) = limits::check(
+        if let Err(refusal) = admission::check(
             &job.model,
             budget.spec,
             &history,
@@ -753,7 +755,7 @@ impl Store for SqlStore {
                     });
                 }
                 Some(label) => label.clone(),
-                None => next_version(taken.iter().map(|(v,)| v.as_str())),
+                None => mlops_domain::version::next_version(taken.iter().map(|(v,)| v.as_str())),
             };
             insert_version(
                 &mut tx,
@@ -816,18 +818,15 @@ impl Store for SqlStore {
         }
     }
 
-    async fn last_drift_report(
-        &self,
-        model: &str,
-    ) -> Result<Option<StoredDriftReport>, StoreError> {
-        let row: Option<(String, String)> = sqlx::query_as(
-            "SELECT requested_by, report FROM drift_reports WHERE model = $1 \
-             ORDER BY created_at DESC, rowid DESC LIMIT 1",
-        )
+    async fn last_drift_report(&self, model: &str) -> Result<Option<DriftRecord>, StoreError> {
+        let row: Option<DriftRow> = sqlx::query_as(&format!(
+            "SELECT {DRIFT_COLUMNS} FROM drift_reports WHERE model = $1 \
+             ORDER BY created_at DESC, rowid DESC LIMIT 1"
+        ))
         .bind(model)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(parse_drift).transpose()
+        row.map(DriftRow::into_record).transpose()
     }
 
     async fn model_overviews(&self) -> Result<Arc<Vec<ModelOverview>>, StoreError> {
@@ -988,16 +987,7 @@ impl Store for SqlStore {
             tx.rollback().await?;
             return Ok(Err(DecisionRefused::Unknown(id.to_owned())));
         };
-        let refusal = if current.state != PromotionState::PendingApproval {
-            Some(DecisionRefused::AlreadyDecided(current.state.as_str()))
-        } else if mlops_auth::same_subject(&current.requested_by, by) {
-            Some(DecisionRefused::OwnRequest(by.to_owned()))
-        } else if now >= current.expires_at {
-            Some(DecisionRefused::Expired(current.expires_at))
-        } else {
-            None
-        };
-        if let Some(r) = refusal {
+        if let Some(r) = DecisionRefused::of(&current, by, now) {
             tx.rollback().await?;
             return Ok(Err(r));
         }
@@ -1408,7 +1398,8 @@ fn parse_validation(body: &str) -> Result<Validation, StoreError> {
     serde_json::from_str(body).map_err(|e| StoreError::Corrupt(format!("validation: {e}")))
 }
 
-/// Why an approved promotion may not proceed, or `None` if the evidence still holds.
+/// Why an approved promotion may not proceed ([`evidence::broken`]), or `None` if the evidence
+/// still holds, judged on what the store holds now.
 async fn broken_precondition(
     conn: &mut AnyConnection,
     p: &Promotion,
@@ -1420,64 +1411,21 @@ async fn broken_precondition(
     .bind(&p.candidate_version)
     .fetch_optional(&mut *conn)
     .await?;
-    match digest {
-        None => {
-            return Ok(Some(format!(
-                "candidate {} is no longer registered",
-                p.candidate_version
-            )));
-        }
-        Some((d,)) if d != p.candidate_digest => {
-            return Ok(Some(format!(
-                "the candidate's artifact changed since the request (digest {d}, requested {})",
-                p.candidate_digest
-            )));
-        }
-        Some(_) => {}
-    }
     let validation: Option<(String, String)> =
         sqlx::query_as("SELECT report_digest, body FROM validations WHERE id = $1")
             .bind(&p.validation_id)
             .fetch_optional(&mut *conn)
             .await?;
-    let Some((stored_digest, body)) = validation else {
-        return Ok(Some(format!("validation {} is gone", p.validation_id)));
+    let validation = match validation {
+        Some((digest, body)) => Some((digest, parse_validation(&body)?)),
+        None => None,
     };
-    let v = parse_validation(&body)?;
-    let actual = format!(
-        "sha256:{}",
-        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(v.report.as_bytes()))
-    );
-    if stored_digest != p.validation_digest
-        || actual != p.validation_digest
-        || v.report_digest != actual
-    {
-        return Ok(Some(format!(
-            "the validation report changed since the request (digest {actual}, requested {})",
-            p.validation_digest
-        )));
-    }
-    if v.verdict != crate::validation::Verdict::Passed && !p.rollback {
-        return Ok(Some("the validation did not pass".into()));
-    }
-    let champion = alias_target(conn, &p.model, CHAMPION).await?;
-    if champion != p.champion_at_request {
-        return Ok(Some(format!(
-            "the champion changed since the request (now {}, then {})",
-            champion.as_deref().unwrap_or("none"),
-            p.champion_at_request.as_deref().unwrap_or("none")
-        )));
-    }
-    Ok(None)
-}
-
-/// `v<N+1>` where N is the largest number among versions named `v<N>` (0 if none).
-pub fn next_version<'a>(taken: impl Iterator<Item = &'a str>) -> String {
-    let highest = taken
-        .filter_map(|v| v.strip_prefix('v').and_then(|n| n.parse::<u64>().ok()))
-        .max()
-        .unwrap_or(0);
-    format!("v{}", highest + 1)
+    let now = evidence::Evidence {
+        candidate_digest: digest.map(|(d,)| d),
+        validation,
+        champion: alias_target(conn, &p.model, CHAMPION).await?,
+    };
+    Ok(evidence::broken(p, &now))
 }
 
 /// `events` as the chain continues after `head` (sequence number and hash).
@@ -1700,13 +1648,39 @@ async fn history(
     Ok(history)
 }
 
-fn parse_drift((requested_by, json): (String, String)) -> Result<StoredDriftReport, StoreError> {
-    let output = serde_json::from_str(&json)
-        .map_err(|e| StoreError::Corrupt(format!("drift report: {e}")))?;
-    Ok(StoredDriftReport {
-        requested_by,
-        output,
-    })
+const DRIFT_COLUMNS: &str = "id, model, created_at, requested_by, dataset_drift, drifted_share, \
+                             recommended_action, format, report";
+
+/// A `drift_reports` row.
+#[derive(sqlx::FromRow)]
+struct DriftRow {
+    id: String,
+    model: String,
+    created_at: String,
+    requested_by: String,
+    dataset_drift: i64,
+    drifted_share: f64,
+    recommended_action: String,
+    format: i64,
+    report: String,
+}
+
+impl DriftRow {
+    fn into_record(self) -> Result<DriftRecord, StoreError> {
+        let corrupt = |what: &str| StoreError::Corrupt(format!("drift report {}: {what}", self.id));
+        Ok(DriftRecord {
+            checked_at: parse_time(&self.created_at)?,
+            recommended_action: RecommendedAction::parse(&self.recommended_action)
+                .ok_or_else(|| corrupt("unknown recommended action"))?,
+            format: u32::try_from(self.format).map_err(|_| corrupt("bad format"))?,
+            dataset_drift: self.dataset_drift != 0,
+            drifted_share: self.drifted_share,
+            requested_by: self.requested_by,
+            model: self.model,
+            document: self.report,
+            id: self.id,
+        })
+    }
 }
 
 fn parse_spec(json: &str) -> Result<ModelSpec, StoreError> {
@@ -1840,7 +1814,7 @@ struct TraceRow {
 impl TraceRow {
     fn into_event(self) -> Result<TraceEvent, StoreError> {
         Ok(TraceEvent {
-            outcome: trace::parse_outcome(&self.outcome)?,
+            outcome: trace::parse_outcome(&self.outcome).map_err(StoreError::Corrupt)?,
             seq: self.seq,
             trace_id: self.trace_id,
             at: self.at,
