@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 pub const BIN: &str = env!("CARGO_BIN_EXE_mlops-mcp");
 
 /// Fresh PostgreSQL databases for tests (shared with the storage suite's helpers).
-#[path = "../../tools/tests/common/mod.rs"]
+#[path = "../../tools/store/tests/common/mod.rs"]
 pub mod databases;
 
 /// A demo workspace (`mlops-mcp demo --no-serve`) in a fresh temp dir.

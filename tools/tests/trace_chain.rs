@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "../store/tests/common/mod.rs"]
 mod common;
 
 use std::sync::Arc;

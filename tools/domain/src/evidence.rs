@@ -65,3 +65,132 @@ pub fn broken(p: &Promotion, now: &Evidence) -> Option<String> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+    use crate::promotion::PromotionState;
+    use crate::validation::BaselineSource;
+
+    fn validation(report: &str, verdict: Verdict) -> Validation {
+        Validation {
+            id: "val-1".into(),
+            model: "m".into(),
+            candidate_version: "v2".into(),
+            candidate_digest: "sha256:aa".into(),
+            champion_version: Some("v1".into()),
+            baseline_source: BaselineSource::Registered,
+            job_id: None,
+            checks: Vec::new(),
+            verdict,
+            reasons: Vec::new(),
+            report: report.into(),
+            report_digest: digest(report),
+            metrics_source: String::new(),
+            created_by: "agent".into(),
+            created_at: Utc::now(),
+        }
+    }
+
+    fn digest(text: &str) -> String {
+        format!("sha256:{}", hex::encode(Sha256::digest(text.as_bytes())))
+    }
+
+    fn promotion() -> Promotion {
+        let now = Utc::now();
+        Promotion {
+            id: "p-1".into(),
+            model: "m".into(),
+            candidate_version: "v2".into(),
+            validation_id: "val-1".into(),
+            justification: "better".into(),
+            requested_by: "agent".into(),
+            requested_at: now,
+            expires_at: now,
+            candidate_digest: "sha256:aa".into(),
+            validation_digest: digest("report"),
+            champion_at_request: Some("v1".into()),
+            rollback: false,
+            state: PromotionState::Promoting,
+            decided_by: None,
+            decided_at: None,
+            decision_note: None,
+            failure_reason: None,
+            finished_at: None,
+            trace_id: None,
+        }
+    }
+
+    fn holding() -> Evidence {
+        Evidence {
+            candidate_digest: Some("sha256:aa".into()),
+            validation: Some((digest("report"), validation("report", Verdict::Passed))),
+            champion: Some("v1".into()),
+        }
+    }
+
+    #[test]
+    fn evidence_that_still_holds_lets_the_promotion_proceed() {
+        assert_eq!(broken(&promotion(), &holding()), None);
+    }
+
+    #[test]
+    fn each_change_since_the_request_is_named() {
+        let p = promotion();
+        let gone = Evidence {
+            candidate_digest: None,
+            ..holding()
+        };
+        assert_eq!(
+            broken(&p, &gone).as_deref(),
+            Some("candidate v2 is no longer registered")
+        );
+        let swapped = Evidence {
+            candidate_digest: Some("sha256:bb".into()),
+            ..holding()
+        };
+        assert!(broken(&p, &swapped).unwrap().contains("artifact changed"));
+        let no_validation = Evidence {
+            validation: None,
+            ..holding()
+        };
+        assert_eq!(
+            broken(&p, &no_validation).as_deref(),
+            Some("validation val-1 is gone")
+        );
+        // The body edited but its stored digest left alone: the recomputed digest differs.
+        let edited = Evidence {
+            validation: Some((digest("report"), validation("edited", Verdict::Passed))),
+            ..holding()
+        };
+        assert!(broken(&p, &edited).unwrap().contains("report changed"));
+        let failed = Evidence {
+            validation: Some((digest("report"), validation("report", Verdict::Failed))),
+            ..holding()
+        };
+        assert_eq!(
+            broken(&p, &failed).as_deref(),
+            Some("the validation did not pass")
+        );
+        let moved = Evidence {
+            champion: Some("v9".into()),
+            ..holding()
+        };
+        assert!(broken(&p, &moved).unwrap().contains("now v9, then v1"));
+    }
+
+    #[test]
+    fn a_rollback_may_use_a_validation_that_did_not_pass() {
+        let p = Promotion {
+            rollback: true,
+            ..promotion()
+        };
+        let failed = Evidence {
+            validation: Some((digest("report"), validation("report", Verdict::Failed))),
+            ..holding()
+        };
+        assert_eq!(broken(&p, &failed), None);
+    }
+}

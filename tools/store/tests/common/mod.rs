@@ -2,7 +2,13 @@
 //! `MLOPS_TEST_STORE=postgres`, a fresh database on the PostgreSQL server named by
 //! `MLOPS_TEST_POSTGRES` (`.ci/run` starts one and runs the storage suite both ways).
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test helpers: each binary uses part of them, and a failure should stop the test"
+)]
 
 use sqlx::Connection;
 
@@ -32,16 +38,14 @@ impl TestDb {
         &self.url
     }
 
-    pub async fn open(&self) -> mlops_engine::store::SqlStore {
-        mlops_engine::store::SqlStore::open(&self.url, key())
-            .await
-            .unwrap()
+    pub async fn open(&self) -> mlops_store::SqlStore {
+        mlops_store::SqlStore::open(&self.url, key()).await.unwrap()
     }
 }
 
 /// The chain key the storage tests chain their traces under.
-pub fn key() -> mlops_engine::chain_key::ChainKey {
-    mlops_engine::chain_key::ChainKey::from_bytes([42; 32])
+pub fn key() -> mlops_domain::chain_key::ChainKey {
+    mlops_domain::chain_key::ChainKey::from_bytes([42; 32])
 }
 
 /// Creates a database with a unique name on the `MLOPS_TEST_POSTGRES` server; returns its URL.

@@ -6,12 +6,13 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use mlops_engine::admission::Refusal;
-use mlops_engine::jobs::{Admission, Budget, Candidate, JobState, JobUpdate};
-use mlops_engine::model::{CHAMPION, NewVersion};
-use mlops_engine::retrain_spec::RetrainSpec;
-use mlops_engine::store::SqlStore;
-use mlops_engine::{ModelSpec, Store, StoreError};
+use mlops_domain::ModelSpec;
+use mlops_domain::admission::Refusal;
+use mlops_domain::jobs::{Admission, Budget, Candidate, JobState, JobUpdate};
+use mlops_domain::model::{CHAMPION, NewVersion};
+use mlops_domain::retrain_spec::RetrainSpec;
+use mlops_store::SqlStore;
+use mlops_store::{Store, StoreError};
 
 fn spec(name: &str) -> ModelSpec {
     toml::from_str(&format!("name = \"{name}\"\nowner = \"team\"")).unwrap()
@@ -95,8 +96,8 @@ async fn registry_round_trip_and_alias_history() {
     assert_eq!((m.spec.owner.as_str(), m.versions.len()), ("new-team", 2));
 }
 
-fn new_job(model: &str, key: Option<&str>) -> mlops_engine::jobs::NewJob {
-    mlops_engine::jobs::NewJob {
+fn new_job(model: &str, key: Option<&str>) -> mlops_domain::jobs::NewJob {
+    mlops_domain::jobs::NewJob {
         id: uuid::Uuid::new_v4().to_string(),
         model: model.into(),
         backend: "local".into(),
@@ -119,7 +120,7 @@ fn loose() -> RetrainSpec {
 
 async fn create(
     store: &dyn Store,
-    job: &mlops_engine::jobs::NewJob,
+    job: &mlops_domain::jobs::NewJob,
     spec: &RetrainSpec,
     max_concurrent: u32,
 ) -> Admission {
