@@ -93,7 +93,7 @@ impl App {
             burst: l.per_address_burst,
         });
         let verifier = verifier(&config)?;
-        let secrets = crate::held_secrets::held(&config);
+        let secrets = crate::config::held(&config);
         let checkpoints = mlops_engine::trace_checkpoint::CheckpointWriter::spawn(
             config.trace.checkpoint_file.clone(),
             key,
@@ -121,9 +121,8 @@ impl App {
             },
         )
         .map_err(|e| anyhow::anyhow!("retraining: {e}"))?;
-        let csrf_key = crate::transport::approvals_page::derive_csrf_key(
-            config.auth.hs256_secret.as_ref().map(|s| s.expose_secret()),
-        );
+        let csrf_key =
+            derive_csrf_key(config.auth.hs256_secret.as_ref().map(|s| s.expose_secret()));
         let app = Self {
             inner: Arc::new(Inner {
                 config,
@@ -138,7 +137,9 @@ impl App {
                 registries,
                 drift,
                 runner,
-                metrics: crate::metrics::Metrics::new(crate::mcp::McpServer::tool_names()),
+                metrics: crate::metrics::Metrics::new(
+                    PolicyTable::standard().tools().map(str::to_owned).collect(),
+                ),
             }),
         };
         app.forget_idle_limits();
@@ -187,85 +188,6 @@ impl App {
             page_url: c.approval_page(),
             registries: self.inner.registries.clone(),
         }
-    }
-
-    /// A human's decision on a promotion request through any channel (CLI, web page), with
-    /// every outcome traced in the request's trace: the decision, then `promotion.promoted` or
-    /// `promotion.failed`; a refused attempt as `promotion.decision_refused`.
-    pub async fn decide_promotion(
-        &self,
-        who: &Principal,
-        id: &str,
-        decision: &mlops_engine::promotion::Decision,
-    ) -> Result<mlops_engine::approvals::PromotionView, mlops_engine::approvals::ApprovalError>
-    {
-        use mlops_engine::promotion::{Decision, PromotionState};
-        use mlops_engine::trace::Outcome;
-        let before = self.store().promotion(id).await?;
-        let result =
-            mlops_engine::approvals::decide(self.store(), who, id, decision, &self.gate()).await;
-        let Some(p) = result.as_ref().map(|v| v.promotion.clone()).ok().or(before) else {
-            return result;
-        };
-        let trace_id = p
-            .trace_id
-            .clone()
-            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        let args = serde_json::json!({
-            "request_id": p.id, "model": p.model, "candidate_version": p.candidate_version, "via": who.via,
-        });
-        let mut events = Vec::new();
-        match &result {
-            Ok(view) => {
-                let (action, why) = match decision {
-                    Decision::Approve { note } => (
-                        "promotion.approved",
-                        format!(
-                            "approved{}",
-                            note.as_deref()
-                                .map(|n| format!(": {n}"))
-                                .unwrap_or_default()
-                        ),
-                    ),
-                    Decision::Deny { reason } => ("promotion.denied", format!("denied: {reason}")),
-                };
-                events.push((action, Outcome::Ok, why));
-                match view.promotion.state {
-                    PromotionState::Promoted => events.push((
-                        "promotion.promoted",
-                        Outcome::Ok,
-                        format!("{} is now the champion of {}", p.candidate_version, p.model),
-                    )),
-                    PromotionState::Failed => events.push((
-                        "promotion.failed",
-                        Outcome::Error,
-                        view.promotion.failure_reason.clone().unwrap_or_default(),
-                    )),
-                    _ => {}
-                }
-            }
-            Err(e) => events.push((
-                "promotion.decision_refused",
-                Outcome::Refused,
-                e.to_string(),
-            )),
-        }
-        if let Ok(view) = &result {
-            crate::notify::announce(self, crate::notify::Event::Decided, &view.promotion).await;
-        }
-        for (action, outcome, why) in events {
-            self.trace(NewTraceEvent::new(
-                &trace_id,
-                &who.subject,
-                action,
-                &args,
-                outcome,
-                why,
-                0,
-            ))
-            .await;
-        }
-        result
     }
 
     /// Retraining jobs: triggers, state, cancellation.
@@ -349,5 +271,23 @@ impl App {
             .remove(mlops_auth::scopes::PROMOTION_APPROVE);
         principal.via = "stdio".into();
         Ok(principal)
+    }
+}
+
+/// The CSRF key of the approval page: derived from the HS256 secret when there is one (so
+/// replicas agree), else random for this process.
+fn derive_csrf_key(secret: Option<&str>) -> [u8; 32] {
+    match secret {
+        Some(s) => {
+            use sha2::Digest as _;
+            let mut h = sha2::Sha256::new();
+            h.update(b"mlops-mcp approval page csrf\0");
+            h.update(s.as_bytes());
+            h.finalize().into()
+        }
+        None => {
+            use rand::Rng as _;
+            rand::rng().random()
+        }
     }
 }

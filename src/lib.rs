@@ -6,7 +6,7 @@ pub mod app;
 pub mod cli;
 pub mod commands;
 pub mod config;
-pub mod held_secrets;
+pub mod decisions;
 pub mod mcp;
 pub mod metrics;
 pub mod notify;

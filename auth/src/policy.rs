@@ -69,6 +69,11 @@ impl PolicyTable {
         Self { entries }
     }
 
+    /// The tools that have a policy, in name order.
+    pub fn tools(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.entries.keys().copied()
+    }
+
     /// The policy of `tool`, if it has one.
     pub fn get(&self, tool: &str) -> Option<&ToolPolicy> {
         self.entries.get(tool)

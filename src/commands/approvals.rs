@@ -120,7 +120,7 @@ async fn decide(
     id: &str,
     decision: Decision,
 ) -> Result<ExitCode, CommandError> {
-    match app.decide_promotion(who, id, &decision).await {
+    match crate::decisions::decide_promotion(app, who, id, &decision).await {
         Ok(view) => {
             let p = &view.promotion;
             match p.state {

@@ -1,7 +1,7 @@
 //! The approval page at `/approvals`: a human signs in with a token that has
 //! `promotion:approve`, sees the pending promotion requests with their evidence (the request,
 //! the validation report, the drift report that started the chain, the trace) and approves or
-//! denies. The decision goes through [`App::decide_promotion`], so the server's rules hold here
+//! denies. The decision goes through [`crate::decisions::decide_promotion`], so the server's rules hold here
 //! as in every channel.
 //!
 //! Signing in exchanges the token for a session: a random id in an `HttpOnly`,
@@ -600,7 +600,7 @@ async fn decide(
             reason: form.reason.unwrap_or_default(),
         }
     };
-    match app.decide_promotion(&who, &id, &decision).await {
+    match crate::decisions::decide_promotion(&app, &who, &id, &decision).await {
         Ok(_) => Redirect::to(&format!("/approvals/{id}")).into_response(),
         Err(ApprovalError::Store(e)) => refused(
             &format!("the store failed: {e}"),
@@ -626,23 +626,6 @@ async fn deny(
     Form(form): Form<DecisionForm>,
 ) -> Response {
     decide(app, id, headers, form, false).await
-}
-
-/// The CSRF key: derived from the HS256 secret when there is one (so replicas agree), else
-/// random for this process.
-pub fn derive_csrf_key(secret: Option<&str>) -> [u8; 32] {
-    match secret {
-        Some(s) => {
-            let mut h = Sha256::new();
-            h.update(b"mlops-mcp approval page csrf\0");
-            h.update(s.as_bytes());
-            h.finalize().into()
-        }
-        None => {
-            use rand::Rng as _;
-            rand::rng().random()
-        }
-    }
 }
 
 #[derive(Deserialize)]
@@ -790,10 +773,7 @@ async fn decide_by_callback(
     }
     // A refused decision is traced by decide_promotion itself.
     Ok(
-        match app
-            .decide_promotion(&who, &parsed.request_id, &decision)
-            .await
-        {
+        match crate::decisions::decide_promotion(app, &who, &parsed.request_id, &decision).await {
             Ok(view) => (
                 StatusCode::OK,
                 axum::Json(serde_json::json!({

@@ -7,9 +7,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::admission::Refusal;
-use crate::jobs::{Job, JobState};
 use crate::store::StoreError;
 use crate::untrusted::strip_controls;
+use mlops_domain::jobs::{Job, JobState};
 
 /// Input of `trigger_retrain`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]

@@ -16,12 +16,12 @@ use chrono::Utc;
 use mlops_auth::Principal;
 use tokio::sync::broadcast;
 
-use super::airflow::AirflowBackend;
-use super::backend::{BackendError, ChampionRef, RetrainBackend, StartSpec, Status};
-use super::github::GithubActionsBackend;
-use super::local::LocalBackend;
-use super::webhook::WebhookBackend;
-use super::{Admission, Budget, Job, JobState, JobUpdate, NewJob, Replica};
+use crate::jobs::airflow::AirflowBackend;
+use crate::jobs::backend::{BackendError, ChampionRef, RetrainBackend, StartSpec, Status};
+use crate::jobs::github::GithubActionsBackend;
+use crate::jobs::local::LocalBackend;
+use crate::jobs::webhook::WebhookBackend;
+use crate::jobs::{Admission, Budget, Job, JobState, JobUpdate, NewJob, Replica};
 use crate::model::ModelSpec;
 use crate::registry::Registries;
 use crate::retrain::{JobView, RetrainError, TriggerRetrainInput, TriggerRetrainOutput};
@@ -30,6 +30,9 @@ use crate::secrets::Secrets;
 use crate::store::Store;
 use crate::trace::{NewTraceEvent, Outcome};
 use crate::trace_log::TraceLog;
+
+mod finish;
+mod reconcile;
 
 /// Lines of log a job view includes unless asked otherwise.
 pub const DEFAULT_LOG_LINES: usize = 20;
@@ -170,7 +173,7 @@ impl Runner {
                 models: map,
                 settings,
                 events,
-                replica: super::this_replica(),
+                replica: crate::jobs::this_replica(),
             }),
         })
     }
@@ -517,249 +520,6 @@ impl Runner {
         if let Err(e) = model.backend.cancel(job).await {
             tracing::warn!(error = %e, job = %job.id, "could not stop a cancelled job's run");
         }
-    }
-
-    /// Ends `job` with `status`, registering its model if it succeeded.
-    async fn end(&self, job: &Job, status: Status) -> Result<(), RetrainError> {
-        let mut status = status;
-        let mut candidate = None;
-        if status.state == JobState::Succeeded
-            && let Some(model) = self.inner.models.get(&job.model)
-        {
-            match model.backend.collect(job).await {
-                Ok(c) => candidate = c,
-                Err(e) => {
-                    status = failed(
-                        &status.raw_state,
-                        format!("the job's output is unusable: {e}"),
-                    );
-                }
-            }
-        }
-        // With an MLflow registry the candidate is registered there first, under the label it
-        // gets here, so a succeeded job always has its version in both registries.
-        if let (Some(c), Some(mlflow)) =
-            (candidate.as_mut(), self.inner.registries.mlflow(&job.model))
-        {
-            let taken: Vec<String> = self
-                .inner
-                .store
-                .get_model(&job.model)
-                .await?
-                .map(|m| m.versions.into_iter().map(|v| v.version).collect())
-                .unwrap_or_default();
-            let label = crate::version::next_version(taken.iter().map(String::as_str));
-            match mirror(mlflow, job, &label, c).await {
-                Ok(mv) => {
-                    c.label = Some(label.clone());
-                    self.trace(
-                        job,
-                        "mlops-mcp",
-                        "registry.registered",
-                        Outcome::Ok,
-                        format!(
-                            "registered {label} in MLflow as `{}` version {mv}",
-                            mlflow.name
-                        ),
-                    )
-                    .await;
-                }
-                Err(e) => {
-                    status = failed(
-                        &status.raw_state,
-                        format!("the model could not be registered in MLflow: {e}"),
-                    );
-                }
-            }
-        }
-        if status.state != JobState::Succeeded {
-            candidate = None;
-        }
-        if let Some(c) = candidate.as_mut() {
-            c.data_snapshot = self.inner.models.get(&job.model).map(|m| {
-                m.data
-                    .training_data
-                    .iter()
-                    .map(|p| p.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            });
-        }
-        let update = JobUpdate {
-            state: Some(status.state),
-            raw_state: Some(status.raw_state.clone()),
-            progress: status.progress,
-            message: status.message.clone(),
-            ..JobUpdate::default()
-        };
-        let (ended, changed) = self
-            .inner
-            .store
-            .finish_job(&job.id, &update, candidate.as_ref())
-            .await?;
-        if !changed {
-            return Ok(());
-        }
-        self.publish(&ended);
-        let (outcome, why) = match (&ended.state, &ended.produced_version) {
-            (JobState::Succeeded, Some(v)) => (
-                Outcome::Ok,
-                format!("succeeded; registered candidate version {v}"),
-            ),
-            (JobState::Succeeded, None) => (
-                Outcome::Ok,
-                "succeeded; the backend reported no model, nothing registered".to_owned(),
-            ),
-            (state, _) => (
-                Outcome::Error,
-                format!(
-                    "{}: {}",
-                    state.as_str(),
-                    ended.message.clone().unwrap_or_default()
-                ),
-            ),
-        };
-        self.trace(&ended, "mlops-mcp", "retrain.finished", outcome, why)
-            .await;
-        if let Some(version) = &ended.produced_version {
-            // The candidate is validated against the champion at once (and again on demand).
-            let validated = crate::approvals::validate_version(
-                self.inner.store.as_ref(),
-                &self.inner.registries,
-                &ended.model,
-                version,
-                Some(ended.id.clone()),
-                "mlops-mcp",
-            )
-            .await;
-            let (outcome, why) = match validated {
-                Ok(v) => (
-                    Outcome::Ok,
-                    format!(
-                        "validation {} of {version} against champion {}: {}",
-                        v.id,
-                        v.champion_version.as_deref().unwrap_or("none"),
-                        v.verdict.as_str()
-                    ),
-                ),
-                Err(e) => (
-                    Outcome::Error,
-                    format!("validation of {version} failed: {e}"),
-                ),
-            };
-            self.trace(&ended, "mlops-mcp", "validation.created", outcome, why)
-                .await;
-        }
-        Ok(())
-    }
-
-    /// This process, as other replicas see it.
-    pub fn replica(&self) -> &Replica {
-        &self.inner.replica
-    }
-
-    /// Records this process's heartbeat, then picks up the jobs nobody drives: pending ones
-    /// (at start-up, or left pending longer than three heartbeats: their creator is gone) are
-    /// started, once, whoever claims them; running ones whose owner is gone (a previous
-    /// process, or a replica that crashed) are taken over and watched again; a local job whose
-    /// start was never recorded is failed rather than started a second time. Returns how many
-    /// jobs it picked up.
-    pub async fn reconcile(&self) -> Result<usize, RetrainError> {
-        self.reconcile_once(true).await
-    }
-
-    async fn reconcile_once(&self, starting: bool) -> Result<usize, RetrainError> {
-        let store = &self.inner.store;
-        let me = &self.inner.replica;
-        let now = Utc::now();
-        store.heartbeat(me, now).await?;
-        let stale_after = self.inner.settings.heartbeat * 3;
-        let mut count = 0;
-        for owner in store.job_owners().await? {
-            let pending = owner.state == JobState::Pending;
-            let stale = chrono::Duration::from_std(stale_after).unwrap_or(chrono::Duration::MAX);
-            if pending && !starting && now - owner.created_at <= stale {
-                continue; // its creator is about to start it
-            }
-            if !pending && !owner.orphaned(me, now, stale_after, super::local::process_alive) {
-                continue;
-            }
-            if !pending
-                && !store
-                    .take_over(&owner.job, owner.owner.as_deref(), &me.id)
-                    .await?
-            {
-                continue; // another replica took it first
-            }
-            let Some(job) = store.get_job(&owner.job).await? else {
-                continue;
-            };
-            if !pending {
-                tracing::info!(
-                    job = %job.id,
-                    from = owner.owner.as_deref().unwrap_or("nobody"),
-                    "taking over a retraining job whose owner is gone"
-                );
-            }
-            count += 1;
-            let runner = self.clone();
-            tokio::spawn(async move {
-                let id = job.id.clone();
-                if let Err(error) = runner.resume(job).await {
-                    tracing::error!(%error, job = %id, "reconciling a job failed");
-                }
-            });
-        }
-        Ok(count)
-    }
-
-    /// Reconciles every heartbeat interval, for as long as the process runs (replicas take
-    /// over each other's jobs this way).
-    pub async fn keep_reconciling(self) {
-        let mut tick = tokio::time::interval(self.inner.settings.heartbeat);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        tick.tick().await;
-        loop {
-            tick.tick().await;
-            match self.reconcile_once(false).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(jobs = n, "reconciled retraining jobs"),
-                Err(error) => tracing::warn!(%error, "reconciling retraining jobs failed"),
-            }
-        }
-    }
-
-    async fn resume(&self, job: Job) -> Result<(), RetrainError> {
-        if job.state == JobState::Pending {
-            self.drive(&job.id).await;
-            return Ok(());
-        }
-        let Some(model) = self.inner.models.get(&job.model) else {
-            return self.end(&job, not_configured()).await;
-        };
-        if job.external_id.is_none() {
-            if !model.backend.restart_is_idempotent() {
-                return self
-                    .end(
-                        &job,
-                        failed(
-                            "start not recorded",
-                            "the server stopped while starting this job; it was not started again, so that it cannot run twice. Trigger a new job.".into(),
-                        ),
-                    )
-                    .await;
-            }
-            return self.start_and_watch(job, model).await;
-        }
-        self.trace(
-            &job,
-            "mlops-mcp",
-            "retrain.reconciled",
-            Outcome::Ok,
-            format!("watching job {} again after a restart", job.id),
-        )
-        .await;
-        self.watch(job).await
     }
 
     /// Cancels an active job: it ends `cancelled` in the store, then the backend is told to

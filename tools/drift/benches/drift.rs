@@ -1,7 +1,7 @@
 //! Drift check timings in one process: a first check (both files read) and repeated checks with
 //! the reference profile cached (only the current file is read), as `check_drift` does.
 //!
-//! `cargo bench --bench drift -- REFERENCE CURRENT` (files from `benches/drift_vs_evidently.py`,
+//! `cargo bench -p mlops-drift --bench drift -- REFERENCE CURRENT` (files from `benches/drift_vs_evidently.py`,
 //! CSV or Parquet). Prints wall times.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -9,9 +9,9 @@
 use std::path::Path;
 use std::time::Instant;
 
-use mlops_engine::drift::profile_cache::{Lookup, ProfileCache};
-use mlops_engine::drift::report::{self, Options};
-use mlops_engine::drift::source::{self, Schema};
+use mlops_drift::profile_cache::{Lookup, ProfileCache};
+use mlops_drift::report::{self, Options};
+use mlops_drift::source::{self, Schema};
 
 fn check(cache: &ProfileCache, reference: &Path, current: &Path) -> (f64, Lookup, bool) {
     let started = Instant::now();

@@ -1,0 +1,106 @@
+//! Who may call: token keys and claims, and the principal of a stdio session.
+
+use mlops_auth::scopes;
+use secrecy::SecretString;
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// HS256 secret (at least 32 bytes). Prefer the env var `MLOPS_MCP_AUTH__HS256_SECRET`.
+    #[serde(default)]
+    pub hs256_secret: Option<SecretString>,
+    /// JWKS URL of an identity provider; enables RS256 and ES256 tokens signed by its keys.
+    #[serde(default)]
+    pub jwks_url: Option<String>,
+    /// Least time between two fetches of the JWKS (an unknown `kid` triggers one), in seconds.
+    #[serde(default = "default_jwks_min_refresh")]
+    pub jwks_min_refresh_secs: u64,
+    /// How long fetched keys are used before they are fetched again, in seconds.
+    #[serde(default = "default_jwks_max_age")]
+    pub jwks_max_age_secs: u64,
+    /// This server's canonical resource URL (RFC 9728 `resource`), e.g.
+    /// `https://mlops.example.com/mcp`. Default: `http://<http.bind>/mcp`.
+    #[serde(default)]
+    pub resource: Option<String>,
+    /// Authorization servers that issue tokens for this resource (RFC 9728 metadata).
+    #[serde(default)]
+    pub authorization_servers: Vec<String>,
+    /// Expected `iss` claim.
+    #[serde(default = "default_issuer")]
+    pub issuer: String,
+    /// Expected `aud` claim.
+    #[serde(default = "default_issuer")]
+    pub audience: String,
+    /// Clock skew tolerated for `exp`/`nbf`/`iat`, in seconds.
+    #[serde(default = "default_leeway")]
+    pub leeway_secs: u64,
+    /// Longest token lifetime (`exp - iat`) accepted, in seconds; longer tokens are refused, so a
+    /// leaked token cannot serve for years. `token issue --ttl` is held to it too.
+    #[serde(default = "default_max_token_lifetime")]
+    pub max_token_lifetime_secs: u64,
+}
+
+pub(super) fn default_max_token_lifetime() -> u64 {
+    mlops_auth::DEFAULT_MAX_LIFETIME_SECS
+}
+
+pub(super) fn default_issuer() -> String {
+    "mlops-mcp".into()
+}
+pub(super) fn default_leeway() -> u64 {
+    30
+}
+pub(super) fn default_jwks_min_refresh() -> u64 {
+    30
+}
+pub(super) fn default_jwks_max_age() -> u64 {
+    3600
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            hs256_secret: None,
+            jwks_url: None,
+            jwks_min_refresh_secs: default_jwks_min_refresh(),
+            jwks_max_age_secs: default_jwks_max_age(),
+            resource: None,
+            authorization_servers: Vec::new(),
+            issuer: default_issuer(),
+            audience: default_issuer(),
+            leeway_secs: default_leeway(),
+            max_token_lifetime_secs: default_max_token_lifetime(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StdioConfig {
+    /// Principal name of the user who spawned the stdio server.
+    #[serde(default = "default_principal")]
+    pub principal: String,
+    /// Scopes of that principal. `promotion:approve` is never allowed over stdio.
+    #[serde(default = "default_stdio_scopes")]
+    pub scopes: Vec<String>,
+}
+
+pub(super) fn default_principal() -> String {
+    "local".into()
+}
+pub(super) fn default_stdio_scopes() -> Vec<String> {
+    scopes::AGENT_DEFAULT
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect()
+}
+
+impl Default for StdioConfig {
+    fn default() -> Self {
+        Self {
+            principal: default_principal(),
+            scopes: default_stdio_scopes(),
+        }
+    }
+}

@@ -1,0 +1,368 @@
+//! Configuration: one TOML file, overridden by `MLOPS_MCP_*` environment variables
+//! (`MLOPS_MCP_HTTP__BIND=127.0.0.1:9000` sets `http.bind`), then by command-line flags.
+
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use mlops_auth::scopes;
+use mlops_engine::ModelSpec;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+mod auth;
+mod held_secrets;
+mod http;
+mod jobs;
+mod limits;
+mod promotion;
+mod store;
+mod trace;
+
+pub use self::{auth::*, http::*, jobs::*, limits::*, promotion::*, store::*, trace::*};
+pub use held_secrets::held;
+
+/// File read when `--config` is not given and it exists.
+pub const DEFAULT_FILE: &str = "mlops-mcp.toml";
+
+/// Environment variables with the prefix that are not configuration keys.
+const NOT_KEYS: &[&str] = &["CONFIG", "TOKEN", "LOG"];
+
+/// The whole configuration.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where state lives.
+    #[serde(default)]
+    pub store: StoreConfig,
+    /// The streamable HTTP transport.
+    #[serde(default)]
+    pub http: HttpConfig,
+    /// Bearer-token verification.
+    #[serde(default)]
+    pub auth: AuthConfig,
+    /// Who a stdio client is.
+    #[serde(default)]
+    pub stdio: StdioConfig,
+    /// Rate limits and result size.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    /// Retraining jobs: where local jobs keep their files, how many run at once.
+    #[serde(default)]
+    pub jobs: JobsConfig,
+    /// The human approval gate for promotions.
+    #[serde(default)]
+    pub promotion: PromotionConfig,
+    /// The decision trace's chain key and checkpoints.
+    #[serde(default)]
+    pub trace: TraceConfig,
+    /// The models this server operates.
+    #[serde(default)]
+    pub models: Vec<ModelSpec>,
+    /// Directory relative paths are resolved against (the config file's directory).
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+impl Config {
+    /// The approval page's address.
+    pub fn approval_page(&self) -> String {
+        self.promotion
+            .page_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}/approvals", self.http.bind))
+    }
+
+    /// Whether approvers reach this server over https (the page or resource URL says so).
+    pub fn served_over_https(&self) -> bool {
+        self.approval_page().starts_with("https://") || self.resource().starts_with("https://")
+    }
+}
+
+/// In `models[].retrain.command`, stands for this server's own executable (the demo trainer is
+/// `["{mlops-mcp}", "train-demo"]`).
+pub const SELF_EXE: &str = "{mlops-mcp}";
+
+/// A configuration that cannot be used, with what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: {message}")]
+    Load { path: String, message: String },
+    #[error("{}", .0.join("\n"))]
+    Invalid(Vec<String>),
+}
+
+impl Config {
+    /// Loads `path` (or the default file, or built-in defaults), applies the environment, resolves
+    /// relative paths and validates.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let file = match path {
+            Some(p) => {
+                if !p.is_file() {
+                    return Err(ConfigError::Load {
+                        path: p.display().to_string(),
+                        message: "file not found (create one with `mlops-mcp init`)".into(),
+                    });
+                }
+                Some(p.to_path_buf())
+            }
+            None => Some(PathBuf::from(DEFAULT_FILE)).filter(|p| p.is_file()),
+        };
+        let mut figment = Figment::new();
+        if let Some(f) = &file {
+            figment = figment.merge(Toml::file_exact(f));
+        }
+        // Configuration keys all live in a section, so their variables contain `__`; other
+        // MLOPS_MCP_* variables are not configuration (and a likely typo is pointed out).
+        for (name, _) in std::env::vars() {
+            if let Some(key) = name.strip_prefix("MLOPS_MCP_")
+                && !key.contains("__")
+                && !NOT_KEYS.contains(&key)
+            {
+                eprintln!(
+                    "warning: ignoring environment variable {name}: configuration variables look like \
+                     MLOPS_MCP_<SECTION>__<KEY>, e.g. MLOPS_MCP_HTTP__BIND"
+                );
+            }
+        }
+        figment = figment.merge(
+            Env::prefixed("MLOPS_MCP_")
+                .filter(|k| k.as_str().contains("__"))
+                .split("__"),
+        );
+        let shown = file
+            .as_ref()
+            .map_or("configuration".to_owned(), |f| f.display().to_string());
+        let mut config: Config = figment.extract().map_err(|e| ConfigError::Load {
+            path: shown,
+            message: e.to_string(),
+        })?;
+        let base = file
+            .as_ref()
+            .and_then(|f| f.parent().map(Path::to_path_buf))
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or_else(|| PathBuf::from("."));
+        config.base_dir = base;
+        config.resolve_paths();
+        let mut problems = config.problems();
+        problems.extend(held_secrets::env_problems(&config));
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError::Invalid(problems))
+        }
+    }
+
+    fn resolve_paths(&mut self) {
+        let base = self.base_dir.clone();
+        if let Some(path) = self.store.url.strip_prefix("sqlite://")
+            && !path.starts_with(':')
+            && Path::new(path).is_relative()
+        {
+            self.store.url = format!("sqlite://{}", base.join(path).display());
+        }
+        if self.jobs.dir.is_relative() {
+            self.jobs.dir = base.join(&self.jobs.dir);
+        }
+        for p in [&mut self.trace.key_file, &mut self.trace.checkpoint_file] {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
+        let exe = std::env::current_exe().ok();
+        for m in &mut self.models {
+            let mut paths: Vec<&mut PathBuf> = [&mut m.reference_data, &mut m.current_data]
+                .into_iter()
+                .flatten()
+                .collect();
+            if let Some(r) = m.retrain.as_mut() {
+                paths.extend(r.training_data.iter_mut());
+                paths.extend(r.holdout_data.iter_mut());
+                if let (Some(first), Some(exe)) = (r.command.first_mut(), &exe)
+                    && first == SELF_EXE
+                {
+                    *first = exe.display().to_string();
+                }
+            }
+            for p in paths {
+                if p.is_relative() {
+                    *p = base.join(&*p);
+                }
+            }
+        }
+    }
+
+    /// Every problem, each naming the field and what to do.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Err(e) = mlops_engine::store::Dialect::of(&self.store.url) {
+            out.push(format!("store.url: {e}"));
+        }
+        if self.http.max_connections == 0 || self.http.idle_timeout_secs == 0 {
+            out.push("http.max_connections and http.idle_timeout_secs must be at least 1".into());
+        }
+        if self.http.allowed_hosts.is_empty() {
+            out.push("http.allowed_hosts is empty: list the host names clients use, e.g. [\"localhost\", \"127.0.0.1\"]".into());
+        }
+        for (i, o) in self.http.allowed_origins.iter().enumerate() {
+            if o != "null" && !(o.starts_with("http://") || o.starts_with("https://")) {
+                out.push(format!(
+                    "http.allowed_origins[{i}] = {o:?}: an origin needs a scheme, e.g. \"https://app.example.com\""
+                ));
+            }
+        }
+        if self.http.max_body_bytes < 1024 {
+            out.push(format!(
+                "http.max_body_bytes = {}: use at least 1024",
+                self.http.max_body_bytes
+            ));
+        }
+        if self.http.request_timeout_secs == 0 {
+            out.push("http.request_timeout_secs = 0: use a positive number of seconds".into());
+        }
+        if let Some(secret) = &self.auth.hs256_secret
+            && secret.expose_secret().len() < mlops_auth::MIN_SECRET_BYTES
+        {
+            out.push(format!(
+                "auth.hs256_secret is {} bytes: use at least {} random bytes (e.g. `openssl rand -hex 32`)",
+                secret.expose_secret().len(),
+                mlops_auth::MIN_SECRET_BYTES
+            ));
+        }
+        if let Some(url) = &self.auth.jwks_url
+            && !(url.starts_with("https://")
+                || url.starts_with("http://127.")
+                || url.starts_with("http://localhost"))
+        {
+            out.push(format!(
+                "auth.jwks_url = {url:?}: use https:// (plain http only on loopback)"
+            ));
+        }
+        for (name, value) in [
+            ("limits.read_per_minute", self.limits.read_per_minute),
+            ("limits.read_burst", self.limits.read_burst),
+            (
+                "limits.high_privilege_per_minute",
+                self.limits.high_privilege_per_minute,
+            ),
+            (
+                "limits.high_privilege_burst",
+                self.limits.high_privilege_burst,
+            ),
+            (
+                "limits.per_address_per_minute",
+                self.limits.per_address_per_minute,
+            ),
+            ("limits.per_address_burst", self.limits.per_address_burst),
+        ] {
+            if value == 0 {
+                out.push(format!("{name} = 0: use a positive number"));
+            }
+        }
+        if self.limits.max_result_bytes < 1024 {
+            out.push(format!(
+                "limits.max_result_bytes = {}: use at least 1024",
+                self.limits.max_result_bytes
+            ));
+        }
+        if self.http.header_timeout_secs == 0 {
+            out.push("http.header_timeout_secs = 0: use a positive number of seconds".into());
+        }
+        for (i, w) in self.promotion.webhooks.iter().enumerate() {
+            if !(w.url.starts_with("https://") || w.url.starts_with("http://")) {
+                out.push(format!(
+                    "promotion.webhooks[{i}].url = {:?}: use an http:// or https:// URL",
+                    w.url
+                ));
+            }
+            if w.format == WebhookFormat::Standard && w.secret_env.is_none() {
+                out.push(format!(
+                    "promotion.webhooks[{i}].secret_env: a standard webhook is signed; name the environment variable with its secret"
+                ));
+            }
+        }
+        if self.promotion.expiry_secs == 0 {
+            out.push("promotion.expiry_secs = 0: use a positive number of seconds".into());
+        }
+        if self.jobs.max_concurrent == 0 {
+            out.push("jobs.max_concurrent = 0: use at least 1".into());
+        }
+        if self.jobs.poll_interval_secs == 0 {
+            out.push("jobs.poll_interval_secs = 0: use a positive number of seconds".into());
+        }
+        if self.stdio.principal.trim().is_empty() {
+            out.push("stdio.principal is empty: name the local user, e.g. \"local\"".into());
+        }
+        for (i, s) in self.stdio.scopes.iter().enumerate() {
+            if s == scopes::PROMOTION_APPROVE {
+                out.push(format!(
+                    "stdio.scopes[{i}] = \"promotion:approve\": approval is never granted over stdio; remove it"
+                ));
+            } else if !scopes::ALL.contains(&s.as_str()) {
+                out.push(format!(
+                    "stdio.scopes[{i}] = {s:?}: unknown scope; known: {}",
+                    scopes::ALL.join(", ")
+                ));
+            }
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for (i, m) in self.models.iter().enumerate() {
+            out.extend(m.problems(i));
+            if !names.insert(m.name.as_str()) {
+                out.push(format!("models[{i}].name = {:?}: declared twice", m.name));
+            }
+        }
+        out
+    }
+
+    /// The canonical resource URL of this server.
+    pub fn resource(&self) -> String {
+        self.auth
+            .resource
+            .clone()
+            .unwrap_or_else(|| format!("http://{}/mcp", self.http.bind))
+    }
+
+    /// HTTP needs some key material to verify tokens.
+    pub fn require_token_keys(&self) -> Result<(), ConfigError> {
+        if self.auth.hs256_secret.is_some() || self.auth.jwks_url.is_some() {
+            return Ok(());
+        }
+        Err(ConfigError::Invalid(vec![
+            "auth.hs256_secret and auth.jwks_url are both unset: HTTP needs one to verify bearer \
+             tokens; set a secret (at least 32 random bytes, e.g. in MLOPS_MCP_AUTH__HS256_SECRET) \
+             or the JWKS URL of your identity provider"
+                .into(),
+        ]))
+    }
+
+    /// The HS256 secret, or an error saying how to set one.
+    pub fn require_secret(&self) -> Result<&SecretString, ConfigError> {
+        self.auth.hs256_secret.as_ref().ok_or_else(|| {
+            ConfigError::Invalid(vec![
+                "auth.hs256_secret is not set: HTTP needs it to verify bearer tokens; set it in the \
+                 file or in MLOPS_MCP_AUTH__HS256_SECRET (at least 32 random bytes)"
+                    .into(),
+            ])
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StoreConfig;
+
+    #[test]
+    fn a_store_password_is_never_displayed() {
+        let shown = |url: &str| StoreConfig { url: url.into() }.display_url();
+        assert_eq!(
+            shown("postgres://mlops:s3cret@db:5432/mlops"),
+            "postgres://mlops:***@db:5432/mlops"
+        );
+        assert_eq!(
+            shown("postgres://mlops@db/mlops"),
+            "postgres://mlops@db/mlops"
+        );
+        assert_eq!(shown("sqlite:///var/lib/m.db"), "sqlite:///var/lib/m.db");
+    }
+}
