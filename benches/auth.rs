@@ -6,7 +6,13 @@
 //! medians is the cost of the auth layer. Then the pieces alone: HS256 and RS256 verification
 //! and a quota check. Target: auth + rate limiting < 20 µs per call at p50.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "helpers outside #[test] functions: a failure stops the test where it happened"
+)]
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -156,9 +162,9 @@ fn main() {
         row("tools/list, full stack with the auth layer (HS256 token)", time_router(&with_auth, &token).await);
 
         // The gate alone: the same middleware in front of a handler that does nothing.
-        let gate_state = mlops_mcp::transport::gate::Gate { app: app.clone(), metadata_url: "http://127.0.0.1/x".into() };
+        let gate_state = mlops_mcp::http::gate::Gate { app: app.clone(), metadata_url: "http://127.0.0.1/x".into() };
         let noop = || axum::Router::new().route("/mcp", axum::routing::post(|| async { "list_models" }));
-        let gated = noop().layer(axum::middleware::from_fn_with_state(gate_state, mlops_mcp::transport::gate::gate));
+        let gated = noop().layer(axum::middleware::from_fn_with_state(gate_state, mlops_mcp::http::gate::gate));
         let _ = time_router(&gated, &token).await;
         let bare_p50 = row("no-op handler without the auth layer", time_router(&noop(), &token).await);
         let auth_p50 = row("no-op handler with the auth layer (HS256 token)", time_router(&gated, &token).await);

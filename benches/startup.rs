@@ -3,7 +3,13 @@
 //! Run with `cargo bench --bench startup`. Prints a table; the figures are committed in
 //! BENCHMARKS.md. Targets: cold start < 50 ms, idle RSS < 30 MB.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "helpers outside #[test] functions: a failure stops the test where it happened"
+)]
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};

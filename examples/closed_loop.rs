@@ -10,6 +10,14 @@
 //! It uses rmcp's client over streamable HTTP and sends one trace id with every call
 //! (`_meta["io.mlops-mcp/traceId"]`), so the server keeps the whole loop in one trace.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "helpers outside #[test] functions: a failure stops the test where it happened"
+)]
+
 use std::time::Duration;
 
 use rmcp::ServiceExt;

@@ -11,6 +11,7 @@ use mlops_auth::{
 use mlops_engine::Store;
 use mlops_engine::check_drift::DriftEnv;
 use mlops_engine::drift::profile_cache::ProfileCache;
+use mlops_engine::get_validation::ValidateCandidate;
 use mlops_engine::jobs::runner::{Runner, RunnerSettings};
 use mlops_engine::trace::NewTraceEvent;
 use mlops_engine::trace_log::TraceLog;
@@ -118,6 +119,10 @@ impl App {
                 poll_interval: Duration::from_secs(config.jobs.poll_interval_secs),
                 heartbeat: Duration::from_secs(config.jobs.heartbeat_secs.max(1)),
                 secrets,
+                on_end: vec![Arc::new(ValidateCandidate {
+                    store: store.clone(),
+                    registries: registries.clone(),
+                })],
             },
         )
         .map_err(|e| anyhow::anyhow!("retraining: {e}"))?;
@@ -179,9 +184,9 @@ impl App {
     }
 
     /// The approval gate's settings.
-    pub fn gate(&self) -> mlops_engine::approvals::GateSettings {
+    pub fn gate(&self) -> mlops_engine::promotion_gate::GateSettings {
         let c = self.config();
-        mlops_engine::approvals::GateSettings {
+        mlops_engine::promotion_gate::GateSettings {
             expiry: chrono::Duration::seconds(
                 i64::try_from(c.promotion.expiry_secs).unwrap_or(i64::MAX),
             ),

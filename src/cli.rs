@@ -24,6 +24,9 @@ pub enum Command {
     Init(InitArgs),
     /// Validate a configuration file and print what it sets up.
     CheckConfig,
+    /// Print the JSON Schema of `mlops-mcp.toml`, for editors that validate TOML against one
+    /// (e.g. Taplo / Even Better TOML: `#:schema ./mlops-mcp.schema.json` on the first line).
+    ConfigSchema,
     /// Bearer tokens for the HTTP transport.
     #[command(subcommand)]
     Token(TokenCommand),

@@ -14,11 +14,13 @@ pub async fn decide_promotion(
     who: &Principal,
     id: &str,
     decision: &mlops_engine::promotion::Decision,
-) -> Result<mlops_engine::approvals::PromotionView, mlops_engine::approvals::ApprovalError> {
+) -> Result<mlops_engine::promotion_gate::PromotionView, mlops_engine::promotion_gate::ApprovalError>
+{
     use mlops_engine::promotion::{Decision, PromotionState};
     use mlops_engine::trace::Outcome;
     let before = app.store().promotion(id).await?;
-    let result = mlops_engine::approvals::decide(app.store(), who, id, decision, &app.gate()).await;
+    let result =
+        mlops_engine::decide_promotion::decide(app.store(), who, id, decision, &app.gate()).await;
     let Some(p) = result.as_ref().map(|v| v.promotion.clone()).ok().or(before) else {
         return result;
     };

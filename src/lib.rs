@@ -7,6 +7,8 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod decisions;
+pub mod http;
+pub mod jsonrpc;
 pub mod mcp;
 pub mod metrics;
 pub mod notify;
@@ -42,6 +44,7 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Serve(args) => commands::serve::run(config_path, args).await,
         Command::Init(args) => commands::init::run(args),
         Command::CheckConfig => commands::check_config::run(config_path),
+        Command::ConfigSchema => commands::config_schema::run(),
         Command::Token(cmd) => commands::token::run(config_path, cmd),
         Command::Demo(args) => commands::demo::run(args).await,
         Command::Traces(cmd) => commands::traces::run(config_path, cmd).await,

@@ -6,7 +6,13 @@
 //! By hand: `python3 -m venv /tmp/af && /tmp/af/bin/pip install apache-airflow==3.3.2`, then
 //! `eval "$(tests/airflow/start.sh /tmp/af /tmp/af-home | sed 's/^/export /')" && cargo test --test airflow`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "helpers outside #[test] functions: a failure stops the test where it happened"
+)]
 
 mod common;
 

@@ -2,7 +2,13 @@
 //! refusal (status and error), that the store did not change, and that the refusal is in the
 //! trace. Tokens come from the configured HS256 secret and from a local JWKS identity provider.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "helpers outside #[test] functions: a failure stops the test where it happened"
+)]
 
 mod common;
 

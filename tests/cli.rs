@@ -1,7 +1,13 @@
 //! The command line: init / check-config, configuration errors (exit 2, naming the field),
 //! token issue, the demo's reuse of its workspace, and `traces verify`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "helpers outside #[test] functions: a failure stops the test where it happened"
+)]
 
 mod common;
 
@@ -38,6 +44,61 @@ fn init_writes_a_valid_commented_starter() {
     assert!(String::from_utf8_lossy(&check.stdout).contains("configuration is valid"));
     // Refuses to overwrite.
     assert!(!run(&["init"], dir.path()).status.success());
+}
+
+#[test]
+fn config_schema_describes_every_section_and_key_the_server_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(&["config-schema"], dir.path());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let top = schema["properties"].as_object().unwrap();
+    for section in [
+        "store",
+        "http",
+        "auth",
+        "stdio",
+        "limits",
+        "trace",
+        "jobs",
+        "promotion",
+        "models",
+    ] {
+        assert!(top.contains_key(section), "no `{section}` in {top:?}");
+    }
+    // Unknown keys are errors to the server, so the schema says so too.
+    assert_eq!(schema["additionalProperties"], serde_json::json!(false));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for key in [
+        "hs256_secret",
+        "max_token_lifetime_secs",
+        "allowed_params",
+        "drift_share",
+    ] {
+        assert!(
+            text.contains(&format!("\"{key}\"")),
+            "no `{key}` in the schema"
+        );
+    }
+    // Every key the starter file sets is in the schema.
+    run(&["init"], dir.path());
+    let starter: toml::Table =
+        toml::from_str(&std::fs::read_to_string(dir.path().join("mlops-mcp.toml")).unwrap())
+            .unwrap();
+    for (section, value) in &starter {
+        assert!(
+            top.contains_key(section),
+            "starter sets unknown `{section}`"
+        );
+        if let Some(table) = value.as_table() {
+            for key in table.keys() {
+                assert!(
+                    text.contains(&format!("\"{key}\"")),
+                    "no `{section}.{key}` in the schema"
+                );
+            }
+        }
+    }
 }
 
 #[test]

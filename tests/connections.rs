@@ -3,8 +3,6 @@
 //! spinning while descriptors are out, and `/healthz` answers within a second once they are
 //! gone, with a short log.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 mod common;
 
 use std::io::{BufRead, BufReader};

@@ -1,7 +1,13 @@
 //! `check_drift` end to end: the demo's drifted data makes the real server recommend a retrain,
 //! the report is stored and served, `list_models` shows the verdict, refusals are clear.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "helpers outside #[test] functions: a failure stops the test where it happened"
+)]
 
 mod common;
 

@@ -4,8 +4,6 @@
 //! response carrying the request's id, and must never stop (a panic would close the pipe).
 //! Case count: `PROPTEST_CASES` (default 256), so CI bounds the time.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 mod common;
 
 use std::time::Duration;

@@ -2,8 +2,6 @@
 //! 2026-07-28), and raw requests for every way authentication can fail — each refused with 401,
 //! nothing executed, the refusal traced.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 mod common;
 
 use base64::Engine as _;

@@ -2,7 +2,13 @@
 //! candidate version), 100 concurrent triggers, `kill -9` and reconciliation, failing trainers,
 //! the cost controls and the `jobs` commands.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "helpers outside #[test] functions: a failure stops the test where it happened"
+)]
 
 mod common;
 

@@ -7,7 +7,13 @@
 //! By hand: `python3 -m venv /tmp/mlf && /tmp/mlf/bin/pip install "mlflow[auth]==3.17.2"`, then
 //! `eval "$(tests/mlflow/start.sh /tmp/mlf /tmp/mlf-data | sed 's/^/export /')" && cargo test --test mlflow`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "helpers outside #[test] functions: a failure stops the test where it happened"
+)]
 
 mod common;
 

@@ -2,8 +2,6 @@
 //! subscribes to `mlops://jobs/{id}` with `subscriptions/listen` and gets progress notifications
 //! while `get_job` waits; a legacy stdio client uses `resources/subscribe`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 mod common;
 
 use std::time::Duration;

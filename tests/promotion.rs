@@ -3,7 +3,13 @@
 //! approved on the command line by a different human → `v2` is champion, and one trace holds
 //! every step with every actor.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "helpers outside #[test] functions: a failure stops the test where it happened"
+)]
 
 mod common;
 

@@ -5,7 +5,13 @@
 //! a row in PostgreSQL makes `traces verify` fail at it. Real processes, real PostgreSQL
 //! (`MLOPS_TEST_POSTGRES`, started by `.ci/run`).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "helpers outside #[test] functions: a failure stops the test where it happened"
+)]
 
 mod common;
 

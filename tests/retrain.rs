@@ -1,8 +1,6 @@
 //! Retraining the demo model for real: the `local` backend runs `mlops-mcp train-demo` on the
 //! demo's reference and drifted data; the new version beats `v1` on the drifted holdout.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 mod common;
 
 use std::time::Duration;

@@ -2,7 +2,13 @@
 //! ES256, key rotation, the endpoint going down, a bounded refresh rate, and the classic
 //! attacks (alg none, HS/RS confusion, missing kid, key/algorithm mismatch, bad claims).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "helpers outside #[test] functions: a failure stops the test where it happened"
+)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

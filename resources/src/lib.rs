@@ -109,7 +109,7 @@ pub async fn read(
                 .await?
                 .filter(|j| principal.may_access_model(&j.model))
                 .ok_or_else(|| ReadError::NotFound(uri.to_owned()))?;
-            let view = mlops_engine::retrain::JobView::new(job, None);
+            let view = mlops_engine::get_job::JobView::new(job, None);
             Ok(Rendered {
                 markdown: view.to_markdown(),
                 json: to_json(&view),

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use mlops_auth::Principal;
-use mlops_engine::approvals::ApprovalError;
 use mlops_engine::promotion::{Decision, Promotion, PromotionState};
+use mlops_engine::promotion_gate::ApprovalError;
 
 use crate::app::App;
 use crate::cli::{ApprovalsArgs, ApprovalsCommand};

@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use mlops_engine::jobs::RetrainError;
 use mlops_engine::jobs::runner::DEFAULT_LOG_LINES;
-use mlops_engine::retrain::RetrainError;
 use mlops_engine::trace::{NewTraceEvent, Outcome};
 
 use crate::app::App;
@@ -71,7 +71,7 @@ pub async fn run(config_path: Option<PathBuf>, cmd: JobsCommand) -> Result<ExitC
                 .await
                 .map_err(anyhow::Error::from)?
                 .ok_or_else(|| refused(RetrainError::UnknownJob(id.clone())))?;
-            let view = app.runner().view(job, DEFAULT_LOG_LINES);
+            let view = mlops_engine::get_job::view(app.runner(), job, DEFAULT_LOG_LINES);
             if json {
                 println!(
                     "{}",

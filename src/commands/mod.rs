@@ -2,6 +2,7 @@
 
 pub mod approvals;
 pub mod check_config;
+pub mod config_schema;
 pub mod demo;
 pub mod drift;
 pub mod init;

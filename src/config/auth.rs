@@ -1,14 +1,16 @@
 //! Who may call: token keys and claims, and the principal of a stdio session.
 
 use mlops_auth::scopes;
-use secrecy::SecretString;
+use schemars::JsonSchema;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuthConfig {
     /// HS256 secret (at least 32 bytes). Prefer the env var `MLOPS_MCP_AUTH__HS256_SECRET`.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub hs256_secret: Option<SecretString>,
     /// JWKS URL of an identity provider; enables RS256 and ES256 tokens signed by its keys.
     #[serde(default)]
@@ -75,7 +77,7 @@ impl Default for AuthConfig {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StdioConfig {
     /// Principal name of the user who spawned the stdio server.
@@ -102,5 +104,54 @@ impl Default for StdioConfig {
             principal: default_principal(),
             scopes: default_stdio_scopes(),
         }
+    }
+}
+
+impl AuthConfig {
+    /// What is wrong with `[auth]`: each problem names its key and what to use instead.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(secret) = &self.hs256_secret
+            && secret.expose_secret().len() < mlops_auth::MIN_SECRET_BYTES
+        {
+            out.push(format!(
+                "auth.hs256_secret is {} bytes: use at least {} random bytes (e.g. `openssl rand -hex 32`)",
+                secret.expose_secret().len(),
+                mlops_auth::MIN_SECRET_BYTES
+            ));
+        }
+        if let Some(url) = &self.jwks_url
+            && !(url.starts_with("https://")
+                || url.starts_with("http://127.")
+                || url.starts_with("http://localhost"))
+        {
+            out.push(format!(
+                "auth.jwks_url = {url:?}: use https:// (plain http only on loopback)"
+            ));
+        }
+        out
+    }
+}
+
+impl StdioConfig {
+    /// What is wrong with `[stdio]`: each problem names its key and what to use instead.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.principal.trim().is_empty() {
+            out.push("stdio.principal is empty: name the local user, e.g. \"local\"".into());
+        }
+        for (i, s) in self.scopes.iter().enumerate() {
+            if s == scopes::PROMOTION_APPROVE {
+                out.push(format!(
+                    "stdio.scopes[{i}] = \"promotion:approve\": approval is never granted over stdio; remove it"
+                ));
+            } else if !scopes::ALL.contains(&s.as_str()) {
+                out.push(format!(
+                    "stdio.scopes[{i}] = {s:?}: unknown scope; known: {}",
+                    scopes::ALL.join(", ")
+                ));
+            }
+        }
+        out
     }
 }

@@ -2,9 +2,10 @@
 
 use std::net::SocketAddr;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HttpConfig {
     /// Address `serve --http` binds when no address is given.
@@ -86,5 +87,38 @@ impl Default for HttpConfig {
             idle_timeout_secs: default_idle_timeout(),
             max_connections: default_max_connections(),
         }
+    }
+}
+
+impl HttpConfig {
+    /// What is wrong with `[http]`: each problem names its key and what to use instead.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.max_connections == 0 || self.idle_timeout_secs == 0 {
+            out.push("http.max_connections and http.idle_timeout_secs must be at least 1".into());
+        }
+        if self.allowed_hosts.is_empty() {
+            out.push("http.allowed_hosts is empty: list the host names clients use, e.g. [\"localhost\", \"127.0.0.1\"]".into());
+        }
+        for (i, o) in self.allowed_origins.iter().enumerate() {
+            if o != "null" && !(o.starts_with("http://") || o.starts_with("https://")) {
+                out.push(format!(
+                    "http.allowed_origins[{i}] = {o:?}: an origin needs a scheme, e.g. \"https://app.example.com\""
+                ));
+            }
+        }
+        if self.max_body_bytes < 1024 {
+            out.push(format!(
+                "http.max_body_bytes = {}: use at least 1024",
+                self.max_body_bytes
+            ));
+        }
+        if self.request_timeout_secs == 0 {
+            out.push("http.request_timeout_secs = 0: use a positive number of seconds".into());
+        }
+        if self.header_timeout_secs == 0 {
+            out.push("http.header_timeout_secs = 0: use a positive number of seconds".into());
+        }
+        out
     }
 }

@@ -2,9 +2,10 @@
 
 use std::path::PathBuf;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JobsConfig {
     /// Where local jobs keep their log and output, `<dir>/<job id>/` (relative to the config file).
@@ -44,5 +45,19 @@ impl Default for JobsConfig {
             poll_interval_secs: default_poll_interval(),
             heartbeat_secs: default_heartbeat(),
         }
+    }
+}
+
+impl JobsConfig {
+    /// What is wrong with `[jobs]`: each problem names its key and what to use instead.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.max_concurrent == 0 {
+            out.push("jobs.max_concurrent = 0: use at least 1".into());
+        }
+        if self.poll_interval_secs == 0 {
+            out.push("jobs.poll_interval_secs = 0: use a positive number of seconds".into());
+        }
+        out
     }
 }

@@ -1,8 +1,9 @@
 //! Quotas and bounds: rates, result sizes, ingested rows.
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsConfig {
     /// Read-tool calls per minute per principal, sustained.
@@ -103,5 +104,34 @@ impl Default for LimitsConfig {
             ingest_unknown_columns: Default::default(),
             max_rows_per_model: default_rows_per_model(),
         }
+    }
+}
+
+impl LimitsConfig {
+    /// What is wrong with `[limits]`: each problem names its key and what to use instead.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (name, value) in [
+            ("limits.read_per_minute", self.read_per_minute),
+            ("limits.read_burst", self.read_burst),
+            (
+                "limits.high_privilege_per_minute",
+                self.high_privilege_per_minute,
+            ),
+            ("limits.high_privilege_burst", self.high_privilege_burst),
+            ("limits.per_address_per_minute", self.per_address_per_minute),
+            ("limits.per_address_burst", self.per_address_burst),
+        ] {
+            if value == 0 {
+                out.push(format!("{name} = 0: use a positive number"));
+            }
+        }
+        if self.max_result_bytes < 1024 {
+            out.push(format!(
+                "limits.max_result_bytes = {}: use at least 1024",
+                self.max_result_bytes
+            ));
+        }
+        out
     }
 }

@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
-use mlops_auth::scopes;
 use mlops_engine::ModelSpec;
-use secrecy::{ExposeSecret, SecretString};
+use schemars::JsonSchema;
+use secrecy::SecretString;
 use serde::Deserialize;
 
 mod auth;
@@ -29,7 +29,7 @@ pub const DEFAULT_FILE: &str = "mlops-mcp.toml";
 const NOT_KEYS: &[&str] = &["CONFIG", "TOKEN", "LOG"];
 
 /// The whole configuration.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Where state lives.
@@ -195,116 +195,13 @@ impl Config {
     /// Every problem, each naming the field and what to do.
     pub fn problems(&self) -> Vec<String> {
         let mut out = Vec::new();
-        if let Err(e) = mlops_engine::store::Dialect::of(&self.store.url) {
-            out.push(format!("store.url: {e}"));
-        }
-        if self.http.max_connections == 0 || self.http.idle_timeout_secs == 0 {
-            out.push("http.max_connections and http.idle_timeout_secs must be at least 1".into());
-        }
-        if self.http.allowed_hosts.is_empty() {
-            out.push("http.allowed_hosts is empty: list the host names clients use, e.g. [\"localhost\", \"127.0.0.1\"]".into());
-        }
-        for (i, o) in self.http.allowed_origins.iter().enumerate() {
-            if o != "null" && !(o.starts_with("http://") || o.starts_with("https://")) {
-                out.push(format!(
-                    "http.allowed_origins[{i}] = {o:?}: an origin needs a scheme, e.g. \"https://app.example.com\""
-                ));
-            }
-        }
-        if self.http.max_body_bytes < 1024 {
-            out.push(format!(
-                "http.max_body_bytes = {}: use at least 1024",
-                self.http.max_body_bytes
-            ));
-        }
-        if self.http.request_timeout_secs == 0 {
-            out.push("http.request_timeout_secs = 0: use a positive number of seconds".into());
-        }
-        if let Some(secret) = &self.auth.hs256_secret
-            && secret.expose_secret().len() < mlops_auth::MIN_SECRET_BYTES
-        {
-            out.push(format!(
-                "auth.hs256_secret is {} bytes: use at least {} random bytes (e.g. `openssl rand -hex 32`)",
-                secret.expose_secret().len(),
-                mlops_auth::MIN_SECRET_BYTES
-            ));
-        }
-        if let Some(url) = &self.auth.jwks_url
-            && !(url.starts_with("https://")
-                || url.starts_with("http://127.")
-                || url.starts_with("http://localhost"))
-        {
-            out.push(format!(
-                "auth.jwks_url = {url:?}: use https:// (plain http only on loopback)"
-            ));
-        }
-        for (name, value) in [
-            ("limits.read_per_minute", self.limits.read_per_minute),
-            ("limits.read_burst", self.limits.read_burst),
-            (
-                "limits.high_privilege_per_minute",
-                self.limits.high_privilege_per_minute,
-            ),
-            (
-                "limits.high_privilege_burst",
-                self.limits.high_privilege_burst,
-            ),
-            (
-                "limits.per_address_per_minute",
-                self.limits.per_address_per_minute,
-            ),
-            ("limits.per_address_burst", self.limits.per_address_burst),
-        ] {
-            if value == 0 {
-                out.push(format!("{name} = 0: use a positive number"));
-            }
-        }
-        if self.limits.max_result_bytes < 1024 {
-            out.push(format!(
-                "limits.max_result_bytes = {}: use at least 1024",
-                self.limits.max_result_bytes
-            ));
-        }
-        if self.http.header_timeout_secs == 0 {
-            out.push("http.header_timeout_secs = 0: use a positive number of seconds".into());
-        }
-        for (i, w) in self.promotion.webhooks.iter().enumerate() {
-            if !(w.url.starts_with("https://") || w.url.starts_with("http://")) {
-                out.push(format!(
-                    "promotion.webhooks[{i}].url = {:?}: use an http:// or https:// URL",
-                    w.url
-                ));
-            }
-            if w.format == WebhookFormat::Standard && w.secret_env.is_none() {
-                out.push(format!(
-                    "promotion.webhooks[{i}].secret_env: a standard webhook is signed; name the environment variable with its secret"
-                ));
-            }
-        }
-        if self.promotion.expiry_secs == 0 {
-            out.push("promotion.expiry_secs = 0: use a positive number of seconds".into());
-        }
-        if self.jobs.max_concurrent == 0 {
-            out.push("jobs.max_concurrent = 0: use at least 1".into());
-        }
-        if self.jobs.poll_interval_secs == 0 {
-            out.push("jobs.poll_interval_secs = 0: use a positive number of seconds".into());
-        }
-        if self.stdio.principal.trim().is_empty() {
-            out.push("stdio.principal is empty: name the local user, e.g. \"local\"".into());
-        }
-        for (i, s) in self.stdio.scopes.iter().enumerate() {
-            if s == scopes::PROMOTION_APPROVE {
-                out.push(format!(
-                    "stdio.scopes[{i}] = \"promotion:approve\": approval is never granted over stdio; remove it"
-                ));
-            } else if !scopes::ALL.contains(&s.as_str()) {
-                out.push(format!(
-                    "stdio.scopes[{i}] = {s:?}: unknown scope; known: {}",
-                    scopes::ALL.join(", ")
-                ));
-            }
-        }
+        out.extend(self.store.problems());
+        out.extend(self.http.problems());
+        out.extend(self.auth.problems());
+        out.extend(self.limits.problems());
+        out.extend(self.promotion.problems());
+        out.extend(self.jobs.problems());
+        out.extend(self.stdio.problems());
         let mut names = std::collections::BTreeSet::new();
         for (i, m) in self.models.iter().enumerate() {
             out.extend(m.problems(i));

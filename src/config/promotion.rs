@@ -1,8 +1,9 @@
 //! Promotion requests: expiry, the approval page and its sessions, webhooks.
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PromotionConfig {
     /// How long a promotion request waits for a human decision, in seconds.
@@ -28,7 +29,7 @@ pub(super) fn default_session_secs() -> u64 {
 }
 
 /// One receiver of promotion announcements.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookTarget {
     pub url: String,
@@ -40,7 +41,7 @@ pub struct WebhookTarget {
     pub secret_env: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum WebhookFormat {
     #[default]
@@ -61,5 +62,29 @@ impl Default for PromotionConfig {
             callback_secret_env: None,
             session_secs: default_session_secs(),
         }
+    }
+}
+
+impl PromotionConfig {
+    /// What is wrong with `[promotion]`: each problem names its key and what to use instead.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (i, w) in self.webhooks.iter().enumerate() {
+            if !(w.url.starts_with("https://") || w.url.starts_with("http://")) {
+                out.push(format!(
+                    "promotion.webhooks[{i}].url = {:?}: use an http:// or https:// URL",
+                    w.url
+                ));
+            }
+            if w.format == WebhookFormat::Standard && w.secret_env.is_none() {
+                out.push(format!(
+                    "promotion.webhooks[{i}].secret_env: a standard webhook is signed; name the environment variable with its secret"
+                ));
+            }
+        }
+        if self.expiry_secs == 0 {
+            out.push("promotion.expiry_secs = 0: use a positive number of seconds".into());
+        }
+        out
     }
 }

@@ -1,8 +1,9 @@
 //! Where the state lives.
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
     /// `sqlite://PATH` (relative to the config file; created on first run) or
@@ -28,5 +29,16 @@ impl Default for StoreConfig {
         Self {
             url: default_store_url(),
         }
+    }
+}
+
+impl StoreConfig {
+    /// What is wrong with `[store]`: each problem names its key and what to use instead.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Err(e) = mlops_engine::store::Dialect::of(&self.url) {
+            out.push(format!("store.url: {e}"));
+        }
+        out
     }
 }

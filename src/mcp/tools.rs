@@ -1,16 +1,20 @@
 //! Tool definitions: each attaches a `mlops-engine` function and its typed input/output to rmcp.
 
 use mlops_auth::Principal;
-use mlops_engine::approvals::{
-    ApprovalError, GetPromotionInput, GetValidationInput, PromotionView, RequestPromotionInput,
-    ValidationView,
-};
 use mlops_engine::check_drift::{CheckDriftError, CheckDriftInput, CheckDriftOutput};
+use mlops_engine::get_job::GetJobInput;
+use mlops_engine::get_job::JobView;
+use mlops_engine::get_promotion::GetPromotionInput;
+use mlops_engine::get_validation::GetValidationInput;
+use mlops_engine::get_validation::ValidationView;
+use mlops_engine::jobs::RetrainError;
 use mlops_engine::jobs::runner::DEFAULT_LOG_LINES;
 use mlops_engine::list_models::{ListModelsInput, ListModelsOutput};
-use mlops_engine::retrain::{
-    GetJobInput, JobView, RetrainError, TriggerRetrainInput, TriggerRetrainOutput,
-};
+use mlops_engine::promotion_gate::ApprovalError;
+use mlops_engine::promotion_gate::PromotionView;
+use mlops_engine::request_promotion::RequestPromotionInput;
+use mlops_engine::trigger_retrain::TriggerRetrainInput;
+use mlops_engine::trigger_retrain::TriggerRetrainOutput;
 use rmcp::handler::server::common::Extension;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::ProgressNotificationParam;
@@ -130,19 +134,22 @@ impl McpServer {
         Extension(principal): Extension<Principal>,
         Extension(TraceId(trace_id)): Extension<TraceId>,
     ) -> Result<Json<TriggerRetrainOutput>, String> {
-        self.app
-            .runner()
-            .trigger(&principal, &input, &trace_id)
-            .await
-            .map(Json)
-            .map_err(|e| {
-                if matches!(e, RetrainError::Refused(_)) {
-                    self.app
-                        .metrics()
-                        .refused(crate::metrics::Refusal::Budget, None);
-                }
-                retrain_error(e)
-            })
+        mlops_engine::trigger_retrain::trigger_retrain(
+            self.app.runner(),
+            &principal,
+            &input,
+            &trace_id,
+        )
+        .await
+        .map(Json)
+        .map_err(|e| {
+            if matches!(e, RetrainError::Refused(_)) {
+                self.app
+                    .metrics()
+                    .refused(crate::metrics::Refusal::Budget, None);
+            }
+            retrain_error(e)
+        })
     }
 
     /// A retraining job's state (`pending`, `running`, `succeeded`, `failed`, `cancelled`),
@@ -192,10 +199,13 @@ impl McpServer {
                 }
             })
         });
-        let result = self
-            .app
-            .runner()
-            .get(&principal, &input.job_id, wait, lines, |job| {
+        let result = mlops_engine::get_job::get_job(
+            self.app.runner(),
+            &principal,
+            &input.job_id,
+            wait,
+            lines,
+            |job| {
                 let _ = tx.send((
                     job.progress.unwrap_or(0.0).clamp(0.0, 1.0),
                     format!(
@@ -206,8 +216,9 @@ impl McpServer {
                     .trim()
                     .to_owned(),
                 ));
-            })
-            .await;
+            },
+        )
+        .await;
         drop(tx);
         if let Some(sender) = sender {
             let _ = sender.await;
@@ -236,7 +247,7 @@ impl McpServer {
         Parameters(input): Parameters<GetValidationInput>,
         Extension(principal): Extension<Principal>,
     ) -> Result<Json<ValidationView>, String> {
-        mlops_engine::approvals::get_validation(
+        mlops_engine::get_validation::get_validation(
             self.app.store(),
             &self.app.gate().registries,
             &principal,
@@ -271,7 +282,7 @@ impl McpServer {
         Extension(principal): Extension<Principal>,
         Extension(TraceId(trace_id)): Extension<TraceId>,
     ) -> Result<Json<PromotionView>, String> {
-        let view = mlops_engine::approvals::request_promotion(
+        let view = mlops_engine::request_promotion::request_promotion(
             self.app.store(),
             &principal,
             &input,
@@ -311,7 +322,7 @@ impl McpServer {
         Parameters(input): Parameters<GetPromotionInput>,
         Extension(principal): Extension<Principal>,
     ) -> Result<Json<PromotionView>, String> {
-        mlops_engine::approvals::get_promotion(
+        mlops_engine::get_promotion::get_promotion(
             self.app.store(),
             &principal,
             &input.request_id,

@@ -21,9 +21,11 @@ use tower::ServiceExt as _;
 use tower_http::timeout::TimeoutLayer;
 
 use super::connections::{AcceptBackoff, Activity};
-use super::gate::{Gate, gate};
-use super::ingest;
 use crate::app::App;
+use crate::http::gate::{Gate, gate};
+use crate::http::health::readyz;
+use crate::http::ingest;
+use crate::http::metrics::{metrics, metrics_with_token};
 use crate::mcp::McpServer;
 
 /// Path of the RFC 9728 metadata for a resource URL: `/.well-known/oauth-protected-resource`
@@ -116,106 +118,11 @@ pub fn router(app: App, resource: &str, shutdown: &CancellationToken) -> Router 
         .route(&metadata_path(resource), get(serve_metadata))
         .merge(protected)
         .merge(ingest)
-        .merge(super::approvals_page::router(app.clone()))
+        .merge(crate::http::approvals::router(app.clone()))
         .layer(TimeoutLayer::with_status_code(
             http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(cfg.request_timeout_secs),
         ))
-}
-
-/// 200 `ready` when the store answers and has every migration; 503 `not ready` otherwise (a
-/// load balancer stops sending requests to this replica until it is ready again). The reason
-/// goes to the log only: the caller is anonymous, and it may name hosts or paths.
-async fn readyz(app: App) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    match app.store().ready().await {
-        Ok(()) => "ready".into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "not ready");
-            (http::StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response()
-        }
-    }
-}
-
-/// `/metrics` on the main listener: a bearer token with `metrics:read`, as `/mcp` would check
-/// it (401 without a valid token, 403 without the scope; both traced).
-async fn metrics_with_token(
-    axum::extract::State(gate): axum::extract::State<Gate>,
-    req: axum::extract::Request,
-) -> axum::response::Response {
-    use mlops_auth::scopes::METRICS_READ;
-    let started = std::time::Instant::now();
-    let described = super::gate::Described {
-        method: "GET /metrics".into(),
-        action: "metrics".into(),
-        arguments: json!({}),
-    };
-    if let Some(refusal) = gate
-        .address_limited(super::gate::peer(&req), started, &described)
-        .await
-    {
-        return refusal;
-    }
-    let token = super::gate::bearer(&req).map(str::to_owned);
-    let verdict = match &token {
-        None => Err("no bearer token; send `Authorization: Bearer <token>`".to_owned()),
-        Some(t) => gate
-            .app
-            .verifier()
-            .verify(t)
-            .await
-            .map_err(|e| e.to_string()),
-    };
-    let principal = match verdict {
-        Ok(p) => p,
-        Err(reason) => {
-            let why = format!("authentication failed: {reason}");
-            gate.refuse(
-                started,
-                super::gate::ANONYMOUS,
-                &described,
-                crate::metrics::Refusal::Auth,
-                why,
-            )
-            .await;
-            return gate.unauthorized(&reason, token.is_some());
-        }
-    };
-    if !principal.has_scope(METRICS_READ) {
-        let reason = format!(
-            "scraping /metrics requires the scope `{METRICS_READ}`, which `{}` does not have",
-            principal.subject
-        );
-        gate.refuse(
-            started,
-            &principal.subject,
-            &described,
-            crate::metrics::Refusal::Scope,
-            reason.clone(),
-        )
-        .await;
-        return gate.insufficient_scope(METRICS_READ, &reason);
-    }
-    metrics(gate.app).await
-}
-
-/// Prometheus metrics (OpenMetrics text); see `crate::metrics`.
-async fn metrics(app: App) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    match app.metrics().render(app.store()).await {
-        Ok(text) => {
-            tracing::debug!("metrics scraped");
-            (
-                [(http::header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
-                text,
-            )
-                .into_response()
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "metrics unavailable");
-            (http::StatusCode::SERVICE_UNAVAILABLE, "metrics unavailable").into_response()
-        }
-    }
 }
 
 /// Binds `addr` (port 0: any free port); the listener's address is what the server will be

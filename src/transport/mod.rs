@@ -1,12 +1,8 @@
-//! Transports: stdio and streamable HTTP, and the shutdown signal they share.
+//! Transports: stdio and streamable HTTP (the listener, its connections and the router that
+//! puts [`crate::http`]'s routes beside `/mcp`), and the shutdown signal they share.
 
-pub mod approvals_page;
 pub mod connections;
-pub mod gate;
 pub mod http;
-pub mod ingest;
-pub mod jsonrpc;
-pub mod safe_markdown;
 pub mod stdio;
 
 /// Installs the SIGINT/SIGTERM handlers now and returns a future that resolves on either.

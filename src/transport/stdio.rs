@@ -12,8 +12,8 @@ use tokio::io::{AsyncBufReadExt as _, AsyncWrite, AsyncWriteExt as _, BufReader}
 use tokio::sync::mpsc;
 use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
 
-use super::jsonrpc;
 use crate::app::App;
+use crate::jsonrpc;
 use crate::mcp::McpServer;
 
 const PIPE_BYTES: usize = 64 * 1024;

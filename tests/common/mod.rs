@@ -1,7 +1,14 @@
 //! Helpers for end-to-end tests: a demo workspace in a temp dir, the real binary over stdio or
 //! HTTP (on a free port, waited on by its readiness line), tokens, and the store.
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "shared test helpers, each binary uses part of them: a failure stops the test where it happened"
+)]
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

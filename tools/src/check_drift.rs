@@ -401,6 +401,8 @@ fn recommend(r: &report::DriftReport, drift_share: f64) -> (RecommendedAction, V
     } else {
         RecommendedAction::None
     };
-    reasons[0].push_str(&format!("; {}", action.as_str()));
+    if let Some(first) = reasons.first_mut() {
+        first.push_str(&format!("; {}", action.as_str()));
+    }
     (action, reasons)
 }

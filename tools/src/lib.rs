@@ -4,19 +4,24 @@
 //! from `mlops-store`, the statistics from `mlops-drift`; they are re-exported here under the
 //! names the edge uses.
 
-pub mod approvals;
 pub mod chain_key_file;
 pub mod check_drift;
+pub mod decide_promotion;
 pub mod demo;
+pub mod get_job;
+pub mod get_promotion;
+pub mod get_validation;
 pub mod jobs;
 pub mod list_models;
+pub mod promotion_gate;
 pub mod records;
 pub mod registry;
-pub mod retrain;
+pub mod request_promotion;
 pub mod signing;
 pub mod trace;
 pub mod trace_checkpoint;
 pub mod trace_log;
+pub mod trigger_retrain;
 
 pub use mlops_domain::{
     FeatureKind, FeatureSpec, ModelSpec, admission, approver_session, chain_key, drift_record,

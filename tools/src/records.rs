@@ -66,7 +66,7 @@ pub fn parse_timestamp(value: &Value) -> Result<DateTime<Utc>, String> {
 }
 
 /// What to do with a column the model does not declare.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum UnknownColumns {
     /// Store the row without it, and name it in the answer.
@@ -333,7 +333,6 @@ pub fn table(rows: &[String], schema: &Schema) -> Result<Table, String> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

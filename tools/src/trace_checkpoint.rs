@@ -180,7 +180,6 @@ impl CheckpointWriter {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -5,7 +5,13 @@
 //! `CARGO_MANIFEST_DIR` (set by cargo, and its value is known here) because setting a variable
 //! needs `unsafe`, which this workspace forbids.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "helpers outside #[test] functions: a failure stops the test where it happened"
+)]
 
 #[path = "../store/tests/common/mod.rs"]
 mod common;
@@ -14,16 +20,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mlops_auth::Principal;
+use mlops_engine::get_job::{JobView, get_job};
 use mlops_engine::jobs::airflow::AirflowBackend;
 use mlops_engine::jobs::backend::{BackendError, RetrainBackend, StartSpec};
 use mlops_engine::jobs::github::GithubActionsBackend;
 use mlops_engine::jobs::runner::{Runner, RunnerSettings};
 use mlops_engine::jobs::webhook::WebhookBackend;
 use mlops_engine::jobs::{Job, JobState, NewJob};
-use mlops_engine::retrain::{JobView, TriggerRetrainInput};
 use mlops_engine::retrain_spec::{AirflowSpec, GithubActionsSpec, WebhookSpec};
 use mlops_engine::store::SqlStore;
 use mlops_engine::trace_log::TraceLog;
+use mlops_engine::trigger_retrain::{TriggerRetrainInput, trigger_retrain};
 use mlops_engine::{ModelSpec, Store, signing};
 use serde_json::{Value, json};
 use wiremock::matchers::{body_partial_json, header, method, path};
@@ -77,6 +84,7 @@ async fn runner(retrain: &str) -> (common::TestDb, Arc<SqlStore>, Runner) {
             poll_interval: Duration::from_millis(10),
             heartbeat: Duration::from_secs(5),
             secrets: Default::default(),
+            on_end: Vec::new(),
         },
     )
     .unwrap();
@@ -90,12 +98,13 @@ async fn run_to_end(runner: &Runner, reason: &str) -> JobView {
         reason: reason.into(),
         ..TriggerRetrainInput::default()
     };
-    let out = runner.trigger(&agent, &input, "trace-1").await.unwrap();
+    let out = trigger_retrain(runner, &agent, &input, "trace-1")
+        .await
+        .unwrap();
     assert!(out.created);
     let mut view = out.job;
     for _ in 0..10 {
-        view = runner
-            .get(&agent, &view.id, Duration::from_secs(10), 5, |_| {})
+        view = get_job(runner, &agent, &view.id, Duration::from_secs(10), 5, |_| {})
             .await
             .unwrap();
         if !view.state.is_active() {

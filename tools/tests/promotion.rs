@@ -2,7 +2,13 @@
 //! and decisions — exactly one of 50 concurrent ones, never by the requester, never after the
 //! expiry, never when the evidence changed; the champion moves only on a valid approval.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "helpers outside #[test] functions: a failure stops the test where it happened"
+)]
 
 #[path = "../store/tests/common/mod.rs"]
 mod common;
@@ -12,13 +18,17 @@ use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 use mlops_auth::Principal;
-use mlops_engine::approvals::{self, ApprovalError, GateSettings, RequestPromotionInput};
 use mlops_engine::model::{CHAMPION, NewVersion};
 use mlops_engine::promotion::{Decision, DecisionRefused, PromotionState};
+use mlops_engine::promotion_gate::ApprovalError;
+use mlops_engine::promotion_gate::GateSettings;
 use mlops_engine::registry::Registries;
+use mlops_engine::request_promotion::RequestPromotionInput;
 use mlops_engine::store::SqlStore;
 use mlops_engine::validation::{BaselineSource, Verdict};
-use mlops_engine::{ModelSpec, Store};
+use mlops_engine::{
+    ModelSpec, Store, decide_promotion, get_validation, promotion_gate, request_promotion,
+};
 
 fn settings() -> GateSettings {
     GateSettings {
@@ -84,12 +94,15 @@ fn human(name: &str) -> Principal {
     Principal::new(name, ["models:read", "promotion:approve"], "test")
 }
 
-async fn request(store: &SqlStore, v: &str) -> Result<approvals::PromotionView, ApprovalError> {
-    let validation = approvals::get_validation(
+async fn request(
+    store: &SqlStore,
+    v: &str,
+) -> Result<promotion_gate::PromotionView, ApprovalError> {
+    let validation = get_validation::get_validation(
         store,
         &Registries::default(),
         &agent(),
-        &approvals::GetValidationInput {
+        &get_validation::GetValidationInput {
             model: Some("m".into()),
             version: Some(v.into()),
             job_id: None,
@@ -97,7 +110,7 @@ async fn request(store: &SqlStore, v: &str) -> Result<approvals::PromotionView, 
     )
     .await
     .unwrap();
-    approvals::request_promotion(
+    request_promotion::request_promotion(
         store,
         &agent(),
         &RequestPromotionInput {
@@ -113,9 +126,9 @@ async fn request(store: &SqlStore, v: &str) -> Result<approvals::PromotionView, 
     .await
 }
 
-async fn approve_as(store: &SqlStore, name: &str, id: &str) -> approvals::PromotionView {
+async fn approve_as(store: &SqlStore, name: &str, id: &str) -> promotion_gate::PromotionView {
     let approve = Decision::Approve { note: None };
-    approvals::decide(store, &human(name), id, &approve, &settings())
+    decide_promotion::decide(store, &human(name), id, &approve, &settings())
         .await
         .unwrap()
 }
@@ -128,14 +141,15 @@ async fn champion(store: &SqlStore) -> String {
 #[tokio::test]
 async fn validation_compares_with_the_champion_and_is_reused_until_something_changes() {
     let (_dir, store) = setup().await;
-    let input = approvals::GetValidationInput {
+    let input = get_validation::GetValidationInput {
         model: Some("m".into()),
         version: Some("v2".into()),
         job_id: None,
     };
-    let first = approvals::get_validation(store.as_ref(), &Registries::default(), &agent(), &input)
-        .await
-        .unwrap();
+    let first =
+        get_validation::get_validation(store.as_ref(), &Registries::default(), &agent(), &input)
+            .await
+            .unwrap();
     let v = &first.validation;
     assert_eq!(v.verdict, Verdict::Passed, "{}", v.report);
     assert_eq!(v.champion_version.as_deref(), Some("v1"));
@@ -148,20 +162,21 @@ async fn validation_compares_with_the_champion_and_is_reused_until_something_cha
     );
     assert!(v.report_digest.starts_with("sha256:"));
     assert!(first.next_step.contains("request_promotion"));
-    let again = approvals::get_validation(store.as_ref(), &Registries::default(), &agent(), &input)
-        .await
-        .unwrap();
+    let again =
+        get_validation::get_validation(store.as_ref(), &Registries::default(), &agent(), &input)
+            .await
+            .unwrap();
     assert_eq!(
         again.validation.id, v.id,
         "unchanged evidence: the same validation"
     );
 
     // A failing candidate: the reasons say which rule and why; promotion is refused.
-    let bad = approvals::get_validation(
+    let bad = get_validation::get_validation(
         store.as_ref(),
         &Registries::default(),
         &agent(),
-        &approvals::GetValidationInput {
+        &get_validation::GetValidationInput {
             model: Some("m".into()),
             version: Some("v3".into()),
             job_id: None,
@@ -203,7 +218,7 @@ async fn fifty_concurrent_decisions_give_exactly_one() {
                         reason: format!("no {i}"),
                     }
                 };
-                approvals::decide(
+                decide_promotion::decide(
                     store.as_ref(),
                     &human(&format!("human-{i}")),
                     &id,
@@ -244,12 +259,12 @@ async fn no_path_lets_the_wrong_person_or_stale_evidence_promote() {
     let approve = Decision::Approve { note: None };
 
     // The agent has no promotion:approve.
-    let e = approvals::decide(store.as_ref(), &agent(), &id, &approve, &settings())
+    let e = decide_promotion::decide(store.as_ref(), &agent(), &id, &approve, &settings())
         .await
         .unwrap_err();
     assert!(e.to_string().contains("promotion:approve"), "{e}");
     // The requester, even holding promotion:approve, cannot decide its own request.
-    let e = approvals::decide(store.as_ref(), &human("agent"), &id, &approve, &settings())
+    let e = decide_promotion::decide(store.as_ref(), &human("agent"), &id, &approve, &settings())
         .await
         .unwrap_err();
     assert!(
@@ -277,9 +292,10 @@ async fn no_path_lets_the_wrong_person_or_stale_evidence_promote() {
     .execute(store.pool())
     .await
     .unwrap();
-    let view = approvals::decide(store.as_ref(), &human("alice"), &id, &approve, &settings())
-        .await
-        .unwrap();
+    let view =
+        decide_promotion::decide(store.as_ref(), &human("alice"), &id, &approve, &settings())
+            .await
+            .unwrap();
     assert_eq!(view.promotion.state, PromotionState::Failed);
     assert!(
         view.promotion
@@ -292,7 +308,7 @@ async fn no_path_lets_the_wrong_person_or_stale_evidence_promote() {
     );
     assert_eq!(champion(store.as_ref()).await, "v1");
     // Replaying the used approval is refused.
-    let e = approvals::decide(store.as_ref(), &human("bob"), &id, &approve, &settings())
+    let e = decide_promotion::decide(store.as_ref(), &human("bob"), &id, &approve, &settings())
         .await
         .unwrap_err();
     assert!(
@@ -370,11 +386,11 @@ async fn a_rollback_to_a_former_champion_goes_through_the_same_gate() {
     let rollback = |v: &'static str| {
         let store = store.clone();
         async move {
-            let validation = approvals::get_validation(
+            let validation = get_validation::get_validation(
                 store.as_ref(),
                 &Registries::default(),
                 &agent(),
-                &approvals::GetValidationInput {
+                &get_validation::GetValidationInput {
                     model: Some("m".into()),
                     version: Some(v.into()),
                     job_id: None,
@@ -382,7 +398,7 @@ async fn a_rollback_to_a_former_champion_goes_through_the_same_gate() {
             )
             .await
             .unwrap();
-            approvals::request_promotion(
+            request_promotion::request_promotion(
                 store.as_ref(),
                 &agent(),
                 &RequestPromotionInput {
@@ -406,7 +422,7 @@ async fn a_rollback_to_a_former_champion_goes_through_the_same_gate() {
     assert!(view.promotion.rollback);
     assert_eq!(view.promotion.state, PromotionState::PendingApproval);
     assert_eq!(champion(store.as_ref()).await, "v2");
-    let e = approvals::decide(
+    let e = decide_promotion::decide(
         store.as_ref(),
         &human("agent"),
         &view.promotion.id,

@@ -1,7 +1,13 @@
 //! The trace chain: concurrent writers through the group-commit log produce one gap-free chain
 //! that verifies; editing or deleting a stored event makes verification fail at that event.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "helpers outside #[test] functions: a failure stops the test where it happened"
+)]
 
 #[path = "../store/tests/common/mod.rs"]
 mod common;

@@ -1,6 +1,13 @@
 //! Test keys and JWK helpers shared by the auth crate's tests and the server's attack suite.
 
-#![allow(dead_code, clippy::unwrap_used)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "shared test helpers, each binary uses part of them: a failure stops the test where it happened"
+)]
 
 use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, EncodingKey};

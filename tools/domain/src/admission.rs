@@ -75,13 +75,13 @@ pub fn check(
         .copied()
         .filter(|t| *t > day_ago)
         .collect();
-    if recent.len() >= spec.max_jobs_per_day as usize {
-        recent.sort();
-        // A slot frees when the oldest of the last `max` starts is a day old.
-        let oldest = recent[recent.len() - spec.max_jobs_per_day as usize];
+    let max = spec.max_jobs_per_day as usize;
+    recent.sort();
+    // A slot frees when the oldest of the last `max` starts is a day old.
+    if let Some(oldest) = recent.len().checked_sub(max).and_then(|i| recent.get(i)) {
         return Err(Refusal::DailyLimit {
             max: spec.max_jobs_per_day,
-            retry_at: oldest + Duration::hours(24),
+            retry_at: *oldest + Duration::hours(24),
         });
     }
     if history.active_all_models >= max_concurrent {

@@ -169,8 +169,8 @@ pub const SEAL_ACTION: &str = "trace.keyed";
 fn seals_prefix(e: &TraceEvent) -> bool {
     let args: Value = serde_json::from_str(&e.arguments).unwrap_or(Value::Null);
     e.action == SEAL_ACTION
-        && args["legacy_until"].as_i64() == Some(e.seq - 1)
-        && args["legacy_head"].as_str() == Some(e.prev_hash.as_str())
+        && args.get("legacy_until").and_then(Value::as_i64) == Some(e.seq - 1)
+        && args.get("legacy_head").and_then(Value::as_str) == Some(e.prev_hash.as_str())
 }
 
 /// Parses an outcome column.

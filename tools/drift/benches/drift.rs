@@ -4,7 +4,12 @@
 //! `cargo bench -p mlops-drift --bench drift -- REFERENCE CURRENT` (files from `benches/drift_vs_evidently.py`,
 //! CSV or Parquet). Prints wall times.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "a benchmark stops at the first thing that is wrong"
+)]
 
 use std::path::Path;
 use std::time::Instant;

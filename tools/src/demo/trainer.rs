@@ -103,7 +103,6 @@ pub fn evaluate_on(scorer: &LinearScorer, rows: &[Row]) -> Metrics {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::demo::{Era, generate};

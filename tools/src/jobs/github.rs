@@ -133,10 +133,11 @@ impl GithubActionsBackend {
                 inputs.insert(k.clone(), json!(text));
             }
         }
-        let mut body = json!({"ref": self.spec.git_ref, "inputs": inputs});
-        if details {
-            body["return_run_details"] = json!(true);
-        }
+        let body = if details {
+            json!({"ref": self.spec.git_ref, "inputs": inputs, "return_run_details": true})
+        } else {
+            json!({"ref": self.spec.git_ref, "inputs": inputs})
+        };
         let url = self.url(&format!("workflows/{}/dispatches", self.spec.workflow));
         let request = self.authed(self.client.post(&url).json(&body))?;
         http::send(request, "GitHub workflow dispatch").await

@@ -393,7 +393,10 @@ impl RetrainBackend for LocalBackend {
     fn log_tail(&self, job: &Job, lines: usize) -> Option<String> {
         let text = std::fs::read_to_string(self.log_path(&job.id)).ok()?;
         let all: Vec<&str> = text.lines().collect();
-        Some(all[all.len().saturating_sub(lines)..].join("\n"))
+        let tail = all
+            .get(all.len().saturating_sub(lines)..)
+            .unwrap_or_default();
+        Some(tail.join("\n"))
     }
 
     async fn cancel(&self, job: &Job) -> Result<(), BackendError> {
@@ -519,7 +522,7 @@ pub fn sha256_file(path: &Path) -> Result<String, std::io::Error> {
         if n == 0 {
             break;
         }
-        hasher.update(&buf[..n]);
+        hasher.update(buf.get(..n).unwrap_or_default());
     }
     Ok(format!("sha256:{}", hex::encode(hasher.finalize())))
 }
@@ -541,7 +544,6 @@ pub fn artifact(output_dir: &Path) -> Option<PathBuf> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
 

@@ -5,13 +5,31 @@
 
 pub mod airflow;
 pub mod backend;
+pub mod end_hook;
 pub mod github;
 mod http;
 pub mod local;
+mod retrain_error;
 pub mod runner;
 pub mod webhook;
 
+pub use end_hook::JobEndHook;
 pub use mlops_domain::jobs::*;
+pub use retrain_error::RetrainError;
+
+/// What a caller asks the runner to retrain, and why.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TriggerRequest {
+    pub model: String,
+    /// A sentence a human reviewer reads.
+    pub reason: String,
+    /// The drift report that motivated it.
+    pub drift_report_id: Option<String>,
+    /// The caller's key: the same key returns the same job.
+    pub idempotency_key: Option<String>,
+    /// Backend parameters, checked against the model's `allowed_params`.
+    pub params: std::collections::BTreeMap<String, serde_json::Value>,
+}
 
 /// This process as a replica: a fresh id, the host name and the process id.
 pub fn this_replica() -> Replica {
@@ -26,8 +44,6 @@ pub fn this_replica() -> Replica {
 
 #[cfg(test)]
 mod owner_tests {
-    #![allow(clippy::unwrap_used)]
-
     use std::time::Duration;
 
     use chrono::Utc;

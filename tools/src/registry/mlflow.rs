@@ -173,7 +173,9 @@ impl MlflowRegistry {
             )
             .await
         {
-            Ok(v) => Ok(v["experiment"]["experiment_id"]
+            Ok(v) => Ok(v
+                .pointer("/experiment/experiment_id")
+                .unwrap_or(&Value::Null)
                 .as_str()
                 .unwrap_or_default()
                 .to_owned()),
@@ -186,7 +188,11 @@ impl MlflowRegistry {
                         "create experiment",
                     )
                     .await?;
-                Ok(v["experiment_id"].as_str().unwrap_or_default().to_owned())
+                Ok(v.pointer("/experiment_id")
+                    .unwrap_or(&Value::Null)
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned())
             }
             Err(e) => Err(e),
         }
@@ -211,13 +217,17 @@ impl MlflowRegistry {
                 "create run",
             )
             .await?;
-        let run_id = run["run"]["info"]["run_id"]
+        let run_id = run
+            .pointer("/run/info/run_id")
+            .unwrap_or(&Value::Null)
             .as_str()
             .unwrap_or_default()
             .to_owned();
         let source = match artifact_uri.strip_prefix("file://") {
             Some(path) => {
-                let store = run["run"]["info"]["artifact_uri"]
+                let store = run
+                    .pointer("/run/info/artifact_uri")
+                    .unwrap_or(&Value::Null)
                     .as_str()
                     .unwrap_or_default();
                 self.upload(store, std::path::Path::new(path)).await?;
@@ -314,9 +324,17 @@ impl MlflowRegistry {
                 "create model version",
             )
             .await?;
-        Ok(v["model_version"]["version"]
+        Ok(v.pointer("/model_version/version")
+            .unwrap_or(&Value::Null)
             .as_str()
-            .map_or_else(|| v["model_version"]["version"].to_string(), str::to_owned))
+            .map_or_else(
+                || {
+                    v.pointer("/model_version/version")
+                        .unwrap_or(&Value::Null)
+                        .to_string()
+                },
+                str::to_owned,
+            ))
     }
 
     /// The MLflow version tagged `mlops_version = version`, with its run id.
@@ -333,13 +351,19 @@ impl MlflowRegistry {
                 "search model versions",
             )
             .await?;
-        Ok(v["model_versions"]
+        Ok(v.pointer("/model_versions")
+            .unwrap_or(&Value::Null)
             .as_array()
             .and_then(|a| a.first())
             .map(|mv| {
                 (
-                    mv["version"].as_str().unwrap_or_default().to_owned(),
-                    mv["run_id"]
+                    mv.pointer("/version")
+                        .unwrap_or(&Value::Null)
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    mv.pointer("/run_id")
+                        .unwrap_or(&Value::Null)
                         .as_str()
                         .filter(|r| !r.is_empty())
                         .map(str::to_owned),
@@ -357,11 +381,20 @@ impl MlflowRegistry {
                 "get run",
             )
             .await?;
-        Ok(v["run"]["data"]["metrics"]
+        Ok(v.pointer("/run/data/metrics")
+            .unwrap_or(&Value::Null)
             .as_array()
             .map(|ms| {
                 ms.iter()
-                    .filter_map(|m| Some((m["key"].as_str()?.to_owned(), m["value"].as_f64()?)))
+                    .filter_map(|m| {
+                        Some((
+                            m.pointer("/key")
+                                .unwrap_or(&Value::Null)
+                                .as_str()?
+                                .to_owned(),
+                            m.pointer("/value").unwrap_or(&Value::Null).as_f64()?,
+                        ))
+                    })
                     .collect()
             })
             .unwrap_or_default())
@@ -378,7 +411,11 @@ impl MlflowRegistry {
             )
             .await
         {
-            Ok(v) => Ok(v["model_version"]["version"].as_str().map(str::to_owned)),
+            Ok(v) => Ok(v
+                .pointer("/model_version/version")
+                .unwrap_or(&Value::Null)
+                .as_str()
+                .map(str::to_owned)),
             // MLflow answers an unknown alias with 400 INVALID_PARAMETER_VALUE (or 404).
             Err(e)
                 if matches!(

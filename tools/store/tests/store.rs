@@ -1,6 +1,12 @@
 //! The store (SQLite, or PostgreSQL with MLOPS_TEST_STORE=postgres): models, the embedded registry and its alias history survive a reopen.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "helpers outside #[test] functions: a failure stops the test where it happened"
+)]
 
 mod common;
 

@@ -286,7 +286,6 @@ pub fn read_from(reader: impl std::io::Read, schema: &Schema) -> Result<Table, S
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use mlops_domain::FeatureKind;
@@ -434,7 +433,7 @@ mod tests {
                 let table = same_as_general(&text, &schema).unwrap();
                 let column = &table.column("c").unwrap().column;
                 let crate::column::Column::Categorical(counts) = column else {
-                    unreachable!("{column:?}")
+                    panic!("not categorical: {column:?}")
                 };
                 assert!(counts.values().sum::<u64>() > 300, "{counts:?}");
             }

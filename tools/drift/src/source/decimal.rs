@@ -167,7 +167,6 @@ pub fn fraction(bytes: &[u8]) -> Option<(f64, usize)> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -75,7 +75,6 @@ pub fn push_object(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::column::Column;

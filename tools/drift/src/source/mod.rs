@@ -683,7 +683,6 @@ pub fn sorted_counts(sorted: &[f64]) -> Counts<NumKey> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -779,7 +778,7 @@ mod tests {
         assert_eq!(p.kind, FeatureKind::Numeric);
         let c = p.coerce(FeatureKind::Categorical).unwrap();
         let Column::Categorical(counts) = &c.column else {
-            unreachable!()
+            panic!("not categorical")
         };
         assert_eq!((counts.len(), counts.get("11")), (12, Some(&2)));
         let back = c.coerce(FeatureKind::Numeric).unwrap();

@@ -233,7 +233,6 @@ fn drain_text(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use std::sync::Arc;
 
@@ -322,7 +321,7 @@ mod tests {
             let t = read(&p, &Schema::new()).unwrap();
             for k in 0..16 {
                 let Column::Numeric(v) = &t.column(&format!("c{k}")).unwrap().column else {
-                    unreachable!()
+                    panic!("c{k} is not numeric")
                 };
                 assert_eq!(v.len(), 60_000);
                 assert!(

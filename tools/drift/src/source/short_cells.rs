@@ -122,7 +122,6 @@ impl ShortCells {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -1,9 +1,9 @@
 //! The end of a job: registering what it produced, tracing the outcome, and the end event
 //! that sets off validation.
 
+use crate::jobs::RetrainError;
 use crate::jobs::backend::Status;
 use crate::jobs::{Job, JobState, JobUpdate};
-use crate::retrain::RetrainError;
 use crate::trace::Outcome;
 
 use super::*;
@@ -111,34 +111,10 @@ impl Runner {
         };
         self.trace(&ended, "mlops-mcp", "retrain.finished", outcome, why)
             .await;
-        if let Some(version) = &ended.produced_version {
-            // The candidate is validated against the champion at once (and again on demand).
-            let validated = crate::approvals::validate_version(
-                self.inner.store.as_ref(),
-                &self.inner.registries,
-                &ended.model,
-                version,
-                Some(ended.id.clone()),
-                "mlops-mcp",
-            )
-            .await;
-            let (outcome, why) = match validated {
-                Ok(v) => (
-                    Outcome::Ok,
-                    format!(
-                        "validation {} of {version} against champion {}: {}",
-                        v.id,
-                        v.champion_version.as_deref().unwrap_or("none"),
-                        v.verdict.as_str()
-                    ),
-                ),
-                Err(e) => (
-                    Outcome::Error,
-                    format!("validation of {version} failed: {e}"),
-                ),
-            };
-            self.trace(&ended, "mlops-mcp", "validation.created", outcome, why)
-                .await;
+        for hook in &self.inner.settings.on_end {
+            if let Some((action, outcome, why)) = hook.ended(&ended).await {
+                self.trace(&ended, "mlops-mcp", action, outcome, why).await;
+            }
         }
         Ok(())
     }

@@ -21,10 +21,11 @@ use crate::jobs::backend::{BackendError, ChampionRef, RetrainBackend, StartSpec,
 use crate::jobs::github::GithubActionsBackend;
 use crate::jobs::local::LocalBackend;
 use crate::jobs::webhook::WebhookBackend;
-use crate::jobs::{Admission, Budget, Job, JobState, JobUpdate, NewJob, Replica};
+use crate::jobs::{
+    Admission, Budget, Job, JobState, JobUpdate, NewJob, Replica, RetrainError, TriggerRequest,
+};
 use crate::model::ModelSpec;
 use crate::registry::Registries;
-use crate::retrain::{JobView, RetrainError, TriggerRetrainInput, TriggerRetrainOutput};
 use crate::retrain_spec::{BackendKind, RetrainSpec};
 use crate::secrets::Secrets;
 use crate::store::Store;
@@ -42,7 +43,7 @@ pub const MAX_WAIT: Duration = Duration::from_secs(60);
 const EVENT_BUFFER: usize = 256;
 
 /// Runner settings from the server configuration (`[jobs]`).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RunnerSettings {
     /// Where local jobs keep their log and output (`<dir>/<job id>/`).
     pub jobs_dir: PathBuf,
@@ -56,6 +57,8 @@ pub struct RunnerSettings {
     /// Values the server holds (auth, callback and backend secrets): redacted from every log
     /// tail and job message an agent reads, in case a trainer obtained one.
     pub secrets: Secrets,
+    /// What follows the end of a job (the candidate's validation, for one), in order.
+    pub on_end: Vec<std::sync::Arc<dyn crate::jobs::JobEndHook>>,
 }
 
 /// A model that can be retrained: its spec, its backend and the data it trains on.
@@ -205,9 +208,9 @@ impl Runner {
     pub async fn trigger(
         &self,
         principal: &Principal,
-        input: &TriggerRetrainInput,
+        input: &TriggerRequest,
         trace_id: &str,
-    ) -> Result<TriggerRetrainOutput, RetrainError> {
+    ) -> Result<(Job, bool), RetrainError> {
         let store = &self.inner.store;
         if !principal.may_access_model(&input.model)
             || store.get_model(&input.model).await?.is_none()
@@ -280,10 +283,7 @@ impl Runner {
                 let runner = self.clone();
                 let id = job.id.clone();
                 tokio::spawn(async move { runner.drive(&id).await });
-                Ok(TriggerRetrainOutput {
-                    created: true,
-                    job: self.view(job, DEFAULT_LOG_LINES),
-                })
+                Ok((job, true))
             }
             Admission::Existing(job) => {
                 let why = if input.idempotency_key.is_some()
@@ -303,10 +303,7 @@ impl Runner {
                     format!("returned existing job {} ({why})", job.id),
                 )
                 .await;
-                Ok(TriggerRetrainOutput {
-                    created: false,
-                    job: self.view(job, DEFAULT_LOG_LINES),
-                })
+                Ok((job, false))
             }
             Admission::Refused(refusal) => {
                 let event = NewTraceEvent::new(
@@ -326,8 +323,9 @@ impl Runner {
         }
     }
 
-    /// A job as an agent sees it, with its log tail.
-    pub fn view(&self, job: Job, log_lines: usize) -> JobView {
+    /// A job as it may be shown: its message and the last `log_lines` of its log, with held
+    /// secrets redacted.
+    pub fn shown(&self, job: Job, log_lines: usize) -> (Job, Option<String>) {
         let tail = self
             .inner
             .models
@@ -337,10 +335,10 @@ impl Runner {
             .map(|t| self.inner.settings.secrets.redact(&t));
         let mut job = job;
         job.message = job.message.map(|m| self.inner.settings.secrets.redact(&m));
-        JobView::new(job, tail)
+        (job, tail)
     }
 
-    /// `get_job`: the job, after waiting up to `wait` for it to end. `on_change` is called with
+    /// The job, after waiting up to `wait` for it to end. `on_change` is called with
     /// the job as a wait begins and with each change seen while waiting (for progress
     /// notifications).
     pub async fn get(
@@ -348,9 +346,8 @@ impl Runner {
         principal: &Principal,
         id: &str,
         wait: Duration,
-        log_lines: usize,
         mut on_change: impl FnMut(&Job),
-    ) -> Result<JobView, RetrainError> {
+    ) -> Result<Job, RetrainError> {
         let unknown = || RetrainError::UnknownJob(id.to_owned());
         let mut changes = self.subscribe();
         let mut job = self
@@ -384,7 +381,7 @@ impl Runner {
             }
             job = fresh;
         }
-        Ok(self.view(job, log_lines))
+        Ok(job)
     }
 
     /// Starts the job if this process wins the claim, then watches it to the end.

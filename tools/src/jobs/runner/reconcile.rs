@@ -2,8 +2,8 @@
 
 use chrono::Utc;
 
+use crate::jobs::RetrainError;
 use crate::jobs::{Job, JobState, Replica};
-use crate::retrain::RetrainError;
 use crate::trace::Outcome;
 
 use super::*;

@@ -1,42 +1,17 @@
-//! Inputs and outputs of `trigger_retrain` and `get_job`, and how a job is shown to an agent.
+//! Tool `get_job`: a retraining job as an agent sees it, optionally after waiting for it to end.
 
-use std::collections::BTreeMap;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::admission::Refusal;
-use crate::store::StoreError;
+use mlops_auth::Principal;
+
+use crate::jobs::RetrainError;
+use crate::jobs::runner::Runner;
 use crate::untrusted::strip_controls;
 use mlops_domain::jobs::{Job, JobState};
-
-/// Input of `trigger_retrain`.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TriggerRetrainInput {
-    /// Model to retrain (a `name` from list_models).
-    pub model: String,
-    /// Why, in a sentence a human reviewer will read (e.g. "4 of 7 features drifted").
-    pub reason: String,
-    /// The check_drift `report_id` that motivated this, so the chain of evidence is kept.
-    pub drift_report_id: Option<String>,
-    /// Your key for this request (letters, digits, `.`, `_`, `-`, `:`; at most 100). Sending
-    /// the same key again returns the same job instead of starting another.
-    pub idempotency_key: Option<String>,
-    /// Backend parameters; only those the model's configuration allows
-    /// (`models[].retrain.allowed_params`).
-    #[serde(default)]
-    pub params: BTreeMap<String, serde_json::Value>,
-}
-
-/// Output of `trigger_retrain`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct TriggerRetrainOutput {
-    /// False if an existing job was returned.
-    pub created: bool,
-    pub job: JobView,
-}
 
 /// Input of `get_job`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
@@ -188,27 +163,22 @@ impl JobView {
     }
 }
 
-/// Why `trigger_retrain`, `get_job` or a job command could not do what was asked. Every
-/// message says what the caller can do.
-#[derive(Debug, thiserror::Error)]
-pub enum RetrainError {
-    #[error("model `{0}` is not known; call list_models to see the models you may use")]
-    UnknownModel(String),
-    #[error(
-        "retraining is not configured for model `{0}` (no models[].retrain in the server's configuration); ask an operator to configure it"
-    )]
-    NotConfigured(String),
-    #[error(
-        "job `{0}` is not known; trigger_retrain returns job ids, and list_models shows each model's active job"
-    )]
-    UnknownJob(String),
-    #[error("{0}")]
-    BadInput(String),
-    /// A cost control refused; nothing was created.
-    #[error("retraining refused by a cost control: {0}")]
-    Refused(#[from] Refusal),
-    #[error("job `{id}` already ended ({state}); nothing to cancel")]
-    AlreadyEnded { id: String, state: &'static str },
-    #[error(transparent)]
-    Store(#[from] StoreError),
+/// `job` as an agent sees it, with the last `log_lines` of its log (held secrets redacted).
+pub fn view(runner: &Runner, job: Job, log_lines: usize) -> JobView {
+    let (job, tail) = runner.shown(job, log_lines);
+    JobView::new(job, tail)
+}
+
+/// `get_job`: the job, after waiting up to `wait` for it to end; `on_change` sees each state it
+/// passes through meanwhile.
+pub async fn get_job(
+    runner: &Runner,
+    principal: &Principal,
+    id: &str,
+    wait: Duration,
+    log_lines: usize,
+    on_change: impl FnMut(&Job),
+) -> Result<JobView, RetrainError> {
+    let job = runner.get(principal, id, wait, on_change).await?;
+    Ok(view(runner, job, log_lines))
 }

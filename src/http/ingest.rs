@@ -96,7 +96,9 @@ pub async fn ingest(State(gate): State<Gate>, Path(model): Path<String>, req: Re
             .await;
         return error_json(StatusCode::PAYLOAD_TOO_LARGE, "request_too_large", &reason);
     };
-    described.arguments["bytes"] = json!(body.len());
+    if let Some(arguments) = described.arguments.as_object_mut() {
+        arguments.insert("bytes".into(), json!(body.len()));
+    }
     let trace_id = uuid::Uuid::new_v4().to_string();
     let finish = |outcome: Outcome, rationale: String| {
         let elapsed = i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX);

@@ -18,8 +18,8 @@ use mlops_auth::{Principal, scopes};
 use mlops_engine::trace::{NewTraceEvent, Outcome};
 use serde_json::{Value, json};
 
-use super::jsonrpc;
 use crate::app::App;
+use crate::jsonrpc;
 
 /// Principal recorded for requests that could not be authenticated.
 pub(super) const ANONYMOUS: &str = "anonymous";

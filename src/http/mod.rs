@@ -1,0 +1,9 @@
+//! HTTP routes beside the MCP endpoint: the gate every request passes (authentication,
+//! quotas, refusals), monitoring-data ingest, health, metrics and the approval page. The MCP
+//! transport itself (`/mcp`, the listener, connections) is [`crate::transport`].
+
+pub mod approvals;
+pub mod gate;
+pub mod health;
+pub mod ingest;
+pub mod metrics;
