@@ -2,7 +2,7 @@
 //! subscribes to `mlops://jobs/{id}` with `subscriptions/listen` and gets progress notifications
 //! while `get_job` waits; a legacy stdio client uses `resources/subscribe`.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,15 +1,7 @@
 //! The real binary over stdio, driven by rmcp's own client: a legacy `initialize` client and a
 //! `2026-07-28` (discover) client.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "helpers outside #[test] functions: a failure stops the test where it happened"
-)]
-
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::Stdio;

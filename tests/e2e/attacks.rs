@@ -2,15 +2,7 @@
 //! refusal (status and error), that the store did not change, and that the refusal is in the
 //! trace. Tokens come from the configured HS256 secret and from a local JWKS identity provider.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "helpers outside #[test] functions: a failure stops the test where it happened"
-)]
-
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 
@@ -24,7 +16,7 @@ use serde_json::{Value, json};
 
 const TRACE_META_KEY: &str = "io.mlops-mcp/traceId";
 
-#[path = "../auth/tests/support/mod.rs"]
+#[path = "../../auth/tests/support/mod.rs"]
 mod keys;
 
 use keys::{EC_A, RSA_A, RSA_B, jwk};

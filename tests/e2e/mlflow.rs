@@ -7,17 +7,9 @@
 //! By hand: `python3 -m venv /tmp/mlf && /tmp/mlf/bin/pip install "mlflow[auth]==3.17.2"`, then
 //! `eval "$(tests/mlflow/start.sh /tmp/mlf /tmp/mlf-data | sed 's/^/export /')" && cargo test --test mlflow`.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "helpers outside #[test] functions: a failure stops the test where it happened"
-)]
+use crate::common;
 
-mod common;
-
-use common::{HttpServer, Workspace, pending_promotion, tool};
+use common::{HttpServer, Workspace, pending_promotion, tools};
 use serde_json::{Value, json};
 
 fn mlflow_url() -> Option<String> {
@@ -99,17 +91,8 @@ async fn candidates_are_registered_validated_from_runs_and_promoted_in_mlflow() 
     assert_eq!(run_auc, v2.metrics["roc_auc"]);
 
     // The validation read the candidate's metrics from that run.
-    let p = tool(
-        &server,
-        &agent,
-        "get_promotion",
-        json!({"request_id": request_id}),
-    )
-    .await;
-    let validation_id = p["structuredContent"]["validation_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let p = tools::get_promotion(&server, &agent, json!({"request_id": request_id})).await;
+    let validation_id = p.promotion.validation_id;
     let stored = ws
         .store()
         .await

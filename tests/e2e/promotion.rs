@@ -3,17 +3,19 @@
 //! approved on the command line by a different human → `v2` is champion, and one trace holds
 //! every step with every actor.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "helpers outside #[test] functions: a failure stops the test where it happened"
-)]
+use crate::common;
 
-mod common;
-
-use common::{HttpServer, Workspace, post};
+use common::{HttpServer, Workspace, post, tools};
+use mlops_engine::check_drift::{CheckDriftOutput, RecommendedAction};
+use mlops_engine::get_job::JobView;
+use mlops_engine::get_validation::ValidationView;
+use mlops_engine::jobs::JobState;
+use mlops_engine::list_models::ListModelsOutput;
+use mlops_engine::promotion::PromotionState;
+use mlops_engine::promotion_gate::PromotionView;
+use mlops_engine::trigger_retrain::TriggerRetrainOutput;
+use mlops_engine::validation::{BaselineSource, Verdict};
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 /// Calls a tool with a trace id in `_meta`, so every call joins one trace.
@@ -25,9 +27,12 @@ async fn traced(server: &HttpServer, token: &str, trace: &str, name: &str, args:
     let (status, _, answer) =
         post(server, Some(&format!("Bearer {token}")), &body.to_string()).await;
     assert_eq!(status, 200, "{answer}");
-    let result = answer["result"].clone();
-    assert_eq!(result["isError"], false, "{name}: {result}");
-    result["structuredContent"].clone()
+    answer["result"].clone()
+}
+
+/// A traced call's output as the tool's own type.
+fn typed<T: DeserializeOwned>(name: &str, result: Value) -> T {
+    tools::output(name, &result)
 }
 
 fn approvals(ws: &Workspace, token: &str, args: &[&str]) -> std::process::Output {
@@ -50,59 +55,69 @@ async fn the_demo_loop_ends_with_v2_as_champion_after_a_human_approves() {
         async move { traced(server, &agent, &trace, name, args).await }
     };
 
-    let drift = call("check_drift", json!({"model": "fraud-detector"})).await;
-    assert_eq!(drift["recommended_action"], "retrain");
-    let job = call(
+    let drift: CheckDriftOutput = typed(
+        "check_drift",
+        call("check_drift", json!({"model": "fraud-detector"})).await,
+    );
+    assert_eq!(drift.recommended_action, RecommendedAction::Retrain);
+    let job: TriggerRetrainOutput = typed(
         "trigger_retrain",
-        json!({"model": "fraud-detector", "reason": "drift", "drift_report_id": drift["report_id"]}),
-    )
-    .await;
-    let job_id = job["job"]["id"].as_str().unwrap().to_owned();
-    let mut done = Value::Null;
+        call(
+            "trigger_retrain",
+            json!({"model": "fraud-detector", "reason": "drift", "drift_report_id": drift.report_id}),
+        )
+        .await,
+    );
+    let job_id = job.job.id;
+    let mut done = None;
     for _ in 0..5 {
-        done = call("get_job", json!({"job_id": job_id, "wait_seconds": 60})).await;
-        if done["state"] == "succeeded" {
+        let view: JobView = typed(
+            "get_job",
+            call("get_job", json!({"job_id": job_id, "wait_seconds": 60})).await,
+        );
+        let ended = view.state == JobState::Succeeded;
+        done = Some(view);
+        if ended {
             break;
         }
     }
-    assert_eq!(done["produced_version"], "v2", "{done}");
+    let done = done.unwrap();
+    assert_eq!(done.produced_version.as_deref(), Some("v2"), "{done:?}");
 
     // Validated against v1 measured on the same drifted holdout.
-    let validation = call("get_validation", json!({"job_id": job_id})).await;
-    assert_eq!(validation["verdict"], "passed", "{}", validation["report"]);
-    assert_eq!(validation["baseline_source"], "same_holdout");
-    assert_eq!(validation["champion_version"], "v1");
-    assert_eq!(validation["checks"].as_array().unwrap().len(), 2);
-    assert!(
-        validation["report"]
-            .as_str()
-            .unwrap()
-            .contains("**Verdict: passed**")
+    let validation: ValidationView = typed(
+        "get_validation",
+        call("get_validation", json!({"job_id": job_id})).await,
     );
+    let v = &validation.validation;
+    assert_eq!(v.verdict, Verdict::Passed, "{}", v.report);
+    assert_eq!(v.baseline_source, BaselineSource::SameHoldout);
+    assert_eq!(v.champion_version.as_deref(), Some("v1"));
+    assert_eq!(v.checks.len(), 2);
+    assert!(v.report.contains("**Verdict: passed**"));
 
-    let requested = call(
+    let requested: PromotionView = typed(
         "request_promotion",
-        json!({
-            "model": "fraud-detector",
-            "candidate_version": "v2",
-            "validation_id": validation["id"],
-            "justification": "v2 beats v1 on the drifted holdout (roc_auc and f1)",
-        }),
-    )
-    .await;
-    assert_eq!(requested["state"], "pending_approval");
-    assert_eq!(requested["created"], true);
-    let request_id = requested["id"].as_str().unwrap().to_owned();
-    assert!(
-        requested["approval_url"]
-            .as_str()
-            .unwrap()
-            .ends_with(&request_id)
+        call(
+            "request_promotion",
+            json!({
+                "model": "fraud-detector",
+                "candidate_version": "v2",
+                "validation_id": v.id,
+                "justification": "v2 beats v1 on the drifted holdout (roc_auc and f1)",
+            }),
+        )
+        .await,
     );
-    let listed = call("list_models", json!({})).await;
+    assert_eq!(requested.promotion.state, PromotionState::PendingApproval);
+    assert!(requested.created);
+    let request_id = requested.promotion.id.clone();
+    assert!(requested.approval_url.ends_with(&request_id));
+    let listed: ListModelsOutput = typed("list_models", call("list_models", json!({})).await);
+    let pending = listed.models[0].pending_promotion.as_ref();
     assert_eq!(
-        listed["models"][0]["pending_promotion"]["request_id"],
-        request_id.as_str()
+        pending.map(|p| p.request_id.as_str()),
+        Some(request_id.as_str())
     );
 
     // The agent cannot approve: no promotion:approve …
@@ -160,10 +175,14 @@ async fn the_demo_loop_ends_with_v2_as_champion_after_a_human_approves() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("already decided"));
 
-    let promotion = call("get_promotion", json!({"request_id": request_id})).await;
-    assert_eq!(promotion["state"], "promoted");
-    assert_eq!(promotion["decided_by"], "alice");
-    assert_eq!(promotion["decision_note"], "looks good");
+    let promotion: PromotionView = typed(
+        "get_promotion",
+        call("get_promotion", json!({"request_id": request_id})).await,
+    );
+    let p = &promotion.promotion;
+    assert_eq!(p.state, PromotionState::Promoted);
+    assert_eq!(p.decided_by.as_deref(), Some("alice"));
+    assert_eq!(p.decision_note.as_deref(), Some("looks good"));
 
     // One trace: every step, every actor.
     let events: Vec<(String, String)> = ws
@@ -214,8 +233,8 @@ async fn expired_or_changed_evidence_is_refused_on_the_cli_and_traced() {
         .execute(store.pool())
         .await
         .unwrap();
-    let p = common::tool(&server, &agent, "get_promotion", json!({"request_id": id})).await;
-    assert_eq!(p["structuredContent"]["state"], "expired", "{p}");
+    let p = tools::get_promotion(&server, &agent, json!({"request_id": id})).await;
+    assert_eq!(p.promotion.state, PromotionState::Expired, "{p:?}");
     let out = approvals(&ws, &alice, &["approve", &id]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("expired"));
@@ -231,29 +250,24 @@ async fn expired_or_changed_evidence_is_refused_on_the_cli_and_traced() {
 
     // A new request (the expired one no longer blocks), then the candidate's artifact changes:
     // the approval fails, nothing moves.
-    let validation = common::tool(
+    let validation = tools::get_validation(
         &server,
         &agent,
-        "get_validation",
         json!({"model": "fraud-detector", "version": "v2"}),
     )
     .await;
-    let request = common::tool(
+    let request = tools::request_promotion(
         &server,
         &agent,
-        "request_promotion",
         json!({
             "model": "fraud-detector",
             "candidate_version": "v2",
-            "validation_id": validation["structuredContent"]["id"],
+            "validation_id": validation.validation.id,
             "justification": "second try",
         }),
     )
     .await;
-    let second = request["structuredContent"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let second = request.promotion.id;
     assert_ne!(second, id);
     sqlx::query(
         "UPDATE model_versions SET artifact_digest = 'sha256:swapped' WHERE version = 'v2'",
@@ -308,7 +322,9 @@ async fn the_cli_shows_an_agents_text_without_terminal_escapes() {
     let listed = approvals(&ws, &alice, &["list"]);
     assert!(!listed.stdout.contains(&0x1b));
     // Stored as text without its controls, so every channel shows the same characters.
-    let p = common::tool(&server, &agent, "get_promotion", json!({"request_id": id})).await;
-    let justification = p["structuredContent"]["justification"].as_str().unwrap();
-    assert_eq!(justification, "fine[2J]0;approved by securityevorppa");
+    let p = tools::get_promotion(&server, &agent, json!({"request_id": id})).await;
+    assert_eq!(
+        p.promotion.justification,
+        "fine[2J]0;approved by securityevorppa"
+    );
 }

@@ -2,15 +2,7 @@
 //! real Prometheus (Debian's `prometheus`, started here on loopback with a 1 s scrape interval)
 //! whose PromQL API then returns the tool-call and refusal counters.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "helpers outside #[test] functions: a failure stops the test where it happened"
-)]
-
-mod common;
+use crate::common;
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;

@@ -3,15 +3,7 @@
 //! message with the page's link); a signed decision callback needs a valid signature, the
 //! approver's own token with promotion:approve, and a delivery id never used before.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "helpers outside #[test] functions: a failure stops the test where it happened"
-)]
-
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

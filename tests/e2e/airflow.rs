@@ -6,19 +6,12 @@
 //! By hand: `python3 -m venv /tmp/af && /tmp/af/bin/pip install apache-airflow==3.3.2`, then
 //! `eval "$(tests/airflow/start.sh /tmp/af /tmp/af-home | sed 's/^/export /')" && cargo test --test airflow`.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "helpers outside #[test] functions: a failure stops the test where it happened"
-)]
-
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
-use common::{HttpServer, Workspace, tool};
+use common::{HttpServer, Workspace, tools};
+use mlops_engine::jobs::JobState;
 use mlops_engine::jobs::airflow::AirflowBackend;
 use mlops_engine::jobs::backend::{RetrainBackend, StartSpec};
 use mlops_engine::retrain_spec::AirflowSpec;
@@ -69,30 +62,15 @@ async fn a_dag_run_is_triggered_followed_and_its_model_registered_once() {
     let key = format!("mlops-test-{}", uuid::Uuid::new_v4());
     let args = json!({"model": "fraud-detector", "reason": "airflow test", "idempotency_key": key});
 
-    let first = tool(&server, &token, "trigger_retrain", args.clone()).await;
-    assert_eq!(first["isError"], false, "{first}");
-    let job = &first["structuredContent"]["job"];
-    let id = job["id"].as_str().unwrap().to_owned();
-    assert_eq!(job["backend"], "airflow");
+    let first = tools::trigger_retrain(&server, &token, args.clone()).await;
+    let id = first.job.id.clone();
+    assert_eq!(first.job.backend, "airflow");
 
-    let mut done = Value::Null;
-    for _ in 0..4 {
-        let view = tool(
-            &server,
-            &token,
-            "get_job",
-            json!({"job_id": id, "wait_seconds": 60}),
-        )
-        .await;
-        done = view["structuredContent"].clone();
-        if done["state"] != "pending" && done["state"] != "running" {
-            break;
-        }
-    }
-    assert_eq!(done["state"], "succeeded", "{done}");
-    assert_eq!(done["external_id"], key.as_str());
-    assert_eq!(done["raw_state"], "success");
-    assert_eq!(done["produced_version"], "v2");
+    let done = tools::wait_for_end(&server, &token, &id).await;
+    assert_eq!(done.state, JobState::Succeeded, "{done:?}");
+    assert_eq!(done.external_id.as_deref(), Some(key.as_str()));
+    assert_eq!(done.raw_state.as_deref(), Some("success"));
+    assert_eq!(done.produced_version.as_deref(), Some("v2"));
     let model = ws.model("fraud-detector").await;
     let v2 = model.versions.iter().find(|v| v.version == "v2").unwrap();
     assert_eq!(v2.artifact_uri, format!("airflow://mlops_retrain/{id}"));
@@ -104,9 +82,9 @@ async fn a_dag_run_is_triggered_followed_and_its_model_registered_once() {
 
     // Retrying with the same key returns the same job, and the backend itself, asked to start
     // it again, meets Airflow's 409 and starts nothing.
-    let mut again = tool(&server, &token, "trigger_retrain", args).await;
-    assert_eq!(again["structuredContent"]["created"], false, "{again}");
-    assert_eq!(again["structuredContent"]["job"]["id"], id.as_str());
+    let again = tools::trigger_retrain(&server, &token, args).await;
+    assert!(!again.created, "{again:?}");
+    assert_eq!(again.job.id, id);
     let backend = AirflowBackend::new(
         AirflowSpec {
             url: url.clone(),
@@ -147,6 +125,6 @@ async fn a_dag_run_is_triggered_followed_and_its_model_registered_once() {
         .filter(|r| r["dag_run_id"] == key.as_str())
         .count();
     assert_eq!(with_key, 1, "{runs}");
-    again = tool(&server, &token, "list_models", json!({})).await;
-    assert_eq!(again["structuredContent"]["models"][0]["version_count"], 2);
+    let listed = tools::list_models(&server, &token).await;
+    assert_eq!(listed.models[0].version_count, 2);
 }

@@ -1,17 +1,12 @@
 //! `check_drift` end to end: the demo's drifted data makes the real server recommend a retrain,
 //! the report is stored and served, `list_models` shows the verdict, refusals are clear.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "helpers outside #[test] functions: a failure stops the test where it happened"
-)]
+use crate::common;
 
-mod common;
-
+use common::tools::{self, error_text, output};
 use common::{HttpServer, Workspace, post, read, tool};
+use mlops_engine::check_drift::{CheckDriftOutput, RecommendedAction};
+use mlops_engine::drift::select::StatTest;
 use mlops_engine::trace::Outcome;
 use serde_json::{Value, json};
 
@@ -33,23 +28,20 @@ async fn checked(sub: &str) -> (Workspace, HttpServer, String, Value) {
 #[tokio::test]
 async fn demo_drift_recommends_retrain_and_is_stored() {
     let (ws, server, token, result) = checked("drift-agent").await;
-    assert_eq!(result["isError"], false, "{result}");
-    let report = &result["structuredContent"];
-    assert_eq!(report["recommended_action"], "retrain");
-    assert_eq!(report["dataset_drift"], true);
-    assert!(report["drifted_share"].as_f64().unwrap() >= 0.5);
+    let report: CheckDriftOutput = output("check_drift", &result);
+    assert_eq!(report.recommended_action, RecommendedAction::Retrain);
+    assert!(report.report.dataset_drift);
+    assert!(report.report.drifted_share >= 0.5);
     assert_eq!(
-        report["features"].as_array().unwrap().len(),
+        report.report.features.len(),
         7,
         "the label is not a feature"
     );
-    let reasons = report["reasons"].as_array().unwrap();
     assert!(
-        reasons[0].as_str().unwrap().contains("features drifted")
-            && reasons[0].as_str().unwrap().ends_with("retrain")
+        report.reasons[0].contains("features drifted") && report.reasons[0].ends_with("retrain")
     );
-    let id = report["report_id"].as_str().unwrap().to_owned();
-    assert!(report["next_step"].as_str().unwrap().contains(&id));
+    let id = report.report_id.clone();
+    assert!(report.next_step.contains(&id));
 
     // The stored report is served, and list_models shows the verdict.
     let report = read(&format!("mlops://drift-reports/{id}"));
@@ -59,11 +51,12 @@ async fn demo_drift_recommends_retrain_and_is_stored() {
         markdown.contains("Recommended action: retrain") && markdown.contains("merchant_category"),
         "{markdown}"
     );
-    let listed = tool(&server, &token, "list_models", json!({})).await;
+    let listed = tools::list_models(&server, &token).await;
+    let last = listed.models[0].last_drift.as_ref();
     assert_eq!(
-        listed["structuredContent"]["models"][0]["last_drift"]["report_id"],
-        id.as_str(),
-        "{listed}"
+        last.map(|d| d.report_id.as_str()),
+        Some(id.as_str()),
+        "{listed:?}"
     );
     let card = read("mlops://models/fraud-detector/card");
     let (_, _, body) = post(&server, Some(&format!("Bearer {token}")), &card).await;
@@ -74,29 +67,22 @@ async fn demo_drift_recommends_retrain_and_is_stored() {
     );
 
     // A narrower check: one categorical feature with a requested test.
-    let one = tool(
+    let one = tools::check_drift(
         &server,
         &token,
-        "check_drift",
         json!({"model": "fraud-detector", "features": ["channel"], "stattest": "psi"}),
     )
     .await;
-    let f = &one["structuredContent"]["features"][0];
+    let f = &one.report.features[0];
     assert_eq!(
-        (f["name"].as_str(), f["stattest"].as_str()),
-        (Some("channel"), Some("psi"))
+        (f.name.as_str(), f.stattest),
+        ("channel", Some(StatTest::Psi))
     );
-    assert!(f["stattest_reason"].as_str().unwrap().contains("requested"));
+    assert!(f.stattest_reason.contains("requested"));
 
     // Refusals an agent can act on.
     let unknown = tool(&server, &token, "check_drift", json!({"model": "churn"})).await;
-    assert_eq!(unknown["isError"], true);
-    assert!(
-        unknown["content"][0]["text"]
-            .as_str()
-            .unwrap()
-            .contains("list_models")
-    );
+    assert!(error_text(&unknown).contains("list_models"));
     let bad = tool(
         &server,
         &token,
@@ -104,13 +90,7 @@ async fn demo_drift_recommends_retrain_and_is_stored() {
         json!({"model": "fraud-detector", "features": ["salary"]}),
     )
     .await;
-    assert!(
-        bad["content"][0]["text"]
-            .as_str()
-            .unwrap()
-            .contains("amount"),
-        "{bad}"
-    );
+    assert!(error_text(&bad).contains("amount"), "{bad}");
 
     // A declared feature missing from the current file: the error names the file and column.
     let current = ws.path().join("data/fraud-detector/current.csv");
@@ -123,8 +103,7 @@ async fn demo_drift_recommends_retrain_and_is_stored() {
         json!({"model": "fraud-detector"}),
     )
     .await;
-    let message = broken["content"][0]["text"].as_str().unwrap();
-    assert_eq!(broken["isError"], true);
+    let message = error_text(&broken);
     assert!(
         message.contains("current.csv")
             && message.contains("`channel`")
@@ -144,10 +123,7 @@ async fn demo_drift_recommends_retrain_and_is_stored() {
 #[tokio::test]
 async fn grants_hide_other_models_reports() {
     let (ws, server, _token, result) = checked("owner").await;
-    let id = result["structuredContent"]["report_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = output::<CheckDriftOutput>("check_drift", &result).report_id;
     let keys = ws.keys();
     let mut claims = ws.claims("other-team", "models:read drift:read", 600);
     claims.models = Some(vec!["churn-*".into()]);
@@ -326,42 +302,35 @@ async fn ingested_rows_are_checked_over_a_window() {
     assert_eq!(status, 200, "{ok}");
 
     // The last two hours against the training snapshot: the same verdict as the files.
-    let windowed = tool(
+    let report = tools::check_drift(
         &server,
         &agent,
-        "check_drift",
         json!({"model": "fraud-detector", "last": "2h"}),
     )
     .await;
-    let report = &windowed["structuredContent"];
-    assert_eq!(report["recommended_action"], "retrain", "{windowed}");
-    assert_eq!(report["current_rows"].as_u64(), Some(current_rows));
-    assert!(
-        report["current_source"]
-            .as_str()
-            .unwrap()
-            .contains("ingested rows")
-    );
-    let from_files = tool(
-        &server,
-        &agent,
-        "check_drift",
-        json!({"model": "fraud-detector"}),
-    )
-    .await;
     assert_eq!(
-        from_files["structuredContent"]["drifted_features"],
-        report["drifted_features"]
+        report.recommended_action,
+        RecommendedAction::Retrain,
+        "{report:?}"
+    );
+    assert_eq!(
+        u64::try_from(report.report.current_rows).ok(),
+        Some(current_rows)
+    );
+    assert!(report.current_source.contains("ingested rows"));
+    let from_files = tools::check_drift(&server, &agent, json!({"model": "fraud-detector"})).await;
+    assert_eq!(
+        from_files.report.drifted_features,
+        report.report.drifted_features
     );
     // The second check found the reference profile in the cache.
-    assert_eq!(from_files["structuredContent"]["reference_cached"], true);
+    assert!(from_files.reference_cached);
 
     // Against an ingested reference window two days ago.
     let now = chrono::Utc::now();
-    let against_rows = tool(
+    let report = tools::check_drift(
         &server,
         &agent,
-        "check_drift",
         json!({
             "model": "fraud-detector",
             "last": "2h",
@@ -370,15 +339,11 @@ async fn ingested_rows_are_checked_over_a_window() {
         }),
     )
     .await;
-    let report = &against_rows["structuredContent"];
     assert!(
-        report["reference_source"]
-            .as_str()
-            .unwrap()
-            .contains("ingested rows"),
-        "{against_rows}"
+        report.reference_source.contains("ingested rows"),
+        "{report:?}"
     );
-    assert_eq!(report["recommended_action"], "retrain");
+    assert_eq!(report.recommended_action, RecommendedAction::Retrain);
 
     // An empty window and a malformed one are clear errors.
     for (args, expected) in [
@@ -466,19 +431,21 @@ async fn too_few_rows_give_no_verdict() {
         )
         .await;
         assert_eq!(status, 200, "{ok}");
-        let result = tool(
+        let report = tools::check_drift(
             &server,
             &agent,
-            "check_drift",
             json!({"model": "fraud-detector", "last": "5m"}),
         )
         .await;
-        let report = &result["structuredContent"];
-        assert_eq!(report["recommended_action"], "none", "{result}");
-        assert_eq!(report["dataset_drift"], false, "{result}");
-        assert_eq!(report["current_rows"].as_u64(), Some(total));
         assert_eq!(
-            report["reasons"][0].as_str().unwrap(),
+            report.recommended_action,
+            RecommendedAction::None,
+            "{report:?}"
+        );
+        assert!(!report.report.dataset_drift, "{report:?}");
+        assert_eq!(u64::try_from(report.report.current_rows).ok(), Some(total));
+        assert_eq!(
+            report.reasons[0],
             format!(
                 "insufficient data: {total} rows, at least 100 needed (the current sample; \
                  policy.min_rows); no verdict"
@@ -493,18 +460,13 @@ async fn too_few_rows_give_no_verdict() {
         policy.insert("min_rows".into(), 50.into());
     });
     let server = HttpServer::start(&ws);
-    let result = tool(
+    let report = tools::check_drift(
         &server,
         &agent,
-        "check_drift",
         json!({"model": "fraud-detector", "last": "5m"}),
     )
     .await;
-    let reasons = &result["structuredContent"]["reasons"];
-    assert!(
-        reasons[0].as_str().unwrap().contains("features drifted"),
-        "{result}"
-    );
+    assert!(report.reasons[0].contains("features drifted"), "{report:?}");
 }
 
 /// Ingest takes only what the model can use: timestamps within the configured bounds, its

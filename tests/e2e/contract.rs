@@ -4,15 +4,7 @@
 //! fails here until the snapshot is reviewed and accepted (`cargo insta review`, or
 //! `INSTA_UPDATE=always cargo test --test contract` and read the diff).
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "helpers outside #[test] functions: a failure stops the test where it happened"
-)]
-
-mod common;
+use crate::common;
 
 use common::Workspace;
 use rmcp::ServiceExt;

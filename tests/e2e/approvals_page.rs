@@ -2,15 +2,7 @@
 //! token with promotion:approve signs in, a state-changing POST without the session's CSRF token
 //! is refused, the requester cannot approve, and an approval moves the champion.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "helpers outside #[test] functions: a failure stops the test where it happened"
-)]
-
-mod common;
+use crate::common;
 
 use common::{HttpServer, Workspace, pending_promotion};
 

@@ -2,7 +2,7 @@
 //! 2026-07-28), and raw requests for every way authentication can fail — each refused with 401,
 //! nothing executed, the refusal traced.
 
-mod common;
+use crate::common;
 
 use base64::Engine as _;
 use common::{HttpServer, Workspace, call, post, read};

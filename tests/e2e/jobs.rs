@@ -2,34 +2,20 @@
 //! candidate version), 100 concurrent triggers, `kill -9` and reconciliation, failing trainers,
 //! the cost controls and the `jobs` commands.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "helpers outside #[test] functions: a failure stops the test where it happened"
-)]
-
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::Duration;
 
+use common::tools::{error_text, output};
 use common::{
     HttpServer, WRITES_MODEL, Workspace, post, raise_quotas, read, sh, tool, wait_for_end,
 };
+use mlops_engine::check_drift::{CheckDriftOutput, RecommendedAction};
 use mlops_engine::jobs::JobState;
-use serde_json::{Value, json};
-
-fn structured(result: &Value) -> &Value {
-    assert_eq!(result["isError"], false, "{result}");
-    &result["structuredContent"]
-}
-
-fn error_text(result: &Value) -> String {
-    assert_eq!(result["isError"], true, "{result}");
-    result["content"][0]["text"].as_str().unwrap().to_owned()
-}
+use mlops_engine::list_models::ListModelsOutput;
+use mlops_engine::trigger_retrain::TriggerRetrainOutput;
+use serde_json::json;
 
 #[tokio::test]
 async fn the_demo_retrains_for_real_and_registers_a_better_candidate() {
@@ -44,9 +30,9 @@ async fn the_demo_retrains_for_real_and_registers_a_better_candidate() {
         json!({"model": "fraud-detector"}),
     )
     .await;
-    let drift = structured(&drift);
-    assert_eq!(drift["recommended_action"], "retrain");
-    let report_id = drift["report_id"].as_str().unwrap();
+    let drift: CheckDriftOutput = output("check_drift", &drift);
+    assert_eq!(drift.recommended_action, RecommendedAction::Retrain);
+    let report_id = drift.report_id.as_str();
 
     let triggered = tool(
         &server,
@@ -63,27 +49,25 @@ async fn the_demo_retrains_for_real_and_registers_a_better_candidate() {
         .as_str()
         .unwrap()
         .to_owned();
-    let triggered = structured(&triggered);
-    assert_eq!(triggered["created"], true);
-    let job = &triggered["job"];
-    assert_eq!(job["backend"], "local");
-    assert_eq!(job["drift_report_id"], report_id);
-    let id = job["id"].as_str().unwrap().to_owned();
-    assert_eq!(job["uri"], format!("mlops://jobs/{id}"));
+    let triggered: TriggerRetrainOutput = output("trigger_retrain", &triggered);
+    assert!(triggered.created);
+    let job = &triggered.job;
+    assert_eq!(job.backend, "local");
+    assert_eq!(job.drift_report_id.as_deref(), Some(report_id));
+    let id = job.id.clone();
+    assert_eq!(job.uri, format!("mlops://jobs/{id}"));
 
     let done = wait_for_end(&server, &token, &id).await;
-    assert_eq!(done["state"], "succeeded", "{done}");
-    assert_eq!(done["produced_version"], "v2");
+    assert_eq!(done.state, JobState::Succeeded, "{done:?}");
+    assert_eq!(done.produced_version.as_deref(), Some("v2"));
     assert!(
-        done["log_tail"].as_str().unwrap().contains("metrics:"),
-        "{done}"
+        done.log_tail
+            .as_deref()
+            .unwrap_or_default()
+            .contains("metrics:"),
+        "{done:?}"
     );
-    assert!(
-        done["next_step"]
-            .as_str()
-            .unwrap()
-            .contains("get_validation")
-    );
+    assert!(done.next_step.contains("get_validation"));
 
     // The candidate is in the registry with its metrics and digest, and beats v1 on roc_auc.
     let model = ws.model("fraud-detector").await;
@@ -231,10 +215,9 @@ async fn kill_9_mid_job_then_restart_reconciles_without_a_second_start() {
         json!({"model": "fraud-detector", "reason": "crash test"}),
     )
     .await;
-    let id = structured(&triggered)["job"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = output::<TriggerRetrainOutput>("trigger_retrain", &triggered)
+        .job
+        .id;
     let pid: i32 = common::run_id(&first, &token, &id).await.parse().unwrap();
 
     first.signal_and_wait("KILL");
@@ -246,14 +229,14 @@ async fn kill_9_mid_job_then_restart_reconciles_without_a_second_start() {
     let second = HttpServer::start(&ws);
     common::open_gate(&gate).await;
     let done = wait_for_end(&second, &token, &id).await;
-    assert_eq!(done["state"], "succeeded", "{done}");
-    assert_eq!(done["produced_version"], "v2");
+    assert_eq!(done.state, JobState::Succeeded, "{done:?}");
+    assert_eq!(done.produced_version.as_deref(), Some("v2"));
     assert_eq!(
         std::fs::read_to_string(&starts).unwrap().lines().count(),
         1,
         "the trainer was started once"
     );
-    let log = done["log_tail"].as_str().unwrap();
+    let log = done.log_tail.as_deref().unwrap();
     assert!(log.contains("before") && log.contains("after"), "{log}");
     assert!(
         ws.traces()
@@ -333,17 +316,20 @@ async fn failing_trainers_end_as_failed_jobs_and_open_the_breaker() {
         ("bad", "not a finite number"),
     ] {
         let out = trigger(mode).await;
-        let id = structured(&out)["job"]["id"].as_str().unwrap().to_owned();
+        let id = output::<TriggerRetrainOutput>("trigger_retrain", &out)
+            .job
+            .id;
         let done = wait_for_end(&server, &token, &id).await;
-        assert_eq!(done["state"], "failed", "{mode}: {done}");
-        let message = done["message"].as_str().unwrap();
+        assert_eq!(done.state, JobState::Failed, "{mode}: {done:?}");
+        let message = done.message.as_deref().unwrap();
         assert!(message.contains(expected), "{mode}: {message}");
-        assert!(done["produced_version"].is_null());
+        assert!(done.produced_version.is_none());
     }
 
     // The server stays healthy, and three failures in a row open the breaker.
     let listed = tool(&server, &token, "list_models", json!({})).await;
-    assert_eq!(structured(&listed)["models"][0]["version_count"], 1);
+    let listed: ListModelsOutput = output("list_models", &listed);
+    assert_eq!(listed.models[0].version_count, 1);
     let message = error_text(&trigger("ok").await);
     assert!(
         message.contains("circuit breaker")
@@ -365,9 +351,11 @@ async fn failing_trainers_end_as_failed_jobs_and_open_the_breaker() {
         String::from_utf8_lossy(&out.stderr)
     );
     let out = trigger("ok").await;
-    let id = structured(&out)["job"]["id"].as_str().unwrap().to_owned();
+    let id = output::<TriggerRetrainOutput>("trigger_retrain", &out)
+        .job
+        .id;
     let done = wait_for_end(&server, &token, &id).await;
-    assert_eq!(done["state"], "succeeded", "{done}");
+    assert_eq!(done.state, JobState::Succeeded, "{done:?}");
     assert!(
         ws.traces()
             .await
@@ -474,12 +462,11 @@ async fn a_trainer_that_prints_its_environment_sees_no_server_secret() {
         json!({"model": "fraud-detector", "reason": format!("try {secret}")}),
     )
     .await;
-    let id = structured(&triggered)["job"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = output::<TriggerRetrainOutput>("trigger_retrain", &triggered)
+        .job
+        .id;
     let done = wait_for_end(&server, &token, &id).await;
-    assert_eq!(done["state"], "succeeded", "{done}");
+    assert_eq!(done.state, JobState::Succeeded, "{done:?}");
     let log = walk_for(ws.path(), "job.log", &id).expect("the job's log");
     let on_disk = std::fs::read_to_string(log).unwrap();
     let env_part = on_disk.split("params=").next().unwrap();
@@ -496,11 +483,12 @@ async fn a_trainer_that_prints_its_environment_sees_no_server_secret() {
         "a server setting reached the trainer: {on_disk}"
     );
     // The trainer read two secrets from a file; the tail an agent gets has them redacted.
-    let tail = done["log_tail"].as_str().unwrap();
+    let tail = done.log_tail.as_deref().unwrap();
     assert!(tail.contains("found [redacted] and [redacted]"), "{tail}");
     let traces = serde_json::to_string(&ws.traces().await).unwrap();
     for value in [secret, callback, mlflow] {
-        assert!(!done.to_string().contains(value), "get_job holds {value}");
+        let shown = serde_json::to_string(&done).unwrap();
+        assert!(!shown.contains(value), "get_job holds {value}");
         assert!(!traces.contains(value), "a trace holds {value}");
     }
 }
@@ -545,14 +533,14 @@ async fn a_trainers_escapes_and_fences_stay_inside_the_log() {
         json!({"model": "fraud-detector", "reason": "escapes \u{1b}[31m in the reason"}),
     )
     .await;
-    let id = structured(&triggered)["job"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = output::<TriggerRetrainOutput>("trigger_retrain", &triggered)
+        .job
+        .id;
     let done = wait_for_end(&server, &token, &id).await;
-    let tail = done["log_tail"].as_str().unwrap();
+    let tail = done.log_tail.as_deref().unwrap();
     assert!(tail.contains("start[2J]0;owned\n```"), "{tail}");
-    assert!(!done.to_string().contains("\\u001b"), "{done}");
+    let shown = serde_json::to_string(&done).unwrap();
+    assert!(!shown.contains("\\u001b"), "{shown}");
 
     let out = ws.command().args(["jobs", "show", &id]).output().unwrap();
     assert!(

@@ -1,15 +1,6 @@
 //! Helpers for end-to-end tests: a demo workspace in a temp dir, the real binary over stdio or
 //! HTTP (on a free port, waited on by its readiness line), tokens, and the store.
 
-#![allow(
-    dead_code,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "shared test helpers, each binary uses part of them: a failure stops the test where it happened"
-)]
-
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -23,10 +14,13 @@ use mlops_engine::trace::TraceEvent;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
+pub mod tools;
+pub use tools::wait_for_end;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_mlops-mcp");
 
 /// Fresh PostgreSQL databases for tests (shared with the storage suite's helpers).
-#[path = "../../tools/store/tests/common/mod.rs"]
+#[path = "../../../tools/store/tests/common/mod.rs"]
 pub mod databases;
 
 /// A demo workspace (`mlops-mcp demo --no-serve`) in a fresh temp dir.
@@ -573,23 +567,4 @@ pub fn gated_trainer(ws: &Workspace) -> (PathBuf, PathBuf) {
         );
     });
     (starts, gate)
-}
-
-/// Calls get_job with the longest wait until the job ends; its structured view.
-pub async fn wait_for_end(server: &HttpServer, token: &str, id: &str) -> Value {
-    for _ in 0..5 {
-        let view = tool(
-            server,
-            token,
-            "get_job",
-            json!({"job_id": id, "wait_seconds": 60}),
-        )
-        .await;
-        assert_eq!(view["isError"], false, "{view}");
-        let state = view["structuredContent"]["state"].as_str().unwrap();
-        if state != "pending" && state != "running" {
-            return view["structuredContent"].clone();
-        }
-    }
-    panic!("job {id} did not end");
 }

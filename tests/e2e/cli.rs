@@ -1,15 +1,7 @@
 //! The command line: init / check-config, configuration errors (exit 2, naming the field),
 //! token issue, the demo's reuse of its workspace, and `traces verify`.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "helpers outside #[test] functions: a failure stops the test where it happened"
-)]
-
-mod common;
+use crate::common;
 
 use std::process::{Command, Output};
 

@@ -5,18 +5,12 @@
 //! a row in PostgreSQL makes `traces verify` fail at it. Real processes, real PostgreSQL
 //! (`MLOPS_TEST_POSTGRES`, started by `.ci/run`).
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "helpers outside #[test] functions: a failure stops the test where it happened"
-)]
+use crate::common;
 
-mod common;
-
-use common::{HttpServer, Workspace, raise_quotas, sh, tool};
-use serde_json::{Value, json};
+use common::{HttpServer, Workspace, raise_quotas, sh, tools};
+use mlops_engine::jobs::JobState;
+use mlops_engine::promotion::PromotionState;
+use serde_json::json;
 
 async fn postgres_workspace() -> Option<Workspace> {
     let admin = common::service_url(
@@ -24,11 +18,6 @@ async fn postgres_workspace() -> Option<Workspace> {
         ".ci/run starts Debian's postgresql with tests/postgres/start.sh",
     )?;
     Some(Workspace::demo_on_postgres(&admin).await)
-}
-
-fn ok(result: &Value) -> &Value {
-    assert_eq!(result["isError"], false, "{result}");
-    &result["structuredContent"]
 }
 
 #[tokio::test]
@@ -48,8 +37,8 @@ async fn a_hundred_triggers_spread_over_two_replicas_create_one_job() {
     let id = ids.into_iter().next().unwrap();
     // Both replicas answer for it; the CLI (on the same store) cancels it and kills the trainer.
     for server in &replicas {
-        let view = tool(server, &tokens[0], "get_job", json!({"job_id": id})).await;
-        assert_eq!(ok(&view)["id"], id.as_str());
+        let view = tools::get_job(server, &tokens[0], json!({"job_id": id})).await;
+        assert_eq!(view.id, id);
     }
     let out = ws.command().args(["jobs", "cancel", &id]).output().unwrap();
     assert!(
@@ -58,8 +47,8 @@ async fn a_hundred_triggers_spread_over_two_replicas_create_one_job() {
         String::from_utf8_lossy(&out.stderr)
     );
     for server in &replicas {
-        let view = tool(server, &tokens[0], "get_job", json!({"job_id": id})).await;
-        assert_eq!(ok(&view)["state"], "cancelled");
+        let view = tools::get_job(server, &tokens[0], json!({"job_id": id})).await;
+        assert_eq!(view.state, JobState::Cancelled);
     }
 }
 
@@ -83,8 +72,12 @@ async fn an_approval_through_one_replica_is_seen_by_the_other() {
     let (a, b) = (HttpServer::start(&ws), HttpServer::start(&ws));
     let agent = ws.token("demo-agent", "agent");
     let request = common::pending_promotion(&a, &agent).await;
-    let seen = tool(&b, &agent, "get_promotion", json!({"request_id": request})).await;
-    assert_eq!(ok(&seen)["state"], "pending_approval", "{seen}");
+    let seen = tools::get_promotion(&b, &agent, json!({"request_id": request})).await;
+    assert_eq!(
+        seen.promotion.state,
+        PromotionState::PendingApproval,
+        "{seen:?}"
+    );
 
     // Alice approves on replica A's page (sessions and CSRF tokens need no shared memory: the
     // page signed in on A also works on B, so any replica can serve any request).
@@ -115,12 +108,15 @@ async fn an_approval_through_one_replica_is_seen_by_the_other() {
         .unwrap();
     assert!(decided.status().is_redirection() || decided.status().is_success());
 
-    let seen = tool(&b, &agent, "get_promotion", json!({"request_id": request})).await;
-    assert_eq!(ok(&seen)["state"], "promoted", "{seen}");
-    assert_eq!(ok(&seen)["decided_by"], "alice");
-    let models = tool(&b, &agent, "list_models", json!({})).await;
-    let listed = ok(&models)["models"][0].clone();
-    assert_eq!(listed["champion"]["version"], "v2", "{listed}");
+    let seen = tools::get_promotion(&b, &agent, json!({"request_id": request})).await;
+    assert_eq!(seen.promotion.state, PromotionState::Promoted, "{seen:?}");
+    assert_eq!(seen.promotion.decided_by.as_deref(), Some("alice"));
+    let listed = tools::list_models(&b, &agent).await;
+    let champion = listed.models[0]
+        .champion
+        .as_ref()
+        .map(|c| c.version.as_str());
+    assert_eq!(champion, Some("v2"), "{listed:?}");
 }
 
 #[tokio::test]
@@ -132,14 +128,13 @@ async fn a_job_of_a_killed_replica_is_taken_over_and_finished_by_the_other() {
     let mut a = HttpServer::start(&ws);
     let b = HttpServer::start(&ws);
     let token = ws.token("crash-agent", "agent");
-    let triggered = tool(
+    let triggered = tools::trigger_retrain(
         &a,
         &token,
-        "trigger_retrain",
         json!({"model": "fraud-detector", "reason": "replica crash test"}),
     )
     .await;
-    let id = ok(&triggered)["job"]["id"].as_str().unwrap().to_owned();
+    let id = triggered.job.id;
     let pid: i32 = common::run_id(&a, &token, &id).await.parse().unwrap();
 
     a.signal_and_wait("KILL");
@@ -151,8 +146,8 @@ async fn a_job_of_a_killed_replica_is_taken_over_and_finished_by_the_other() {
     );
     common::open_gate(&gate).await;
     let done = common::wait_for_end(&b, &token, &id).await;
-    assert_eq!(done["state"], "succeeded", "{done}");
-    assert_eq!(done["produced_version"], "v2");
+    assert_eq!(done.state, JobState::Succeeded, "{done:?}");
+    assert_eq!(done.produced_version.as_deref(), Some("v2"));
     assert_eq!(
         std::fs::read_to_string(&starts).unwrap().lines().count(),
         1,
@@ -176,7 +171,7 @@ async fn tampering_with_one_trace_row_in_postgres_fails_traces_verify_naming_it(
         let agent = ws.token("agent", "agent");
         for i in 0..6 {
             let server = if i % 2 == 0 { &a } else { &b };
-            ok(&tool(server, &agent, "list_models", json!({})).await);
+            tools::list_models(server, &agent).await;
         }
     }
     let verify = ws.command().args(["traces", "verify"]).output().unwrap();

@@ -3,7 +3,7 @@
 //! spinning while descriptors are out, and `/healthz` answers within a second once they are
 //! gone, with a short log.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};

@@ -5,15 +5,7 @@
 //! `MLOPS_SOAK_SECS` sets the length (default 20 s; `.ci/run` runs 300 s). The rate is the
 //! workload itself: requests are sent on a fixed schedule, nothing waits on a clock for a result.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "helpers outside #[test] functions: a failure stops the test where it happened"
-)]
-
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -4,7 +4,7 @@
 //! response carrying the request's id, and must never stop (a panic would close the pipe).
 //! Case count: `PROPTEST_CASES` (default 256), so CI bounds the time.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

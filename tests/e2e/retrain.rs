@@ -1,7 +1,7 @@
 //! Retraining the demo model for real: the `local` backend runs `mlops-mcp train-demo` on the
 //! demo's reference and drifted data; the new version beats `v1` on the drifted holdout.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
