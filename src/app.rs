@@ -195,6 +195,15 @@ impl App {
         }
     }
 
+    /// Where promotion events are announced.
+    pub fn receivers(&self) -> crate::notify::Receivers<'_> {
+        crate::notify::Receivers {
+            webhooks: &self.inner.config.promotion.webhooks,
+            approval_page: self.inner.config.approval_page(),
+            traces: &self.inner.traces,
+        }
+    }
+
     /// Retraining jobs: triggers, state, cancellation.
     pub fn runner(&self) -> &Runner {
         &self.inner.runner

@@ -68,7 +68,12 @@ pub async fn decide_promotion(
         )),
     }
     if let Ok(view) = &result {
-        crate::notify::announce(app, crate::notify::Event::Decided, &view.promotion).await;
+        crate::notify::announce(
+            &app.receivers(),
+            crate::notify::Event::Decided,
+            &view.promotion,
+        )
+        .await;
     }
     for (action, outcome, why) in events {
         app.trace(NewTraceEvent::new(

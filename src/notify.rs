@@ -10,9 +10,9 @@ use std::time::Duration;
 use mlops_engine::promotion::Promotion;
 use mlops_engine::signing;
 use mlops_engine::trace::{NewTraceEvent, Outcome};
+use mlops_engine::trace_log::TraceLog;
 use serde_json::{Value, json};
 
-use crate::app::App;
 use crate::config::{WebhookFormat, WebhookTarget};
 
 const ATTEMPTS: u32 = 3;
@@ -133,20 +133,24 @@ async fn deliver(target: &WebhookTarget, id: &str, body: &[u8]) -> Result<(), St
     }
 }
 
+/// What announcing needs: the receivers, the approval page's address and the trace to record
+/// failed deliveries in.
+pub struct Receivers<'a> {
+    pub webhooks: &'a [WebhookTarget],
+    /// The approval page, e.g. `http://127.0.0.1:8080/approvals`.
+    pub approval_page: String,
+    pub traces: &'a TraceLog,
+}
+
 /// Sends `event` about `p` to every configured receiver and waits for the deliveries (each
 /// retried; failures are traced, not returned).
-pub async fn announce(app: &App, event: Event, p: &Promotion) {
-    let targets = app.config().promotion.webhooks.clone();
-    if targets.is_empty() {
+pub async fn announce(to: &Receivers<'_>, event: Event, p: &Promotion) {
+    if to.webhooks.is_empty() {
         return;
     }
-    let page = format!(
-        "{}/{}",
-        app.config().approval_page().trim_end_matches('/'),
-        p.id
-    );
+    let page = format!("{}/{}", to.approval_page.trim_end_matches('/'), p.id);
     let id = format!("{}.{}.{}", p.id, event.name(), p.state.as_str());
-    for target in targets {
+    for target in to.webhooks {
         let body = match target.format {
             WebhookFormat::Standard => standard_body(event, p, &page),
             WebhookFormat::Slack => slack_body(event, p, &page),
@@ -154,7 +158,7 @@ pub async fn announce(app: &App, event: Event, p: &Promotion) {
         let bytes = body.to_string().into_bytes();
         let mut last = Ok(());
         for attempt in 0..ATTEMPTS {
-            last = deliver(&target, &id, &bytes).await;
+            last = deliver(target, &id, &bytes).await;
             if last.is_ok() {
                 break;
             }
@@ -169,7 +173,7 @@ pub async fn announce(app: &App, event: Event, p: &Promotion) {
                 .clone()
                 .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
             let args = json!({"request_id": p.id, "url": target.url, "event": event.name()});
-            app.trace(NewTraceEvent::new(
+            let event = NewTraceEvent::new(
                 trace_id,
                 "mlops-mcp",
                 "notification.failed",
@@ -177,8 +181,10 @@ pub async fn announce(app: &App, event: Event, p: &Promotion) {
                 Outcome::Error,
                 error,
                 0,
-            ))
-            .await;
+            );
+            if let Err(error) = to.traces.record(event).await {
+                tracing::error!(%error, "trace event not recorded");
+            }
         }
     }
 }

@@ -4,8 +4,10 @@
 mod prompts;
 mod resources;
 mod schema;
+mod serve;
 mod server;
 mod subscriptions;
 mod tools;
 
+pub use serve::{http_router, stdio_session};
 pub use server::McpServer;

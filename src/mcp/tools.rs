@@ -295,7 +295,12 @@ impl McpServer {
             // Announced in the background: the agent does not wait for the receivers.
             let (app, promotion) = (self.app.clone(), view.promotion.clone());
             tokio::spawn(async move {
-                crate::notify::announce(&app, crate::notify::Event::Requested, &promotion).await;
+                crate::notify::announce(
+                    &app.receivers(),
+                    crate::notify::Event::Requested,
+                    &promotion,
+                )
+                .await;
             });
         }
         Ok(Json(view))

@@ -12,8 +12,6 @@ use axum::routing::{get, post};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulConnection;
 use hyper_util::service::TowerToHyperService;
-use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
-use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use serde_json::json;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -26,7 +24,6 @@ use crate::http::gate::{Gate, gate};
 use crate::http::health::readyz;
 use crate::http::ingest;
 use crate::http::metrics::{metrics, metrics_with_token};
-use crate::mcp::McpServer;
 
 /// Path of the RFC 9728 metadata for a resource URL: `/.well-known/oauth-protected-resource`
 /// followed by the resource's path.
@@ -54,24 +51,6 @@ fn metadata_url(resource: &str) -> String {
 /// MCP streams when cancelled.
 pub fn router(app: App, resource: &str, shutdown: &CancellationToken) -> Router {
     let cfg = &app.config().http;
-    let mcp_config = StreamableHttpServerConfig::default()
-        // Stateless: any replica can answer any request, legacy `initialize` clients included.
-        .with_legacy_session_mode(false)
-        // A call that only answers gets one `application/json` body; one that sends progress or
-        // other messages first (get_job waiting) is streamed as SSE, as the spec allows.
-        .with_json_response(true)
-        .with_allowed_hosts(cfg.allowed_hosts.clone())
-        .with_allowed_origins(cfg.allowed_origins.clone())
-        // An empty origin list must not mean "no check".
-        .enforce_origin_validation()
-        .with_max_request_body_bytes(cfg.max_body_bytes)
-        .with_cancellation_token(shutdown.child_token());
-    let factory_app = app.clone();
-    let mcp = StreamableHttpService::new(
-        move || Ok(McpServer::for_http(factory_app.clone())),
-        Arc::new(NeverSessionManager::default()),
-        mcp_config,
-    );
     let gate_state = Gate {
         app: app.clone(),
         metadata_url: metadata_url(resource).into(),
@@ -79,8 +58,7 @@ pub fn router(app: App, resource: &str, shutdown: &CancellationToken) -> Router 
     let ingest = Router::new()
         .route("/v1/models/{model}/records", post(ingest::ingest))
         .with_state(gate_state.clone());
-    let protected = Router::new()
-        .nest_service("/mcp", mcp)
+    let protected = crate::mcp::http_router(&app, shutdown)
         .layer(axum::middleware::from_fn_with_state(gate_state, gate));
 
     let auth = &app.config().auth;

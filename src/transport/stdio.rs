@@ -7,14 +7,12 @@
 
 use futures_util::StreamExt as _;
 use mlops_auth::Principal;
-use rmcp::ServiceExt;
 use tokio::io::{AsyncBufReadExt as _, AsyncWrite, AsyncWriteExt as _, BufReader};
 use tokio::sync::mpsc;
 use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
 
 use crate::app::App;
 use crate::jsonrpc;
-use crate::mcp::McpServer;
 
 const PIPE_BYTES: usize = 64 * 1024;
 
@@ -43,10 +41,7 @@ pub async fn serve_io(
     tokio::spawn(filter_input(input, to_rmcp_write, errors_tx, max_line));
     let writer = tokio::spawn(write_output(from_rmcp_read, errors_rx, output));
 
-    let running = McpServer::for_stdio(app, principal)
-        .serve((to_rmcp_read, from_rmcp_write))
-        .await?;
-    running.waiting().await?;
+    crate::mcp::stdio_session(app, principal, to_rmcp_read, from_rmcp_write).await?;
     // rmcp has dropped its end of the output pipe: let the writer flush what is left.
     let _ = writer.await;
     Ok(())

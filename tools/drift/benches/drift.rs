@@ -1,7 +1,7 @@
 //! Drift check timings in one process: a first check (both files read) and repeated checks with
 //! the reference profile cached (only the current file is read), as `check_drift` does.
 //!
-//! `cargo bench -p mlops-drift --bench drift -- REFERENCE CURRENT` (files from `benches/drift_vs_evidently.py`,
+//! `cargo bench -p mlops-drift --bench drift -- REFERENCE CURRENT` (files from `tools/drift/benches/drift_vs_evidently.py`,
 //! CSV or Parquet). Prints wall times.
 
 #![allow(

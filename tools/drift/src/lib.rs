@@ -12,23 +12,23 @@
               left for a change measured against the drift benchmark"
 )]
 
-pub mod binning;
-pub mod chi2_contingency;
-pub mod chisquare;
-pub mod column;
-pub mod hellinger;
-pub mod jensenshannon;
-pub mod kl_div;
-pub mod ks;
-pub mod kstwo;
-pub mod l_infinity;
+pub(crate) mod binning;
+pub(crate) mod chi2_contingency;
+pub(crate) mod chisquare;
+pub(crate) mod column;
+pub(crate) mod hellinger;
+pub(crate) mod jensenshannon;
+pub(crate) mod kl_div;
+pub(crate) mod ks;
+pub(crate) mod kstwo;
+pub(crate) mod l_infinity;
 pub mod profile_cache;
-pub mod psi;
+pub(crate) mod psi;
 pub mod report;
 pub mod select;
 pub mod source;
-pub mod wasserstein;
-pub mod z;
+pub(crate) mod wasserstein;
+pub(crate) mod z;
 
 use std::collections::BTreeMap;
 

@@ -5,7 +5,7 @@ and peak RSS (from wait4) are printed as a Markdown table: ours six times (three
 Evidently's one run, three just after), as the best and the median. The repeated check with a cached
 reference profile is measured by the `drift` bench (one process, two checks).
 
-Usage: python benches/drift_vs_evidently.py TARGET_DIR/release/mlops-mcp [WORKDIR] [ROWS]
+Usage: python tools/drift/benches/drift_vs_evidently.py TARGET_DIR/release/mlops-mcp [WORKDIR] [ROWS]
 """
 
 import os
