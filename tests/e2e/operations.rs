@@ -114,7 +114,7 @@ async fn prometheus_scrapes_the_tool_call_and_refusal_counters() {
     let ws = Workspace::demo();
     let server = HttpServer::start_with(
         &ws,
-        &[("MLOPS_MCP_LOG", "info,mlops_mcp::transport::http=debug")],
+        &[("MLOPS_MCP_LOG", "info,mlops_mcp::http::metrics=debug")],
     );
     let agent = ws.token("ops-agent", "agent");
     for _ in 0..3 {
