@@ -196,7 +196,7 @@ impl App {
     }
 
     /// Where promotion events are announced.
-    pub fn receivers(&self) -> crate::notify::Receivers<'_> {
+    pub(crate) fn receivers(&self) -> crate::notify::Receivers<'_> {
         crate::notify::Receivers {
             webhooks: &self.inner.config.promotion.webhooks,
             approval_page: self.inner.config.approval_page(),

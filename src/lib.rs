@@ -4,15 +4,15 @@
 
 pub mod app;
 pub mod cli;
-pub mod commands;
+pub(crate) mod commands;
 pub mod config;
-pub mod decisions;
+pub(crate) mod decisions;
 pub mod http;
-pub mod jsonrpc;
+pub(crate) mod jsonrpc;
 pub mod mcp;
 pub mod metrics;
-pub mod notify;
-pub mod refusal_sampler;
+pub(crate) mod notify;
+pub(crate) mod refusal_sampler;
 pub mod transport;
 
 use std::process::ExitCode;

@@ -12,18 +12,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use mlops_auth::Principal;
 use tokio::sync::broadcast;
 
 use crate::jobs::airflow::AirflowBackend;
-use crate::jobs::backend::{BackendError, ChampionRef, RetrainBackend, StartSpec, Status};
+use crate::jobs::backend::{RetrainBackend, StartSpec, Status};
 use crate::jobs::github::GithubActionsBackend;
 use crate::jobs::local::LocalBackend;
 use crate::jobs::webhook::WebhookBackend;
-use crate::jobs::{
-    Admission, Budget, Job, JobState, JobUpdate, NewJob, Replica, RetrainError, TriggerRequest,
-};
+use crate::jobs::{Job, JobState, JobUpdate, Replica, RetrainError};
 use crate::model::ModelSpec;
 use crate::registry::Registries;
 use crate::retrain_spec::{BackendKind, RetrainSpec};
@@ -32,6 +29,8 @@ use crate::store::Store;
 use crate::trace::{NewTraceEvent, Outcome};
 use crate::trace_log::TraceLog;
 
+mod admit;
+mod drive;
 mod finish;
 mod reconcile;
 
@@ -122,14 +121,6 @@ fn backend_for(
     }
 }
 
-fn idempotency_key_ok(key: &str) -> bool {
-    !key.is_empty()
-        && key.len() <= 100
-        && key
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-:".contains(c))
-}
-
 impl Runner {
     /// A runner for the configured models that have `retrain`. Errors name a model whose
     /// backend cannot be built.
@@ -203,126 +194,6 @@ impl Runner {
         }
     }
 
-    /// `trigger_retrain`: creates the job (or returns the existing one) and starts it in the
-    /// background; returns at once.
-    pub async fn trigger(
-        &self,
-        principal: &Principal,
-        input: &TriggerRequest,
-        trace_id: &str,
-    ) -> Result<(Job, bool), RetrainError> {
-        let store = &self.inner.store;
-        if !principal.may_access_model(&input.model)
-            || store.get_model(&input.model).await?.is_none()
-        {
-            return Err(RetrainError::UnknownModel(input.model.clone()));
-        }
-        let model = self
-            .inner
-            .models
-            .get(&input.model)
-            .ok_or_else(|| RetrainError::NotConfigured(input.model.clone()))?;
-        if input.reason.trim().is_empty() {
-            return Err(RetrainError::BadInput(
-                "`reason` is empty: say in a sentence why the model needs retraining (a reviewer reads it)".into(),
-            ));
-        }
-        if let Some(key) = &input.idempotency_key
-            && !idempotency_key_ok(key)
-        {
-            return Err(RetrainError::BadInput(format!(
-                "idempotency_key {key:?} is not usable: use 1 to 100 letters, digits, `.`, `_`, `-` or `:`"
-            )));
-        }
-        if let Err(problem) = model.spec.allowed_params.check(&input.params) {
-            return Err(RetrainError::BadInput(format!(
-                "`{}`: {problem}. Call again with parameters the model allows, or without them.",
-                input.model
-            )));
-        }
-        if let Some(report) = &input.drift_report_id {
-            let found = store
-                .drift_report(report)
-                .await?
-                .is_some_and(|r| r.model == input.model);
-            if !found {
-                return Err(RetrainError::BadInput(format!(
-                    "drift report `{report}` is not a report of `{}`; pass the report_id check_drift returned for this model, or omit it",
-                    input.model
-                )));
-            }
-        }
-        let new = NewJob {
-            id: uuid::Uuid::new_v4().to_string(),
-            model: input.model.clone(),
-            backend: model.backend.name().to_owned(),
-            reason: self.inner.settings.secrets.redact(input.reason.trim()),
-            drift_report_id: input.drift_report_id.clone(),
-            idempotency_key: input.idempotency_key.clone(),
-            requested_by: principal.subject.clone(),
-            params: serde_json::to_value(&input.params).unwrap_or_default(),
-            trace_id: Some(trace_id.to_owned()),
-        };
-        let budget = Budget {
-            spec: &model.spec,
-            max_concurrent: self.inner.settings.max_concurrent,
-            now: Utc::now(),
-        };
-        let who = principal.subject.as_str();
-        match store.create_job(&new, &budget).await? {
-            Admission::New(job) => {
-                self.trace(
-                    &job,
-                    who,
-                    "retrain.created",
-                    Outcome::Ok,
-                    format!("created job {} ({}): {}", job.id, job.backend, job.reason),
-                )
-                .await;
-                self.publish(&job);
-                let runner = self.clone();
-                let id = job.id.clone();
-                tokio::spawn(async move { runner.drive(&id).await });
-                Ok((job, true))
-            }
-            Admission::Existing(job) => {
-                let why = if input.idempotency_key.is_some()
-                    && job.idempotency_key == input.idempotency_key
-                {
-                    "same idempotency key"
-                } else {
-                    "the model already has a job in progress"
-                };
-                let mut traced = job.clone();
-                traced.trace_id = Some(trace_id.to_owned());
-                self.trace(
-                    &traced,
-                    who,
-                    "retrain.deduplicated",
-                    Outcome::Ok,
-                    format!("returned existing job {} ({why})", job.id),
-                )
-                .await;
-                Ok((job, false))
-            }
-            Admission::Refused(refusal) => {
-                let event = NewTraceEvent::new(
-                    trace_id,
-                    who,
-                    "retrain.refused",
-                    &serde_json::json!({ "model": input.model }),
-                    Outcome::Refused,
-                    refusal.to_string(),
-                    0,
-                );
-                if let Err(error) = self.inner.traces.record(event).await {
-                    tracing::error!(%error, "refusal trace event not recorded");
-                }
-                Err(RetrainError::Refused(refusal))
-            }
-        }
-    }
-
     /// A job as it may be shown: its message and the last `log_lines` of its log, with held
     /// secrets redacted.
     pub fn shown(&self, job: Job, log_lines: usize) -> (Job, Option<String>) {
@@ -382,141 +253,6 @@ impl Runner {
             job = fresh;
         }
         Ok(job)
-    }
-
-    /// Starts the job if this process wins the claim, then watches it to the end.
-    async fn drive(&self, id: &str) {
-        if let Err(error) = self.try_drive(id).await {
-            tracing::error!(%error, job = %id, "retraining job could not be driven");
-        }
-    }
-
-    async fn try_drive(&self, id: &str) -> Result<(), RetrainError> {
-        let store = &self.inner.store;
-        let Some(job) = store.claim_start(id, &self.inner.replica.id).await? else {
-            return Ok(());
-        };
-        self.publish(&job);
-        let Some(model) = self.inner.models.get(&job.model) else {
-            return self.end(&job, not_configured()).await;
-        };
-        self.start_and_watch(job, model).await
-    }
-
-    /// Asks the backend to start a claimed job, records the run, then watches it.
-    async fn start_and_watch(&self, job: Job, model: &Retrainable) -> Result<(), RetrainError> {
-        let mut data = model.data.clone();
-        data.champion = self
-            .inner
-            .store
-            .get_model(&job.model)
-            .await?
-            .and_then(|r| r.aliased(crate::model::CHAMPION).cloned())
-            .map(|c| ChampionRef {
-                artifact: c
-                    .artifact_uri
-                    .strip_prefix("file://")
-                    .unwrap_or(&c.artifact_uri)
-                    .to_owned(),
-                version: c.version,
-            });
-        let started = match model.backend.start(&job, &data).await {
-            Ok(started) => started,
-            Err(e) => {
-                let why = format!("the backend could not start the job: {e}");
-                return self.end(&job, failed("not started", why)).await;
-            }
-        };
-        let update = JobUpdate {
-            raw_state: Some(started.raw_state),
-            external_id: Some(started.external_id.clone()),
-            external_url: started.external_url,
-            ..JobUpdate::default()
-        };
-        let job = self.inner.store.update_job(&job.id, &update).await?;
-        if !job.state.is_active() {
-            // Cancelled while it was starting: whoever cancelled it could not know the run yet.
-            let run = Job {
-                external_id: Some(started.external_id),
-                ..job
-            };
-            self.stop_cancelled(model, &run).await;
-            return Ok(());
-        }
-        self.publish(&job);
-        self.trace(
-            &job,
-            "mlops-mcp",
-            "retrain.started",
-            Outcome::Ok,
-            format!("{} started run {}", job.backend, started.external_id),
-        )
-        .await;
-        self.watch(job).await
-    }
-
-    /// Follows an active job until it ends (here or elsewhere).
-    async fn watch(&self, mut job: Job) -> Result<(), RetrainError> {
-        let Some(model) = self.inner.models.get(&job.model) else {
-            return self.end(&job, not_configured()).await;
-        };
-        let interval = self.inner.settings.poll_interval;
-        let timeout =
-            chrono::Duration::seconds(i64::try_from(model.spec.timeout_secs).unwrap_or(i64::MAX));
-        loop {
-            let status = match model.backend.next_status(&job, interval).await {
-                Ok(status) => status,
-                Err(e) => {
-                    // A remote backend may be briefly unreachable; the job's timeout bounds it.
-                    let overdue = job.started_at.is_some_and(|t| Utc::now() - t > timeout);
-                    if overdue || !matches!(e, BackendError::Unreachable(_)) {
-                        return self
-                            .end(&job, failed("error", format!("lost track of the job: {e}")))
-                            .await;
-                    }
-                    tracing::warn!(error = %e, job = %job.id, "backend unreachable; retrying");
-                    continue;
-                }
-            };
-            if !status.state.is_active() {
-                return self.end(&job, status).await;
-            }
-            let update = JobUpdate {
-                state: Some(status.state),
-                raw_state: Some(status.raw_state),
-                progress: status.progress,
-                message: status.message,
-                ..JobUpdate::default()
-            };
-            let fresh = self.inner.store.update_job(&job.id, &update).await?;
-            if !fresh.state.is_active() {
-                // Ended elsewhere (cancelled by a human, finished by another process).
-                self.stop_cancelled(
-                    model,
-                    &Job {
-                        state: fresh.state,
-                        ..job
-                    },
-                )
-                .await;
-                return Ok(());
-            }
-            if fresh != job {
-                self.publish(&fresh);
-            }
-            job = fresh;
-        }
-    }
-
-    /// Stops the run of a job cancelled in another process while this one ran it (the
-    /// canceller stops what it knows of; stopping twice is harmless).
-    async fn stop_cancelled(&self, model: &Retrainable, job: &Job) {
-        if job.state != JobState::Cancelled {
-            return;
-        }
-        if let Err(e) = model.backend.cancel(job).await {
-            tracing::warn!(error = %e, job = %job.id, "could not stop a cancelled job's run");
-        }
     }
 
     /// Cancels an active job: it ends `cancelled` in the store, then the backend is told to
