@@ -327,27 +327,30 @@ async fn traces_verify_detects_an_edited_event() {
 async fn traces_verify_sees_a_deleted_tail() {
     let ws = Workspace::demo();
     {
-        let server = HttpServer::start(&ws);
+        let server = HttpServer::start_with(
+            &ws,
+            &[("MLOPS_MCP_LOG", "info,mlops_engine::trace_checkpoint=debug")],
+        );
         let token = ws.token("agent", "models:read");
         for _ in 0..5 {
             common::tool(&server, &token, "list_models", serde_json::json!({})).await;
         }
-        // The checkpoint trails the commits; wait (bounded) until it names the fifth call.
-        let path = ws.path().join("trace-checkpoint.json");
-        let reached = |p: &std::path::Path| {
-            std::fs::read(p)
-                .ok()
-                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-                .and_then(|v| v["seq"].as_i64())
-        };
+        // The checkpoint trails the commits: wait for the writer to say it wrote the head.
         let head = ws.traces().await.last().unwrap().seq;
-        for _ in 0..500 {
-            if reached(&path) == Some(head) {
+        let reached = format!("seq={head}");
+        for _ in 0..=head {
+            let line = server.wait_for_log(
+                "trace checkpoint written",
+                std::time::Duration::from_secs(30),
+            );
+            if line.trim_end().ends_with(&reached) {
                 break;
             }
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
-        assert_eq!(reached(&path), Some(head));
+        let path = ws.path().join("trace-checkpoint.json");
+        let written: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(written["seq"].as_i64(), Some(head));
     }
     let verify = ws.command().args(["traces", "verify"]).output().unwrap();
     let out = String::from_utf8_lossy(&verify.stdout).into_owned();

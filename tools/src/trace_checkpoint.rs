@@ -150,6 +150,7 @@ impl CheckpointWriter {
                 let written = tokio::task::spawn_blocking(move || checkpoint.write(&path)).await;
                 match written {
                     Ok(Ok(())) => {
+                        tracing::debug!(seq, "trace checkpoint written");
                         written_tx.send_replace(seq);
                     }
                     Ok(Err(error)) => tracing::warn!(%error, "trace checkpoint not written"),

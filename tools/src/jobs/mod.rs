@@ -1,7 +1,6 @@
-//! Retraining jobs: the job record the store keeps, the backend contract and its backends,
-//! the cost controls, and the runner that starts, watches and finishes jobs.
-//! States are normalised to `pending | running | succeeded | failed | cancelled`; the backend's
-//! own state is kept beside it.
+//! Retraining jobs at work: the backend contract and its backends, and the runner that admits,
+//! starts, watches and finishes jobs. The job record, its states and the cost controls are the
+//! domain's (`mlops_domain::{jobs, admission}`), re-exported here.
 
 pub mod airflow;
 pub mod backend;
