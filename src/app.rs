@@ -39,6 +39,8 @@ struct Inner {
     registries: mlops_engine::registry::Registries,
     csrf_key: [u8; 32],
     metrics: crate::metrics::Metrics,
+    /// Alert changes this process made, for its subscribed clients.
+    alert_changes: tokio::sync::broadcast::Sender<mlops_engine::alerts::AlertChange>,
 }
 
 fn verifier(config: &Config) -> anyhow::Result<Verifier> {
@@ -145,6 +147,7 @@ impl App {
                 metrics: crate::metrics::Metrics::new(
                     PolicyTable::standard().tools().map(str::to_owned).collect(),
                 ),
+                alert_changes: tokio::sync::broadcast::channel(256).0,
             }),
         };
         app.forget_idle_limits();
@@ -202,6 +205,23 @@ impl App {
             approval_page: self.inner.config.approval_page(),
             traces: &self.inner.traces,
         }
+    }
+
+    /// Alert changes made by this process, as they happen.
+    pub(crate) fn alert_changes(
+        &self,
+    ) -> &tokio::sync::broadcast::Sender<mlops_engine::alerts::AlertChange> {
+        &self.inner.alert_changes
+    }
+
+    /// The decision trace.
+    pub fn traces(&self) -> &TraceLog {
+        &self.inner.traces
+    }
+
+    /// The store, shared (for tasks that outlive a call).
+    pub(crate) fn shared_store(&self) -> Arc<dyn Store> {
+        self.inner.store.clone()
     }
 
     /// Retraining jobs: triggers, state, cancellation.

@@ -16,6 +16,14 @@ pub struct Cli {
     pub command: Command,
 }
 
+#[derive(Debug, clap::Args)]
+pub struct CheckConfigArgs {
+    /// Print one model's effective settings (its own, `[model_defaults]` and templates applied)
+    /// as TOML.
+    #[arg(long, value_name = "NAME")]
+    pub model: Option<String>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve MCP over stdio (default, what Claude Desktop spawns) or streamable HTTP (--http).
@@ -23,7 +31,7 @@ pub enum Command {
     /// Write a commented starter configuration file.
     Init(InitArgs),
     /// Validate a configuration file and print what it sets up.
-    CheckConfig,
+    CheckConfig(CheckConfigArgs),
     /// Print the JSON Schema of `mlops-mcp.toml`, for editors that validate TOML against one
     /// (e.g. Taplo / Even Better TOML: `#:schema ./mlops-mcp.schema.json` on the first line).
     ConfigSchema,

@@ -87,5 +87,23 @@ pub async fn decide_promotion(
         ))
         .await;
     }
+    if let Ok(view) = &result
+        && view.promotion.state == PromotionState::Promoted
+    {
+        let p = &view.promotion;
+        let note = format!(
+            "{} promoted to champion by {}",
+            p.candidate_version, who.subject
+        );
+        crate::alerting::settle(
+            app,
+            &trace_id,
+            &who.subject,
+            &p.model,
+            mlops_engine::alert::Settle::Resolve,
+            &note,
+        )
+        .await;
+    }
     result
 }

@@ -2,6 +2,7 @@
 //! safely. This crate is the MCP surface and the wiring: CLI, configuration, the rmcp handler,
 //! the stdio and streamable HTTP transports.
 
+pub(crate) mod alerting;
 pub mod app;
 pub mod cli;
 pub(crate) mod commands;
@@ -43,7 +44,9 @@ async fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => commands::serve::run(config_path, args).await,
         Command::Init(args) => commands::init::run(args),
-        Command::CheckConfig => commands::check_config::run(config_path),
+        Command::CheckConfig(args) => {
+            commands::check_config::run(config_path, args.model.as_deref())
+        }
         Command::ConfigSchema => commands::config_schema::run(),
         Command::Token(cmd) => commands::token::run(config_path, cmd),
         Command::Demo(args) => commands::demo::run(args).await,

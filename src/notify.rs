@@ -1,4 +1,4 @@
-//! Announcements of promotion requests and decisions to the configured webhooks
+//! Announcements of promotion requests and decisions, and of drift alerts, to the configured webhooks
 //! (`[[promotion.webhooks]]`): `standard` receivers get JSON signed with Standard Webhooks
 //! headers (the delivery id stays the same across retries, so a receiver can drop repeats);
 //! `slack` receivers (an incoming-webhook URL) get a message with a link to the approval page.
@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use mlops_engine::alerts::AlertChange;
 use mlops_engine::promotion::Promotion;
 use mlops_engine::signing;
 use mlops_engine::trace::{NewTraceEvent, Outcome};
@@ -145,20 +146,79 @@ pub struct Receivers<'a> {
 /// Sends `event` about `p` to every configured receiver and waits for the deliveries (each
 /// retried; failures are traced, not returned).
 pub async fn announce(to: &Receivers<'_>, event: Event, p: &Promotion) {
-    if to.webhooks.is_empty() {
-        return;
-    }
     let page = format!("{}/{}", to.approval_page.trim_end_matches('/'), p.id);
     let id = format!("{}.{}.{}", p.id, event.name(), p.state.as_str());
+    let trace_id = p
+        .trace_id
+        .clone()
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let args = json!({"request_id": p.id, "event": event.name()});
+    send_all(to, &id, &trace_id, &args, |format| match format {
+        WebhookFormat::Standard => standard_body(event, p, &page),
+        WebhookFormat::Slack => slack_body(event, p, &page),
+    })
+    .await;
+}
+
+/// Sends an alert's change to every configured receiver (the promotion webhooks: one list of
+/// receivers for everything a person should hear about).
+pub async fn announce_alert(to: &Receivers<'_>, change: &AlertChange) {
+    let a = &change.alert;
+    let id = format!(
+        "{}.{}.{}",
+        a.id,
+        change.action,
+        a.updated_at.timestamp_micros()
+    );
+    let trace_id = uuid::Uuid::new_v4().to_string();
+    let args = json!({"alert_id": a.id, "model": a.model, "event": change.action});
+    send_all(to, &id, &trace_id, &args, |format| match format {
+        WebhookFormat::Standard => json!({
+            "type": change.action,
+            "timestamp": chrono::Utc::now().to_rfc3339(),
+            "data": {
+                "alert_id": a.id,
+                "model": a.model,
+                "state": a.state.as_str(),
+                "level": a.level.as_str(),
+                "note": a.note,
+                "opened_at": a.opened_at.to_rfc3339(),
+                "opened_by": a.opened_by,
+                "alert_uri": format!("mlops://alerts/{}", a.id),
+                "report_uri": format!("mlops://drift-reports/{}", a.latest_report),
+            },
+        }),
+        WebhookFormat::Slack => {
+            let text = format!(
+                "*Drift alert {}*: `{}` — {} ({}).",
+                a.state.as_str(),
+                slack_escape(&a.model),
+                a.level.as_str(),
+                slack_escape(&a.note)
+            );
+            json!({
+                "text": text,
+                "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
+            })
+        }
+    })
+    .await;
+}
+
+/// Delivers one announcement (the body per receiver format) to every receiver, each retried;
+/// a delivery that still fails is logged and traced under `trace_id` with `args`.
+async fn send_all(
+    to: &Receivers<'_>,
+    id: &str,
+    trace_id: &str,
+    args: &Value,
+    body_of: impl Fn(WebhookFormat) -> Value,
+) {
     for target in to.webhooks {
-        let body = match target.format {
-            WebhookFormat::Standard => standard_body(event, p, &page),
-            WebhookFormat::Slack => slack_body(event, p, &page),
-        };
-        let bytes = body.to_string().into_bytes();
+        let bytes = body_of(target.format).to_string().into_bytes();
         let mut last = Ok(());
         for attempt in 0..ATTEMPTS {
-            last = deliver(target, &id, &bytes).await;
+            last = deliver(target, id, &bytes).await;
             if last.is_ok() {
                 break;
             }
@@ -167,12 +227,11 @@ pub async fn announce(to: &Receivers<'_>, event: Event, p: &Promotion) {
             }
         }
         if let Err(error) = last {
-            tracing::warn!(%error, url = %target.url, "promotion webhook not delivered");
-            let trace_id = p
-                .trace_id
-                .clone()
-                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-            let args = json!({"request_id": p.id, "url": target.url, "event": event.name()});
+            tracing::warn!(%error, url = %target.url, "webhook not delivered");
+            let mut args = args.clone();
+            if let Some(map) = args.as_object_mut() {
+                map.insert("url".into(), json!(target.url));
+            }
             let event = NewTraceEvent::new(
                 trace_id,
                 "mlops-mcp",

@@ -11,16 +11,39 @@ pub struct ResourceInfo {
 }
 
 /// Fixed resources.
-pub const RESOURCES: &[ResourceInfo] = &[ResourceInfo {
-    uri: "mlops://models",
-    name: "models",
-    title: "Models",
-    description: "Every model you may see, with owner, task and champion version, and a link to its card.",
-    mime_type: "text/markdown",
-}];
+pub const RESOURCES: &[ResourceInfo] = &[
+    ResourceInfo {
+        uri: "mlops://models",
+        name: "models",
+        title: "Models",
+        description: "The models you may see, a page at a time (as list_models pages them): owner, \
+                      task, champion version, state and a link to each card; the next page's URI \
+                      is at the end. Markdown, then the same as JSON.",
+        mime_type: "text/markdown",
+    },
+    ResourceInfo {
+        uri: "mlops://alerts",
+        name: "alerts",
+        title: "Alerts",
+        description: "Drift alerts of the models you may see, unresolved first: the model, level \
+                      (investigate or retrain), state, the report that raised it and what \
+                      happened since. Subscribe to hear of new and changed alerts instead of \
+                      polling. Markdown, then the same as JSON.",
+        mime_type: "text/markdown",
+    },
+];
 
 /// Resource templates.
 pub const TEMPLATES: &[ResourceInfo] = &[
+    ResourceInfo {
+        uri: "mlops://alerts/{id}",
+        name: "alert",
+        title: "Alert",
+        description: "One drift alert: its model, level, state, the report that raised it, the \
+                      newest report and the last thing that happened to it. Markdown, then the \
+                      same as JSON.",
+        mime_type: "text/markdown",
+    },
     ResourceInfo {
         uri: "mlops://models/{model}/card",
         name: "model-card",

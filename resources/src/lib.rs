@@ -1,8 +1,9 @@
-//! Read-only views of the server's state, served as MCP resources: the model list, model cards
-//! and decision traces, each as Markdown and JSON. No MCP types here: `src/` maps these onto
+//! Read-only views of the server's state, served as MCP resources: the model list, alerts,
+//! model cards and decision traces, each as Markdown and JSON. No MCP types here: `src/` maps these onto
 //! rmcp.
 
 mod catalog;
+mod fleet;
 mod model_card;
 mod trace_view;
 mod uri;
@@ -45,40 +46,12 @@ pub async fn read(
     uri: &str,
 ) -> Result<Rendered, ReadError> {
     match ResourceUri::parse(uri)? {
-        ResourceUri::Models => {
-            let models = store.list_models().await?;
-            let visible: Vec<_> = models
-                .iter()
-                .filter(|m| principal.may_access_model(&m.spec.name))
-                .collect();
-            let mut markdown = String::from(
-                "# Models\n\n| model | owner | task | champion |\n|---|---|---|---|\n",
-            );
-            let mut json = Vec::new();
-            for m in &visible {
-                let champion = m
-                    .aliased(mlops_engine::model::CHAMPION)
-                    .map(|v| v.version.clone());
-                markdown.push_str(&format!(
-                    "| [{0}](mlops://models/{0}/card) | {1} | {2} | {3} |\n",
-                    m.spec.name,
-                    m.spec.owner,
-                    m.spec.task,
-                    champion.as_deref().unwrap_or("none")
-                ));
-                json.push(serde_json::json!({
-                    "name": m.spec.name,
-                    "owner": m.spec.owner,
-                    "task": m.spec.task,
-                    "champion": champion,
-                    "card_uri": format!("mlops://models/{}/card", m.spec.name),
-                }));
-            }
-            Ok(Rendered {
-                markdown,
-                json: serde_json::json!({ "models": json }),
-            })
+        ResourceUri::Models => fleet::models_page(store, principal, None, uri).await,
+        ResourceUri::ModelsPage(cursor) => {
+            fleet::models_page(store, principal, Some(cursor), uri).await
         }
+        ResourceUri::Alerts => fleet::alerts(store, principal).await,
+        ResourceUri::Alert(id) => fleet::alert(store, principal, &id, uri).await,
         ResourceUri::ModelCard(name) => {
             if !principal.may_access_model(&name) {
                 return Err(ReadError::NotFound(uri.to_owned()));

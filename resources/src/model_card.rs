@@ -5,10 +5,10 @@ use std::fmt::Write as _;
 
 use mlops_engine::model::{Alias, AliasChange, CHAMPION, FeatureSpec, ModelPolicy, ModelVersion};
 use mlops_engine::{Store, StoreError};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Everything the card shows, as served in JSON.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelCard {
     pub name: String,
     pub description: String,
@@ -35,7 +35,7 @@ pub struct ModelCard {
 }
 
 /// The verdict of the newest drift check.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LastDrift {
     pub report_id: String,
     pub checked_at: String,

@@ -5,6 +5,12 @@
 pub enum ResourceUri {
     /// `mlops://models`
     Models,
+    /// `mlops://models?cursor={cursor}`: the page after the one that gave the cursor.
+    ModelsPage(String),
+    /// `mlops://alerts`
+    Alerts,
+    /// `mlops://alerts/{id}`
+    Alert(String),
     /// `mlops://models/{model}/card`
     ModelCard(String),
     /// `mlops://traces/{id}`
@@ -23,8 +29,9 @@ pub enum ResourceUri {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "unknown resource URI `{0}`; this server serves mlops://models, \
-     mlops://models/{{model}}/card, mlops://drift-reports/{{id}}, mlops://jobs/{{id}}, \
-     mlops://validations/{{id}}, mlops://promotions/{{id}} and mlops://traces/{{id}}"
+     mlops://models/{{model}}/card, mlops://alerts, mlops://alerts/{{id}}, \
+     mlops://drift-reports/{{id}}, mlops://jobs/{{id}}, mlops://validations/{{id}}, \
+     mlops://promotions/{{id}} and mlops://traces/{{id}}"
 )]
 pub struct UriError(pub String);
 
@@ -41,9 +48,23 @@ impl ResourceUri {
     pub fn parse(uri: &str) -> Result<Self, UriError> {
         let bad = || UriError(uri.to_owned());
         let rest = uri.strip_prefix("mlops://").ok_or_else(bad)?;
+        if let Some(cursor) = rest.strip_prefix("models?cursor=") {
+            let ok = !cursor.is_empty()
+                && cursor.len() <= 256
+                && cursor
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_".contains(c));
+            return if ok {
+                Ok(Self::ModelsPage(cursor.to_owned()))
+            } else {
+                Err(bad())
+            };
+        }
         let parts: Vec<&str> = rest.split('/').collect();
         match parts.as_slice() {
             ["models"] => Ok(Self::Models),
+            ["alerts"] => Ok(Self::Alerts),
+            ["alerts", id] if segment_ok(id) => Ok(Self::Alert((*id).to_owned())),
             ["models", name, "card"] if segment_ok(name) => Ok(Self::ModelCard((*name).to_owned())),
             ["traces", id] if segment_ok(id) => Ok(Self::Trace((*id).to_owned())),
             ["drift-reports", id] if segment_ok(id) => Ok(Self::DriftReport((*id).to_owned())),
@@ -77,7 +98,19 @@ mod tests {
             ResourceUri::parse("mlops://traces/abc-1"),
             Ok(ResourceUri::Trace("abc-1".into()))
         );
+        assert_eq!(
+            ResourceUri::parse("mlops://models?cursor=YzE6MDo"),
+            Ok(ResourceUri::ModelsPage("YzE6MDo".into()))
+        );
+        assert_eq!(
+            ResourceUri::parse("mlops://alerts/a-1"),
+            Ok(ResourceUri::Alert("a-1".into()))
+        );
         for bad in [
+            "mlops://models?cursor=",
+            "mlops://models?cursor=a/b",
+            "mlops://models?page=2",
+            "mlops://alerts/",
             "mlops://models/",
             "mlops://models/../card",
             "mlops://models/a/b/card",

@@ -40,6 +40,10 @@ pub async fn run(config_path: Option<PathBuf>, args: ServeArgs) -> Result<ExitCo
     };
     let app = App::start(config).await?;
     app.reconcile_jobs().await?;
+    let monitors = crate::alerting::start_monitors(&app);
+    if monitors > 0 {
+        tracing::info!(monitors, "models checked by the server on their schedules");
+    }
     match listener {
         Some(listener) => crate::transport::http::serve(app, listener).await?,
         None => {

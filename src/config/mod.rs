@@ -15,11 +15,16 @@ mod held_secrets;
 mod http;
 mod jobs;
 mod limits;
+mod model_defaults;
+mod monitors;
 mod promotion;
 mod store;
 mod trace;
 
-pub use self::{auth::*, http::*, jobs::*, limits::*, promotion::*, store::*, trace::*};
+pub use self::{
+    auth::*, http::*, jobs::*, limits::*, model_defaults::ModelDefaults, monitors::*, promotion::*,
+    store::*, trace::*,
+};
 pub use held_secrets::held;
 
 /// File read when `--config` is not given and it exists.
@@ -56,6 +61,12 @@ pub struct Config {
     /// The decision trace's chain key and checkpoints.
     #[serde(default)]
     pub trace: TraceConfig,
+    /// The scheduler of the models' monitors.
+    #[serde(default)]
+    pub monitors: MonitorsConfig,
+    /// Settings every model inherits (`{model}` in a string stands for its name).
+    #[serde(default)]
+    pub model_defaults: ModelDefaults,
     /// The models this server operates.
     #[serde(default)]
     pub models: Vec<ModelSpec>,
@@ -133,10 +144,16 @@ impl Config {
         let shown = file
             .as_ref()
             .map_or("configuration".to_owned(), |f| f.display().to_string());
-        let mut config: Config = figment.extract().map_err(|e| ConfigError::Load {
-            path: shown,
+        let load = |e: figment::Error| ConfigError::Load {
+            path: shown.clone(),
             message: e.to_string(),
-        })?;
+        };
+        // Models inherit `[model_defaults]` before they are read, so each is checked whole.
+        let mut document: serde_json::Value = figment.extract().map_err(load)?;
+        model_defaults::apply(&mut document);
+        let mut config: Config = Figment::from(figment::providers::Serialized::defaults(document))
+            .extract()
+            .map_err(load)?;
         let base = file
             .as_ref()
             .and_then(|f| f.parent().map(Path::to_path_buf))
@@ -202,6 +219,7 @@ impl Config {
         out.extend(self.promotion.problems());
         out.extend(self.jobs.problems());
         out.extend(self.stdio.problems());
+        out.extend(self.monitors.problems());
         let mut names = std::collections::BTreeSet::new();
         for (i, m) in self.models.iter().enumerate() {
             out.extend(m.problems(i));

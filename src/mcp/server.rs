@@ -304,10 +304,12 @@ impl ServerHandler for McpServer {
             Implementation::new("mlops-mcp", env!("CARGO_PKG_VERSION")).with_title("mlops-mcp"),
         )
         .with_instructions(
-            "Operate production ML models: list_models to start, then follow the monitor_model \
-             prompt (drift → retrain → validate → request promotion). Promotions need a human's \
-             approval; no tool can approve. Every call is traced; the trace id is in each \
-             result's _meta.",
+            "Operate production ML models: list_models to start (needs_attention: true for a \
+             fleet, most urgent first), then follow the monitor_model prompt (drift → retrain → \
+             validate → request promotion) or triage_fleet for many models. Monitored models \
+             raise alerts: subscribe to mlops://alerts instead of polling. Promotions need a \
+             human's approval; no tool can approve. Every call is traced; the trace id is in \
+             each result's _meta.",
         )
     }
 
@@ -524,10 +526,11 @@ impl ServerHandler for McpServer {
                 None,
             ));
         }
-        if subscriptions::job_id(&request.uri).is_none() {
+        if !subscriptions::watchable(&request.uri) {
             return Err(ErrorData::invalid_params(
                 format!(
-                    "`{}` cannot be subscribed to; this server notifies about mlops://jobs/{{id}}",
+                    "`{}` cannot be subscribed to; this server notifies about mlops://jobs/{{id}}, \
+                     mlops://alerts and mlops://alerts/{{id}}",
                     request.uri
                 ),
                 None,
@@ -564,12 +567,16 @@ impl ServerHandler for McpServer {
         ctx: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
         self.read_within_quota(&ctx, "prompts/get", false).await?;
+        if request.name == prompts::TRIAGE_FLEET {
+            return Ok(prompts::triage_fleet().into());
+        }
         if request.name != prompts::MONITOR_MODEL {
             return Err(ErrorData::invalid_params(
                 format!(
-                    "unknown prompt `{}`; this server has `{}`",
+                    "unknown prompt `{}`; this server has `{}` and `{}`",
                     request.name,
-                    prompts::MONITOR_MODEL
+                    prompts::MONITOR_MODEL,
+                    prompts::TRIAGE_FLEET
                 ),
                 None,
             ));
@@ -579,9 +586,12 @@ impl ServerHandler for McpServer {
             .as_ref()
             .and_then(|a| a.get("model"))
             .and_then(Value::as_str)
-            .filter(|m| !m.trim().is_empty())
+            .filter(|m| mlops_engine::model::is_valid_name(m))
             .ok_or_else(|| {
-                ErrorData::invalid_params("the prompt needs the argument `model`", None)
+                ErrorData::invalid_params(
+                    "the prompt needs the argument `model`: a model name from list_models",
+                    None,
+                )
             })?;
         Ok(prompts::monitor_model(model).into())
     }

@@ -1,9 +1,11 @@
-//! Notifications when a job changes: `subscriptions/listen` (protocol 2026-07-28, any
-//! transport) and the legacy `resources/subscribe` (stdio sessions, which keep their channel).
+//! Notifications when a job or an alert changes: `subscriptions/listen` (protocol 2026-07-28,
+//! any transport) and the legacy `resources/subscribe` (stdio sessions, which keep their
+//! channel). Watchable: `mlops://jobs/{id}`, `mlops://alerts` (any alert of a model the client
+//! may see; the notification's `_meta` names the model and the alert) and `mlops://alerts/{id}`.
 //!
-//! Changes this process makes arrive at once through the runner; changes made by another
-//! process sharing the store (a CLI cancel, another replica) are seen by re-reading the
-//! subscribed jobs every [`RECHECK`].
+//! Changes this process makes arrive at once (the runner, the alerting); changes made by
+//! another process sharing the store (a CLI cancel, another replica's monitor) are seen by
+//! re-reading the store every [`RECHECK`].
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -11,8 +13,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use mlops_auth::Principal;
+use mlops_engine::alert::Alert;
 use mlops_resources::ResourceUri;
-use rmcp::model::SubscriptionFilter;
+use rmcp::model::{
+    ResourceUpdatedNotification, ResourceUpdatedNotificationParam, ServerNotification,
+    SubscriptionFilter,
+};
 use rmcp::service::{Peer, SubscriptionContext};
 use rmcp::{ErrorData, RoleServer};
 use tokio::sync::broadcast::error::RecvError;
@@ -25,6 +31,9 @@ const RECHECK: Duration = Duration::from_secs(2);
 /// Most URIs one listen request or stdio session watches; the accepted filter says which.
 pub const MAX_URIS: usize = 100;
 
+/// Alerts re-read from the store at each [`RECHECK`] (the most recently changed).
+const RECHECKED_ALERTS: u32 = 100;
+
 /// The job id of a URI this server can notify about.
 pub fn job_id(uri: &str) -> Option<String> {
     match ResourceUri::parse(uri) {
@@ -33,13 +42,22 @@ pub fn job_id(uri: &str) -> Option<String> {
     }
 }
 
-/// The part of a requested filter this server serves: updates of `mlops://jobs/{id}`.
+/// Whether this server can notify about `uri`.
+pub fn watchable(uri: &str) -> bool {
+    matches!(
+        ResourceUri::parse(uri),
+        Ok(ResourceUri::Job(_) | ResourceUri::Alerts | ResourceUri::Alert(_))
+    )
+}
+
+/// The part of a requested filter this server serves: updates of `mlops://jobs/{id}`,
+/// `mlops://alerts` and `mlops://alerts/{id}`.
 pub fn accepted(requested: &SubscriptionFilter) -> SubscriptionFilter {
     let uris: Vec<String> = requested
         .resource_subscriptions
         .iter()
         .flatten()
-        .filter(|u| job_id(u).is_some())
+        .filter(|u| watchable(u))
         .take(MAX_URIS)
         .cloned()
         .collect();
@@ -48,8 +66,36 @@ pub fn accepted(requested: &SubscriptionFilter) -> SubscriptionFilter {
         .build()
 }
 
-/// Watches a set of job URIs and calls `notify` with each URI whose job changed, until
-/// `stop` resolves or `notify` fails.
+/// A resource-updated notification for `uri`; for an alert, `_meta` names the model and the
+/// alert.
+fn updated(uri: String, alert: Option<&Alert>) -> ResourceUpdatedNotificationParam {
+    let mut param = ResourceUpdatedNotificationParam::new(uri);
+    if let Some(a) = alert {
+        let mut meta = serde_json::Map::new();
+        meta.insert("mlops/model".into(), a.model.clone().into());
+        meta.insert(
+            "mlops/alert".into(),
+            format!("mlops://alerts/{}", a.id).into(),
+        );
+        meta.insert("mlops/state".into(), a.state.as_str().into());
+        meta.insert("mlops/level".into(), a.level.as_str().into());
+        param.meta = Some(meta.into());
+    }
+    param
+}
+
+/// The URIs among `watched` that a change of `a` updates.
+fn alert_uris(watched: &[String], a: &Alert) -> Vec<String> {
+    let own = format!("mlops://alerts/{}", a.id);
+    watched
+        .iter()
+        .filter(|u| *u == "mlops://alerts" || **u == own)
+        .cloned()
+        .collect()
+}
+
+/// Watches a set of URIs and calls `notify` for each update, until `stop` resolves or
+/// `notify` fails.
 async fn watch<N, F, S>(
     app: &App,
     principal: &Principal,
@@ -57,15 +103,18 @@ async fn watch<N, F, S>(
     mut notify: N,
     stop: S,
 ) where
-    N: FnMut(String) -> F,
+    N: FnMut(ResourceUpdatedNotificationParam) -> F,
     F: std::future::Future<Output = bool>,
     S: std::future::Future<Output = ()>,
 {
     let mut changes = app.runner().subscribe();
+    let mut alerts = app.alert_changes().subscribe();
     let mut seen: HashMap<String, DateTime<Utc>> = HashMap::new();
+    // The newest alert change seen, so a re-read tells only what is new.
+    let mut alerts_seen: Option<DateTime<Utc>> = None;
     tokio::pin!(stop);
     loop {
-        let mut changed: Vec<String> = Vec::new();
+        let mut changed: Vec<ResourceUpdatedNotificationParam> = Vec::new();
         tokio::select! {
             () = &mut stop => return,
             received = changes.recv() => match received {
@@ -74,28 +123,59 @@ async fn watch<N, F, S>(
                     if uris().contains(&uri) && principal.may_access_model(&job.model)
                         && seen.insert(uri.clone(), job.updated_at) != Some(job.updated_at)
                     {
-                        changed.push(uri);
+                        changed.push(updated(uri, None));
+                    }
+                }
+                Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => return,
+            },
+            received = alerts.recv() => match received {
+                Ok(change) => {
+                    let a = &change.alert;
+                    if principal.may_access_model(&a.model) {
+                        alerts_seen = alerts_seen.max(Some(a.updated_at));
+                        for uri in alert_uris(&uris(), a) {
+                            changed.push(updated(uri, Some(a)));
+                        }
                     }
                 }
                 Err(RecvError::Lagged(_)) => {}
                 Err(RecvError::Closed) => return,
             },
             () = tokio::time::sleep(RECHECK) => {
-                for uri in uris() {
-                    let Some(id) = job_id(&uri) else { continue };
+                let watched = uris();
+                for uri in &watched {
+                    let Some(id) = job_id(uri) else { continue };
                     let Ok(Some(job)) = app.store().get_job(&id).await else { continue };
                     if !principal.may_access_model(&job.model) {
                         continue;
                     }
                     let before = seen.insert(uri.clone(), job.updated_at);
                     if before.is_some_and(|t| t != job.updated_at) {
-                        changed.push(uri);
+                        changed.push(updated(uri.clone(), None));
                     }
+                }
+                if watched.iter().any(|u| u.starts_with("mlops://alerts")) {
+                    let Ok(recent) = app.store().alerts(false, RECHECKED_ALERTS).await else {
+                        continue;
+                    };
+                    let newest = recent.iter().map(|a| a.updated_at).max();
+                    // The first read sets the mark: only later changes are news.
+                    if let Some(mark) = alerts_seen {
+                        for a in recent.iter().rev().filter(|a| a.updated_at > mark) {
+                            if principal.may_access_model(&a.model) {
+                                for uri in alert_uris(&watched, a) {
+                                    changed.push(updated(uri, Some(a)));
+                                }
+                            }
+                        }
+                    }
+                    alerts_seen = alerts_seen.max(newest).or(Some(Utc::now()));
                 }
             }
         }
-        for uri in changed {
-            if !notify(uri).await {
+        for param in changed {
+            if !notify(param).await {
                 return;
             }
         }
@@ -125,9 +205,14 @@ pub async fn listen(
         app,
         &principal,
         || uris.clone(),
-        |uri| {
+        |param| {
             let sink = sink.clone();
-            async move { sink.notify_resource_updated(uri).await.is_ok() }
+            async move {
+                let n = ServerNotification::ResourceUpdatedNotification(
+                    ResourceUpdatedNotification::new(param),
+                );
+                sink.send(n).await.is_ok()
+            }
         },
         async {
             tokio::select! {
@@ -187,12 +272,9 @@ impl Legacy {
                         .map(|s| s.iter().cloned().collect())
                         .unwrap_or_default()
                 },
-                |uri| {
+                |param| {
                     let peer = peer.clone();
-                    async move {
-                        let param = rmcp::model::ResourceUpdatedNotificationParam::new(uri);
-                        peer.notify_resource_updated(param).await.is_ok()
-                    }
+                    async move { peer.notify_resource_updated(param).await.is_ok() }
                 },
                 std::future::pending(),
             )

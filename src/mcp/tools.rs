@@ -9,7 +9,7 @@ use mlops_engine::get_validation::GetValidationInput;
 use mlops_engine::get_validation::ValidationView;
 use mlops_engine::jobs::RetrainError;
 use mlops_engine::jobs::runner::DEFAULT_LOG_LINES;
-use mlops_engine::list_models::{ListModelsInput, ListModelsOutput};
+use mlops_engine::list_models::{ListModelsError, ListModelsInput, ListModelsOutput};
 use mlops_engine::promotion_gate::ApprovalError;
 use mlops_engine::promotion_gate::PromotionView;
 use mlops_engine::request_promotion::RequestPromotionInput;
@@ -51,10 +51,14 @@ fn internal(error: impl std::fmt::Display) -> String {
 
 #[tool_router(vis = "pub(crate)")]
 impl McpServer {
-    /// List the ML models this server operates, with each model's champion (production)
-    /// version and its evaluation metrics, the last drift verdict, the retraining job in
-    /// progress and the promotion awaiting approval. Start here: the `name` of a model is what
-    /// every other tool takes as `model`, and `next_step` says what to do next.
+    /// List the ML models this server operates, one page at a time: a compact row per model
+    /// (owner, task, champion version and its state in one word, e.g. `ok`, `drift_retrain`,
+    /// `job_failed`, `promotion_pending`) and a summary of the whole fleet by state. Start
+    /// here: the `name` of a model is what every other tool takes as `model`, and `next_step`
+    /// says what to do next. With `needs_attention: true` you get only the models that need
+    /// action, most urgent first. Filter by `owner`, `task`, `tag` or `name_contains`; pass
+    /// `next_cursor` back as `cursor` for the next page. Details of one model are in
+    /// `mlops://models/{name}/card`.
     #[tool(
         name = "list_models",
         annotations(
@@ -70,10 +74,11 @@ impl McpServer {
         Parameters(input): Parameters<ListModelsInput>,
         Extension(principal): Extension<Principal>,
     ) -> Result<Json<ListModelsOutput>, String> {
-        mlops_engine::list_models::list_models(self.app.store(), &principal, &input)
-            .await
-            .map(Json)
-            .map_err(internal)
+        match mlops_engine::list_models::list_models(self.app.store(), &principal, &input).await {
+            Ok(output) => Ok(Json(output)),
+            Err(ListModelsError::Store(e)) => Err(internal(e)),
+            Err(refusal) => Err(refusal.to_string()),
+        }
     }
 
     /// Check whether a model's production data has drifted from its training data. Each
@@ -97,6 +102,7 @@ impl McpServer {
         &self,
         Parameters(input): Parameters<CheckDriftInput>,
         Extension(principal): Extension<Principal>,
+        Extension(TraceId(trace_id)): Extension<TraceId>,
     ) -> Result<Json<CheckDriftOutput>, String> {
         match mlops_engine::check_drift::check_drift(
             self.app.store(),
@@ -106,7 +112,11 @@ impl McpServer {
         )
         .await
         {
-            Ok(output) => Ok(Json(output)),
+            Ok(output) => {
+                crate::alerting::after_check(&self.app, &trace_id, &principal.subject, &output)
+                    .await;
+                Ok(Json(output))
+            }
             Err(CheckDriftError::Store(e)) => Err(internal(e)),
             Err(refusal) => Err(refusal.to_string()),
         }
@@ -134,15 +144,31 @@ impl McpServer {
         Extension(principal): Extension<Principal>,
         Extension(TraceId(trace_id)): Extension<TraceId>,
     ) -> Result<Json<TriggerRetrainOutput>, String> {
-        mlops_engine::trigger_retrain::trigger_retrain(
+        let result = mlops_engine::trigger_retrain::trigger_retrain(
             self.app.runner(),
             &principal,
             &input,
             &trace_id,
         )
-        .await
-        .map(Json)
-        .map_err(|e| {
+        .await;
+        if let Ok(out) = &result
+            && out.created
+        {
+            let note = format!(
+                "retraining job {} started by {}",
+                out.job.id, principal.subject
+            );
+            crate::alerting::settle(
+                &self.app,
+                &trace_id,
+                &principal.subject,
+                &input.model,
+                mlops_engine::alert::Settle::Acknowledge,
+                &note,
+            )
+            .await;
+        }
+        result.map(Json).map_err(|e| {
             if matches!(e, RetrainError::Refused(_)) {
                 self.app
                     .metrics()

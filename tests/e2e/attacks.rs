@@ -625,6 +625,56 @@ async fn attack_suite() {
         body: read(&format!("mlops://traces/{fraud_trace}")),
         expect: Expect::RpcError("not found"),
     });
+    // That check opened an alert: outside the grant it is not found.
+    let alert_id = ws.store().await.alerts(true, 1).await.unwrap()[0]
+        .id
+        .clone();
+    let mut granted = claims("grant-alert", "models:read");
+    granted.models = Some(vec!["churn-*".into()]);
+    let granted = sign(&rsa_a, Algorithm::RS256, Some("a"), &granted);
+    cases.push(Case {
+        name: "grant-alert",
+        path: None,
+        headers: vec![bearer(&granted)],
+        body: read(&format!("mlops://alerts/{alert_id}")),
+        expect: Expect::RpcError("not found"),
+    });
+    cases.push(Case {
+        name: "alerts-no-token",
+        path: None,
+        headers: vec![],
+        body: read("mlops://alerts"),
+        expect: unauthorized(),
+    });
+    let reader = |sub: &str| sign(&hs, Algorithm::HS256, None, &claims(sub, "models:read"));
+    cases.push(Case {
+        name: "alert-malformed",
+        path: None,
+        headers: vec![bearer(&reader("alert-malformed"))],
+        body: read("mlops://alerts/../../etc/passwd"),
+        expect: Expect::RpcError("unknown resource URI"),
+    });
+    cases.push(Case {
+        name: "list-oversized-cursor",
+        path: None,
+        headers: vec![bearer(&reader("list-oversized-cursor"))],
+        body: call("list_models", json!({ "cursor": "A".repeat(5000) })).into_bytes(),
+        expect: Expect::ToolError("not one list_models returned"),
+    });
+    cases.push(Case {
+        name: "list-oversized-filter",
+        path: None,
+        headers: vec![bearer(&reader("list-oversized-filter"))],
+        body: call("list_models", json!({ "owner": "x".repeat(5000) })).into_bytes(),
+        expect: Expect::ToolError("longer than 128"),
+    });
+    cases.push(Case {
+        name: "list-malformed-page",
+        path: None,
+        headers: vec![bearer(&reader("list-malformed-page"))],
+        body: call("list_models", json!({ "page_size": -3 })).into_bytes(),
+        expect: Expect::ToolError("invalid arguments"),
+    });
     // Host and Origin allow-lists.
     let agent = |sub: &str| sign(&hs, Algorithm::HS256, None, &claims(sub, "models:read"));
     cases.push(Case {
@@ -1145,7 +1195,7 @@ async fn results_larger_than_the_cap_are_refused() {
     let (status, _, body) = post_with(
         &server,
         &[("authorization", &token)],
-        call("list_models", json!({})).into_bytes(),
+        call("check_drift", json!({"model": "fraud-detector"})).into_bytes(),
     )
     .await;
     assert_eq!(status, 200);
@@ -1221,6 +1271,12 @@ async fn foreign_traces_cannot_be_joined() {
             .map(|e| e.principal.clone())
             .collect::<Vec<_>>()
     };
+    // The check's own events (the call, and the alert its verdict opened), all the owner's.
+    let owner_only = in_trace(&ws.traces().await);
+    assert!(
+        owner_only.iter().all(|p| p == "trace-owner"),
+        "{owner_only:?}"
+    );
     let joined = |name: &str, args: Value| {
         json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {
             "name": name, "arguments": args, "_meta": { TRACE_META_KEY: trace_id }
@@ -1243,7 +1299,7 @@ async fn foreign_traces_cannot_be_joined() {
     assert_eq!(status, 200, "{body}");
     let own = body["result"]["_meta"][TRACE_META_KEY].as_str().unwrap();
     assert_ne!(own, trace_id);
-    assert_eq!(in_trace(&ws.traces().await), ["trace-owner"]);
+    assert_eq!(in_trace(&ws.traces().await), owner_only);
     // Reading it by id finds nothing either.
     let (_, _, body) = post_with(
         &server,
@@ -1276,10 +1332,9 @@ async fn foreign_traces_cannot_be_joined() {
     )
     .await;
     assert_eq!(body["result"]["_meta"][TRACE_META_KEY], trace_id.as_str());
-    assert_eq!(
-        in_trace(&ws.traces().await),
-        ["trace-owner", "trace-owner", "reviewer"]
-    );
+    let mut expected = owner_only.clone();
+    expected.extend(["trace-owner".to_owned(), "reviewer".to_owned()]);
+    assert_eq!(in_trace(&ws.traces().await), expected);
 }
 
 /// Anonymous callers cannot grow the store by what they send: 20 unauthenticated 900 KB bodies

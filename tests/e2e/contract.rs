@@ -170,7 +170,7 @@ async fn refusals_say_what_to_do_next() {
             "agent",
             "list_models",
             json!({"bogus": 1}),
-            "Expected arguments: name_contains",
+            "Expected arguments: cursor",
         ),
         (
             "models:read",

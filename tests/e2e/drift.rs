@@ -7,6 +7,7 @@ use common::tools::{self, error_text, output};
 use common::{HttpServer, Workspace, post, read, tool};
 use mlops_engine::check_drift::{CheckDriftOutput, RecommendedAction};
 use mlops_engine::drift::select::StatTest;
+use mlops_engine::list_models::ModelState;
 use mlops_engine::trace::Outcome;
 use serde_json::{Value, json};
 
@@ -52,12 +53,9 @@ async fn demo_drift_recommends_retrain_and_is_stored() {
         "{markdown}"
     );
     let listed = tools::list_models(&server, &token).await;
-    let last = listed.models[0].last_drift.as_ref();
-    assert_eq!(
-        last.map(|d| d.report_id.as_str()),
-        Some(id.as_str()),
-        "{listed:?}"
-    );
+    let row = &listed.models[0];
+    assert_eq!(row.state, ModelState::DriftRetrain, "{listed:?}");
+    assert!(row.next_step.as_ref().unwrap().contains(&id), "{listed:?}");
     let card = read("mlops://models/fraud-detector/card");
     let (_, _, body) = post(&server, Some(&format!("Bearer {token}")), &card).await;
     let card_md = body["result"]["contents"][0]["text"].as_str().unwrap();
@@ -153,7 +151,7 @@ async fn grants_hide_other_models_reports() {
 }
 
 /// POSTs rows to the ingest endpoint.
-async fn ingest(
+pub(crate) async fn ingest(
     server: &HttpServer,
     token: Option<&str>,
     model: &str,
@@ -176,7 +174,7 @@ async fn ingest(
 
 /// The demo's `name.csv` as a CSV body with a `timestamp` column (rows spread over `span` seconds
 /// ending `end_offset` seconds before now).
-fn timestamped_csv(ws: &Workspace, name: &str, end_offset: i64, span: i64) -> String {
+pub(crate) fn timestamped_csv(ws: &Workspace, name: &str, end_offset: i64, span: i64) -> String {
     let text =
         std::fs::read_to_string(ws.path().join(format!("data/fraud-detector/{name}.csv"))).unwrap();
     let mut lines = text.lines();

@@ -60,7 +60,7 @@ async fn valid_token_works_for_legacy_and_modern_clients() {
         .await
         .unwrap();
     assert_eq!(
-        result.structured_content.unwrap()["models"][0]["champion"]["version"],
+        result.structured_content.unwrap()["models"][0]["champion"],
         "v1"
     );
     modern.cancel().await.unwrap();

@@ -7,13 +7,13 @@ use crate::common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::tools::{error_text, output};
+use common::tools::{self, error_text, output};
 use common::{
     HttpServer, WRITES_MODEL, Workspace, post, raise_quotas, read, sh, tool, wait_for_end,
 };
 use mlops_engine::check_drift::{CheckDriftOutput, RecommendedAction};
 use mlops_engine::jobs::JobState;
-use mlops_engine::list_models::ListModelsOutput;
+use mlops_engine::list_models::{ListModelsOutput, ModelState};
 use mlops_engine::trigger_retrain::TriggerRetrainOutput;
 use serde_json::json;
 
@@ -329,7 +329,9 @@ async fn failing_trainers_end_as_failed_jobs_and_open_the_breaker() {
     // The server stays healthy, and three failures in a row open the breaker.
     let listed = tool(&server, &token, "list_models", json!({})).await;
     let listed: ListModelsOutput = output("list_models", &listed);
-    assert_eq!(listed.models[0].version_count, 1);
+    assert_eq!(listed.models[0].state, ModelState::JobFailed, "{listed:?}");
+    let card = tools::model_card(&server, &token, "fraud-detector").await;
+    assert_eq!(card.versions.len(), 1);
     let message = error_text(&trigger("ok").await);
     assert!(
         message.contains("circuit breaker")

@@ -20,6 +20,7 @@ mod cli;
 mod connections;
 mod contract;
 mod drift;
+mod fleet;
 mod fuzz;
 mod http;
 mod jobs;

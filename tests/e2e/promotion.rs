@@ -11,6 +11,7 @@ use mlops_engine::get_job::JobView;
 use mlops_engine::get_validation::ValidationView;
 use mlops_engine::jobs::JobState;
 use mlops_engine::list_models::ListModelsOutput;
+use mlops_engine::list_models::ModelState;
 use mlops_engine::promotion::PromotionState;
 use mlops_engine::promotion_gate::PromotionView;
 use mlops_engine::trigger_retrain::TriggerRetrainOutput;
@@ -114,10 +115,11 @@ async fn the_demo_loop_ends_with_v2_as_champion_after_a_human_approves() {
     let request_id = requested.promotion.id.clone();
     assert!(requested.approval_url.ends_with(&request_id));
     let listed: ListModelsOutput = typed("list_models", call("list_models", json!({})).await);
-    let pending = listed.models[0].pending_promotion.as_ref();
-    assert_eq!(
-        pending.map(|p| p.request_id.as_str()),
-        Some(request_id.as_str())
+    let row = &listed.models[0];
+    assert_eq!(row.state, ModelState::PromotionPending, "{listed:?}");
+    assert!(
+        row.next_step.as_ref().unwrap().contains(&request_id),
+        "{listed:?}"
     );
 
     // The agent cannot approve: no promotion:approve …

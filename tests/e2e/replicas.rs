@@ -112,10 +112,7 @@ async fn an_approval_through_one_replica_is_seen_by_the_other() {
     assert_eq!(seen.promotion.state, PromotionState::Promoted, "{seen:?}");
     assert_eq!(seen.promotion.decided_by.as_deref(), Some("alice"));
     let listed = tools::list_models(&b, &agent).await;
-    let champion = listed.models[0]
-        .champion
-        .as_ref()
-        .map(|c| c.version.as_str());
+    let champion = listed.models[0].champion.as_deref();
     assert_eq!(champion, Some("v2"), "{listed:?}");
 }
 

@@ -54,13 +54,8 @@ async fn exercise(client: &RunningService<RoleClient, ()>) {
     assert_ne!(result.is_error, Some(true));
     let structured = result.structured_content.expect("structured content");
     assert_eq!(structured["models"][0]["name"], "fraud-detector");
-    assert_eq!(structured["models"][0]["champion"]["version"], "v1");
-    assert!(
-        structured["models"][0]["champion"]["metrics"]["roc_auc"]
-            .as_f64()
-            .unwrap()
-            > 0.6
-    );
+    assert_eq!(structured["models"][0]["champion"], "v1");
+    assert_eq!(structured["summary"]["total_models"], 1);
     let trace_id = result
         .meta
         .as_ref()
@@ -100,7 +95,7 @@ async fn exercise(client: &RunningService<RoleClient, ()>) {
     let prompts = client.list_all_prompts().await.unwrap();
     assert_eq!(
         prompts.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
-        ["monitor_model"]
+        ["monitor_model", "triage_fleet"]
     );
     let mut args = serde_json::Map::new();
     args.insert("model".into(), json!("fraud-detector"));

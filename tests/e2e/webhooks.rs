@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+pub(crate) const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const CALLBACK_SECRET: &str = "callback-secret-for-tests-0123456789";
 
 /// A receiver that answers 200 and hands each delivery to the test, which waits on the
@@ -29,7 +29,10 @@ impl wiremock::Respond for Deliveries {
 }
 
 /// Mounts a receiver on `route`; its deliveries arrive on the returned channel.
-async fn receiver(mock: &MockServer, route: &str) -> mpsc::UnboundedReceiver<wiremock::Request> {
+pub(crate) async fn receiver(
+    mock: &MockServer,
+    route: &str,
+) -> mpsc::UnboundedReceiver<wiremock::Request> {
     let (tx, rx) = mpsc::unbounded_channel();
     Mock::given(method("POST"))
         .and(path(route))
@@ -39,15 +42,37 @@ async fn receiver(mock: &MockServer, route: &str) -> mpsc::UnboundedReceiver<wir
     rx
 }
 
+/// The next delivery about a promotion (up to 20 s each); alert announcements, which go to the
+/// same receivers, are passed over.
+async fn next_promotion(
+    deliveries: &mut mpsc::UnboundedReceiver<wiremock::Request>,
+) -> wiremock::Request {
+    loop {
+        let r = next(deliveries).await;
+        let body: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
+        let about_alert = body["type"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("alert."))
+            || body["text"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("*Drift alert"));
+        if !about_alert {
+            return r;
+        }
+    }
+}
+
 /// The next delivery (up to 20 s).
-async fn next(deliveries: &mut mpsc::UnboundedReceiver<wiremock::Request>) -> wiremock::Request {
+pub(crate) async fn next(
+    deliveries: &mut mpsc::UnboundedReceiver<wiremock::Request>,
+) -> wiremock::Request {
     tokio::time::timeout(Duration::from_secs(20), deliveries.recv())
         .await
         .expect("no delivery within 20 s")
         .unwrap()
 }
 
-fn verified(r: &wiremock::Request) -> Value {
+pub(crate) fn verified(r: &wiremock::Request) -> Value {
     let h = |name: &str| r.headers.get(name).unwrap().to_str().unwrap().to_owned();
     let ts: i64 = h(signing::TIMESTAMP_HEADER).parse().unwrap();
     signing::verify(
@@ -139,11 +164,11 @@ async fn requests_and_decisions_are_announced_and_callbacks_are_checked() {
     let hostile = "better <!channel> <https://evil.example/approve|Approve now> & \u{1b}[2J";
     let id = pending_promotion_with(&server, &agent, hostile).await;
 
-    let requested = verified(&next(&mut standard).await);
+    let requested = verified(&next_promotion(&mut standard).await);
     assert_eq!(requested["type"], "promotion.requested");
     assert_eq!(requested["data"]["request_id"], id.as_str());
     assert_eq!(requested["data"]["state"], "pending_approval");
-    let slack: Value = serde_json::from_slice(&next(&mut chat).await.body).unwrap();
+    let slack: Value = serde_json::from_slice(&next_promotion(&mut chat).await.body).unwrap();
     let text = slack["text"].as_str().unwrap();
     assert!(
         text.contains("Promotion requested") && text.contains(&format!("/approvals/{id}|")),
@@ -209,7 +234,7 @@ async fn requests_and_decisions_are_announced_and_callbacks_are_checked() {
     let (status, _) = callback(&server, &alice, "d-3", &approve, None).await;
     assert_eq!(status, 409);
 
-    let decided = verified(&next(&mut standard).await);
+    let decided = verified(&next_promotion(&mut standard).await);
     assert_eq!(decided["type"], "promotion.decided");
     assert_eq!(decided["data"]["state"], "promoted");
     assert_eq!(decided["data"]["decided_by"], "alice");

@@ -64,13 +64,14 @@ async def check_session(client):
     assert not result.is_error
     model = result.structured_content["models"][0]
     assert model["name"] == "fraud-detector"
-    assert model["champion"]["version"] == "v1"
-    assert 0.5 < model["champion"]["metrics"]["roc_auc"] <= 1.0
+    assert model["champion"] == "v1"
+    assert result.structured_content["summary"]["total_models"] == 1
     card = await client.read_resource("mlops://models/fraud-detector/card")
     markdown, as_json = card.contents[0], card.contents[1]
     assert markdown.mime_type == "text/markdown"
     assert markdown.text.startswith("# Model card: fraud-detector")
     assert json.loads(as_json.text)["champion"] == "v1"
+    assert 0.5 < json.loads(as_json.text)["versions"][0]["metrics"]["roc_auc"] <= 1.0
 
 
 @pytest.mark.anyio

@@ -78,6 +78,14 @@ pub struct CheckDriftOutput {
 }
 
 impl CheckDriftOutput {
+    /// Whether the check gave a verdict (both samples had the policy's `min_rows`).
+    pub fn has_verdict(&self) -> bool {
+        !self
+            .reasons
+            .first()
+            .is_some_and(|r| r.starts_with(INSUFFICIENT))
+    }
+
     /// The report as the store keeps it.
     pub fn record(&self, requested_by: &str) -> Result<DriftRecord, StoreError> {
         let document =
@@ -338,6 +346,9 @@ fn report_is_sufficient(r: &report::DriftReport, min_rows: usize) -> bool {
     r.reference_rows >= min_rows && r.current_rows >= min_rows
 }
 
+/// How the first reason of a check without a verdict begins.
+const INSUFFICIENT: &str = "insufficient data: ";
+
 /// "insufficient data: …" when a sample is smaller than the policy's `min_rows`.
 fn insufficient(r: &report::DriftReport, min_rows: usize) -> Option<String> {
     if report_is_sufficient(r, min_rows) {
@@ -349,7 +360,7 @@ fn insufficient(r: &report::DriftReport, min_rows: usize) -> Option<String> {
         ("reference", r.reference_rows)
     };
     Some(format!(
-        "insufficient data: {n} rows, at least {min_rows} needed (the {which} sample; policy.min_rows); no verdict"
+        "{INSUFFICIENT}{n} rows, at least {min_rows} needed (the {which} sample; policy.min_rows); no verdict"
     ))
 }
 

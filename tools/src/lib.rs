@@ -4,6 +4,7 @@
 //! from `mlops-store`, the statistics from `mlops-drift`; they are re-exported here under the
 //! names the edge uses.
 
+pub mod alerts;
 pub mod chain_key_file;
 pub mod check_drift;
 pub mod decide_promotion;
@@ -13,6 +14,7 @@ pub mod get_promotion;
 pub mod get_validation;
 pub mod jobs;
 pub mod list_models;
+pub mod monitors;
 pub mod promotion_gate;
 pub mod records;
 pub mod registry;
@@ -24,9 +26,9 @@ pub mod trace_log;
 pub mod trigger_retrain;
 
 pub use mlops_domain::{
-    FeatureKind, FeatureSpec, ModelSpec, admission, approver_session, chain_key, drift_record,
-    evidence, mac, model, params, promotion, record, registry_spec, retrain_spec, secrets,
-    untrusted, validation, version,
+    FeatureKind, FeatureSpec, ModelSpec, admission, alert, approver_session, chain_key,
+    drift_record, evidence, mac, model, monitor, params, promotion, record, registry_spec,
+    retrain_spec, secrets, untrusted, validation, version,
 };
 pub use mlops_drift as drift;
 pub use mlops_store as store;

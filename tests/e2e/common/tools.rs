@@ -7,6 +7,7 @@ use mlops_engine::get_validation::ValidationView;
 use mlops_engine::list_models::ListModelsOutput;
 use mlops_engine::promotion_gate::PromotionView;
 use mlops_engine::trigger_retrain::TriggerRetrainOutput;
+use mlops_resources::ModelCard;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
@@ -41,6 +42,17 @@ pub async fn call<T: DeserializeOwned>(
 
 pub async fn list_models(server: &HttpServer, token: &str) -> ListModelsOutput {
     call(server, token, "list_models", json!({})).await
+}
+
+/// The JSON of `mlops://models/{model}/card`, as the resource's `application/json` content.
+pub async fn model_card(server: &HttpServer, token: &str, model: &str) -> ModelCard {
+    let uri = format!("mlops://models/{model}/card");
+    let (_, _, body) =
+        super::post(server, Some(&format!("Bearer {token}")), &super::read(&uri)).await;
+    let json = body["result"]["contents"][1]["text"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{uri} has a JSON content: {body}"));
+    serde_json::from_str(json).unwrap_or_else(|e| panic!("{uri}: {e}\n{json}"))
 }
 
 pub async fn check_drift(server: &HttpServer, token: &str, args: Value) -> CheckDriftOutput {

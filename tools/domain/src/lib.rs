@@ -5,6 +5,7 @@
 //! gathers their inputs inside its transactions and calls them. No I/O happens here.
 
 pub mod admission;
+pub mod alert;
 pub mod approver_session;
 pub mod chain_key;
 pub mod drift_record;
@@ -12,6 +13,7 @@ pub mod evidence;
 pub mod jobs;
 pub mod mac;
 pub mod model;
+pub mod monitor;
 pub mod params;
 pub mod promotion;
 pub mod record;

@@ -22,6 +22,9 @@ pub struct ModelSpec {
     /// Learning task, e.g. `binary_classification`, `regression`.
     #[serde(default = "default_task")]
     pub task: String,
+    /// Labels to filter a fleet by in `list_models` (e.g. `"team:payments"`, `"eu"`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
     /// What the model is meant to be used for (shown in the model card).
     #[serde(default)]
     pub intended_use: String,
@@ -50,6 +53,9 @@ pub struct ModelSpec {
     /// Where versions and the champion alias live (none: the embedded registry only).
     #[serde(default)]
     pub registry: Option<crate::registry_spec::RegistrySpec>,
+    /// A check the server runs on a schedule (none: only agents check).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitor: Option<crate::monitor::MonitorSpec>,
 }
 
 fn default_task() -> String {
@@ -148,20 +154,25 @@ fn yes() -> bool {
     true
 }
 
+/// Whether `name` may name a model: 1-128 letters, digits, `-`, `_` or `.`, not starting with
+/// `.` (so a name put into a path template never climbs out of its directory).
+pub fn is_valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
 impl ModelSpec {
     /// Problems a user must fix, each naming the offending field.
     pub fn problems(&self, index: usize) -> Vec<String> {
         let at = format!("models[{index}]");
         let mut out = Vec::new();
-        let valid_name = !self.name.is_empty()
-            && self.name.len() <= 128
-            && self
-                .name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
-        if !valid_name {
+        if !is_valid_name(&self.name) {
             out.push(format!(
-                "{at}.name = {:?}: use 1-128 letters, digits, '-', '_' or '.'",
+                "{at}.name = {:?}: use 1-128 letters, digits, '-', '_' or '.', not starting with '.'",
                 self.name
             ));
         }
@@ -191,6 +202,16 @@ impl ModelSpec {
         }
         if let Some(r) = &self.registry {
             out.extend(r.problems(&format!("{at}.registry")));
+        }
+        if let Some(m) = &self.monitor {
+            out.extend(m.problems(&format!("{at}.monitor")));
+        }
+        for (i, t) in self.tags.iter().enumerate() {
+            if t.is_empty() || t.len() > 64 || t.chars().any(char::is_control) {
+                out.push(format!(
+                    "{at}.tags[{i}] = {t:?}: use 1-64 printable characters"
+                ));
+            }
         }
         for (i, r) in self.policy.validation.iter().enumerate() {
             if let Some(c) = r.min_relative_change

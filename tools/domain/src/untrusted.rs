@@ -23,6 +23,21 @@ pub fn fenced(text: &str) -> String {
     format!("{fence}text\n{text}\n{fence}")
 }
 
+/// `text` as one Markdown table cell of code: controls stripped, lines joined, pipes escaped
+/// (GitHub's tables split cells at `|` even inside code), in a code span longer than any run
+/// of backticks it holds, so it cannot become a link, an image or HTML.
+pub fn table_code(text: &str) -> String {
+    let text = strip_controls(text)
+        .replace(['\n', '\t'], " ")
+        .replace('|', "\\|");
+    if text.is_empty() {
+        return String::new();
+    }
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let ticks = "`".repeat(longest + 1);
+    format!("{ticks} {text} {ticks}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -33,6 +48,13 @@ mod tests {
         let hostile =
             "ok\u{1b}[2J\u{1b}]0;owned\u{7}\r\u{9b}31m \u{202E}evil\u{2066}\u{8}\nnext\tline";
         assert_eq!(strip_controls(hostile), "ok[2J]0;owned31m evil\nnext\tline");
+    }
+
+    #[test]
+    fn a_table_cell_cannot_split_the_row_or_become_a_link() {
+        assert_eq!(table_code("a|b\n[x](http://e)"), "` a\\|b [x](http://e) `");
+        assert_eq!(table_code("x``y"), "``` x``y ```");
+        assert_eq!(table_code(""), "");
     }
 
     #[test]

@@ -5,8 +5,8 @@
 mod sql;
 
 use mlops_domain::{
-    admission, approver_session, chain_key, drift_record, evidence, jobs, model, promotion, record,
-    trace, validation,
+    admission, alert, approver_session, chain_key, drift_record, evidence, jobs, model, monitor,
+    promotion, record, trace, validation,
 };
 
 use async_trait::async_trait;
@@ -67,17 +67,29 @@ pub fn redacted(url: &str) -> String {
     }
 }
 
-/// What `list_models` shows of one model, read together: the record, the job in progress, the
-/// newest drift report and the promotions waiting for a decision.
+/// What `list_models` shows of one model, read together: the record, the newest job, the
+/// newest drift report, the promotions waiting for a decision, the monitor's newest run and the
+/// unresolved alert.
 #[derive(Debug, Clone)]
 pub struct ModelOverview {
     pub record: ModelRecord,
-    /// The model's newest job, if it has not finished.
-    pub active_job: Option<crate::jobs::Job>,
+    /// The model's newest job, whatever its state.
+    pub last_job: Option<crate::jobs::Job>,
     pub last_drift: Option<DriftRecord>,
     /// Requests in state `pending_approval`; whether one has expired since depends on the time
     /// of reading (`Promotion::effective_state`).
     pub pending: Vec<crate::promotion::Promotion>,
+    /// The newest run of the model's monitor.
+    pub last_run: Option<crate::monitor::MonitorRun>,
+    /// The model's alert that is not resolved.
+    pub alert: Option<crate::alert::Alert>,
+}
+
+impl ModelOverview {
+    /// The model's job in progress.
+    pub fn active_job(&self) -> Option<&crate::jobs::Job> {
+        self.last_job.as_ref().filter(|j| j.state.is_active())
+    }
 }
 
 /// Everything the server persists.
@@ -111,6 +123,54 @@ pub trait Store: Send + Sync + 'static {
     /// Every model's overview, sorted by name. Unchanged data is served from memory: the store
     /// checks one counter that every committed change to these rows moves forward, whichever
     /// process made it.
+    /// Claims `model`'s monitor slot for `replica`: true if this call claimed it, false if a run
+    /// (of any replica) already has. The claim is one row insert, so it holds across processes.
+    async fn claim_monitor_slot(
+        &self,
+        model: &str,
+        slot: chrono::DateTime<chrono::Utc>,
+        replica: &str,
+    ) -> Result<bool, StoreError>;
+    /// Records how a claimed run ended.
+    async fn finish_monitor_run(
+        &self,
+        model: &str,
+        slot: chrono::DateTime<chrono::Utc>,
+        outcome: crate::monitor::RunOutcome,
+        report_id: Option<&str>,
+        detail: &str,
+    ) -> Result<(), StoreError>;
+    /// Monitor runs, newest slot first (of one model, or all).
+    async fn monitor_runs(
+        &self,
+        model: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<crate::monitor::MonitorRun>, StoreError>;
+    /// Applies a drift verdict to the model's alert ([`alert::on_verdict`]) in one writing
+    /// transaction; returns the step taken and the alert after it.
+    async fn apply_verdict(
+        &self,
+        model: &str,
+        report_id: &str,
+        verdict: Option<crate::drift_record::RecommendedAction>,
+        by: &str,
+    ) -> Result<Option<(crate::alert::Step, crate::alert::Alert)>, StoreError>;
+    /// Acknowledges or resolves the model's unresolved alert; `None` if there was nothing to
+    /// change.
+    async fn settle_alert(
+        &self,
+        model: &str,
+        how: crate::alert::Settle,
+        note: &str,
+    ) -> Result<Option<crate::alert::Alert>, StoreError>;
+    /// Alerts, most recently changed first.
+    async fn alerts(
+        &self,
+        unresolved_only: bool,
+        limit: u32,
+    ) -> Result<Vec<crate::alert::Alert>, StoreError>;
+    /// One alert, or `None`.
+    async fn alert(&self, id: &str) -> Result<Option<crate::alert::Alert>, StoreError>;
     async fn model_overviews(&self) -> Result<std::sync::Arc<Vec<ModelOverview>>, StoreError>;
     /// Appends events to the hash chain in one transaction (group commit), in order.
     /// Stores ingested rows of `model` in one transaction (all or none); returns how many.

@@ -470,7 +470,7 @@ async fn overviews_are_served_from_memory_until_any_writer_changes_what_they_sho
         panic!("not created")
     };
     let seen = a.model_overviews().await.unwrap();
-    assert_eq!(seen[0].active_job.as_ref().map(|j| &j.id), Some(&job.id));
+    assert_eq!(seen[0].active_job().map(|j| &j.id), Some(&job.id));
 
     // Progress is not part of the overview: it leaves the copy in memory alone.
     let progress = JobUpdate {
@@ -486,14 +486,14 @@ async fn overviews_are_served_from_memory_until_any_writer_changes_what_they_sho
 
     b.update_job(&job.id, &to(JobState::Running)).await.unwrap();
     let seen = a.model_overviews().await.unwrap();
-    let running = seen[0].active_job.as_ref().unwrap();
+    let running = seen[0].active_job().unwrap();
     assert_eq!(running.state, JobState::Running);
     assert!(running.started_at.is_some());
 
     b.finish_job(&job.id, &to(JobState::Failed), None)
         .await
         .unwrap();
-    assert!(a.model_overviews().await.unwrap()[0].active_job.is_none());
+    assert!(a.model_overviews().await.unwrap()[0].active_job().is_none());
 
     // Through this store too.
     a.sync_model(&spec("n")).await.unwrap();
@@ -519,5 +519,143 @@ async fn an_unreachable_postgres_is_named_with_the_cause_and_without_the_passwor
             && err.to_lowercase().contains("refused")
             && !err.contains("s3cret"),
         "{err}"
+    );
+}
+
+/// Two processes on one database race for the same monitor slot: exactly one claims it, and
+/// the run's outcome is kept with it.
+#[tokio::test]
+async fn a_monitor_slot_is_claimed_once_across_processes() {
+    use mlops_domain::monitor::RunOutcome;
+    let db = common::TestDb::new().await;
+    let a = open_store(&db).await;
+    let b = std::sync::Arc::new(db.open().await);
+    let slot = chrono::DateTime::from_timestamp_millis(1_765_000_000_000).unwrap();
+    let mut claims = Vec::new();
+    for i in 0..20 {
+        let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+        claims.push(tokio::spawn(async move {
+            store
+                .claim_monitor_slot("m", slot, &format!("replica-{}", i % 2))
+                .await
+                .unwrap()
+        }));
+    }
+    let mut won = 0;
+    for c in claims {
+        won += usize::from(c.await.unwrap());
+    }
+    assert_eq!(won, 1);
+    let next = slot + chrono::TimeDelta::seconds(10);
+    assert!(b.claim_monitor_slot("m", next, "replica-1").await.unwrap());
+    a.finish_monitor_run("m", slot, RunOutcome::Failed, None, "no file")
+        .await
+        .unwrap();
+    let runs = b.monitor_runs(Some("m"), 10).await.unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!((runs[0].slot, runs[0].outcome), (next, None));
+    assert_eq!(runs[1].outcome, Some(RunOutcome::Failed));
+    assert_eq!(runs[1].detail, "no file");
+    // The overview shows the newest run.
+    let seen = a.model_overviews().await.unwrap();
+    assert_eq!(seen[0].last_run.as_ref().map(|r| r.slot), Some(next));
+}
+
+/// Verdicts open, re-level and resolve a model's alert; a job acknowledges it; concurrent
+/// verdicts from two processes open one alert, never two.
+#[tokio::test]
+async fn alerts_follow_verdicts_and_one_is_unresolved_per_model() {
+    use mlops_domain::alert::{AlertLevel, AlertState, Settle, Step};
+    use mlops_domain::drift_record::RecommendedAction as A;
+    let db = common::TestDb::new().await;
+    let a = open_store(&db).await;
+    let b = std::sync::Arc::new(db.open().await);
+    assert!(
+        a.apply_verdict("m", "r0", Some(A::None), "x")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let mut racing = Vec::new();
+    for i in 0..10 {
+        let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+        racing.push(tokio::spawn(async move {
+            store
+                .apply_verdict("m", &format!("r{i}"), Some(A::Investigate), "monitor")
+                .await
+                .unwrap()
+        }));
+    }
+    let mut opened = 0;
+    for r in racing {
+        opened += usize::from(matches!(r.await.unwrap(), Some((Step::Open(_), _))));
+    }
+    assert_eq!(opened, 1);
+    let (step, alert) = b
+        .apply_verdict("m", "r10", Some(A::Retrain), "agent")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(step, Step::Relevel(AlertLevel::Retrain));
+    assert_eq!(
+        (alert.level, alert.latest_report.as_str()),
+        (AlertLevel::Retrain, "r10")
+    );
+    // Too few rows for a verdict: nothing changes.
+    assert!(
+        a.apply_verdict("m", "r11", None, "x")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let acked = a
+        .settle_alert("m", Settle::Acknowledge, "retraining job j1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(acked.state, AlertState::Acknowledged);
+    assert!(
+        a.settle_alert("m", Settle::Acknowledge, "again")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        a.model_overviews().await.unwrap()[0]
+            .alert
+            .as_ref()
+            .map(|x| &x.id),
+        Some(&alert.id)
+    );
+    let (step, resolved) = b
+        .apply_verdict("m", "r12", Some(A::None), "monitor")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(step, Step::Resolve);
+    assert_eq!(resolved.state, AlertState::Resolved);
+    assert!(resolved.resolved_at.is_some());
+    assert!(a.model_overviews().await.unwrap()[0].alert.is_none());
+    // A new verdict opens a new alert; the old one stays, resolved.
+    let (_, again) = a
+        .apply_verdict("m", "r13", Some(A::Retrain), "monitor")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(again.id, alert.id);
+    assert_eq!(a.alerts(false, 10).await.unwrap().len(), 2);
+    assert_eq!(a.alerts(true, 10).await.unwrap().len(), 1);
+    assert_eq!(
+        b.alert(&alert.id).await.unwrap().unwrap().state,
+        AlertState::Resolved
+    );
+    let promoted = a
+        .settle_alert("m", Settle::Resolve, "v2 promoted")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (promoted.state, promoted.note.as_str()),
+        (AlertState::Resolved, "v2 promoted")
     );
 }

@@ -70,7 +70,7 @@ pub(super) struct DriftRow {
 }
 
 impl DriftRow {
-    fn into_record(self) -> Result<DriftRecord, StoreError> {
+    pub(super) fn into_record(self) -> Result<DriftRecord, StoreError> {
         let corrupt = |what: &str| StoreError::Corrupt(format!("drift report {}: {what}", self.id));
         Ok(DriftRecord {
             checked_at: parse_time(&self.created_at)?,

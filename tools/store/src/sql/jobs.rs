@@ -294,7 +294,7 @@ pub(super) struct JobRow {
 }
 
 impl JobRow {
-    fn into_job(self) -> Result<Job, StoreError> {
+    pub(super) fn into_job(self) -> Result<Job, StoreError> {
         let corrupt = |what: &str| StoreError::Corrupt(format!("{what} of job {}", self.id));
         let state = JobState::parse(&self.state).ok_or_else(|| corrupt("state"))?;
         let params = serde_json::from_str(&self.params).map_err(|_| corrupt("params"))?;

@@ -4,11 +4,14 @@
 //! what differs is the connection set-up, the migrations and how a writer takes the lock
 //! ([`SqlStore::write_tx`]).
 
+mod alerts;
 mod deliveries;
 mod drift_reports;
 mod job_history;
 mod jobs;
 mod models;
+mod monitors;
+mod overviews;
 mod promotions;
 mod records;
 mod replicas;

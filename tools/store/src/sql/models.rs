@@ -1,14 +1,12 @@
 //! Models, their versions and aliases, and the overviews `list_models` reads.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use chrono::Utc;
 use sqlx::{AnyConnection, FromRow};
 
 use crate::model::{Alias, AliasChange, Baseline, ModelSpec, ModelVersion, NewVersion};
-use crate::promotion::PromotionState;
-use crate::{ModelOverview, ModelRecord, Store, StoreError};
+use crate::{ModelRecord, StoreError};
 
 use super::{SqlStore, parse_spec, parse_time};
 
@@ -27,21 +25,12 @@ impl SqlStore {
 
     pub(super) async fn aliases(&self, model: &str) -> Result<Vec<Alias>, StoreError> {
         let rows: Vec<AliasRow> = sqlx::query_as(
-            "SELECT alias, version, set_by, set_at FROM model_aliases WHERE model = $1 ORDER BY alias",
+            "SELECT model, alias, version, set_by, set_at FROM model_aliases WHERE model = $1 ORDER BY alias",
         )
         .bind(model)
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter()
-            .map(|r| {
-                Ok(Alias {
-                    set_at: parse_time(&r.set_at)?,
-                    alias: r.alias,
-                    version: r.version,
-                    set_by: r.set_by,
-                })
-            })
-            .collect()
+        rows.into_iter().map(AliasRow::into_alias).collect()
     }
 
     pub(super) async fn record(&self, spec: ModelSpec) -> Result<ModelRecord, StoreError> {
@@ -52,33 +41,6 @@ impl SqlStore {
             versions,
             aliases,
         })
-    }
-
-    /// Reads every model's overview afresh.
-    pub(super) async fn read_overviews(&self) -> Result<Vec<ModelOverview>, StoreError> {
-        let records = self.list_models().await?;
-        let mut pending = self
-            .list_promotions(Some(PromotionState::PendingApproval), u32::MAX)
-            .await?;
-        let mut out = Vec::with_capacity(records.len());
-        for record in records {
-            let name = &record.spec.name;
-            let active_job = self
-                .list_jobs(Some(name), 1)
-                .await?
-                .into_iter()
-                .find(|j| j.state.is_active());
-            let last_drift = self.last_drift_report(name).await?;
-            let (mine, others) = pending.into_iter().partition(|p| p.model == *name);
-            pending = others;
-            out.push(ModelOverview {
-                record,
-                active_job,
-                last_drift,
-                pending: mine,
-            });
-        }
-        Ok(out)
     }
 }
 
@@ -163,25 +125,6 @@ pub(super) async fn alias_history(
             })
         })
         .collect()
-}
-
-pub(super) async fn model_overviews(s: &SqlStore) -> Result<Arc<Vec<ModelOverview>>, StoreError> {
-    // Read before the rows: a change committed in between makes the cached copy look older
-    // than it is (read again next time), never newer.
-    let generation = s.generation.read(&s.pool).await?;
-    if let Ok(cached) = s.overviews.lock()
-        && let Some((at, overviews)) = cached.as_ref()
-        && *at == generation
-    {
-        return Ok(overviews.clone());
-    }
-    let fresh = Arc::new(s.read_overviews().await?);
-    if let Ok(mut cached) = s.overviews.lock()
-        && cached.as_ref().is_none_or(|(at, _)| *at <= generation)
-    {
-        *cached = Some((generation, fresh.clone()));
-    }
-    Ok(fresh)
 }
 
 /// Points `alias` at `version` and records the move in the alias history.
@@ -313,7 +256,7 @@ pub(super) async fn insert_version(
 
 #[derive(FromRow)]
 pub(super) struct VersionRow {
-    model: String,
+    pub(super) model: String,
     version: String,
     metrics: String,
     artifact_uri: String,
@@ -327,7 +270,7 @@ pub(super) struct VersionRow {
 }
 
 impl VersionRow {
-    fn into_version(self) -> Result<ModelVersion, StoreError> {
+    pub(super) fn into_version(self) -> Result<ModelVersion, StoreError> {
         let corrupt = |what: &str, e: serde_json::Error| {
             StoreError::Corrupt(format!("{what} of {}: {e}", self.version))
         };
@@ -357,11 +300,23 @@ impl VersionRow {
 
 /// A `model_aliases` row.
 #[derive(FromRow)]
-struct AliasRow {
+pub(super) struct AliasRow {
+    pub(super) model: String,
     alias: String,
     version: String,
     set_by: String,
     set_at: String,
+}
+
+impl AliasRow {
+    pub(super) fn into_alias(self) -> Result<Alias, StoreError> {
+        Ok(Alias {
+            set_at: parse_time(&self.set_at)?,
+            alias: self.alias,
+            version: self.version,
+            set_by: self.set_by,
+        })
+    }
 }
 
 /// An `alias_history` row.

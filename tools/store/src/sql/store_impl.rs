@@ -6,12 +6,14 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::admission::History;
+use crate::alert::{Alert, Settle, Step};
 use crate::approver_session::ApproverSession;
-use crate::drift_record::DriftRecord;
+use crate::drift_record::{DriftRecord, RecommendedAction};
 use crate::jobs::{
     Admission, Budget, Candidate, Job, JobOwner, JobState, JobUpdate, NewJob, Replica,
 };
 use crate::model::{AliasChange, ModelSpec, ModelVersion, NewVersion};
+use crate::monitor::{MonitorRun, RunOutcome};
 use crate::promotion::{
     Decision, DecisionRefused, NewPromotion, Opened, Promotion, PromotionState,
 };
@@ -20,8 +22,8 @@ use crate::validation::Validation;
 use crate::{ModelOverview, ModelRecord, Store, StoreError};
 
 use super::{
-    SqlStore, deliveries, drift_reports, job_history, jobs, models, promotions, records, replicas,
-    sessions, traces, validations,
+    SqlStore, alerts, deliveries, drift_reports, job_history, jobs, models, monitors, overviews,
+    promotions, records, replicas, sessions, traces, validations,
 };
 
 #[async_trait]
@@ -79,7 +81,7 @@ impl Store for SqlStore {
     }
 
     async fn model_overviews(&self) -> Result<Arc<Vec<ModelOverview>>, StoreError> {
-        models::model_overviews(self).await
+        overviews::model_overviews(self).await
     }
 
     async fn save_drift_report(&self, r: &DriftRecord) -> Result<(), StoreError> {
@@ -272,5 +274,60 @@ impl Store for SqlStore {
         limit: i64,
     ) -> Result<Vec<TraceEvent>, StoreError> {
         traces::trace_events_after(self, after, limit).await
+    }
+
+    async fn claim_monitor_slot(
+        &self,
+        model: &str,
+        slot: DateTime<Utc>,
+        replica: &str,
+    ) -> Result<bool, StoreError> {
+        monitors::claim_monitor_slot(self, model, slot, replica).await
+    }
+
+    async fn finish_monitor_run(
+        &self,
+        model: &str,
+        slot: DateTime<Utc>,
+        outcome: RunOutcome,
+        report_id: Option<&str>,
+        detail: &str,
+    ) -> Result<(), StoreError> {
+        monitors::finish_monitor_run(self, model, slot, outcome, report_id, detail).await
+    }
+
+    async fn monitor_runs(
+        &self,
+        model: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<MonitorRun>, StoreError> {
+        monitors::monitor_runs(self, model, limit).await
+    }
+
+    async fn apply_verdict(
+        &self,
+        model: &str,
+        report_id: &str,
+        verdict: Option<RecommendedAction>,
+        by: &str,
+    ) -> Result<Option<(Step, Alert)>, StoreError> {
+        alerts::apply_verdict(self, model, report_id, verdict, by).await
+    }
+
+    async fn settle_alert(
+        &self,
+        model: &str,
+        how: Settle,
+        note: &str,
+    ) -> Result<Option<Alert>, StoreError> {
+        alerts::settle_alert(self, model, how, note).await
+    }
+
+    async fn alerts(&self, unresolved_only: bool, limit: u32) -> Result<Vec<Alert>, StoreError> {
+        alerts::alerts(self, unresolved_only, limit).await
+    }
+
+    async fn alert(&self, id: &str) -> Result<Option<Alert>, StoreError> {
+        alerts::alert(self, id).await
     }
 }
