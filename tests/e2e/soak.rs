@@ -115,7 +115,8 @@ async fn two_replicas_under_a_steady_rate_stay_correct_traced_and_bounded() {
         .traces()
         .await
         .iter()
-        .filter(|e| e.principal == "soak-agent")
+        // Tool calls; the alert a drifted check opens is traced under the caller too.
+        .filter(|e| e.principal == "soak-agent" && !e.action.starts_with("alert."))
         .count();
     assert_eq!(u64::try_from(traced).unwrap(), total);
     let verify = ws.command().args(["traces", "verify"]).output().unwrap();
