@@ -45,7 +45,7 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Serve(args) => commands::serve::run(config_path, args).await,
         Command::Init(args) => commands::init::run(args),
         Command::CheckConfig(args) => {
-            commands::check_config::run(config_path, args.model.as_deref())
+            commands::check_config::run(config_path, args.model.as_deref()).await
         }
         Command::ConfigSchema => commands::config_schema::run(),
         Command::Token(cmd) => commands::token::run(config_path, cmd),

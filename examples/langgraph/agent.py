@@ -63,9 +63,8 @@ class ScriptedOperator(BaseChatModel):
             model = next((m for m in out["models"] if f"`{m['name']}`" in playbook), None)
             if model is None:
                 return say("The model named in the playbook is not on this server.")
-            if model.get("pending_promotion"):
-                pending = model["pending_promotion"]
-                return say(f"A promotion ({pending['request_id']}) already waits for a human.")
+            if model["state"] in ("promotion_pending", "promotion_expiring"):
+                return say(f"A promotion already waits for a human: {model['next_step']}")
             return call(step, "check_drift", {"model": model["name"]})
         if last.name == "check_drift":
             if out["recommended_action"] != "retrain":

@@ -81,7 +81,7 @@ async def main() -> int:
 
         # The same server object also calls tools and reads resources directly.
         models = await server.call_tool("list_models", {})
-        champion = models.structured_content["models"][0]["champion"]["version"]
+        champion = models.structured_content["models"][0]["champion"]
         card = await server.read_resource(f"mlops://models/{args.model}/card")
         title = card.contents[0].text.splitlines()[0]
         print(f"list_models: champion {champion}; card: {title}")

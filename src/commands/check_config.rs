@@ -6,8 +6,18 @@ use std::process::ExitCode;
 use crate::commands::CommandError;
 use crate::config::Config;
 
-pub fn run(config_path: Option<PathBuf>, model: Option<&str>) -> Result<ExitCode, CommandError> {
-    let config = Config::load(config_path.as_deref())?;
+pub async fn run(
+    config_path: Option<PathBuf>,
+    model: Option<&str>,
+) -> Result<ExitCode, CommandError> {
+    let mut config = Config::load(config_path.as_deref())?;
+    // Models from `[mlflow_import]` are shown as the server would take them.
+    for warning in config.import_models().await? {
+        eprintln!(
+            "warning: {}",
+            mlops_engine::untrusted::strip_controls(&warning)
+        );
+    }
     if let Some(name) = model {
         let Some(spec) = config.models.iter().find(|m| m.name == name) else {
             let known: Vec<&str> = config.models.iter().map(|m| m.name.as_str()).collect();

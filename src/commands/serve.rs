@@ -11,6 +11,9 @@ use crate::mcp::McpServer;
 
 pub async fn run(config_path: Option<PathBuf>, args: ServeArgs) -> Result<ExitCode, CommandError> {
     let mut config = Config::load(config_path.as_deref())?;
+    for warning in config.import_models().await? {
+        tracing::warn!("{warning}");
+    }
     let http_addr = match args.http.as_deref() {
         None => None,
         Some("") => Some(config.http.bind),

@@ -15,6 +15,7 @@ mod held_secrets;
 mod http;
 mod jobs;
 mod limits;
+mod mlflow_import;
 mod model_defaults;
 mod monitors;
 mod promotion;
@@ -22,8 +23,8 @@ mod store;
 mod trace;
 
 pub use self::{
-    auth::*, http::*, jobs::*, limits::*, model_defaults::ModelDefaults, monitors::*, promotion::*,
-    store::*, trace::*,
+    auth::*, http::*, jobs::*, limits::*, mlflow_import::MlflowImportConfig,
+    model_defaults::ModelDefaults, monitors::*, promotion::*, store::*, trace::*,
 };
 pub use held_secrets::held;
 
@@ -67,9 +68,16 @@ pub struct Config {
     /// Settings every model inherits (`{model}` in a string stands for its name).
     #[serde(default)]
     pub model_defaults: ModelDefaults,
+    /// Models taken from an MLflow registry at start-up (see docs/fleet.md).
+    #[serde(default)]
+    pub mlflow_import: Option<MlflowImportConfig>,
     /// The models this server operates.
     #[serde(default)]
     pub models: Vec<ModelSpec>,
+    /// `[model_defaults]` as written, for models added after loading (the MLflow import).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub defaults_document: serde_json::Value,
     /// Directory relative paths are resolved against (the config file's directory).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -87,6 +95,30 @@ impl Config {
     /// Whether approvers reach this server over https (the page or resource URL says so).
     pub fn served_over_https(&self) -> bool {
         self.approval_page().starts_with("https://") || self.resource().starts_with("https://")
+    }
+}
+
+/// A model's data and training paths resolved against `base`; `{mlops-mcp}` as a local
+/// trainer's program is this executable.
+pub(crate) fn resolve_model_paths(m: &mut ModelSpec, base: &Path) {
+    let exe = std::env::current_exe().ok();
+    let mut paths: Vec<&mut PathBuf> = [&mut m.reference_data, &mut m.current_data]
+        .into_iter()
+        .flatten()
+        .collect();
+    if let Some(r) = m.retrain.as_mut() {
+        paths.extend(r.training_data.iter_mut());
+        paths.extend(r.holdout_data.iter_mut());
+        if let (Some(first), Some(exe)) = (r.command.first_mut(), &exe)
+            && first == SELF_EXE
+        {
+            *first = exe.display().to_string();
+        }
+    }
+    for p in paths {
+        if p.is_relative() {
+            *p = base.join(&*p);
+        }
     }
 }
 
@@ -151,9 +183,11 @@ impl Config {
         // Models inherit `[model_defaults]` before they are read, so each is checked whole.
         let mut document: serde_json::Value = figment.extract().map_err(load)?;
         model_defaults::apply(&mut document);
+        let defaults_document = model_defaults::of(&document);
         let mut config: Config = Figment::from(figment::providers::Serialized::defaults(document))
             .extract()
             .map_err(load)?;
+        config.defaults_document = defaults_document;
         let base = file
             .as_ref()
             .and_then(|f| f.parent().map(Path::to_path_buf))
@@ -186,27 +220,27 @@ impl Config {
                 *p = base.join(&*p);
             }
         }
-        let exe = std::env::current_exe().ok();
         for m in &mut self.models {
-            let mut paths: Vec<&mut PathBuf> = [&mut m.reference_data, &mut m.current_data]
-                .into_iter()
-                .flatten()
-                .collect();
-            if let Some(r) = m.retrain.as_mut() {
-                paths.extend(r.training_data.iter_mut());
-                paths.extend(r.holdout_data.iter_mut());
-                if let (Some(first), Some(exe)) = (r.command.first_mut(), &exe)
-                    && first == SELF_EXE
-                {
-                    *first = exe.display().to_string();
-                }
-            }
-            for p in paths {
-                if p.is_relative() {
-                    *p = base.join(&*p);
-                }
-            }
+            resolve_model_paths(m, &base);
         }
+    }
+
+    /// Adds the models `[mlflow_import]` finds (nothing if it is not configured); the warnings
+    /// name the registered models skipped and why. An unreachable registry is an error.
+    pub async fn import_models(&mut self) -> Result<Vec<String>, ConfigError> {
+        let Some(import) = self.mlflow_import.clone() else {
+            return Ok(Vec::new());
+        };
+        let (models, warnings) = mlflow_import::import(
+            &import,
+            &self.base_dir,
+            &self.defaults_document,
+            &self.models,
+        )
+        .await
+        .map_err(|e| ConfigError::Invalid(vec![e]))?;
+        self.models.extend(models);
+        Ok(warnings)
     }
 
     /// Every problem, each naming the field and what to do.
@@ -220,6 +254,9 @@ impl Config {
         out.extend(self.jobs.problems());
         out.extend(self.stdio.problems());
         out.extend(self.monitors.problems());
+        if let Some(i) = &self.mlflow_import {
+            out.extend(i.problems());
+        }
         let mut names = std::collections::BTreeSet::new();
         for (i, m) in self.models.iter().enumerate() {
             out.extend(m.problems(i));

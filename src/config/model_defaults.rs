@@ -69,14 +69,26 @@ fn fill(value: &mut Value, name: &str) {
     }
 }
 
+/// `model` with `defaults` under it and `{model}` filled in with `name` (a valid model name).
+pub fn effective(defaults: &Value, model: &Value, name: &str) -> Value {
+    let mut merged = merge(defaults, model);
+    fill(&mut merged, name);
+    merged
+}
+
+/// The `[model_defaults]` of a configuration document (an empty table if none).
+pub fn of(document: &Value) -> Value {
+    document
+        .get("model_defaults")
+        .cloned()
+        .unwrap_or(Value::Object(Map::new()))
+}
+
 /// The effective `[[models]]` entries of a whole configuration document: each merged onto
 /// `model_defaults` (which stays in the document, for `check-config`) with its name filled in.
 /// A model without a valid name is left as written; the configuration check names it.
 pub fn apply(document: &mut Value) {
-    let defaults = document
-        .get("model_defaults")
-        .cloned()
-        .unwrap_or(Value::Object(Map::new()));
+    let defaults = of(document);
     let Some(Value::Array(models)) = document.get_mut("models") else {
         return;
     };
@@ -87,9 +99,7 @@ pub fn apply(document: &mut Value) {
         if !mlops_engine::model::is_valid_name(&name) {
             continue;
         }
-        let mut merged = merge(&defaults, model);
-        fill(&mut merged, &name);
-        *model = merged;
+        *model = effective(&defaults, model, &name);
     }
 }
 

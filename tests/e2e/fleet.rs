@@ -110,6 +110,28 @@ async fn a_thousand_models_page_within_bounds_and_attention_names_the_broken_one
         }
     }
     assert_eq!(seen.len(), 1000);
+    // mlops://models pages the same way.
+    let read_page = |uri: String| {
+        let (server, token) = (&server, &token);
+        async move {
+            let (_, _, body) = common::post(
+                server,
+                Some(&format!("Bearer {token}")),
+                &common::read(&uri),
+            )
+            .await;
+            let json: Value =
+                serde_json::from_str(body["result"]["contents"][1]["text"].as_str().unwrap())
+                    .unwrap();
+            json
+        }
+    };
+    let first = read_page("mlops://models".into()).await;
+    assert_eq!(first["models"].as_array().unwrap().len(), 25);
+    let next = first["next_page"].as_str().unwrap().to_owned();
+    assert!(next.starts_with("mlops://models?cursor="), "{next}");
+    let second = read_page(next).await;
+    assert_eq!(second["models"][0]["name"], "fleet-0026");
 
     // Two models drift, one model's job fails: exactly those need attention, the failure first.
     for model in ["fleet-0007", "fleet-0500"] {
@@ -201,6 +223,7 @@ async fn a_monitor_raises_one_alert_that_subscribers_and_webhooks_hear_and_a_cle
 {
     let mock = wiremock::MockServer::start().await;
     let mut hooks = crate::webhooks::receiver(&mock, "/alerts").await;
+    let mut chat = crate::webhooks::receiver(&mock, "/alerts-slack").await;
     let ws = Workspace::demo();
     ws.edit_config(|t| {
         let demo = t["models"][0].as_table_mut().unwrap();
@@ -215,11 +238,17 @@ async fn a_monitor_raises_one_alert_that_subscribers_and_webhooks_hear_and_a_cle
         let mut promotion = toml::Table::new();
         promotion.insert(
             "webhooks".into(),
-            toml::Value::Array(vec![toml::Value::Table(toml::toml! {
-                url = (format!("{}/alerts", mock.uri()))
-                format = "standard"
-                secret_env = "MLOPS_TEST_WEBHOOK_SECRET"
-            })]),
+            toml::Value::Array(vec![
+                toml::Value::Table(toml::toml! {
+                    url = (format!("{}/alerts", mock.uri()))
+                    format = "standard"
+                    secret_env = "MLOPS_TEST_WEBHOOK_SECRET"
+                }),
+                toml::Value::Table(toml::toml! {
+                    url = (format!("{}/alerts-slack", mock.uri()))
+                    format = "slack"
+                }),
+            ]),
         );
         t.insert("promotion".into(), promotion.into());
     });
@@ -314,6 +343,13 @@ async fn a_monitor_raises_one_alert_that_subscribers_and_webhooks_hear_and_a_cle
     assert_eq!(announced["type"], "alert.opened");
     assert_eq!(announced["data"]["model"], "fraud-detector");
     assert_eq!(announced["data"]["alert_id"], opened.id.as_str());
+    let slack: Value =
+        serde_json::from_slice(&crate::webhooks::next(&mut chat).await.body).unwrap();
+    let text = slack["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("*Drift alert open*: `fraud-detector` — retrain"),
+        "{text}"
+    );
     // Later runs see the same verdict: still one alert.
     let runs_then = store
         .monitor_runs(Some("fraud-detector"), 100)

@@ -151,3 +151,113 @@ async fn candidates_are_registered_validated_from_runs_and_promoted_in_mlflow() 
         "v2"
     );
 }
+
+/// A POST as the admin.
+async fn mlflow_post(url: &str, path: &str, body: Value) -> Value {
+    let mut request = reqwest::Client::new()
+        .post(format!("{url}/api/2.0/mlflow/{path}"))
+        .json(&body);
+    if let (Ok(user), Ok(password)) = (
+        std::env::var("MLFLOW_TRACKING_USERNAME"),
+        std::env::var("MLFLOW_TRACKING_PASSWORD"),
+    ) {
+        request = request.basic_auth(user, Some(password));
+    }
+    let response = request.send().await.unwrap();
+    assert!(
+        response.status().is_success(),
+        "{path}: {}",
+        response.status()
+    );
+    response.json().await.unwrap()
+}
+
+/// Registered models tagged for import become models of the server, with `[model_defaults]`
+/// under them and their data paths inside `data_root`; untagged ones and ones whose tags try
+/// to leave `data_root` are not taken.
+#[tokio::test]
+async fn tagged_registered_models_are_imported_from_mlflow() {
+    let Some(url) = mlflow_url() else { return };
+    // A tag of this run's own, so other tests' registered models do not interfere.
+    let tag = format!("mlops-import-{}", &uuid::Uuid::new_v4().to_string()[..8]);
+    let name = |n: &str| format!("{tag}-{n}");
+    let tags = |pairs: &[(&str, &str)]| -> Value {
+        pairs
+            .iter()
+            .map(|(k, v)| json!({"key": k, "value": v}))
+            .collect::<Vec<_>>()
+            .into()
+    };
+    let rel = format!("{}/current.csv", name("churn"));
+    mlflow_post(
+        &url,
+        "registered-models/create",
+        json!({"name": name("churn"), "tags": tags(&[
+            (&tag, "true"),
+            (&format!("{tag}.reference_data"), "fraud-detector/reference.csv"),
+            (&format!("{tag}.current_data"), &rel),
+            (&format!("{tag}.owner"), "growth"),
+        ])}),
+    )
+    .await;
+    mlflow_post(
+        &url,
+        "registered-models/create",
+        json!({"name": name("untagged"), "tags": tags(&[(&format!("{tag}.owner"), "x")])}),
+    )
+    .await;
+    mlflow_post(
+        &url,
+        "registered-models/create",
+        json!({"name": name("escape"), "tags": tags(&[
+            (&tag, "true"),
+            (&format!("{tag}.current_data"), "../../../etc/passwd"),
+        ])}),
+    )
+    .await;
+    let ws = Workspace::demo();
+    let data = ws.path().join("data");
+    std::fs::create_dir_all(data.join(name("churn"))).unwrap();
+    std::fs::copy(data.join("fraud-detector/current.csv"), data.join(&rel)).unwrap();
+    ws.edit_config(|t| {
+        let demo = t["models"][0].as_table().unwrap().clone();
+        let mut defaults = toml::Table::new();
+        for key in ["task", "features", "policy"] {
+            defaults.insert(key.into(), demo[key].clone());
+        }
+        t.insert("model_defaults".into(), defaults.into());
+        let mut import = toml::Table::new();
+        import.insert("url".into(), url.clone().into());
+        import.insert("tag".into(), tag.clone().into());
+        import.insert("data_root".into(), "data".into());
+        t.insert("mlflow_import".into(), import.into());
+    });
+
+    let shown = ws
+        .command()
+        .args(["check-config", "--model", &name("churn")])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&shown.stdout);
+    let warnings = String::from_utf8_lossy(&shown.stderr);
+    assert!(shown.status.success(), "{warnings}");
+    assert!(
+        text.contains("owner = \"growth\"")
+            && text.contains(&format!("data/{rel}"))
+            && text.contains("backend = \"mlflow\"")
+            && text.contains("name = \"merchant_category\""),
+        "{text}"
+    );
+    assert!(
+        warnings.contains(&name("escape")) && warnings.contains("inside mlflow_import.data_root"),
+        "{warnings}"
+    );
+
+    let server = HttpServer::start(&ws);
+    let agent = ws.token("fleet-agent", "agent");
+    let listed = tools::list_models(&server, &agent).await;
+    let names: Vec<&str> = listed.models.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names, ["fraud-detector", name("churn").as_str()]);
+    let checked = tools::check_drift(&server, &agent, json!({"model": name("churn")})).await;
+    assert_eq!(checked.recommended_action.as_str(), "retrain");
+}

@@ -206,12 +206,21 @@ async fn the_demo_loop_ends_with_v2_as_champion_after_a_human_approves() {
         ("promotion.decision_refused", "demo-agent"),
         ("promotion.approved", "alice"),
         ("promotion.promoted", "alice"),
+        // The drift alert: opened by the check, acknowledged by the job, resolved by the
+        // promotion.
+        ("alert.opened", "demo-agent"),
+        ("alert.acknowledged", "demo-agent"),
+        ("alert.resolved", "alice"),
     ] {
         assert!(
             events.iter().any(|(a, p)| a == action && p == who),
             "{action} by {who} missing: {events:?}"
         );
     }
+    let alerts = ws.store().await.alerts(false, 10).await.unwrap();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0].state, mlops_engine::alert::AlertState::Resolved);
+    assert_eq!(alerts[0].note, "v2 promoted to champion by alice");
     let out = ws.command().args(["traces", "verify"]).output().unwrap();
     assert!(out.status.success());
 }

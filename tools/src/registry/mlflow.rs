@@ -461,4 +461,55 @@ impl MlflowRegistry {
         .await
         .map(|_| ())
     }
+
+    /// Every registered model on the server with its tags, following MLflow's pages (at most
+    /// `limit` models).
+    pub async fn registered_models(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<RegisteredModel>, MlflowError> {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let query = match &token {
+                Some(t) => json!({"max_results": 100, "page_token": t}),
+                None => json!({"max_results": 100}),
+            };
+            let page = self
+                .call(
+                    Method::GET,
+                    "registered-models/search",
+                    query,
+                    "search registered models",
+                )
+                .await?;
+            let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_owned);
+            let listed = page.get("registered_models").and_then(Value::as_array);
+            for m in listed.into_iter().flatten() {
+                let Some(name) = text(m, "name") else {
+                    continue;
+                };
+                let tags = m
+                    .get("tags")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|t| Some((text(t, "key")?, text(t, "value")?)))
+                    .collect();
+                out.push(RegisteredModel { name, tags });
+            }
+            token = text(&page, "next_page_token").filter(|t| !t.is_empty());
+            if token.is_none() || out.len() >= limit {
+                out.truncate(limit);
+                return Ok(out);
+            }
+        }
+    }
+}
+
+/// A registered model as MLflow lists it: its name and tags (text from the registry, untrusted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisteredModel {
+    pub name: String,
+    pub tags: BTreeMap<String, String>,
 }
