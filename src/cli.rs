@@ -51,6 +51,9 @@ pub enum Command {
     /// Compare two CSV files for data drift (Evidently's defaults); exit 0 no dataset drift,
     /// 1 drift, 2 error.
     Drift(DriftArgs),
+    /// Measure a model's quality from a CSV of predictions and labels (scikit-learn's metric
+    /// definitions, 95 % bootstrap intervals); prints JSON. Exit 0, or 2 on bad input.
+    Quality(QualityArgs),
     /// The demo model's trainer, run by the local retraining backend (see README).
     #[command(hide = true)]
     TrainDemo,
@@ -78,6 +81,24 @@ pub struct DriftArgs {
     /// Only these features (comma-separated).
     #[arg(long, value_delimiter = ',')]
     pub features: Option<Vec<String>>,
+}
+
+#[derive(Debug, Args)]
+pub struct QualityArgs {
+    /// A CSV file with a header row holding the prediction and label columns.
+    pub file: PathBuf,
+    /// `binary_classification` (the prediction is the positive class's score) or `regression`.
+    #[arg(long, default_value = "binary_classification")]
+    pub task: String,
+    /// Decision threshold of a classifier: positive when the score is at least this.
+    #[arg(long, default_value_t = 0.5)]
+    pub threshold: f64,
+    /// The prediction column.
+    #[arg(long, default_value = "prediction")]
+    pub prediction: String,
+    /// The label column.
+    #[arg(long, default_value = "label")]
+    pub label: String,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]

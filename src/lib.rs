@@ -54,6 +54,7 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Jobs(cmd) => commands::jobs::run(config_path, cmd).await,
         Command::Approvals(args) => commands::approvals::run(config_path, args).await,
         Command::Drift(args) => commands::drift::run(args),
+        Command::Quality(args) => commands::quality::run(&args),
         Command::TrainDemo => commands::train_demo::run(),
     };
     match result {

@@ -53,6 +53,9 @@ impl PolicyTable {
         let entries = [
             ("list_models", scopes::MODELS_READ, Read),
             ("check_drift", scopes::DRIFT_READ, Read),
+            // Quality reads the same monitoring rows as drift, and a principal that may see a
+            // model's drift may see how well it predicts: one scope for both.
+            ("check_performance", scopes::DRIFT_READ, Read),
             ("trigger_retrain", scopes::RETRAIN_TRIGGER, HighPrivilege),
             ("get_job", scopes::MODELS_READ, Read),
             ("get_validation", scopes::VALIDATION_READ, Read),

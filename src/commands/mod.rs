@@ -7,6 +7,7 @@ pub mod demo;
 pub mod drift;
 pub mod init;
 pub mod jobs;
+pub mod quality;
 pub mod serve;
 pub mod token;
 pub mod traces;

@@ -189,7 +189,7 @@ async fn store_failed(app: &crate::app::App, event: NewTraceEvent) -> Response {
 }
 
 /// What `model` accepts: rows within the configured time bounds, and only its declared
-/// features and label (all columns when it declares no features). `None`: no such model.
+/// features, label, prediction and row `id` (all columns when it declares no features). `None`: no such model.
 async fn ingest_rules(
     app: &crate::app::App,
     model: &str,
@@ -216,6 +216,7 @@ async fn ingest_rules(
             .iter()
             .map(|f| f.name.clone())
             .chain(spec.label.clone())
+            .chain([spec.prediction.clone(), records::ROW_ID.to_owned()])
             .collect()
     });
     Ok(Some(records::Rules {

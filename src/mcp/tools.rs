@@ -2,6 +2,9 @@
 
 use mlops_auth::Principal;
 use mlops_engine::check_drift::{CheckDriftError, CheckDriftInput, CheckDriftOutput};
+use mlops_engine::check_performance::{
+    CheckPerformanceError, CheckPerformanceInput, CheckPerformanceOutput,
+};
 use mlops_engine::get_job::GetJobInput;
 use mlops_engine::get_job::JobView;
 use mlops_engine::get_promotion::GetPromotionInput;
@@ -118,6 +121,41 @@ impl McpServer {
                 Ok(Json(output))
             }
             Err(CheckDriftError::Store(e)) => Err(internal(e)),
+            Err(refusal) => Err(refusal.to_string()),
+        }
+    }
+
+    /// Measure how well a model predicts on production rows that carry its prediction and
+    /// their (possibly late) label: accuracy, precision, recall, F1, ROC AUC, average precision,
+    /// log loss, Brier (classification) or MAE, RMSE, MAPE, R² (regression), each with a 95 %
+    /// interval, against the champion's metrics, per segment worst first. Window: `last`
+    /// (default "24h") or `from`/`to`. `recommended_action` is `retrain` only when a metric
+    /// degraded, never with too few labels; `next_step` says what to do next.
+    #[tool(
+        name = "check_performance",
+        annotations(
+            title = "Check model quality",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    pub(crate) async fn check_performance(
+        &self,
+        Parameters(input): Parameters<CheckPerformanceInput>,
+        Extension(principal): Extension<Principal>,
+    ) -> Result<Json<CheckPerformanceOutput>, String> {
+        match mlops_engine::check_performance::check_performance(
+            self.app.store(),
+            &principal,
+            &input,
+            self.app.drift().max_window_rows,
+        )
+        .await
+        {
+            Ok(output) => Ok(Json(output)),
+            Err(CheckPerformanceError::Store(e)) => Err(internal(e)),
             Err(refusal) => Err(refusal.to_string()),
         }
     }

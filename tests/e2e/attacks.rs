@@ -553,6 +553,11 @@ async fn attack_suite() {
         ("scope-trigger-retrain", "trigger_retrain", read_only),
         ("scope-request-promotion", "request_promotion", read_only),
         ("scope-check-drift", "check_drift", "models:read"),
+        (
+            "scope-check-performance",
+            "check_performance",
+            "models:read",
+        ),
         ("scope-get-validation", "get_validation", "models:read"),
         ("scope-list-models", "list_models", "drift:read"),
         ("scope-get-job", "get_job", "drift:read"),
@@ -894,6 +899,32 @@ async fn attack_suite() {
             "grant-check-drift",
             granted_to_churn("grant-check-drift", "drift:read"),
             tool("check_drift", "fraud-detector"),
+            Expect::ToolError("not known"),
+        ),
+        (
+            "grant-check-performance",
+            granted_to_churn("grant-check-performance", "drift:read"),
+            tool("check_performance", "fraud-detector"),
+            Expect::ToolError("not known"),
+        ),
+        (
+            "performance-malformed-window",
+            agent_token(&hs, &claims, "performance-malformed-window"),
+            call(
+                "check_performance",
+                json!({"model": "fraud-detector", "last": "performance-malformed-window"}),
+            )
+            .into_bytes(),
+            Expect::ToolError("last"),
+        ),
+        (
+            "performance-oversized-model",
+            agent_token(&hs, &claims, "performance-oversized-model"),
+            call(
+                "check_performance",
+                json!({"model": format!("performance-oversized-model{}", "m".repeat(5000))}),
+            )
+            .into_bytes(),
             Expect::ToolError("not known"),
         ),
         (

@@ -14,7 +14,7 @@ use rmcp::transport::TokioChildProcess;
 use serde_json::json;
 
 /// Budget for `tools/list` as a full-scope caller sees it, in approximate tokens (bytes / 4).
-const TOOLS_LIST_TOKEN_BUDGET: usize = 6_000;
+const TOOLS_LIST_TOKEN_BUDGET: usize = 7_200;
 
 async fn client(ws: &Workspace, scopes: &str) -> RunningService<RoleClient, ()> {
     let token = ws.token("contract", scopes);

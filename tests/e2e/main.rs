@@ -28,6 +28,7 @@ mod mlflow;
 mod notifications;
 mod operations;
 mod promotion;
+mod quality;
 mod replicas;
 mod retrain;
 mod soak;

@@ -7,6 +7,7 @@
 pub mod alerts;
 pub mod chain_key_file;
 pub mod check_drift;
+pub mod check_performance;
 pub mod decide_promotion;
 pub mod demo;
 pub mod get_job;
@@ -16,6 +17,7 @@ pub mod jobs;
 pub mod list_models;
 pub mod monitors;
 pub mod promotion_gate;
+pub mod quality;
 pub mod records;
 pub mod registry;
 pub mod request_promotion;

@@ -16,6 +16,9 @@ pub const TIMESTAMP: &str = "timestamp";
 
 pub use mlops_domain::record::NewRecord;
 
+/// The optional column that names an ingested row.
+pub const ROW_ID: &str = "id";
+
 /// Body formats, by `Content-Type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BodyFormat {

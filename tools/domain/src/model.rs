@@ -31,9 +31,16 @@ pub struct ModelSpec {
     /// Known limitations (shown in the model card).
     #[serde(default)]
     pub limitations: Vec<String>,
-    /// Name of the label column in training data, if any.
+    /// Name of the label column in training data and ingested rows, if any.
     #[serde(default)]
     pub label: Option<String>,
+    /// Name of the column of ingested rows holding the model's prediction: the positive class's
+    /// score for binary classification, the predicted value for regression.
+    #[serde(default = "default_prediction")]
+    pub prediction: String,
+    /// A classifier's decision threshold: positive when the score is at least this.
+    #[serde(default = "default_threshold")]
+    pub decision_threshold: f64,
     /// The feature schema: each input column and whether it is numeric or categorical.
     #[serde(default)]
     pub features: Vec<FeatureSpec>,
@@ -60,6 +67,14 @@ pub struct ModelSpec {
 
 fn default_task() -> String {
     "binary_classification".into()
+}
+
+fn default_prediction() -> String {
+    "prediction".into()
+}
+
+fn default_threshold() -> f64 {
+    0.5
 }
 
 /// One input column of a model.
@@ -105,6 +120,14 @@ pub struct ModelPolicy {
     /// Metric rules a candidate must pass against the champion before it may be promoted.
     #[serde(default)]
     pub validation: Vec<ValidationRule>,
+    /// Metric rules the live quality (`check_performance`) must pass against the champion's
+    /// registered metrics; a failed rule means the model degraded.
+    #[serde(default)]
+    pub performance: Vec<ValidationRule>,
+    /// Fewest labelled rows a quality verdict needs; below it `check_performance` says so and
+    /// falls back to drift.
+    #[serde(default = "default_min_rows")]
+    pub min_labels: usize,
 }
 
 fn default_drift_share() -> f64 {
@@ -126,6 +149,8 @@ impl Default for ModelPolicy {
             max_ingested_rows: None,
             stattest_threshold: None,
             validation: Vec::new(),
+            performance: Vec::new(),
+            min_labels: default_min_rows(),
         }
     }
 }
@@ -190,6 +215,16 @@ impl ModelSpec {
                 "{at}.policy.drift_share = {}: must be in (0, 1]",
                 self.policy.drift_share
             ));
+        }
+        if !(self.decision_threshold.is_finite() && (0.0..=1.0).contains(&self.decision_threshold))
+        {
+            out.push(format!(
+                "{at}.decision_threshold = {}: must be in [0, 1]",
+                self.decision_threshold
+            ));
+        }
+        if self.policy.min_labels == 0 {
+            out.push(format!("{at}.policy.min_labels = 0: must be at least 1"));
         }
         if self.policy.min_rows == 0 {
             out.push(format!(

@@ -1,0 +1,187 @@
+//! `check_performance` with the real binary: ingested rows carrying the model's score and their
+//! label, measured as `mlops-mcp quality` measures the same rows, compared with the champion,
+//! ranked per segment; rows without a label counted and not measured; too few labels never
+//! recommend retraining.
+
+use crate::common;
+
+use common::tools::{call, error_text};
+use common::{HttpServer, Workspace, tool};
+use mlops_engine::check_drift::RecommendedAction;
+use mlops_engine::check_performance::CheckPerformanceOutput;
+use serde_json::{Value, json};
+
+/// The demo's current rows as CSV with a timestamp (the last hour), the label kept only for
+/// `labelled` of them, and a score from `score(i, is_fraud, merchant_category)`.
+fn scored_rows(
+    ws: &Workspace,
+    labelled: usize,
+    score: impl Fn(usize, bool, &str) -> f64,
+) -> String {
+    let text = std::fs::read_to_string(ws.path().join("data/fraud-detector/current.csv")).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let columns: Vec<&str> = header.split(',').collect();
+    let label_at = columns.iter().position(|c| *c == "is_fraud").unwrap();
+    let category_at = columns
+        .iter()
+        .position(|c| *c == "merchant_category")
+        .unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let mut out = format!("timestamp,id,prediction,{header}\n");
+    for (i, line) in lines.enumerate() {
+        let mut cells: Vec<String> = line.split(',').map(str::to_owned).collect();
+        let fraud = cells[label_at] == "1";
+        let p = score(i, fraud, &cells[category_at]);
+        if i >= labelled {
+            cells[label_at] = String::new();
+        }
+        out.push_str(&format!(
+            "{},row-{i},{p},{}\n",
+            now - 3000 + i as i64 / 2,
+            cells.join(",")
+        ));
+    }
+    out
+}
+
+/// A deterministic pseudo-random number in [0, 1).
+fn noise(i: usize) -> f64 {
+    let x = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11;
+    x as f64 / (1u64 << 53) as f64
+}
+
+async fn ingest(server: &HttpServer, ws: &Workspace, body: String) {
+    let writer = ws.token("pipeline", "data:write");
+    let (status, _, body) =
+        crate::drift::ingest(server, Some(&writer), "fraud-detector", "text/csv", body).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test]
+async fn quality_is_measured_on_labelled_rows_and_a_degraded_model_is_retrained() {
+    let ws = Workspace::demo();
+    ws.edit_config(|t| {
+        let policy = t["models"][0]["policy"].as_table_mut().unwrap();
+        policy.insert("min_labels".into(), 200.into());
+    });
+    let server = HttpServer::start(&ws);
+    let agent = ws.token("quality-agent", "agent");
+    // A model that lost its signal: random scores, and worse than random on crypto.
+    let rows = scored_rows(&ws, 2000, |i, fraud, category| {
+        if category == "crypto" {
+            if fraud { 0.05 } else { 0.95 }
+        } else {
+            0.5 * noise(i) + if fraud { 0.1 } else { 0.0 }
+        }
+    });
+    ingest(&server, &ws, rows.clone()).await;
+    let out: CheckPerformanceOutput = call(
+        &server,
+        &agent,
+        "check_performance",
+        json!({"model": "fraud-detector", "last": "2h"}),
+    )
+    .await;
+    assert_eq!(out.rows, 3000);
+    assert_eq!(out.labelled_rows, 2000, "only labelled rows are measured");
+    assert!((out.labelled_share - 2.0 / 3.0).abs() < 1e-12);
+    assert_eq!(
+        out.recommended_action,
+        RecommendedAction::Retrain,
+        "{:?}",
+        out.reasons
+    );
+    assert!(
+        out.degraded.iter().any(|d| d.metric == "roc_auc"),
+        "{:?}",
+        out.degraded
+    );
+    assert!(
+        out.reasons
+            .iter()
+            .any(|r| r.starts_with("roc_auc degraded")),
+        "{:?}",
+        out.reasons
+    );
+    let worst = &out.segments[0];
+    assert_eq!(
+        (worst.feature.as_str(), worst.category.as_str()),
+        ("merchant_category", "crypto")
+    );
+    assert!(
+        out.reasons.iter().any(|r| r.contains("\"crypto\"")),
+        "{:?}",
+        out.reasons
+    );
+
+    // The same rows measured by `mlops-mcp quality`: the same numbers.
+    let file = ws.path().join("labelled.csv");
+    let mut csv = String::from("prediction,label\n");
+    for line in rows.lines().skip(1).take(2000) {
+        let cells: Vec<&str> = line.split(',').collect();
+        csv.push_str(&format!("{},{}\n", cells[2], cells[cells.len() - 1]));
+    }
+    std::fs::write(&file, csv).unwrap();
+    let cli = ws.command().args(["quality"]).arg(&file).output().unwrap();
+    assert!(
+        cli.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cli.stderr)
+    );
+    let cli: Value = serde_json::from_slice(&cli.stdout).unwrap();
+    for (name, e) in &out.metrics {
+        assert_eq!(
+            cli["metrics"][name]["value"].as_f64(),
+            e.value,
+            "{name}: the tool and the CLI disagree"
+        );
+    }
+
+    // Bad input is refused with what to do.
+    let refused = tool(
+        &server,
+        &agent,
+        "check_performance",
+        json!({"model": "fraud-detector", "last": "soon"}),
+    )
+    .await;
+    assert!(error_text(&refused).contains("last"), "{refused}");
+}
+
+#[tokio::test]
+async fn too_few_labels_never_recommend_retraining() {
+    let ws = Workspace::demo();
+    let server = HttpServer::start(&ws);
+    let agent = ws.token("quality-agent", "agent");
+    // Terrible scores, but only 40 labels (the default policy needs 100).
+    let rows = scored_rows(&ws, 40, |_, fraud, _| if fraud { 0.0 } else { 1.0 });
+    ingest(&server, &ws, rows).await;
+    let drift =
+        common::tools::check_drift(&server, &agent, json!({"model": "fraud-detector"})).await;
+    assert_eq!(drift.recommended_action, RecommendedAction::Retrain);
+    let out: CheckPerformanceOutput = call(
+        &server,
+        &agent,
+        "check_performance",
+        json!({"model": "fraud-detector"}),
+    )
+    .await;
+    assert_eq!(out.labelled_rows, 40);
+    assert!(out.metrics.is_empty());
+    assert_eq!(
+        out.reasons[0],
+        "not enough labels: 40, at least 100 needed (policy.min_labels)"
+    );
+    assert_eq!(
+        out.recommended_action,
+        RecommendedAction::Investigate,
+        "{:?}",
+        out.reasons
+    );
+    assert!(
+        out.reasons[1].contains("falling back to drift"),
+        "{:?}",
+        out.reasons
+    );
+}
