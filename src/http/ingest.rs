@@ -25,80 +25,17 @@ pub const ACTION: &str = "ingest_records";
 pub async fn ingest(State(gate): State<Gate>, Path(model): Path<String>, req: Request) -> Response {
     let started = Instant::now();
     let app = &gate.app;
-    let mut described = Described {
-        method: ACTION.into(),
-        action: ACTION.into(),
-        arguments: json!({ "model": model }),
-    };
-    if let Some(refusal) = gate.address_limited(peer(&req), started, &described).await {
-        return refusal;
-    }
-    let token = bearer(&req).map(str::to_owned);
-    let principal = match &token {
-        None => Err("no bearer token; send `Authorization: Bearer <token>`".to_owned()),
-        Some(t) => app.verifier().verify(t).await.map_err(|e| e.to_string()),
-    };
-    let principal = match principal {
-        Ok(p) => p,
-        Err(reason) => {
-            let why = format!("authentication failed: {reason}");
-            gate.refuse(started, ANONYMOUS, &described, Refusal::Auth, why)
-                .await;
-            return gate.unauthorized(&reason, token.is_some());
-        }
+    let Admitted {
+        principal,
+        format,
+        body,
+        described,
+    } = match admit(&gate, &model, req, ACTION, started).await {
+        Ok(a) => a,
+        Err(refusal) => return refusal,
     };
     let who = principal.subject.clone();
-    if !principal.has_scope(scopes::DATA_WRITE) {
-        let reason = format!(
-            "ingesting rows requires the scope `{}`, which `{who}` does not have",
-            scopes::DATA_WRITE
-        );
-        gate.refuse(started, &who, &described, Refusal::Scope, reason.clone())
-            .await;
-        return gate.insufficient_scope(scopes::DATA_WRITE, &reason);
-    }
     let not_found = format!("model `{model}` is not known");
-    if !principal.may_access_model(&model) {
-        gate.refuse(started, &who, &described, Refusal::Scope, not_found.clone())
-            .await;
-        return error_json(StatusCode::NOT_FOUND, "unknown_model", &not_found);
-    }
-    if let Err(quota) = app.limits().check(&who, ToolClass::Read) {
-        let reason = quota.to_string();
-        gate.refuse(started, &who, &described, Refusal::Quota, reason.clone())
-            .await;
-        return too_many(&reason, quota.retry_after);
-    }
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
-    let Some(format) = BodyFormat::from_content_type(&content_type) else {
-        let reason = format!(
-            "Content-Type {content_type:?} is not accepted; send application/x-ndjson (JSON lines) or text/csv"
-        );
-        gate.refuse(started, &who, &described, Refusal::Request, reason.clone())
-            .await;
-        return error_json(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            &reason,
-        );
-    };
-    let limit = app.config().http.max_ingest_bytes;
-    let Ok(body) = axum::body::to_bytes(req.into_body(), limit).await else {
-        let reason = format!(
-            "the request body is larger than {limit} bytes (http.max_ingest_bytes); send smaller batches"
-        );
-        gate.refuse(started, &who, &described, Refusal::Request, reason.clone())
-            .await;
-        return error_json(StatusCode::PAYLOAD_TOO_LARGE, "request_too_large", &reason);
-    };
-    if let Some(arguments) = described.arguments.as_object_mut() {
-        arguments.insert("bytes".into(), json!(body.len()));
-    }
     let trace_id = uuid::Uuid::new_v4().to_string();
     let finish = |outcome: Outcome, rationale: String| {
         let elapsed = i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX);
@@ -179,7 +116,116 @@ pub async fn ingest(State(gate): State<Gate>, Path(model): Path<String>, req: Re
     }
 }
 
-async fn store_failed(app: &crate::app::App, event: NewTraceEvent) -> Response {
+/// A data-write request that passed the gate: its principal, body format and body.
+pub(super) struct Admitted {
+    pub principal: mlops_auth::Principal,
+    pub format: BodyFormat,
+    pub body: axum::body::Bytes,
+    pub described: Described,
+}
+
+/// The gate of the data endpoints (`/records`, `/labels`): per-address limit, bearer token,
+/// scope `data:write`, the model grant, the read quota, the content type and the body limit.
+/// Every refusal is traced as `action` and answered here.
+pub(super) async fn admit(
+    gate: &Gate,
+    model: &str,
+    req: Request,
+    action: &str,
+    started: Instant,
+) -> Result<Admitted, Response> {
+    let app = &gate.app;
+    let mut described = Described {
+        method: action.into(),
+        action: action.into(),
+        arguments: json!({ "model": model }),
+    };
+    if let Some(refusal) = gate.address_limited(peer(&req), started, &described).await {
+        return Err(refusal);
+    }
+    let token = bearer(&req).map(str::to_owned);
+    let principal = match &token {
+        None => Err("no bearer token; send `Authorization: Bearer <token>`".to_owned()),
+        Some(t) => app.verifier().verify(t).await.map_err(|e| e.to_string()),
+    };
+    let principal = match principal {
+        Ok(p) => p,
+        Err(reason) => {
+            let why = format!("authentication failed: {reason}");
+            gate.refuse(started, ANONYMOUS, &described, Refusal::Auth, why)
+                .await;
+            return Err(gate.unauthorized(&reason, token.is_some()));
+        }
+    };
+    let who = principal.subject.clone();
+    if !principal.has_scope(scopes::DATA_WRITE) {
+        let reason = format!(
+            "sending data requires the scope `{}`, which `{who}` does not have",
+            scopes::DATA_WRITE
+        );
+        gate.refuse(started, &who, &described, Refusal::Scope, reason.clone())
+            .await;
+        return Err(gate.insufficient_scope(scopes::DATA_WRITE, &reason));
+    }
+    let not_found = format!("model `{model}` is not known");
+    if !principal.may_access_model(model) {
+        gate.refuse(started, &who, &described, Refusal::Scope, not_found.clone())
+            .await;
+        return Err(error_json(
+            StatusCode::NOT_FOUND,
+            "unknown_model",
+            &not_found,
+        ));
+    }
+    if let Err(quota) = app.limits().check(&who, ToolClass::Read) {
+        let reason = quota.to_string();
+        gate.refuse(started, &who, &described, Refusal::Quota, reason.clone())
+            .await;
+        return Err(too_many(&reason, quota.retry_after));
+    }
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let Some(format) = BodyFormat::from_content_type(&content_type) else {
+        let reason = format!(
+            "Content-Type {content_type:?} is not accepted; send application/x-ndjson (JSON lines) or text/csv"
+        );
+        gate.refuse(started, &who, &described, Refusal::Request, reason.clone())
+            .await;
+        return Err(error_json(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            &reason,
+        ));
+    };
+    let limit = app.config().http.max_ingest_bytes;
+    let Ok(body) = axum::body::to_bytes(req.into_body(), limit).await else {
+        let reason = format!(
+            "the request body is larger than {limit} bytes (http.max_ingest_bytes); send smaller batches"
+        );
+        gate.refuse(started, &who, &described, Refusal::Request, reason.clone())
+            .await;
+        return Err(error_json(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request_too_large",
+            &reason,
+        ));
+    };
+    if let Some(arguments) = described.arguments.as_object_mut() {
+        arguments.insert("bytes".into(), json!(body.len()));
+    }
+    Ok(Admitted {
+        principal,
+        format,
+        body,
+        described,
+    })
+}
+
+pub(super) async fn store_failed(app: &crate::app::App, event: NewTraceEvent) -> Response {
     app.trace(event).await;
     error_json(
         StatusCode::INTERNAL_SERVER_ERROR,

@@ -6,4 +6,5 @@ pub mod approvals;
 pub mod gate;
 pub mod health;
 pub mod ingest;
+pub mod labels;
 pub mod metrics;

@@ -22,8 +22,8 @@ use super::connections::{AcceptBackoff, Activity};
 use crate::app::App;
 use crate::http::gate::{Gate, gate};
 use crate::http::health::readyz;
-use crate::http::ingest;
 use crate::http::metrics::{metrics, metrics_with_token};
+use crate::http::{ingest, labels};
 
 /// Path of the RFC 9728 metadata for a resource URL: `/.well-known/oauth-protected-resource`
 /// followed by the resource's path.
@@ -57,6 +57,7 @@ pub fn router(app: App, resource: &str, shutdown: &CancellationToken) -> Router 
     };
     let ingest = Router::new()
         .route("/v1/models/{model}/records", post(ingest::ingest))
+        .route("/v1/models/{model}/labels", post(labels::labels))
         .with_state(gate_state.clone());
     let protected = crate::mcp::http_router(&app, shutdown)
         .layer(axum::middleware::from_fn_with_state(gate_state, gate));

@@ -104,9 +104,16 @@ async fn snapshot(ws: &Workspace) -> String {
         .unwrap()
         .len();
     let promotions = store.list_promotions(None, 1000).await.unwrap().len();
+    let labels = store
+        .window_rows("fraud-detector", min, max, 1_000_000)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.late_label.is_some())
+        .count();
     let jobs = store.list_jobs(None, 1000).await.unwrap().len();
     format!(
-        "{rows} rows, {promotions} promotions, {jobs} jobs, {:?}{:?}",
+        "{rows} rows, {labels} labels, {promotions} promotions, {jobs} jobs, {:?}{:?}",
         models
             .iter()
             .map(|m| (&m.versions, &m.aliases))
@@ -727,7 +734,59 @@ async fn attack_suite() {
     let churn_writer = sign(&rsa_a, Algorithm::RS256, Some("a"), &churn_writer);
     let mut big = csv(&now_s);
     big.extend(std::iter::repeat_n(b'#', 1200 * 1024));
+    let labels = "POST /v1/models/fraud-detector/labels".to_owned();
+    let label_body = || b"id,label\nrow-1,1\n".to_vec();
+    let mut churn_labeller = claims("labels-wrong-grant", "data:write");
+    churn_labeller.models = Some(vec!["churn-*".into()]);
+    let churn_labeller = sign(&rsa_a, Algorithm::RS256, Some("a"), &churn_labeller);
+    let mut big_labels = label_body();
+    big_labels.extend(std::iter::repeat_n(b'#', 1200 * 1024));
     for (name, path, headers, body, expect) in [
+        (
+            "labels-no-token",
+            labels.clone(),
+            vec![csv_type()],
+            label_body(),
+            unauthorized(),
+        ),
+        (
+            "labels-wrong-scope",
+            labels.clone(),
+            vec![
+                csv_type(),
+                bearer(&agent_token(&hs, &claims, "labels-wrong-scope")),
+            ],
+            label_body(),
+            forbidden(),
+        ),
+        (
+            "labels-wrong-grant",
+            labels.clone(),
+            vec![csv_type(), bearer(&churn_labeller)],
+            label_body(),
+            Expect::Http(404, "unknown_model"),
+        ),
+        (
+            "labels-oversized",
+            labels.clone(),
+            vec![csv_type(), bearer(&writer("labels-oversized"))],
+            big_labels,
+            Expect::Http(413, "request_too_large"),
+        ),
+        (
+            "labels-malformed",
+            labels.clone(),
+            vec![csv_type(), bearer(&writer("labels-malformed"))],
+            b"id,label\nrow-1,maybe\n".to_vec(),
+            Expect::Http(400, "invalid_labels"),
+        ),
+        (
+            "labels-hostile-id",
+            labels.clone(),
+            vec![csv_type(), bearer(&writer("labels-hostile-id"))],
+            b"id,label\n\"row\x1b[2J\",1\n".to_vec(),
+            Expect::Http(400, "invalid_labels"),
+        ),
         (
             "ingest-no-token",
             records.clone(),

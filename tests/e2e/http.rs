@@ -184,7 +184,7 @@ async fn missing_scope_hides_the_tool_and_refuses_the_call() {
         .into_iter()
         .map(|t| t.name.to_string())
         .collect();
-    assert_eq!(names, ["check_drift"]);
+    assert_eq!(names, ["check_drift", "check_performance"]);
     // Over HTTP the refusal is a 403 insufficient_scope challenge, which rmcp's client parses.
     let refused = client
         .call_tool(CallToolRequestParams::new("list_models"))

@@ -185,3 +185,120 @@ async fn too_few_labels_never_recommend_retraining() {
         out.reasons
     );
 }
+
+/// POSTs labels (CSV) to the model's labels endpoint; the status and the JSON answer.
+async fn send_labels(
+    server: &HttpServer,
+    ws: &Workspace,
+    query: &str,
+    body: String,
+) -> (u16, Value) {
+    let writer = ws.token("labeller", "data:write");
+    let r = reqwest::Client::new()
+        .post(format!(
+            "{}/v1/models/fraud-detector/labels{query}",
+            server.base
+        ))
+        .header("content-type", "text/csv")
+        .bearer_auth(writer)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn late_labels_join_their_rows_by_id_and_change_the_next_check() {
+    let ws = Workspace::demo();
+    let server = HttpServer::start(&ws);
+    let agent = ws.token("quality-agent", "agent");
+    // Predictions with ids, no labels yet.
+    let rows = scored_rows(&ws, 0, |i, fraud, _| {
+        if fraud {
+            0.9 - 0.1 * noise(i)
+        } else {
+            0.1 + 0.2 * noise(i)
+        }
+    });
+    ingest(&server, &ws, rows).await;
+    let before: CheckPerformanceOutput = call(
+        &server,
+        &agent,
+        "check_performance",
+        json!({"model": "fraud-detector"}),
+    )
+    .await;
+    assert_eq!((before.rows, before.labelled_rows), (3000, 0));
+    assert!(
+        before.reasons[0].starts_with("not enough labels: 0"),
+        "{:?}",
+        before.reasons
+    );
+
+    // The outcomes arrive: 500 of them, two for ids nobody sent.
+    let text = std::fs::read_to_string(ws.path().join("data/fraud-detector/current.csv")).unwrap();
+    let mut labels = String::from("id,label\n");
+    for (i, line) in text.lines().skip(1).take(500).enumerate() {
+        labels.push_str(&format!("row-{i},{}\n", line.rsplit(',').next().unwrap()));
+    }
+    labels.push_str("ghost-1,1\nghost-2,0\n");
+    let (status, answer) = send_labels(&server, &ws, "", labels.clone()).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["stored"], 500);
+    assert_eq!(answer["unknown_count"], 2);
+    assert_eq!(answer["unknown_ids"], json!(["ghost-1", "ghost-2"]));
+
+    let after: CheckPerformanceOutput = call(
+        &server,
+        &agent,
+        "check_performance",
+        json!({"model": "fraud-detector"}),
+    )
+    .await;
+    assert_eq!(after.labelled_rows, 500);
+    assert!(
+        after.metrics["roc_auc"].value.unwrap() > 0.95,
+        "{:?}",
+        after.metrics
+    );
+    assert!(after.label_delay_seconds.unwrap() > 0.0);
+
+    // A second label for an id is refused (nothing stored) unless the request says replace.
+    let (status, answer) =
+        send_labels(&server, &ws, "", "id,label\nrow-0,1\nrow-600,0\n".into()).await;
+    assert_eq!(status, 409, "{answer}");
+    let same: CheckPerformanceOutput = call(
+        &server,
+        &agent,
+        "check_performance",
+        json!({"model": "fraud-detector"}),
+    )
+    .await;
+    assert_eq!(
+        same.labelled_rows, 500,
+        "the refused request stored nothing"
+    );
+    let (status, answer) = send_labels(
+        &server,
+        &ws,
+        "?replace=true",
+        "id,label\nrow-0,1\nrow-600,0\n".into(),
+    )
+    .await;
+    assert_eq!(
+        (status, answer["stored"].as_u64()),
+        (200, Some(2)),
+        "{answer}"
+    );
+    let (status, answer) =
+        send_labels(&server, &ws, "", "id,label\nrow-700,perhaps\n".into()).await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer["error_description"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("`label`"),
+        "{answer}"
+    );
+}

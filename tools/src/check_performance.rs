@@ -14,6 +14,7 @@ use serde_json::Value;
 use crate::check_drift::RecommendedAction;
 use crate::model::{CHAMPION, FeatureKind, ModelSpec, ValidationRule};
 use crate::quality::{self, Labelled, Task};
+use crate::record::WindowRow;
 use crate::records;
 use crate::store::{Store, StoreError};
 use crate::validation::rules::{self, MetricCheck};
@@ -77,6 +78,8 @@ pub struct CheckPerformanceOutput {
     pub labelled_rows: usize,
     /// `labelled_rows / rows`.
     pub labelled_share: f64,
+    /// Median seconds from a row to its label, over labels sent after their rows.
+    pub label_delay_seconds: Option<f64>,
     /// Each metric with its 95 % bootstrap interval (empty with too few labels).
     pub metrics: BTreeMap<String, Estimate>,
     /// The champion version whose registered metrics were compared with.
@@ -119,8 +122,9 @@ struct Row {
     segments: Vec<(String, String)>,
 }
 
-/// The rows with a prediction (and, for each, its label if any).
-fn parse_rows(spec: &ModelSpec, rows: &[String]) -> (usize, Vec<Row>) {
+/// The rows with a prediction (and, for each, its label if any: the row's own, else the one
+/// sent later), and how long each late label took (seconds from the row to when it was known).
+fn parse_rows(spec: &ModelSpec, rows: &[WindowRow]) -> (usize, Vec<Row>, Vec<f64>) {
     let label = spec.label.as_deref().unwrap_or("label");
     let categorical: Vec<&str> = spec
         .features
@@ -128,17 +132,30 @@ fn parse_rows(spec: &ModelSpec, rows: &[String]) -> (usize, Vec<Row>) {
         .filter(|f| f.kind == FeatureKind::Categorical)
         .map(|f| f.name.as_str())
         .collect();
-    let (mut predicted, mut out) = (0, Vec::new());
-    for text in rows {
-        let Ok(Value::Object(row)) = serde_json::from_str::<Value>(text) else {
+    let (mut predicted, mut out, mut delays) = (0, Vec::new(), Vec::new());
+    for window_row in rows {
+        let Ok(Value::Object(row)) = serde_json::from_str::<Value>(&window_row.data) else {
             continue;
         };
         let Some(prediction) = row.get(&spec.prediction).and_then(number) else {
             continue;
         };
         predicted += 1;
-        let Some(label) = row.get(label).and_then(number) else {
-            continue;
+        let own = row.get(label).and_then(number);
+        let late = window_row.late_label.as_ref().and_then(|(text, at)| {
+            let value = serde_json::from_str::<Value>(text)
+                .ok()
+                .as_ref()
+                .and_then(number)?;
+            Some((value, *at))
+        });
+        let label = match (own, late) {
+            (Some(own), _) => own,
+            (None, Some((value, at))) => {
+                delays.push((at - window_row.timestamp).num_milliseconds() as f64 / 1000.0);
+                value
+            }
+            (None, None) => continue,
         };
         let segments = categorical
             .iter()
@@ -157,7 +174,17 @@ fn parse_rows(spec: &ModelSpec, rows: &[String]) -> (usize, Vec<Row>) {
             segments,
         });
     }
-    (predicted, out)
+    (predicted, out, delays)
+}
+
+fn median(mut xs: Vec<f64>) -> Option<f64> {
+    xs.sort_by(f64::total_cmp);
+    let n = xs.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => xs.get(n / 2).copied(),
+        _ => Some((xs.get(n / 2 - 1)? + xs.get(n / 2)?) / 2.0),
+    }
 }
 
 /// The metric segments are ranked by: the first performance rule's, else accuracy or MAE.
@@ -309,14 +336,14 @@ pub async fn check_performance(
         .map_err(CheckPerformanceError::BadInput)?
         .ok_or_else(|| CheckPerformanceError::BadInput("give `last` or `from`".into()))?;
     let raw = store
-        .records(&spec.name, window.from, window.to, max_rows + 1)
+        .window_rows(&spec.name, window.from, window.to, max_rows + 1)
         .await?;
     if raw.len() > max_rows {
         return Err(CheckPerformanceError::BadInput(format!(
             "the window from {window} holds more than {max_rows} rows (limits.max_window_rows); narrow it"
         )));
     }
-    let (predicted, rows) = parse_rows(spec, &raw);
+    let (predicted, rows, delays) = parse_rows(spec, &raw);
     let labelled: Vec<Labelled> = rows.iter().map(|r| r.labelled.clone()).collect();
     quality::check_rows(task, &labelled)
         .map_err(|e| CheckPerformanceError::BadInput(format!("ingested rows: {e}")))?;
@@ -426,6 +453,7 @@ pub async fn check_performance(
         } else {
             labelled.len() as f64 / predicted as f64
         },
+        label_delay_seconds: median(delays),
         metrics,
         champion: champion_version.map(|v| v.version.clone()),
         degraded,

@@ -14,10 +14,113 @@ use crate::drift::source::{self, Schema, Table, TableBuilder, jsonl};
 /// The field every row carries.
 pub const TIMESTAMP: &str = "timestamp";
 
-pub use mlops_domain::record::NewRecord;
+pub use mlops_domain::record::{NewLabel, NewRecord};
 
 /// The optional column that names an ingested row.
 pub const ROW_ID: &str = "id";
+
+/// Longest row id accepted.
+const MAX_ROW_ID_CHARS: usize = 128;
+
+/// A row id as text: a string or an integer, 1-128 printable characters.
+fn row_id(v: &Value) -> Result<String, String> {
+    let text = match v {
+        Value::String(s) => s.clone(),
+        Value::Number(n) if n.is_i64() || n.is_u64() => n.to_string(),
+        other => return Err(format!("`{ROW_ID}` {other} is not a string or an integer")),
+    };
+    if text.is_empty()
+        || text.chars().count() > MAX_ROW_ID_CHARS
+        || text.chars().any(char::is_control)
+    {
+        return Err(format!(
+            "`{ROW_ID}` must be 1-{MAX_ROW_ID_CHARS} printable characters"
+        ));
+    }
+    Ok(text)
+}
+
+/// Parses a labels request: JSON lines or CSV of `id`, `label` and optionally `labelled_at`
+/// (a time, as `timestamp` is given); the first problem is the error, naming the line.
+pub fn parse_labels(body: &[u8], format: BodyFormat) -> Result<Vec<NewLabel>, String> {
+    let objects: Vec<(usize, Map<String, Value>)> = match format {
+        BodyFormat::JsonLines => {
+            let text =
+                std::str::from_utf8(body).map_err(|e| format!("the body is not UTF-8: {e}"))?;
+            let mut out = Vec::new();
+            for (i, line) in text.lines().enumerate() {
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let object: Map<String, Value> = serde_json::from_str(line)
+                    .map_err(|e| format!("line {}: not a JSON object: {e}", i + 1))?;
+                out.push((i + 1, object));
+            }
+            out
+        }
+        BodyFormat::Csv => {
+            let mut reader = csv::ReaderBuilder::new().from_reader(body);
+            let headers: Vec<String> = reader
+                .headers()
+                .map_err(|e| format!("cannot read the header row: {e}"))?
+                .iter()
+                .map(str::to_owned)
+                .collect();
+            let mut out = Vec::new();
+            for (i, row) in reader.records().enumerate() {
+                let row = row.map_err(|e| format!("line {}: {e}", i + 2))?;
+                let mut object = Map::new();
+                for (name, cell) in headers.iter().zip(row.iter()) {
+                    let value = if name == ROW_ID || name == "labelled_at" {
+                        Value::String(cell.to_owned())
+                    } else {
+                        csv_value(cell)
+                    };
+                    object.insert(name.clone(), value);
+                }
+                out.push((i + 2, object));
+            }
+            out
+        }
+    };
+    let mut seen = BTreeSet::new();
+    let mut labels = Vec::with_capacity(objects.len());
+    for (line, object) in objects {
+        let id = row_id(object.get(ROW_ID).unwrap_or(&Value::Null))
+            .map_err(|e| format!("line {line}: {e}"))?;
+        if !seen.insert(id.clone()) {
+            return Err(format!(
+                "line {line}: the id {id:?} is labelled twice in this request"
+            ));
+        }
+        let label = match object.get("label") {
+            Some(v @ (Value::Number(_) | Value::Bool(_))) => v.to_string(),
+            Some(Value::String(s)) if s.trim().parse::<f64>().is_ok() => s.trim().to_owned(),
+            _ => {
+                return Err(format!(
+                    "line {line}: `label` must be a number or true/false"
+                ));
+            }
+        };
+        let labelled_at = match object.get("labelled_at") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) if s.is_empty() => None,
+            Some(v) => Some(
+                parse_timestamp(v)
+                    .map_err(|e| format!("line {line}: {}", e.replace(TIMESTAMP, "labelled_at")))?,
+            ),
+        };
+        labels.push(NewLabel {
+            row_id: id,
+            label,
+            labelled_at,
+        });
+    }
+    if labels.is_empty() {
+        return Err("the body holds no labels".into());
+    }
+    Ok(labels)
+}
 
 /// Body formats, by `Content-Type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,8 +284,13 @@ fn record(
             "line {line}: `{key}` holds a list or an object; send scalar values"
         ));
     }
+    let id = match object.get(ROW_ID) {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(row_id(v).map_err(|e| format!("line {line}: {e}"))?),
+    };
     Ok(NewRecord {
         timestamp,
+        id,
         data: Value::Object(object).to_string(),
     })
 }

@@ -11,7 +11,7 @@ use mlops_domain::{
 
 use async_trait::async_trait;
 
-pub use sql::{Dialect, SqlStore};
+pub use sql::{AlreadyLabelled, Dialect, SqlStore};
 
 use crate::drift_record::DriftRecord;
 pub use crate::model::ModelRecord;
@@ -171,6 +171,24 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<crate::alert::Alert>, StoreError>;
     /// One alert, or `None`.
     async fn alert(&self, id: &str) -> Result<Option<crate::alert::Alert>, StoreError>;
+    /// Stores labels of `model`'s ingested rows in one transaction: ids with no row are
+    /// reported and not stored; an id that already has a label refuses the whole request unless
+    /// `replace`.
+    async fn insert_labels(
+        &self,
+        model: &str,
+        labels: &[crate::record::NewLabel],
+        replace: bool,
+    ) -> Result<Result<crate::record::LabelsStored, AlreadyLabelled>, StoreError>;
+    /// `model`'s rows with `from <= timestamp < to`, oldest first (at most `limit`), each with
+    /// the label sent for it later, if any.
+    async fn window_rows(
+        &self,
+        model: &str,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+        limit: usize,
+    ) -> Result<Vec<crate::record::WindowRow>, StoreError>;
     async fn model_overviews(&self) -> Result<std::sync::Arc<Vec<ModelOverview>>, StoreError>;
     /// Appends events to the hash chain in one transaction (group commit), in order.
     /// Stores ingested rows of `model` in one transaction (all or none); returns how many.

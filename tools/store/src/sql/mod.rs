@@ -9,6 +9,7 @@ mod deliveries;
 mod drift_reports;
 mod job_history;
 mod jobs;
+mod labels;
 mod models;
 mod monitors;
 mod overviews;
@@ -30,6 +31,8 @@ use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor, Transaction};
 use crate::chain_key::ChainKey;
 use crate::model::ModelSpec;
 use crate::{ModelOverview, StoreError};
+
+pub use labels::AlreadyLabelled;
 
 /// How many times an append is retried when another process extended the chain first.
 const APPEND_ATTEMPTS: usize = 5;

@@ -38,8 +38,8 @@ pub(super) async fn insert_records(
     // Multi-row inserts, within SQLite's limit on bound parameters (32,766).
     for chunk in records.chunks(1000) {
         let sql = multi_row_insert(
-            "INSERT INTO records (model, ts_us, data, batch, ingested_at) VALUES ",
-            5,
+            "INSERT INTO records (model, ts_us, data, batch, ingested_at, row_id) VALUES ",
+            6,
             chunk.len(),
         );
         let mut q = sqlx::query(&sql);
@@ -49,7 +49,8 @@ pub(super) async fn insert_records(
                 .bind(r.timestamp.timestamp_micros())
                 .bind(&r.data)
                 .bind(batch)
-                .bind(&now);
+                .bind(&now)
+                .bind(r.id.as_deref());
         }
         q.execute(&mut *tx).await?;
     }

@@ -22,8 +22,8 @@ use crate::validation::Validation;
 use crate::{ModelOverview, ModelRecord, Store, StoreError};
 
 use super::{
-    SqlStore, alerts, deliveries, drift_reports, job_history, jobs, models, monitors, overviews,
-    promotions, records, replicas, sessions, traces, validations,
+    SqlStore, alerts, deliveries, drift_reports, job_history, jobs, labels, models, monitors,
+    overviews, promotions, records, replicas, sessions, traces, validations,
 };
 
 #[async_trait]
@@ -329,5 +329,24 @@ impl Store for SqlStore {
 
     async fn alert(&self, id: &str) -> Result<Option<Alert>, StoreError> {
         alerts::alert(self, id).await
+    }
+
+    async fn insert_labels(
+        &self,
+        model: &str,
+        labels: &[crate::record::NewLabel],
+        replace: bool,
+    ) -> Result<Result<crate::record::LabelsStored, super::AlreadyLabelled>, StoreError> {
+        labels::insert_labels(self, model, labels, replace).await
+    }
+
+    async fn window_rows(
+        &self,
+        model: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<crate::record::WindowRow>, StoreError> {
+        labels::window_rows(self, model, from, to, limit).await
     }
 }
