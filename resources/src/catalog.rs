@@ -63,6 +63,15 @@ pub const TEMPLATES: &[ResourceInfo] = &[
         mime_type: "text/markdown",
     },
     ResourceInfo {
+        uri: "mlops://quality-reports/{id}",
+        name: "quality-report",
+        title: "Quality report",
+        description: "A stored check_performance report: every metric with its interval against \
+                      the champion, what degraded, the worst segments and the recommended action. \
+                      Markdown, then the same as JSON.",
+        mime_type: "text/markdown",
+    },
+    ResourceInfo {
         uri: "mlops://jobs/{id}",
         name: "job",
         title: "Retraining job",

@@ -5,6 +5,7 @@
 mod catalog;
 mod fleet;
 mod model_card;
+mod quality_view;
 mod trace_view;
 mod uri;
 
@@ -73,6 +74,21 @@ pub async fn read(
             let output = mlops_engine::check_drift::CheckDriftOutput::from_record(&stored)?;
             Ok(Rendered {
                 markdown: drift_markdown(&output),
+                json: to_json(&output),
+            })
+        }
+        ResourceUri::QualityReport(id) => {
+            let stored = store
+                .quality_report(&id)
+                .await?
+                .filter(|r| principal.may_access_model(&r.model))
+                .ok_or_else(|| ReadError::NotFound(uri.to_owned()))?;
+            let output: mlops_engine::check_performance::CheckPerformanceOutput =
+                serde_json::from_str(&stored.document).map_err(|e| {
+                    ReadError::Store(mlops_engine::StoreError::Corrupt(e.to_string()))
+                })?;
+            Ok(Rendered {
+                markdown: quality_view::markdown(&output),
                 json: to_json(&output),
             })
         }

@@ -32,6 +32,17 @@ pub struct ModelCard {
     pub approval_history: Vec<AliasChange>,
     /// The newest drift check: report id, verdict and recommended action.
     pub last_drift: Option<LastDrift>,
+    /// The newest quality check: report id, when, and the recommended action.
+    #[serde(default)]
+    pub last_quality: Option<LastQuality>,
+}
+
+/// The verdict of the newest quality check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LastQuality {
+    pub report_id: String,
+    pub checked_at: String,
+    pub recommended_action: String,
 }
 
 /// The verdict of the newest drift check.
@@ -57,6 +68,17 @@ pub async fn model_card(store: &dyn Store, name: &str) -> Result<Option<ModelCar
         drifted_share: r.drifted_share,
         recommended_action: r.recommended_action.as_str().to_owned(),
     });
+    let last_quality = store
+        .model_overviews()
+        .await?
+        .iter()
+        .find(|o| o.record.spec.name == name)
+        .and_then(|o| o.last_quality.as_ref())
+        .map(|q| LastQuality {
+            report_id: q.id.clone(),
+            checked_at: q.checked_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            recommended_action: q.recommended_action.as_str().to_owned(),
+        });
     let champion = record.aliased(CHAMPION).cloned();
     let spec = record.spec;
     Ok(Some(ModelCard {
@@ -76,6 +98,7 @@ pub async fn model_card(store: &dyn Store, name: &str) -> Result<Option<ModelCar
         limitations: spec.limitations,
         approval_history: history,
         last_drift,
+        last_quality,
     }))
 }
 
@@ -217,6 +240,14 @@ impl ModelCard {
                 d.report_id
             )?,
             None => writeln!(md, "## Last drift check\n\n_Never checked._\n")?,
+        }
+        match &self.last_quality {
+            Some(q) => writeln!(
+                md,
+                "## Last quality check\n\n{}: recommended action **{}** — `mlops://quality-reports/{}`\n",
+                q.checked_at, q.recommended_action, q.report_id
+            )?,
+            None => writeln!(md, "## Last quality check\n\n_Never checked._\n")?,
         }
         writeln!(md, "## Limitations\n")?;
         if self.limitations.is_empty() {

@@ -17,6 +17,8 @@ pub enum ResourceUri {
     Trace(String),
     /// `mlops://drift-reports/{id}`
     DriftReport(String),
+    /// `mlops://quality-reports/{id}`
+    QualityReport(String),
     /// `mlops://jobs/{id}`
     Job(String),
     /// `mlops://validations/{id}`
@@ -30,7 +32,8 @@ pub enum ResourceUri {
 #[error(
     "unknown resource URI `{0}`; this server serves mlops://models, \
      mlops://models/{{model}}/card, mlops://alerts, mlops://alerts/{{id}}, \
-     mlops://drift-reports/{{id}}, mlops://jobs/{{id}}, mlops://validations/{{id}}, \
+     mlops://drift-reports/{{id}}, mlops://quality-reports/{{id}}, mlops://jobs/{{id}}, \
+     mlops://validations/{{id}}, \
      mlops://promotions/{{id}} and mlops://traces/{{id}}"
 )]
 pub struct UriError(pub String);
@@ -68,6 +71,7 @@ impl ResourceUri {
             ["models", name, "card"] if segment_ok(name) => Ok(Self::ModelCard((*name).to_owned())),
             ["traces", id] if segment_ok(id) => Ok(Self::Trace((*id).to_owned())),
             ["drift-reports", id] if segment_ok(id) => Ok(Self::DriftReport((*id).to_owned())),
+            ["quality-reports", id] if segment_ok(id) => Ok(Self::QualityReport((*id).to_owned())),
             ["jobs", id] if segment_ok(id) => Ok(Self::Job((*id).to_owned())),
             ["validations", id] if segment_ok(id) => Ok(Self::Validation((*id).to_owned())),
             ["promotions", id] if segment_ok(id) => Ok(Self::Promotion((*id).to_owned())),

@@ -967,6 +967,12 @@ async fn attack_suite() {
             Expect::ToolError("not known"),
         ),
         (
+            "grant-quality-report",
+            granted_to_churn("grant-quality-report", "models:read"),
+            read("mlops://quality-reports/grant-quality-report"),
+            Expect::RpcError("not found"),
+        ),
+        (
             "performance-malformed-window",
             agent_token(&hs, &claims, "performance-malformed-window"),
             call(

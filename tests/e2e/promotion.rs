@@ -96,6 +96,14 @@ async fn the_demo_loop_ends_with_v2_as_champion_after_a_human_approves() {
     assert_eq!(v.champion_version.as_deref(), Some("v1"));
     assert_eq!(v.checks.len(), 2);
     assert!(v.report.contains("**Verdict: passed**"));
+    // What no rule covers is shown too, and the demo's v2 is less accurate than v1.
+    let accuracy = v.other_metrics.iter().find(|m| m.metric == "accuracy");
+    assert!(
+        accuracy.is_some_and(|m| m.regressed),
+        "{:?}",
+        v.other_metrics
+    );
+    assert!(v.report.contains("**regressed**"), "{}", v.report);
 
     let requested: PromotionView = typed(
         "request_promotion",

@@ -9,6 +9,7 @@ use common::tools::{call, error_text};
 use common::{HttpServer, Workspace, tool};
 use mlops_engine::check_drift::RecommendedAction;
 use mlops_engine::check_performance::CheckPerformanceOutput;
+use mlops_engine::list_models::ModelState;
 use serde_json::{Value, json};
 
 /// The demo's current rows as CSV with a timestamp (the last hour), the label kept only for
@@ -137,6 +138,42 @@ async fn quality_is_measured_on_labelled_rows_and_a_degraded_model_is_retrained(
             "{name}: the tool and the CLI disagree"
         );
     }
+
+    // The report is stored: a resource, the card's newest quality check, the fleet's state, and
+    // the evidence a retrain cites.
+    let uri = format!("mlops://quality-reports/{}", out.report_id);
+    let (_, _, body) = common::post(
+        &server,
+        Some(&format!("Bearer {agent}")),
+        &common::read(&uri),
+    )
+    .await;
+    let markdown = body["result"]["contents"][0]["text"].as_str().unwrap();
+    assert!(
+        markdown.contains("**Recommended action: retrain**") && markdown.contains("` crypto `"),
+        "{markdown}"
+    );
+    let card = common::tools::model_card(&server, &agent, "fraud-detector").await;
+    assert_eq!(card.last_quality.unwrap().report_id, out.report_id);
+    let listed = common::tools::list_models(&server, &agent).await;
+    assert_eq!(
+        listed.models[0].state,
+        ModelState::QualityRetrain,
+        "{listed:?}"
+    );
+    let job = common::tools::trigger_retrain(
+        &server,
+        &agent,
+        json!({"model": "fraud-detector", "reason": "roc_auc degraded", "drift_report_id": out.report_id}),
+    )
+    .await;
+    assert!(job.created);
+    let listed = common::tools::list_models(&server, &agent).await;
+    assert_ne!(
+        listed.models[0].state,
+        ModelState::QualityRetrain,
+        "{listed:?}"
+    );
 
     // Bad input is refused with what to do.
     let refused = tool(

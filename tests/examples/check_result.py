@@ -8,7 +8,7 @@ import json
 import sys
 
 HEADLINE = {"check_drift", "trigger_retrain", "get_validation", "request_promotion"}
-AGENT_TOOLS = HEADLINE | {"list_models", "get_job", "get_promotion"}
+AGENT_TOOLS = HEADLINE | {"list_models", "get_job", "get_promotion", "check_performance"}
 
 
 def check(name: str, r: dict) -> dict:

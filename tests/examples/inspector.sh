@@ -37,7 +37,7 @@ import json, sys
 transport, work = sys.argv[1], sys.argv[2]
 load = lambda name: json.load(open(f"{work}/{name}.json"))["result"]
 names = sorted(t["name"] for t in load("list")["tools"])
-assert names == ["check_drift", "get_job", "get_promotion", "get_validation", "list_models",
+assert names == ["check_drift", "check_performance", "get_job", "get_promotion", "get_validation", "list_models",
                  "request_promotion", "trigger_retrain"], names
 assert all("outputSchema" in t for t in load("list")["tools"])
 call = load("call")

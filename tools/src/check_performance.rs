@@ -18,6 +18,7 @@ use crate::record::WindowRow;
 use crate::records;
 use crate::store::{Store, StoreError};
 use crate::validation::rules::{self, MetricCheck};
+use mlops_domain::quality_record::QualityRecord;
 
 /// Segments named in the output, worst first.
 const MAX_SEGMENTS: usize = 10;
@@ -64,9 +65,12 @@ pub struct Segment {
     pub versus_window: Option<f64>,
 }
 
-/// Output of `check_performance`.
+/// Output of `check_performance` (also what `mlops://quality-reports/{id}` serves).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct CheckPerformanceOutput {
+    /// Id of the stored report: `mlops://quality-reports/{report_id}`; cite it as
+    /// `drift_report_id` when you trigger a retrain.
+    pub report_id: String,
     pub model: String,
     pub task: Task,
     pub checked_at: DateTime<Utc>,
@@ -431,9 +435,10 @@ pub async fn check_performance(
         reasons.push("no metric degraded".into());
         RecommendedAction::None
     };
+    let report_id = uuid::Uuid::new_v4().to_string();
     let next_step = match action {
         RecommendedAction::Retrain => format!(
-            "Call trigger_retrain with model \"{}\" and a reason naming the degraded metrics.",
+            "Call trigger_retrain with model \"{}\", a reason naming the degraded metrics, and drift_report_id \"{report_id}\" (this quality report).",
             spec.name
         ),
         RecommendedAction::Investigate => {
@@ -441,7 +446,8 @@ pub async fn check_performance(
         }
         RecommendedAction::None => "Nothing to do.".into(),
     };
-    Ok(CheckPerformanceOutput {
+    let output = CheckPerformanceOutput {
+        report_id,
         model: spec.name.clone(),
         task,
         checked_at: now,
@@ -462,5 +468,18 @@ pub async fn check_performance(
         recommended_action: action,
         reasons,
         next_step,
-    })
+    };
+    let document =
+        serde_json::to_string(&output).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    store
+        .save_quality_report(&QualityRecord {
+            id: output.report_id.clone(),
+            model: output.model.clone(),
+            checked_at: output.checked_at,
+            requested_by: principal.subject.clone(),
+            recommended_action: output.recommended_action,
+            document,
+        })
+        .await?;
+    Ok(output)
 }

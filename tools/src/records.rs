@@ -43,21 +43,8 @@ fn row_id(v: &Value) -> Result<String, String> {
 /// Parses a labels request: JSON lines or CSV of `id`, `label` and optionally `labelled_at`
 /// (a time, as `timestamp` is given); the first problem is the error, naming the line.
 pub fn parse_labels(body: &[u8], format: BodyFormat) -> Result<Vec<NewLabel>, String> {
-    let objects: Vec<(usize, Map<String, Value>)> = match format {
-        BodyFormat::JsonLines => {
-            let text =
-                std::str::from_utf8(body).map_err(|e| format!("the body is not UTF-8: {e}"))?;
-            let mut out = Vec::new();
-            for (i, line) in text.lines().enumerate() {
-                if line.trim().is_empty() {
-                    continue;
-                }
-                let object: Map<String, Value> = serde_json::from_str(line)
-                    .map_err(|e| format!("line {}: not a JSON object: {e}", i + 1))?;
-                out.push((i + 1, object));
-            }
-            out
-        }
+    let objects: Numbered = match format {
+        BodyFormat::JsonLines => json_objects(body)?,
         BodyFormat::Csv => {
             let mut reader = csv::ReaderBuilder::new().from_reader(body);
             let headers: Vec<String> = reader
@@ -295,11 +282,11 @@ fn record(
     })
 }
 
-fn parse_json_lines(
-    body: &[u8],
-    rules: &Rules,
-    dropped: &mut BTreeSet<String>,
-) -> Result<Vec<NewRecord>, String> {
+/// Objects of a body, each with its line number.
+type Numbered = Vec<(usize, Map<String, Value>)>;
+
+/// Each non-blank line of a JSON-lines body as an object, with its line number.
+fn json_objects(body: &[u8]) -> Result<Numbered, String> {
     let text = std::str::from_utf8(body).map_err(|e| format!("the body is not UTF-8: {e}"))?;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
@@ -308,9 +295,20 @@ fn parse_json_lines(
         }
         let object: Map<String, Value> = serde_json::from_str(line)
             .map_err(|e| format!("line {}: not a JSON object: {e}", i + 1))?;
-        out.push(record(object, i + 1, rules, dropped)?);
+        out.push((i + 1, object));
     }
     Ok(out)
+}
+
+fn parse_json_lines(
+    body: &[u8],
+    rules: &Rules,
+    dropped: &mut BTreeSet<String>,
+) -> Result<Vec<NewRecord>, String> {
+    json_objects(body)?
+        .into_iter()
+        .map(|(line, object)| record(object, line, rules, dropped))
+        .collect()
 }
 
 /// A CSV cell as a JSON value, by the same rules as a CSV file: missing markers are null,

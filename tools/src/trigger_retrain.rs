@@ -18,7 +18,8 @@ pub struct TriggerRetrainInput {
     pub model: String,
     /// Why, in a sentence a human reviewer will read (e.g. "4 of 7 features drifted").
     pub reason: String,
-    /// The check_drift `report_id` that motivated this, so the chain of evidence is kept.
+    /// The `report_id` of the check_drift or check_performance report that motivated this, so
+    /// the chain of evidence is kept.
     pub drift_report_id: Option<String>,
     /// Your key for this request (letters, digits, `.`, `_`, `-`, `:`; at most 100). Sending
     /// the same key again returns the same job instead of starting another.

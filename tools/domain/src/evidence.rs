@@ -76,6 +76,7 @@ mod tests {
 
     fn validation(report: &str, verdict: Verdict) -> Validation {
         Validation {
+            other_metrics: Vec::new(),
             id: "val-1".into(),
             model: "m".into(),
             candidate_version: "v2".into(),

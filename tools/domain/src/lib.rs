@@ -16,6 +16,7 @@ pub mod model;
 pub mod monitor;
 pub mod params;
 pub mod promotion;
+pub mod quality_record;
 pub mod record;
 pub mod registry_spec;
 pub mod retrain_spec;

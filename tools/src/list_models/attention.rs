@@ -8,6 +8,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::alert::{AlertLevel, AlertState};
+use crate::drift_record::RecommendedAction;
 use crate::jobs::JobState;
 use crate::model::CHAMPION;
 use crate::monitor::RunOutcome;
@@ -17,7 +18,7 @@ use crate::store::ModelOverview;
 /// A pending promotion this close to its expiry is urgent.
 const EXPIRING: TimeDelta = TimeDelta::hours(1);
 
-/// A model's state, most urgent first. The first seven need attention.
+/// A model's state, most urgent first. The first eight need attention.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
 )]
@@ -27,6 +28,8 @@ pub enum ModelState {
     JobFailed,
     /// Drift asks for a retrain and no job is running.
     DriftRetrain,
+    /// The newest quality check found a degraded metric and no job was created since.
+    QualityRetrain,
     /// A promotion waits for a human and expires within the hour.
     PromotionExpiring,
     /// A retraining job runs past its timeout.
@@ -48,9 +51,10 @@ pub enum ModelState {
 }
 
 impl ModelState {
-    pub const ALL: [ModelState; 11] = [
+    pub const ALL: [ModelState; 12] = [
         ModelState::JobFailed,
         ModelState::DriftRetrain,
+        ModelState::QualityRetrain,
         ModelState::PromotionExpiring,
         ModelState::JobStuck,
         ModelState::MonitorFailing,
@@ -66,6 +70,7 @@ impl ModelState {
         match self {
             ModelState::JobFailed => "job_failed",
             ModelState::DriftRetrain => "drift_retrain",
+            ModelState::QualityRetrain => "quality_retrain",
             ModelState::PromotionExpiring => "promotion_expiring",
             ModelState::JobStuck => "job_stuck",
             ModelState::MonitorFailing => "monitor_failing",
@@ -145,6 +150,15 @@ pub fn state(o: &ModelOverview, now: DateTime<Utc>) -> ModelState {
     if level == Some(AlertLevel::Retrain) && active.is_none() {
         return ModelState::DriftRetrain;
     }
+    let degraded = o.last_quality.as_ref().is_some_and(|q| {
+        q.recommended_action == RecommendedAction::Retrain
+            && o.last_job
+                .as_ref()
+                .is_none_or(|j| j.created_at < q.checked_at)
+    });
+    if degraded {
+        return ModelState::QualityRetrain;
+    }
     let pending = o
         .pending
         .iter()
@@ -202,6 +216,12 @@ pub fn next_step(o: &ModelOverview, state: ModelState, now: DateTime<Utc>) -> St
         ModelState::DriftRetrain => {
             format!("Call trigger_retrain with model \"{name}\" and drift_report_id \"{report}\".")
         }
+        ModelState::QualityRetrain => {
+            let id = o.last_quality.as_ref().map_or("", |q| q.id.as_str());
+            format!(
+                "Quality degraded: read mlops://quality-reports/{id}, then call trigger_retrain with model \"{name}\" and drift_report_id \"{id}\"."
+            )
+        }
         ModelState::PromotionExpiring | ModelState::PromotionPending => format!(
             "Promotion {} waits for a human decision; check it with get_promotion.",
             pending.map_or("", |p| p.id.as_str())
@@ -239,7 +259,7 @@ mod tests {
             .iter()
             .filter(|s| s.needs_attention())
             .collect();
-        assert_eq!(needing.len(), 7);
+        assert_eq!(needing.len(), 8);
         for (i, s) in ModelState::ALL.iter().enumerate() {
             assert_eq!(usize::from(s.rank()), i);
         }

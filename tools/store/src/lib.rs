@@ -6,7 +6,7 @@ mod sql;
 
 use mlops_domain::{
     admission, alert, approver_session, chain_key, drift_record, evidence, jobs, model, monitor,
-    promotion, record, trace, validation,
+    promotion, quality_record, record, trace, validation,
 };
 
 use async_trait::async_trait;
@@ -83,6 +83,8 @@ pub struct ModelOverview {
     pub last_run: Option<crate::monitor::MonitorRun>,
     /// The model's alert that is not resolved.
     pub alert: Option<crate::alert::Alert>,
+    /// The newest quality report.
+    pub last_quality: Option<crate::quality_record::QualityRecord>,
 }
 
 impl ModelOverview {
@@ -189,6 +191,16 @@ pub trait Store: Send + Sync + 'static {
         to: chrono::DateTime<chrono::Utc>,
         limit: usize,
     ) -> Result<Vec<crate::record::WindowRow>, StoreError>;
+    /// Stores a quality report.
+    async fn save_quality_report(
+        &self,
+        report: &crate::quality_record::QualityRecord,
+    ) -> Result<(), StoreError>;
+    /// One quality report, or `None`.
+    async fn quality_report(
+        &self,
+        id: &str,
+    ) -> Result<Option<crate::quality_record::QualityRecord>, StoreError>;
     async fn model_overviews(&self) -> Result<std::sync::Arc<Vec<ModelOverview>>, StoreError>;
     /// Appends events to the hash chain in one transaction (group commit), in order.
     /// Stores ingested rows of `model` in one transaction (all or none); returns how many.

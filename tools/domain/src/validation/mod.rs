@@ -64,6 +64,10 @@ pub struct Validation {
     pub job_id: Option<String>,
     /// Every rule with its values and result.
     pub checks: Vec<MetricCheck>,
+    /// Every other metric both versions report, with the change; a regression is flagged (it
+    /// does not fail the validation: no rule covers it).
+    #[serde(default)]
+    pub other_metrics: Vec<MetricChange>,
     pub verdict: Verdict,
     /// The verdict in sentences an agent can act on.
     pub reasons: Vec<String>,
@@ -76,6 +80,55 @@ pub struct Validation {
     pub metrics_source: String,
     pub created_by: String,
     pub created_at: DateTime<Utc>,
+}
+
+/// A metric no rule covers, on both versions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct MetricChange {
+    pub metric: String,
+    pub candidate: f64,
+    pub champion: f64,
+    /// `candidate - champion`.
+    pub change: f64,
+    /// Worse than the champion (lower, or higher for a loss or an error).
+    pub regressed: bool,
+}
+
+/// Metrics where smaller is better; any other is taken as larger-is-better.
+const SMALLER_IS_BETTER: &[&str] = &[
+    "log_loss",
+    "brier_score",
+    "mae",
+    "mse",
+    "rmse",
+    "mape",
+    "loss",
+    "error_rate",
+];
+
+fn changes(
+    rules: &[crate::model::ValidationRule],
+    candidate: &BTreeMap<String, f64>,
+    champion: Option<&BTreeMap<String, f64>>,
+) -> Vec<MetricChange> {
+    let Some(champion) = champion else {
+        return Vec::new();
+    };
+    candidate
+        .iter()
+        .filter(|(name, _)| !rules.iter().any(|r| &r.metric == *name))
+        .filter_map(|(name, &c)| {
+            let b = *champion.get(name)?;
+            let smaller = SMALLER_IS_BETTER.contains(&name.as_str());
+            Some(MetricChange {
+                metric: name.clone(),
+                candidate: c,
+                champion: b,
+                change: c - b,
+                regressed: if smaller { c > b } else { c < b },
+            })
+        })
+        .collect()
 }
 
 /// Validates `candidate` of `record` against its current champion.
@@ -109,6 +162,7 @@ pub fn validate(
             )
         })
         .collect();
+    let other_metrics = changes(rules, &candidate.metrics, champion_metrics.as_ref());
     let failed: Vec<&MetricCheck> = checks.iter().filter(|c| !c.passed).collect();
     let mut reasons = Vec::new();
     let verdict = if rules.is_empty() {
@@ -136,6 +190,26 @@ pub fn validate(
         ));
         Verdict::Failed
     };
+    let regressed: Vec<String> = other_metrics
+        .iter()
+        .filter(|m| m.regressed)
+        .map(|m| {
+            // A trainer names its metrics: shown as data.
+            format!(
+                "{} {:.4} → {:.4} ({:+.4})",
+                crate::untrusted::table_code(&m.metric),
+                m.champion,
+                m.candidate,
+                m.change
+            )
+        })
+        .collect();
+    if !regressed.is_empty() {
+        reasons.push(format!(
+            "no rule covers these, but they regressed against the champion: {}; tell the approver",
+            regressed.join(", ")
+        ));
+    }
     let mut v = Validation {
         id,
         model: record.spec.name.clone(),
@@ -145,6 +219,7 @@ pub fn validate(
         baseline_source: source,
         job_id,
         checks,
+        other_metrics,
         verdict,
         reasons,
         report: String::new(),
@@ -231,9 +306,113 @@ fn markdown(v: &Validation) -> String {
             c.reasons.join("; ")
         );
     }
+    if !v.other_metrics.is_empty() {
+        md.push_str(
+            "\nMetrics no rule covers:\n\n| metric | candidate | champion | change | |\n|---|---|---|---|---|\n",
+        );
+        for m in &v.other_metrics {
+            let _ = writeln!(
+                md,
+                "| {} | {:.6} | {:.6} | {:+.6} | {} |",
+                crate::untrusted::table_code(&m.metric),
+                m.candidate,
+                m.champion,
+                m.change,
+                if m.regressed { "**regressed**" } else { "" }
+            );
+        }
+    }
     let _ = write!(md, "\n**Verdict: {}**\n\n", v.verdict.as_str());
     for r in &v.reasons {
         let _ = writeln!(md, "- {r}");
     }
     md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Alias, ModelSpec};
+
+    fn version(v: &str, metrics: &[(&str, f64)]) -> ModelVersion {
+        ModelVersion {
+            model: "m".into(),
+            version: v.into(),
+            metrics: metrics.iter().map(|(k, x)| ((*k).to_owned(), *x)).collect(),
+            artifact_uri: String::new(),
+            artifact_digest: format!("sha256:{v}"),
+            training_job: None,
+            data_snapshot: None,
+            created_by: "t".into(),
+            created_at: Utc::now(),
+            baseline: None,
+        }
+    }
+
+    #[test]
+    fn unruled_metrics_that_regressed_are_flagged_without_failing_the_rules() {
+        let spec: ModelSpec = serde_json::from_value(serde_json::json!({
+            "name": "m",
+            "policy": {"validation": [{"metric": "roc_auc", "min_absolute_change": 0.0}]},
+        }))
+        .unwrap();
+        let champion = version(
+            "v1",
+            &[("roc_auc", 0.78), ("accuracy", 0.7365), ("log_loss", 0.40)],
+        );
+        let candidate = version(
+            "v2",
+            &[
+                ("roc_auc", 0.84),
+                ("accuracy", 0.6895),
+                ("log_loss", 0.35),
+                ("x`|y", 1.0),
+            ],
+        );
+        let record = ModelRecord {
+            spec,
+            versions: vec![champion.clone(), candidate.clone()],
+            aliases: vec![Alias {
+                alias: CHAMPION.into(),
+                version: "v1".into(),
+                set_by: "t".into(),
+                set_at: Utc::now(),
+            }],
+        };
+        let v = validate(
+            "id".into(),
+            &record,
+            &candidate,
+            None,
+            None,
+            "t",
+            Utc::now(),
+        );
+        assert_eq!(v.verdict, Verdict::Passed);
+        let by: BTreeMap<&str, &MetricChange> = v
+            .other_metrics
+            .iter()
+            .map(|m| (m.metric.as_str(), m))
+            .collect();
+        assert!(by["accuracy"].regressed);
+        assert!(!by["log_loss"].regressed, "a smaller loss is better");
+        assert!(
+            !by.contains_key("roc_auc"),
+            "ruled metrics are in the checks"
+        );
+        assert!(!by.contains_key("x`|y"), "the champion does not report it");
+        assert!(
+            v.reasons
+                .iter()
+                .any(|r| r.contains("` accuracy ` 0.7365 → 0.6895 (-0.0470)")),
+            "{:?}",
+            v.reasons
+        );
+        assert!(
+            v.report
+                .contains("| ` accuracy ` | 0.689500 | 0.736500 | -0.047000 | **regressed** |"),
+            "{}",
+            v.report
+        );
+    }
 }

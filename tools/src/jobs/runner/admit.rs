@@ -56,13 +56,18 @@ impl Runner {
             )));
         }
         if let Some(report) = &input.drift_report_id {
+            // The evidence: a drift report or a quality report of this model.
             let found = store
                 .drift_report(report)
                 .await?
-                .is_some_and(|r| r.model == input.model);
+                .is_some_and(|r| r.model == input.model)
+                || store
+                    .quality_report(report)
+                    .await?
+                    .is_some_and(|r| r.model == input.model);
             if !found {
                 return Err(RetrainError::BadInput(format!(
-                    "drift report `{report}` is not a report of `{}`; pass the report_id check_drift returned for this model, or omit it",
+                    "report `{report}` is not a drift or quality report of `{}`; pass the report_id check_drift or check_performance returned for this model, or omit it",
                     input.model
                 )));
             }

@@ -14,6 +14,7 @@ mod models;
 mod monitors;
 mod overviews;
 mod promotions;
+mod quality_reports;
 mod records;
 mod replicas;
 mod sessions;

@@ -1,5 +1,5 @@
 //! What `list_models` reads: every model with its versions, aliases, newest job, newest drift
-//! report, pending promotions, newest monitor run and unresolved alert. A fixed number of
+//! report, pending promotions, newest monitor run, unresolved alert and newest quality report. A fixed number of
 //! queries whatever the fleet's size (one per kind of row), cached by store generation.
 
 use std::collections::HashMap;
@@ -12,6 +12,7 @@ use crate::{ModelOverview, ModelRecord, StoreError};
 use super::drift_reports::{DRIFT_COLUMNS, DriftRow};
 use super::jobs::{JOB_COLUMNS, JobRow};
 use super::models::{AliasRow, VersionRow};
+use super::quality_reports::{QUALITY_COLUMNS, QualityRow};
 use super::{SqlStore, alerts, monitors, parse_spec};
 
 /// `columns` of the newest row of `table` per model, newest by `order`.
@@ -92,6 +93,20 @@ impl SqlStore {
             crate::Store::list_promotions(self, Some(PromotionState::PendingApproval), u32::MAX)
                 .await?;
         let mut pending = group(pending, |p| &p.model);
+        let qualities: Vec<QualityRow> = sqlx::query_as(&newest_per_model(
+            QUALITY_COLUMNS,
+            "quality_reports",
+            "created_at DESC, id DESC",
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut qualities = one(
+            qualities
+                .into_iter()
+                .map(QualityRow::into_record)
+                .collect::<Result<Vec<_>, _>>()?,
+            |q| &q.model,
+        );
         let mut runs = one(monitors::last_monitor_runs(self).await?, |r| &r.model);
         let mut open = one(alerts::alerts(self, true, u32::MAX).await?, |a| &a.model);
         let mut out = Vec::with_capacity(specs.len());
@@ -115,6 +130,7 @@ impl SqlStore {
                 pending: pending.remove(&name).unwrap_or_default(),
                 last_run: runs.remove(&name),
                 alert: open.remove(&name),
+                last_quality: qualities.remove(&name),
             });
         }
         Ok(out)

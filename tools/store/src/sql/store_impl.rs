@@ -23,7 +23,7 @@ use crate::{ModelOverview, ModelRecord, Store, StoreError};
 
 use super::{
     SqlStore, alerts, deliveries, drift_reports, job_history, jobs, labels, models, monitors,
-    overviews, promotions, records, replicas, sessions, traces, validations,
+    overviews, promotions, quality_reports, records, replicas, sessions, traces, validations,
 };
 
 #[async_trait]
@@ -348,5 +348,19 @@ impl Store for SqlStore {
         limit: usize,
     ) -> Result<Vec<crate::record::WindowRow>, StoreError> {
         labels::window_rows(self, model, from, to, limit).await
+    }
+
+    async fn save_quality_report(
+        &self,
+        report: &crate::quality_record::QualityRecord,
+    ) -> Result<(), StoreError> {
+        quality_reports::save_quality_report(self, report).await
+    }
+
+    async fn quality_report(
+        &self,
+        id: &str,
+    ) -> Result<Option<crate::quality_record::QualityRecord>, StoreError> {
+        quality_reports::quality_report(self, id).await
     }
 }
