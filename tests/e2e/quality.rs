@@ -339,3 +339,46 @@ async fn late_labels_join_their_rows_by_id_and_change_the_next_check() {
         "{answer}"
     );
 }
+
+#[tokio::test]
+async fn a_monitor_runs_quality_checks_and_the_fleet_sees_the_degraded_model() {
+    let ws = Workspace::demo();
+    ws.edit_config(|t| {
+        let demo = t["models"][0].as_table_mut().unwrap();
+        demo.insert(
+            "monitor".into(),
+            toml::Value::Table(toml::toml! { every = "2s" last = "2h" run = ["quality"] }),
+        );
+        let mut monitors = toml::Table::new();
+        monitors.insert("tick_ms".into(), 200.into());
+        t.insert("monitors".into(), monitors.into());
+    });
+    let server = HttpServer::start(&ws);
+    let agent = ws.token("quality-agent", "agent");
+    // Scores that carry no signal.
+    ingest(&server, &ws, scored_rows(&ws, 3000, |i, _, _| noise(i))).await;
+    let store = ws.store().await;
+    let mut state = None;
+    for _ in 0..150 {
+        let listed = common::tools::list_models(&server, &agent).await;
+        state = Some(listed.models[0].state);
+        if state == Some(ModelState::QualityRetrain) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(state, Some(ModelState::QualityRetrain));
+    let runs = store
+        .monitor_runs(Some("fraud-detector"), 100)
+        .await
+        .unwrap();
+    let ran = runs.iter().find(|r| r.report_id.is_some()).unwrap();
+    assert!(
+        ran.detail.starts_with("quality: ") && ran.detail.contains("degraded"),
+        "{ran:?}"
+    );
+    let events = ws.traces().await;
+    assert!(events.iter().any(
+        |e| e.action == "check_performance" && e.principal == mlops_engine::monitor::PRINCIPAL
+    ));
+}

@@ -14,8 +14,9 @@ use tokio::sync::Semaphore;
 
 use crate::alerts::{self, OnAlert};
 use crate::check_drift::{self, CheckDriftInput, DriftEnv};
+use crate::check_performance::{self, CheckPerformanceInput};
 use crate::model::ModelSpec;
-use crate::monitor::{self, MonitorSpec, RunOutcome, Schedule};
+use crate::monitor::{self, Check, MonitorSpec, RunOutcome, Schedule};
 use crate::store::Store;
 use crate::trace::{NewTraceEvent, Outcome};
 use crate::trace_log::TraceLog;
@@ -151,8 +152,64 @@ impl Monitors {
                 return;
             }
         }
-        let started = std::time::Instant::now();
         let trace_id = uuid::Uuid::new_v4().to_string();
+        let mut outcome = RunOutcome::Ok;
+        let mut report_id = None;
+        let mut details = Vec::new();
+        for check in &w.spec.run {
+            let (ok, id, detail) = match check {
+                Check::Drift => self.drift(w, slot, &trace_id).await,
+                Check::Quality => self.quality(w, slot, &trace_id).await,
+            };
+            if !ok {
+                outcome = RunOutcome::Failed;
+            }
+            report_id = report_id.or(id);
+            details.push(detail);
+        }
+        let detail = details.join("; ");
+        if let Err(error) = self
+            .store
+            .finish_monitor_run(&w.name, slot, outcome, report_id.as_deref(), &detail)
+            .await
+        {
+            tracing::warn!(%error, model = %w.name, "monitor run not recorded");
+        }
+    }
+
+    /// Records the trace event of one check the monitor ran.
+    async fn trace(
+        &self,
+        trace_id: &str,
+        action: &str,
+        args: &serde_json::Value,
+        ok: bool,
+        detail: &str,
+        micros: i64,
+    ) {
+        let event = NewTraceEvent::new(
+            trace_id,
+            monitor::PRINCIPAL,
+            action,
+            args,
+            if ok { Outcome::Ok } else { Outcome::Error },
+            detail,
+            micros,
+        );
+        if let Err(error) = self.traces.record(event).await {
+            tracing::error!(%error, "trace event not recorded");
+        }
+    }
+
+    /// `check_drift` over the monitor's window, with its alert: whether it ran, the report and
+    /// the verdict (or why it failed) in words.
+    async fn drift(
+        &self,
+        w: &Watched,
+        slot: DateTime<Utc>,
+        trace_id: &str,
+    ) -> (bool, Option<String>, String) {
+        let started = std::time::Instant::now();
         let principal = Principal::new(monitor::PRINCIPAL, ["drift:read"], "monitor");
         let input = CheckDriftInput {
             model: w.name.clone(),
@@ -163,52 +220,76 @@ impl Monitors {
         let result =
             check_drift::check_drift(self.store.as_ref(), &self.drift, &principal, &input).await;
         let micros = i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX);
-        let (outcome, report_id, detail) = match &result {
+        match result {
             Ok(out) => {
                 let detail = out.reasons.first().cloned().unwrap_or_default();
-                (RunOutcome::Ok, Some(out.report_id.clone()), detail)
+                self.trace(trace_id, "check_drift", &args, true, &detail, micros)
+                    .await;
+                match alerts::on_drift(
+                    self.store.as_ref(),
+                    &self.traces,
+                    trace_id,
+                    monitor::PRINCIPAL,
+                    &out,
+                )
+                .await
+                {
+                    Ok(Some(change)) => (self.on_alert)(change),
+                    Ok(None) => {}
+                    Err(error) => tracing::warn!(%error, model = %w.name, "alert not updated"),
+                }
+                (true, Some(out.report_id), detail)
             }
-            Err(e) => (RunOutcome::Failed, None, e.to_string()),
+            Err(e) => {
+                let detail = e.to_string();
+                tracing::warn!(model = %w.name, %detail, "monitor drift check failed");
+                self.trace(trace_id, "check_drift", &args, false, &detail, micros)
+                    .await;
+                (false, None, detail)
+            }
+        }
+    }
+
+    /// `check_performance` over the monitor's window (default the last 24 h).
+    async fn quality(
+        &self,
+        w: &Watched,
+        slot: DateTime<Utc>,
+        trace_id: &str,
+    ) -> (bool, Option<String>, String) {
+        let started = std::time::Instant::now();
+        let principal = Principal::new(monitor::PRINCIPAL, ["drift:read"], "monitor");
+        let input = CheckPerformanceInput {
+            model: w.name.clone(),
+            last: w.spec.last.clone(),
+            ..CheckPerformanceInput::default()
         };
-        let event = NewTraceEvent::new(
-            &trace_id,
-            monitor::PRINCIPAL,
-            "check_drift",
-            &args,
-            if outcome == RunOutcome::Ok {
-                Outcome::Ok
-            } else {
-                Outcome::Error
-            },
-            &detail,
-            micros,
-        );
-        if let Err(error) = self.traces.record(event).await {
-            tracing::error!(%error, "trace event not recorded");
-        }
-        if let Ok(out) = &result {
-            match alerts::on_drift(
-                self.store.as_ref(),
-                &self.traces,
-                &trace_id,
-                monitor::PRINCIPAL,
-                out,
-            )
-            .await
-            {
-                Ok(Some(change)) => (self.on_alert)(change),
-                Ok(None) => {}
-                Err(error) => tracing::warn!(%error, model = %w.name, "alert not updated"),
+        let args = json!({"model": w.name, "last": w.spec.last, "slot": slot.to_rfc3339()});
+        let result = check_performance::check_performance(
+            self.store.as_ref(),
+            &principal,
+            &input,
+            self.drift.max_window_rows,
+        )
+        .await;
+        let micros = i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX);
+        match result {
+            Ok(out) => {
+                let detail = format!(
+                    "quality: {}",
+                    out.reasons.first().cloned().unwrap_or_default()
+                );
+                self.trace(trace_id, "check_performance", &args, true, &detail, micros)
+                    .await;
+                (true, Some(out.report_id), detail)
             }
-        } else {
-            tracing::warn!(model = %w.name, %detail, "monitor check failed");
-        }
-        if let Err(error) = self
-            .store
-            .finish_monitor_run(&w.name, slot, outcome, report_id.as_deref(), &detail)
-            .await
-        {
-            tracing::warn!(%error, model = %w.name, "monitor run not recorded");
+            Err(e) => {
+                let detail = format!("quality: {e}");
+                tracing::warn!(model = %w.name, %detail, "monitor quality check failed");
+                self.trace(trace_id, "check_performance", &args, false, &detail, micros)
+                    .await;
+                (false, None, detail)
+            }
         }
     }
 }

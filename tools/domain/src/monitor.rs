@@ -30,7 +30,7 @@ pub struct MonitorSpec {
     /// `current_data`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last: Option<String>,
-    /// What to run: `["drift"]` (the default).
+    /// What to run: `["drift"]` (the default), `["quality"]` or both.
     #[serde(default = "default_checks")]
     pub run: Vec<Check>,
     /// Off pauses the monitor without removing it.
@@ -52,6 +52,9 @@ fn yes() -> bool {
 pub enum Check {
     /// `check_drift` over the monitor's window.
     Drift,
+    /// `check_performance` over the monitor's window (default the last 24 h): the report is
+    /// stored and `list_models` shows a degraded model as `quality_retrain`.
+    Quality,
 }
 
 /// A parsed schedule.
