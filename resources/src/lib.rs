@@ -211,6 +211,21 @@ fn drift_markdown(o: &mlops_engine::check_drift::CheckDriftOutput) -> String {
                 .unwrap_or_else(|| f.stattest_reason.clone())
         );
     }
+    if let Some(p) = &o.prediction_drift {
+        let _ = writeln!(
+            md,
+            "\nThe model's predictions (`{}`): {} score {}, threshold {}: {}.",
+            p.name,
+            p.stattest.map_or("—".to_owned(), |t| t.to_string()),
+            num(p.score),
+            num(p.threshold),
+            if p.drift_detected {
+                "**drifted**"
+            } else {
+                "no drift"
+            }
+        );
+    }
     let _ = writeln!(
         md,
         "\n{} of {} tested features drifted (share {:.2}; the model's threshold is {}): {}.",

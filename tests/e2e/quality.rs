@@ -382,3 +382,50 @@ async fn a_monitor_runs_quality_checks_and_the_fleet_sees_the_degraded_model() {
         |e| e.action == "check_performance" && e.principal == mlops_engine::monitor::PRINCIPAL
     ));
 }
+
+/// `rows` (from [`scored_rows`]) moved `hours` back in time.
+fn shifted(rows: &str, hours: i64) -> String {
+    let mut lines = rows.lines();
+    let mut out = format!("{}\n", lines.next().unwrap());
+    for line in lines {
+        let (ts, rest) = line.split_once(',').unwrap();
+        let ts: i64 = ts.parse().unwrap();
+        out.push_str(&format!("{},{rest}\n", ts - hours * 3600));
+    }
+    out
+}
+
+#[tokio::test]
+async fn check_drift_reports_the_drift_of_the_predictions_beside_the_features() {
+    let ws = Workspace::demo();
+    let server = HttpServer::start(&ws);
+    let agent = ws.token("quality-agent", "agent");
+    // The same rows twice: three hours ago scored low, in the last hour scored high.
+    let before = scored_rows(&ws, 0, |i, _, _| 0.1 + 0.2 * noise(i));
+    let after = scored_rows(&ws, 0, |i, _, _| 0.6 + 0.2 * noise(i));
+    ingest(&server, &ws, shifted(&before, 3)).await;
+    ingest(&server, &ws, after).await;
+    let now = chrono::Utc::now();
+    let at = |h: i64| (now - chrono::TimeDelta::hours(h)).to_rfc3339();
+    let out = common::tools::check_drift(
+        &server,
+        &agent,
+        json!({"model": "fraud-detector", "from": at(1), "reference_from": at(4), "reference_to": at(2)}),
+    )
+    .await;
+    let p = out
+        .prediction_drift
+        .expect("both windows carry predictions");
+    assert_eq!(p.name, "prediction");
+    assert!(p.drift_detected, "{p:?}");
+    // The features are the same rows: no feature drifted, and the prediction is not one of them.
+    assert_eq!(out.report.drifted_features, 0, "{:?}", out.reasons);
+    assert!(out.report.features.iter().all(|f| f.name != "prediction"));
+    assert!(
+        out.reasons
+            .iter()
+            .any(|r| r.contains("predictions (`prediction`) drifted")),
+        "{:?}",
+        out.reasons
+    );
+}

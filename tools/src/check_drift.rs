@@ -10,7 +10,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::drift::profile_cache::{Lookup, ProfileCache};
-use crate::drift::report::{self, DriftReport, Options};
+use crate::drift::report::{self, DriftReport, FeatureDrift, Options};
 use crate::drift::select::StatTest;
 use crate::drift::source::{self, Schema, Table};
 use crate::model::ModelSpec;
@@ -75,6 +75,9 @@ pub struct CheckDriftOutput {
     /// True when the reference profile came from the cache (the reference file is unchanged).
     #[serde(default)]
     pub reference_cached: bool,
+    /// Drift of the model's predictions, when both samples carry them (not in the verdict).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prediction_drift: Option<FeatureDrift>,
 }
 
 impl CheckDriftOutput {
@@ -134,10 +137,16 @@ pub enum CheckDriftError {
 }
 
 fn schema(spec: &ModelSpec) -> Schema {
-    spec.features
+    let mut schema: Schema = spec
+        .features
         .iter()
         .map(|f| (f.name.clone(), f.kind))
-        .collect()
+        .collect();
+    // The model's own scores, when the data carries them: compared as a number.
+    schema
+        .entry(spec.prediction.clone())
+        .or_insert(crate::model::FeatureKind::Numeric);
+    schema
 }
 
 /// A sample to compare: a file, or ingested rows (already loaded).
@@ -302,13 +311,38 @@ pub async fn check_drift(
             .or_else(|| (!declared.is_empty()).then_some(declared)),
     };
     let mut report = report::compare(&reference, &current, &options);
-    let (action, reasons) = match insufficient(&report, spec.policy.min_rows) {
+    let predicted = !spec.features.is_empty()
+        && !spec.features.iter().any(|f| f.name == spec.prediction)
+        && reference.column(&spec.prediction).is_some()
+        && current.column(&spec.prediction).is_some();
+    let prediction_drift = predicted
+        .then(|| {
+            let only = Options {
+                features: Some(vec![spec.prediction.clone()]),
+                ..options.clone()
+            };
+            report::compare(&reference, &current, &only)
+                .features
+                .into_iter()
+                .next()
+        })
+        .flatten();
+    let (action, mut reasons) = match insufficient(&report, spec.policy.min_rows) {
         Some(why) => {
             report.dataset_drift = false;
             (RecommendedAction::None, vec![why])
         }
         None => recommend(&report, spec.policy.drift_share),
     };
+    if let Some(p) = prediction_drift.as_ref().filter(|p| p.drift_detected) {
+        reasons.push(format!(
+            "the model's predictions (`{}`) drifted too: {} score {:.4} (threshold {:.4})",
+            p.name,
+            p.stattest.map_or("—".to_owned(), |t| t.to_string()),
+            p.score.unwrap_or(f64::NAN),
+            p.threshold.unwrap_or(f64::NAN)
+        ));
+    }
     let report_id = uuid::Uuid::new_v4().to_string();
     let next_step = match action {
         RecommendedAction::Retrain => format!(
@@ -335,6 +369,7 @@ pub async fn check_drift(
         current_source,
         reference_source,
         reference_cached: lookup == Lookup::Cached,
+        prediction_drift,
     };
     store
         .save_drift_report(&output.record(&principal.subject)?)

@@ -68,8 +68,7 @@ pub struct Segment {
 /// Output of `check_performance` (also what `mlops://quality-reports/{id}` serves).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct CheckPerformanceOutput {
-    /// Id of the stored report: `mlops://quality-reports/{report_id}`; cite it as
-    /// `drift_report_id` when you trigger a retrain.
+    /// `mlops://quality-reports/{id}`; trigger_retrain takes it as `drift_report_id`.
     pub report_id: String,
     pub model: String,
     pub task: Task,
@@ -82,16 +81,15 @@ pub struct CheckPerformanceOutput {
     pub labelled_rows: usize,
     /// `labelled_rows / rows`.
     pub labelled_share: f64,
-    /// Median seconds from a row to its label, over labels sent after their rows.
+    /// Median seconds from a row to its late label.
     pub label_delay_seconds: Option<f64>,
-    /// Each metric with its 95 % bootstrap interval (empty with too few labels).
+    /// Each metric with its 95 % interval (none with too few labels).
     pub metrics: BTreeMap<String, Estimate>,
     /// The champion version whose registered metrics were compared with.
     pub champion: Option<String>,
-    /// The metrics that degraded against the champion (the policy's `performance` rules, else
-    /// the champion's value outside the window's interval on the worse side).
+    /// Metrics worse than the champion's (by the `performance` rules, else the interval).
     pub degraded: Vec<Degradation>,
-    /// Categories of categorical features, worst first (at most 10, each with ≥ 20 labels).
+    /// Categories of categorical features, worst first.
     pub segments: Vec<Segment>,
     /// The newest drift report's recommendation, if any.
     pub drift: Option<RecommendedAction>,
