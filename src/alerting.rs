@@ -8,6 +8,7 @@ use std::sync::Arc;
 use mlops_engine::alert::Settle;
 use mlops_engine::alerts::{self, AlertChange, OnAlert};
 use mlops_engine::check_drift::CheckDriftOutput;
+use mlops_engine::check_performance::CheckPerformanceOutput;
 
 use crate::app::App;
 
@@ -50,6 +51,20 @@ pub(crate) fn start_monitors(app: &App) -> usize {
 /// Applies a finished check to its model's alert.
 pub(crate) async fn after_check(app: &App, trace_id: &str, by: &str, output: &CheckDriftOutput) {
     match alerts::on_drift(app.store(), app.traces(), trace_id, by, output).await {
+        Ok(Some(change)) => publish(app, change),
+        Ok(None) => {}
+        Err(error) => tracing::warn!(%error, model = %output.model, "alert not updated"),
+    }
+}
+
+/// Applies a finished quality check to its model's alert (only a measured degradation counts).
+pub(crate) async fn after_quality(
+    app: &App,
+    trace_id: &str,
+    by: &str,
+    output: &CheckPerformanceOutput,
+) {
+    match alerts::on_quality(app.store(), app.traces(), trace_id, by, output).await {
         Ok(Some(change)) => publish(app, change),
         Ok(None) => {}
         Err(error) => tracing::warn!(%error, model = %output.model, "alert not updated"),

@@ -96,9 +96,13 @@ pub struct QualityArgs {
     /// The prediction column.
     #[arg(long, default_value = "prediction")]
     pub prediction: String,
-    /// The label column.
+    /// The label column. A row whose label cell is empty is scored but not measured.
     #[arg(long, default_value = "label")]
     pub label: String,
+    /// Labelled, scored reference rows (same columns): adds `estimated`, the metrics of a binary
+    /// classifier estimated from the scores of every row of FILE without their labels (CBPE).
+    #[arg(long)]
+    pub reference: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -240,4 +244,8 @@ pub struct DemoArgs {
     /// Prepare the workspace and print how to connect, but do not serve.
     #[arg(long)]
     pub no_serve: bool,
+    /// Do not ingest the demo's last hour of scored production traffic (it is ingested when
+    /// the model has no rows from the last 24 hours).
+    #[arg(long)]
+    pub no_traffic: bool,
 }

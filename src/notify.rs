@@ -185,12 +185,12 @@ pub async fn announce_alert(to: &Receivers<'_>, change: &AlertChange) {
                 "opened_at": a.opened_at.to_rfc3339(),
                 "opened_by": a.opened_by,
                 "alert_uri": format!("mlops://alerts/{}", a.id),
-                "report_uri": format!("mlops://drift-reports/{}", a.latest_report),
+                "report_uri": a.latest_report,
             },
         }),
         WebhookFormat::Slack => {
             let text = format!(
-                "*Drift alert {}*: `{}` — {} ({}).",
+                "*Model alert {}*: `{}` — {} ({}).",
                 a.state.as_str(),
                 slack_escape(&a.model),
                 a.level.as_str(),

@@ -31,7 +31,7 @@ def proc_figures(pid):
 
 
 def workspace(binary, tmp, models, monitored):
-    subprocess.run([binary, "demo", "--no-serve", "--dir", tmp], check=True, capture_output=True)
+    subprocess.run([binary, "demo", "--no-serve", "--no-traffic", "--dir", tmp], check=True, capture_output=True)
     config = os.path.join(tmp, "mlops-mcp.toml")
     head, rest = open(config).read().split("[[models]]", 1)
     defaults = (

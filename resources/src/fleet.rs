@@ -111,7 +111,7 @@ pub async fn alert(
         .filter(|a| principal.may_access_model(&a.model))
         .ok_or_else(|| ReadError::NotFound(uri.to_owned()))?;
     let mut md = format!(
-        "# Alert {}\n\n- **Model:** [{1}](mlops://models/{1}/card)\n- **Level:** {2}\n- **State:** {3}\n- **Opened:** {4} by {5}\n- **Raised by:** mlops://drift-reports/{6}\n- **Newest report:** mlops://drift-reports/{7}\n- **Last change:** {8}: {9}\n",
+        "# Alert {}\n\n- **Model:** [{1}](mlops://models/{1}/card)\n- **Level:** {2}\n- **State:** {3}\n- **Opened:** {4} by {5}\n- **Raised by:** {6}\n- **Newest report:** {7}\n- **Last change:** {8}: {9}\n",
         a.id,
         a.model,
         a.level.as_str(),

@@ -44,8 +44,12 @@ limitations = [
   "Not calibrated for merchant categories unseen in training (e.g. crypto)",
 ]
 label = "is_fraud"
+# v1's threshold; ingested rows carry its score in `prediction`.
+decision_threshold = 0.2
 reference_data = "data/{MODEL}/reference.csv"
 current_data = "data/{MODEL}/current.csv"
+# Holdout rows scored by v1: calibrates estimates of quality before labels arrive.
+calibration_data = "data/{MODEL}/holdout.csv"
 features = [
   {{ name = "amount", kind = "numeric" }},
   {{ name = "hour", kind = "numeric" }},
@@ -83,16 +87,22 @@ fn sha256_file(path: &Path) -> anyhow::Result<String> {
     Ok(format!("sha256:{}", hex::encode(Sha256::digest(&bytes))))
 }
 
-fn write_dataset(path: &Path, era: Era, rows: usize, seed: u64) -> anyhow::Result<bool> {
+/// Writes a dataset unless it exists; `scorer` adds its `prediction` of every row.
+fn write_dataset(
+    path: &Path,
+    era: Era,
+    rows: usize,
+    seed: u64,
+    scorer: Option<&LinearScorer>,
+) -> anyhow::Result<bool> {
     if path.exists() {
         return Ok(false);
     }
     let file = std::fs::File::create(path)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?;
-    demo::write_csv(
-        &demo::generate(era, rows, seed),
-        std::io::BufWriter::new(file),
-    )?;
+    let rows = demo::generate(era, rows, seed);
+    let scores: Option<Vec<f64>> = scorer.map(|s| rows.iter().map(|r| s.score(r)).collect());
+    demo::write_csv(&rows, scores.as_deref(), std::io::BufWriter::new(file))?;
     Ok(true)
 }
 
@@ -110,9 +120,23 @@ pub fn prepare(dir: &Path, bind: std::net::SocketAddr) -> anyhow::Result<PathBuf
         eprintln!("created {}", config.display());
     }
     let (s_ref, s_hold, s_cur) = SEEDS;
-    write_dataset(&data.join("reference.csv"), Era::Reference, 5000, s_ref)?;
-    write_dataset(&data.join("holdout.csv"), Era::Reference, 2000, s_hold)?;
-    write_dataset(&data.join("current.csv"), Era::Drifted, 3000, s_cur)?;
+    let v1 = LinearScorer::demo_v1();
+    write_dataset(
+        &data.join("reference.csv"),
+        Era::Reference,
+        5000,
+        s_ref,
+        None,
+    )?;
+    // Scored by v1: what estimates of v1's quality before labels arrive are calibrated on.
+    write_dataset(
+        &data.join("holdout.csv"),
+        Era::Reference,
+        2000,
+        s_hold,
+        Some(&v1),
+    )?;
+    write_dataset(&data.join("current.csv"), Era::Drifted, 3000, s_cur, None)?;
     // Labelled rows of the drifted era kept apart from training: what a retrained version is
     // evaluated on (issue #4).
     write_dataset(
@@ -120,12 +144,13 @@ pub fn prepare(dir: &Path, bind: std::net::SocketAddr) -> anyhow::Result<PathBuf
         Era::Drifted,
         2000,
         s_cur.wrapping_add(1),
+        None,
     )?;
-    let v1 = artifacts.join("v1.json");
-    if !v1.exists() {
-        let json = serde_json::to_string_pretty(&LinearScorer::demo_v1())?;
-        std::fs::write(&v1, json)
-            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", v1.display()))?;
+    let artifact = artifacts.join("v1.json");
+    if !artifact.exists() {
+        let json = serde_json::to_string_pretty(&v1)?;
+        std::fs::write(&artifact, json)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", artifact.display()))?;
     }
     Ok(config)
 }
@@ -191,6 +216,17 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode, CommandError> {
     );
     let app = App::start(config).await?;
     register_v1(&app, &dir).await?;
+    if !args.no_traffic {
+        let limit = app.config().limits.max_rows_per_model;
+        let rows =
+            crate::commands::demo_traffic::ingest(app.store(), MODEL, limit, chrono::Utc::now())
+                .await?;
+        if rows > 0 {
+            eprintln!(
+                "ingested the last hour of {MODEL}'s traffic: {rows} rows scored by v1, labels for the oldest two thirds"
+            );
+        }
+    }
     let scopes: Vec<String> = mlops_auth::scopes::AGENT_DEFAULT
         .iter()
         .map(|s| (*s).to_owned())

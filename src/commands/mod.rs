@@ -4,6 +4,7 @@ pub mod approvals;
 pub mod check_config;
 pub mod config_schema;
 pub mod demo;
+pub mod demo_traffic;
 pub mod drift;
 pub mod init;
 pub mod jobs;

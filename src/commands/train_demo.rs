@@ -2,8 +2,8 @@
 //! backend. It follows the local backend's contract: training files in `MLOPS_TRAINING_DATA`
 //! (`:`-separated), the evaluation file in `MLOPS_HOLDOUT_DATA`, results into
 //! `MLOPS_OUTPUT_DIR` (`model.json`, a LinearScorer artifact, and `metrics.json`), and, given the
-//! champion (`MLOPS_CHAMPION_VERSION`/`_ARTIFACT`), its metrics on the same holdout
-//! (`baseline_metrics.json`).
+//! champion (`MLOPS_CHAMPION_VERSION`/`_ARTIFACT`), its metrics on the same holdout, overall and
+//! per category of each categorical feature (`baseline_metrics.json`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -59,10 +59,12 @@ pub fn run() -> Result<ExitCode, CommandError> {
             "champion {version} on the same holdout: {}",
             serde_json::to_string(&baseline).map_err(anyhow::Error::from)?
         );
+        // And per category of the holdout, so the approver sees where each is better.
+        let segments = trainer::segments(&scorer, &champion, &holdout);
         write(
             "baseline_metrics.json",
             serde_json::to_string_pretty(
-                &serde_json::json!({"version": version, "metrics": baseline}),
+                &serde_json::json!({"version": version, "metrics": baseline, "segments": segments}),
             )
             .map_err(anyhow::Error::from)?,
         )?;

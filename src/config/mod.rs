@@ -102,10 +102,14 @@ impl Config {
 /// trainer's program is this executable.
 pub(crate) fn resolve_model_paths(m: &mut ModelSpec, base: &Path) {
     let exe = std::env::current_exe().ok();
-    let mut paths: Vec<&mut PathBuf> = [&mut m.reference_data, &mut m.current_data]
-        .into_iter()
-        .flatten()
-        .collect();
+    let mut paths: Vec<&mut PathBuf> = [
+        &mut m.reference_data,
+        &mut m.current_data,
+        &mut m.calibration_data,
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     if let Some(r) = m.retrain.as_mut() {
         paths.extend(r.training_data.iter_mut());
         paths.extend(r.holdout_data.iter_mut());

@@ -35,6 +35,7 @@ pub struct ModelDefaults {
     pub features: Option<Vec<Value>>,
     pub reference_data: Option<String>,
     pub current_data: Option<String>,
+    pub calibration_data: Option<String>,
     pub policy: Option<Map<String, Value>>,
     pub retrain: Option<Map<String, Value>>,
     pub registry: Option<Map<String, Value>>,

@@ -5,9 +5,10 @@
 //!   Rust's numeric `format`s (`uint32`, `double`: not JSON Schema formats; `date-time` stays)
 //!   with the `minimum: 0` that only restates an unsigned type;
 //! - string enums written as `oneOf` of documented `const`s become one `enum`;
-//! - in output schemas only: `default`s (meaningless for a result) and the prose inside
-//!   `$defs` (nested types); the top-level fields keep their descriptions, and the tool's
-//!   description says what the result means.
+//! - in output schemas only: `default`s (meaningless for a result), and inside `$defs` (nested
+//!   types) the prose and the `required` lists; the top-level fields keep their descriptions
+//!   and `required`, and the tool's description says what the result means. A nested result
+//!   type still carries every field it declares: only the list restating that is dropped.
 
 use rmcp::model::JsonObject;
 use serde_json::Value;
@@ -52,6 +53,7 @@ fn compact_object(object: &mut JsonObject, role: Role, nested: bool) {
         object.remove("default");
         if nested {
             object.remove("description");
+            object.remove("required");
         }
     }
     if let Some(values) = string_enum(object) {
@@ -133,7 +135,7 @@ mod tests {
             "$defs": {"State": {"description": "A state.", "oneOf": [
                 {"const": "a", "type": "string", "description": "first"},
                 {"enum": ["b", "c"], "type": "string"}
-            ]}},
+            ]}, "Pair": {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}},
             "properties": {
                 "n": {"type": "integer", "format": "uint32", "minimum": 0, "description": "How many."},
                 "x": {"type": "number", "format": "double", "minimum": 0.5},
@@ -148,7 +150,10 @@ mod tests {
             Value::Object(s),
             json!({
                 "type": "object",
-                "$defs": {"State": {"type": "string", "enum": ["a", "b", "c"]}},
+                "$defs": {
+                    "State": {"type": "string", "enum": ["a", "b", "c"]},
+                    "Pair": {"type": "object", "properties": {"a": {"type": "integer"}}}
+                },
                 "properties": {
                     "n": {"type": "integer", "description": "How many."},
                     "x": {"type": "number", "minimum": 0.5},

@@ -145,6 +145,7 @@ impl McpServer {
         &self,
         Parameters(input): Parameters<CheckPerformanceInput>,
         Extension(principal): Extension<Principal>,
+        Extension(TraceId(trace_id)): Extension<TraceId>,
     ) -> Result<Json<CheckPerformanceOutput>, String> {
         match mlops_engine::check_performance::check_performance(
             self.app.store(),
@@ -154,7 +155,11 @@ impl McpServer {
         )
         .await
         {
-            Ok(output) => Ok(Json(output)),
+            Ok(output) => {
+                crate::alerting::after_quality(&self.app, &trace_id, &principal.subject, &output)
+                    .await;
+                Ok(Json(output))
+            }
             Err(CheckPerformanceError::Store(e)) => Err(internal(e)),
             Err(refusal) => Err(refusal.to_string()),
         }

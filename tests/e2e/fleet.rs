@@ -347,7 +347,7 @@ async fn a_monitor_raises_one_alert_that_subscribers_and_webhooks_hear_and_a_cle
         serde_json::from_slice(&crate::webhooks::next(&mut chat).await.body).unwrap();
     let text = slack["text"].as_str().unwrap();
     assert!(
-        text.starts_with("*Drift alert open*: `fraud-detector` — retrain"),
+        text.starts_with("*Model alert open*: `fraud-detector` — retrain"),
         "{text}"
     );
     // Later runs see the same verdict: still one alert.

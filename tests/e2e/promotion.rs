@@ -104,6 +104,26 @@ async fn the_demo_loop_ends_with_v2_as_champion_after_a_human_approves() {
         v.other_metrics
     );
     assert!(v.report.contains("**regressed**"), "{}", v.report);
+    // Per segment of the holdout, as the demo trainer measured both: v2 learnt the crypto risk.
+    let crypto = v
+        .segments
+        .iter()
+        .find(|s| s.feature == "merchant_category" && s.category == "crypto")
+        .expect("the crypto segment");
+    assert!(crypto.rows >= 20);
+    let auc = crypto
+        .metrics
+        .iter()
+        .find(|m| m.metric == "roc_auc")
+        .unwrap();
+    assert!(!auc.regressed && auc.candidate > auc.champion, "{crypto:?}");
+    assert_eq!(auc.change, auc.candidate - auc.champion);
+    assert!(
+        v.report.contains("Per segment of the holdout")
+            && v.report.contains("| ` merchant_category ` | ` crypto ` |"),
+        "{}",
+        v.report
+    );
 
     let requested: PromotionView = typed(
         "request_promotion",

@@ -52,6 +52,36 @@ fn noise(i: usize) -> f64 {
     x as f64 / (1u64 << 53) as f64
 }
 
+/// `retrain`, because `metric` degraded, with crypto the worst segment, all said in the reasons.
+fn retrain_for(out: &CheckPerformanceOutput, metric: &str) {
+    assert_eq!(
+        out.recommended_action,
+        RecommendedAction::Retrain,
+        "{:?}",
+        out.reasons
+    );
+    assert!(
+        out.degraded.iter().any(|d| d.metric == metric),
+        "{:?}",
+        out.degraded
+    );
+    let worst = &out.segments[0];
+    assert_eq!(
+        (worst.feature.as_str(), worst.category.as_str()),
+        ("merchant_category", "crypto")
+    );
+    let said = |text: &str| out.reasons.iter().any(|r| r.contains(text));
+    assert!(
+        said(&format!("{metric} degraded")) && said("\"crypto\""),
+        "{:?}",
+        out.reasons
+    );
+}
+
+async fn check(server: &HttpServer, agent: &str, args: Value) -> CheckPerformanceOutput {
+    call(server, agent, "check_performance", args).await
+}
+
 async fn ingest(server: &HttpServer, ws: &Workspace, body: String) {
     let writer = ws.token("pipeline", "data:write");
     let (status, _, body) =
@@ -77,44 +107,16 @@ async fn quality_is_measured_on_labelled_rows_and_a_degraded_model_is_retrained(
         }
     });
     ingest(&server, &ws, rows.clone()).await;
-    let out: CheckPerformanceOutput = call(
+    let out = check(
         &server,
         &agent,
-        "check_performance",
         json!({"model": "fraud-detector", "last": "2h"}),
     )
     .await;
     assert_eq!(out.rows, 3000);
     assert_eq!(out.labelled_rows, 2000, "only labelled rows are measured");
     assert!((out.labelled_share - 2.0 / 3.0).abs() < 1e-12);
-    assert_eq!(
-        out.recommended_action,
-        RecommendedAction::Retrain,
-        "{:?}",
-        out.reasons
-    );
-    assert!(
-        out.degraded.iter().any(|d| d.metric == "roc_auc"),
-        "{:?}",
-        out.degraded
-    );
-    assert!(
-        out.reasons
-            .iter()
-            .any(|r| r.starts_with("roc_auc degraded")),
-        "{:?}",
-        out.reasons
-    );
-    let worst = &out.segments[0];
-    assert_eq!(
-        (worst.feature.as_str(), worst.category.as_str()),
-        ("merchant_category", "crypto")
-    );
-    assert!(
-        out.reasons.iter().any(|r| r.contains("\"crypto\"")),
-        "{:?}",
-        out.reasons
-    );
+    retrain_for(&out, "roc_auc");
 
     // The same rows measured by `mlops-mcp quality`: the same numbers.
     let file = ws.path().join("labelled.csv");
@@ -124,7 +126,13 @@ async fn quality_is_measured_on_labelled_rows_and_a_degraded_model_is_retrained(
         csv.push_str(&format!("{},{}\n", cells[2], cells[cells.len() - 1]));
     }
     std::fs::write(&file, csv).unwrap();
-    let cli = ws.command().args(["quality"]).arg(&file).output().unwrap();
+    // At the demo model's decision threshold (v1's, 0.2).
+    let cli = ws
+        .command()
+        .args(["quality", "--threshold", "0.2"])
+        .arg(&file)
+        .output()
+        .unwrap();
     assert!(
         cli.status.success(),
         "{}",
@@ -197,13 +205,7 @@ async fn too_few_labels_never_recommend_retraining() {
     let drift =
         common::tools::check_drift(&server, &agent, json!({"model": "fraud-detector"})).await;
     assert_eq!(drift.recommended_action, RecommendedAction::Retrain);
-    let out: CheckPerformanceOutput = call(
-        &server,
-        &agent,
-        "check_performance",
-        json!({"model": "fraud-detector"}),
-    )
-    .await;
+    let out = check(&server, &agent, json!({"model": "fraud-detector"})).await;
     assert_eq!(out.labelled_rows, 40);
     assert!(out.metrics.is_empty());
     assert_eq!(
@@ -259,13 +261,7 @@ async fn late_labels_join_their_rows_by_id_and_change_the_next_check() {
         }
     });
     ingest(&server, &ws, rows).await;
-    let before: CheckPerformanceOutput = call(
-        &server,
-        &agent,
-        "check_performance",
-        json!({"model": "fraud-detector"}),
-    )
-    .await;
+    let before = check(&server, &agent, json!({"model": "fraud-detector"})).await;
     assert_eq!((before.rows, before.labelled_rows), (3000, 0));
     assert!(
         before.reasons[0].starts_with("not enough labels: 0"),
@@ -286,13 +282,7 @@ async fn late_labels_join_their_rows_by_id_and_change_the_next_check() {
     assert_eq!(answer["unknown_count"], 2);
     assert_eq!(answer["unknown_ids"], json!(["ghost-1", "ghost-2"]));
 
-    let after: CheckPerformanceOutput = call(
-        &server,
-        &agent,
-        "check_performance",
-        json!({"model": "fraud-detector"}),
-    )
-    .await;
+    let after = check(&server, &agent, json!({"model": "fraud-detector"})).await;
     assert_eq!(after.labelled_rows, 500);
     assert!(
         after.metrics["roc_auc"].value.unwrap() > 0.95,
@@ -305,13 +295,7 @@ async fn late_labels_join_their_rows_by_id_and_change_the_next_check() {
     let (status, answer) =
         send_labels(&server, &ws, "", "id,label\nrow-0,1\nrow-600,0\n".into()).await;
     assert_eq!(status, 409, "{answer}");
-    let same: CheckPerformanceOutput = call(
-        &server,
-        &agent,
-        "check_performance",
-        json!({"model": "fraud-detector"}),
-    )
-    .await;
+    let same = check(&server, &agent, json!({"model": "fraud-detector"})).await;
     assert_eq!(
         same.labelled_rows, 500,
         "the refused request stored nothing"
@@ -428,4 +412,118 @@ async fn check_drift_reports_the_drift_of_the_predictions_beside_the_features() 
         "{:?}",
         out.reasons
     );
+}
+
+/// The demo as a newcomer starts it: its last hour of traffic is scored by v1, the older two
+/// thirds labelled twenty minutes late. v1 does not know the new crypto risk, so a quality
+/// check finds it degraded there, recommends retraining and opens the model's alert; the rows
+/// still without a label get an estimate, calibrated on v1's scored holdout.
+#[tokio::test]
+async fn the_demo_traffic_degrades_v1_on_crypto_and_opens_a_quality_alert() {
+    let ws = Workspace::demo_with_traffic();
+    let server = HttpServer::start(&ws);
+    let agent = ws.token("demo-agent", "agent");
+    let out = check(&server, &agent, json!({"model": "fraud-detector"})).await;
+    assert_eq!((out.rows, out.labelled_rows), (3000, 2000));
+    assert_eq!(out.label_delay_seconds, Some(1200.0));
+    retrain_for(&out, "accuracy");
+    let estimated = out
+        .estimated
+        .as_ref()
+        .expect("an estimate for the unlabelled rows");
+    assert_eq!(estimated.rows, 1000);
+    assert_eq!(estimated.calibration, "isotonic");
+    assert!(estimated.assumptions.contains("no concept drift"));
+    assert!(
+        estimated
+            .metrics
+            .values()
+            .all(|v| v.is_some_and(|v| (0.0..=1.0).contains(&v)))
+    );
+
+    // The measured degradation opened the model's alert, naming the quality report.
+    let store = ws.store().await;
+    let alerts = store.alerts(true, 10).await.unwrap();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    let report = format!("mlops://quality-reports/{}", out.report_id);
+    assert_eq!(alerts[0].raised_by_report, report);
+    assert!(alerts[0].note.starts_with(&report), "{}", alerts[0].note);
+    let listed = common::tools::list_models(&server, &agent).await;
+    assert_eq!(listed.models[0].state, ModelState::QualityRetrain);
+    assert!(
+        ws.traces()
+            .await
+            .iter()
+            .any(|e| e.action == "alert.opened" && e.principal == "demo-agent")
+    );
+    // The same verdict again: still one alert.
+    let _ = check(&server, &agent, json!({"model": "fraud-detector"})).await;
+    assert_eq!(store.alerts(true, 10).await.unwrap().len(), 1);
+    drop(server);
+
+    // A second start within the day ingests no second hour of traffic.
+    let again = std::process::Command::new(common::BIN)
+        .args(["demo", "--no-serve", "--dir"])
+        .arg(ws.path())
+        .env_remove("MLOPS_MCP_CONFIG")
+        .output()
+        .unwrap();
+    assert!(again.status.success());
+    assert!(!String::from_utf8_lossy(&again.stderr).contains("ingested"));
+    let now = chrono::Utc::now();
+    let rows = store
+        .records(
+            "fraud-detector",
+            now - chrono::Duration::days(1),
+            now,
+            10_000,
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 3000);
+}
+
+/// With too few labels the estimate speaks, and never for retraining: a performance rule
+/// failed by the estimate says `investigate` and why.
+#[tokio::test]
+async fn too_few_labels_fall_back_to_the_estimate_and_never_retrain() {
+    let ws = Workspace::demo_with_traffic();
+    ws.edit_config(|t| {
+        let policy = t["models"][0]["policy"].as_table_mut().unwrap();
+        policy.insert("min_labels".into(), 5000.into());
+        policy.insert(
+            "performance".into(),
+            toml::Value::Array(vec![toml::Value::Table(
+                toml::toml! { metric = "accuracy" threshold = 0.9 },
+            )]),
+        );
+    });
+    let server = HttpServer::start(&ws);
+    let agent = ws.token("demo-agent", "agent");
+    let out = check(&server, &agent, json!({"model": "fraud-detector"})).await;
+    assert_eq!(out.recommended_action, RecommendedAction::Investigate);
+    assert!(out.metrics.is_empty() && out.degraded.is_empty());
+    assert!(
+        out.reasons
+            .iter()
+            .any(|r| r == "not enough labels: 2000, at least 5000 needed (policy.min_labels)"),
+        "{:?}",
+        out.reasons
+    );
+    assert_eq!(
+        out.estimated_degraded.len(),
+        1,
+        "{:?}",
+        out.estimated_degraded
+    );
+    assert_eq!(out.estimated_degraded[0].metric, "accuracy");
+    assert!(
+        out.reasons
+            .iter()
+            .any(|r| r.starts_with("estimated accuracy degraded") && r.contains("wait for labels")),
+        "{:?}",
+        out.reasons
+    );
+    // No verdict of its own: no alert.
+    assert!(ws.store().await.alerts(true, 10).await.unwrap().is_empty());
 }

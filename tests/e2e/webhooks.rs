@@ -55,7 +55,7 @@ async fn next_promotion(
             .is_some_and(|t| t.starts_with("alert."))
             || body["text"]
                 .as_str()
-                .is_some_and(|t| t.starts_with("*Drift alert"));
+                .is_some_and(|t| t.starts_with("*Model alert"));
         if !about_alert {
             return r;
         }

@@ -31,7 +31,7 @@ tags = ["fleet"]
 @pytest.fixture(scope="module")
 def fleet_server():
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([BIN, "demo", "--no-serve", "--dir", tmp], check=True, capture_output=True)
+        subprocess.run([BIN, "demo", "--no-serve", "--no-traffic", "--dir", tmp], check=True, capture_output=True)
         config = os.path.join(tmp, "mlops-mcp.toml")
         text = open(config).read()
         # [model_defaults] must come before the first [[models]] table.

@@ -23,7 +23,7 @@ MODES = ["legacy", "2026-07-28", "auto"]
 @pytest.fixture(scope="module")
 def workspace():
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([BIN, "demo", "--no-serve", "--dir", tmp], check=True, capture_output=True)
+        subprocess.run([BIN, "demo", "--no-serve", "--no-traffic", "--dir", tmp], check=True, capture_output=True)
         yield os.path.join(tmp, "mlops-mcp.toml")
 
 

@@ -29,7 +29,7 @@ def token(config, sub, scopes):
 @pytest.fixture(scope="module")
 def server():
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([BIN, "demo", "--no-serve", "--dir", tmp], check=True, capture_output=True)
+        subprocess.run([BIN, "demo", "--no-serve", "--no-traffic", "--dir", tmp], check=True, capture_output=True)
         config = os.path.join(tmp, "mlops-mcp.toml")
         proc = subprocess.Popen(
             [BIN, "--config", config, "serve", "--http", "127.0.0.1:0"],

@@ -135,6 +135,9 @@ try {
   assert.match(evidence, /Verdict: passed/);
   assert.match(evidence, /Recommended action: retrain/);
   assert.match(evidence, /passes every rule/);
+  // Both versions per segment of the holdout, as the demo trainer measured them.
+  assert.match(evidence, /Per segment of the holdout/);
+  assert.match(evidence, /merchant_category[\s`|]*crypto/);
   assert.match(evidence, /open the report/);
   assert.match(evidence, /new categories: <img src=x onerror/, "the planted category is shown as text");
   assert.equal(await page.textContent("#champion"), "v1");
@@ -161,7 +164,7 @@ try {
   await page.waitForSelector("#decided");
   assert.equal(await page.textContent("#champion"), "v2");
   assert.equal(await page.textContent("#state"), "promoted");
-  await page.screenshot({ path: join(dir, "approved.png") });
+  await page.screenshot({ path: join(dir, "approved.png"), fullPage: true });
   const promotion = await call("get_promotion", { request_id: request.id });
   assert.equal(promotion.state, "promoted");
   assert.equal(promotion.decided_by, "alice");

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use serde_json::json;
 
 use crate::alert::{Alert, Settle};
-use crate::check_drift::CheckDriftOutput;
+use crate::check_drift::{CheckDriftOutput, RecommendedAction};
+use crate::check_performance::CheckPerformanceOutput;
 use crate::store::{Store, StoreError};
 use crate::trace::{NewTraceEvent, Outcome};
 use crate::trace_log::TraceLog;
@@ -29,7 +30,7 @@ async fn trace(traces: &TraceLog, trace_id: &str, by: &str, change: &AlertChange
         "alert_id": a.id,
         "level": a.level.as_str(),
         "state": a.state.as_str(),
-        "report_id": a.latest_report,
+        "report": a.latest_report,
     });
     let event = NewTraceEvent::new(trace_id, by, change.action, &args, Outcome::Ok, &a.note, 0);
     if let Err(error) = traces.record(event).await {
@@ -47,10 +48,39 @@ pub async fn on_drift(
     output: &CheckDriftOutput,
 ) -> Result<Option<AlertChange>, StoreError> {
     let verdict = output.has_verdict().then_some(output.recommended_action);
-    let Some((step, alert)) = store
-        .apply_verdict(&output.model, &output.report_id, verdict, by)
-        .await?
-    else {
+    let report = format!("mlops://drift-reports/{}", output.report_id);
+    apply(store, traces, trace_id, by, &output.model, &report, verdict).await
+}
+
+/// Applies a quality check's verdict to its model's alert, only upwards: a measured
+/// degradation (`retrain`) opens the alert or raises it to retrain; any other result changes
+/// nothing. So a quality check and a drift check that disagree do not open and clear the same
+/// alert in turn; drift checks, retraining and promotion settle it as before.
+pub async fn on_quality(
+    store: &dyn Store,
+    traces: &TraceLog,
+    trace_id: &str,
+    by: &str,
+    output: &CheckPerformanceOutput,
+) -> Result<Option<AlertChange>, StoreError> {
+    if !(output.has_verdict() && output.recommended_action == RecommendedAction::Retrain) {
+        return Ok(None);
+    }
+    let report = format!("mlops://quality-reports/{}", output.report_id);
+    let verdict = Some(RecommendedAction::Retrain);
+    apply(store, traces, trace_id, by, &output.model, &report, verdict).await
+}
+
+async fn apply(
+    store: &dyn Store,
+    traces: &TraceLog,
+    trace_id: &str,
+    by: &str,
+    model: &str,
+    report: &str,
+    verdict: Option<RecommendedAction>,
+) -> Result<Option<AlertChange>, StoreError> {
+    let Some((step, alert)) = store.apply_verdict(model, report, verdict, by).await? else {
         return Ok(None);
     };
     let change = AlertChange {

@@ -11,9 +11,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::calibration_rows;
 use crate::check_drift::RecommendedAction;
 use crate::model::{CHAMPION, FeatureKind, ModelSpec, ValidationRule};
-use crate::quality::{self, Labelled, Task};
+use crate::quality::{self, Estimated, Labelled, Task};
 use crate::record::WindowRow;
 use crate::records;
 use crate::store::{Store, StoreError};
@@ -91,11 +92,22 @@ pub struct CheckPerformanceOutput {
     pub degraded: Vec<Degradation>,
     /// Categories of categorical features, worst first.
     pub segments: Vec<Segment>,
+    /// Classifiers: metrics estimated (CBPE) for the rows without a label yet.
+    pub estimated: Option<Estimated>,
+    /// Estimated metrics failing the `performance` rules.
+    pub estimated_degraded: Vec<Degradation>,
     /// The newest drift report's recommendation, if any.
     pub drift: Option<RecommendedAction>,
     pub recommended_action: RecommendedAction,
     pub reasons: Vec<String>,
     pub next_step: String,
+}
+
+impl CheckPerformanceOutput {
+    /// Whether the check measured enough labelled rows for a verdict of its own.
+    pub fn has_verdict(&self) -> bool {
+        !self.metrics.is_empty()
+    }
 }
 
 /// Why `check_performance` refused.
@@ -124,9 +136,21 @@ struct Row {
     segments: Vec<(String, String)>,
 }
 
+/// What the window's rows hold for quality.
+struct Parsed {
+    /// Rows with a prediction.
+    predicted: usize,
+    /// Of those, the labelled ones.
+    rows: Vec<Row>,
+    /// Seconds from each late-labelled row to its label.
+    delays: Vec<f64>,
+    /// The predictions of rows without a label yet.
+    unlabelled: Vec<f64>,
+}
+
 /// The rows with a prediction (and, for each, its label if any: the row's own, else the one
 /// sent later), and how long each late label took (seconds from the row to when it was known).
-fn parse_rows(spec: &ModelSpec, rows: &[WindowRow]) -> (usize, Vec<Row>, Vec<f64>) {
+fn parse_rows(spec: &ModelSpec, rows: &[WindowRow]) -> Parsed {
     let label = spec.label.as_deref().unwrap_or("label");
     let categorical: Vec<&str> = spec
         .features
@@ -134,7 +158,8 @@ fn parse_rows(spec: &ModelSpec, rows: &[WindowRow]) -> (usize, Vec<Row>, Vec<f64
         .filter(|f| f.kind == FeatureKind::Categorical)
         .map(|f| f.name.as_str())
         .collect();
-    let (mut predicted, mut out, mut delays) = (0, Vec::new(), Vec::new());
+    let (mut predicted, mut out, mut delays, mut unlabelled) =
+        (0, Vec::new(), Vec::new(), Vec::new());
     for window_row in rows {
         let Ok(Value::Object(row)) = serde_json::from_str::<Value>(&window_row.data) else {
             continue;
@@ -157,7 +182,10 @@ fn parse_rows(spec: &ModelSpec, rows: &[WindowRow]) -> (usize, Vec<Row>, Vec<f64
                 delays.push((at - window_row.timestamp).num_milliseconds() as f64 / 1000.0);
                 value
             }
-            (None, None) => continue,
+            (None, None) => {
+                unlabelled.push(prediction);
+                continue;
+            }
         };
         let segments = categorical
             .iter()
@@ -176,7 +204,60 @@ fn parse_rows(spec: &ModelSpec, rows: &[WindowRow]) -> (usize, Vec<Row>, Vec<f64
             segments,
         });
     }
-    (predicted, out, delays)
+    Parsed {
+        predicted,
+        rows: out,
+        delays,
+        unlabelled,
+    }
+}
+
+/// The estimate for the rows still without a label, or why there is none.
+async fn estimate(
+    spec: &ModelSpec,
+    unlabelled: Vec<f64>,
+    max_rows: usize,
+) -> Result<Option<Estimated>, String> {
+    if unlabelled.is_empty() {
+        return Ok(None);
+    }
+    if let Some(i) = unlabelled
+        .iter()
+        .position(|p| !(p.is_finite() && (0.0..=1.0).contains(p)))
+    {
+        return Err(format!(
+            "no estimate for the rows without labels: unlabelled row {} has a prediction that is not a score in [0, 1]",
+            i + 1
+        ));
+    }
+    let Some(path) = spec
+        .calibration_data
+        .clone()
+        .or_else(|| spec.reference_data.clone())
+    else {
+        return Err("no estimate for the rows without labels: the model has neither calibration_data nor reference_data".into());
+    };
+    let prediction = spec.prediction.clone();
+    let label = spec.label.clone().unwrap_or_else(|| "label".into());
+    let threshold = spec.decision_threshold;
+    let fit = move || -> Result<Estimated, String> {
+        let reference = calibration_rows::read(&path, &prediction, &label, max_rows)
+            .map_err(|e| e.to_string())?;
+        quality::check_rows(Task::BinaryClassification, &reference)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        if reference.is_empty() {
+            return Err(format!(
+                "{} has no row with both `{prediction}` and `{label}`",
+                path.display()
+            ));
+        }
+        Ok(quality::estimate(&reference, &unlabelled, threshold))
+    };
+    match tokio::task::spawn_blocking(fit).await {
+        Ok(Ok(e)) => Ok(Some(e)),
+        Ok(Err(why)) => Err(format!("no estimate for the rows without labels: {why}")),
+        Err(_) => Err("no estimate for the rows without labels: the estimator stopped".into()),
+    }
 }
 
 fn median(mut xs: Vec<f64>) -> Option<f64> {
@@ -266,6 +347,36 @@ fn segments(
     out
 }
 
+/// The `performance` rules checked on the values `value` gives, against the champion's.
+fn check_rules(
+    rules: &[ValidationRule],
+    value: impl Fn(&str) -> Option<f64>,
+    champion: &BTreeMap<String, f64>,
+) -> Vec<MetricCheck> {
+    rules
+        .iter()
+        .map(|r| rules::check(r, value(&r.metric), champion.get(&r.metric).copied()))
+        .collect()
+}
+
+/// The failed rules as degradations.
+fn failed(checks: &[MetricCheck]) -> Vec<Degradation> {
+    checks
+        .iter()
+        .filter(|c| !c.passed)
+        .filter_map(|c| {
+            let (value, base) = (c.candidate?, c.champion?);
+            Some(Degradation {
+                metric: c.metric.clone(),
+                value,
+                champion: base,
+                change: value - base,
+                why: c.reasons.join("; "),
+            })
+        })
+        .collect()
+}
+
 /// Degradations against the champion: by the policy's rules when it has any, else each metric
 /// whose whole 95 % interval lies on the worse side of the champion's value.
 fn degradations(
@@ -275,20 +386,7 @@ fn degradations(
     checks: &[MetricCheck],
 ) -> Vec<Degradation> {
     if !checks.is_empty() {
-        return checks
-            .iter()
-            .filter(|c| !c.passed)
-            .filter_map(|c| {
-                let (value, base) = (c.candidate?, c.champion?);
-                Some(Degradation {
-                    metric: c.metric.clone(),
-                    value,
-                    champion: base,
-                    change: value - base,
-                    why: c.reasons.join("; "),
-                })
-            })
-            .collect();
+        return failed(checks);
     }
     task.metrics()
         .into_iter()
@@ -345,7 +443,12 @@ pub async fn check_performance(
             "the window from {window} holds more than {max_rows} rows (limits.max_window_rows); narrow it"
         )));
     }
-    let (predicted, rows, delays) = parse_rows(spec, &raw);
+    let Parsed {
+        predicted,
+        rows,
+        delays,
+        unlabelled,
+    } = parse_rows(spec, &raw);
     let labelled: Vec<Labelled> = rows.iter().map(|r| r.labelled.clone()).collect();
     quality::check_rows(task, &labelled)
         .map_err(|e| CheckPerformanceError::BadInput(format!("ingested rows: {e}")))?;
@@ -361,15 +464,8 @@ pub async fn check_performance(
     let threshold = spec.decision_threshold;
     let (metrics, degraded, segs) = if enough {
         let metrics = quality::measure(task, &labelled, threshold);
-        let checks: Vec<MetricCheck> = spec
-            .policy
-            .performance
-            .iter()
-            .map(|r| {
-                let value = metrics.get(&r.metric).and_then(|e| e.value);
-                rules::check(r, value, champion_metrics.get(&r.metric).copied())
-            })
-            .collect();
+        let value = |m: &str| metrics.get(m).and_then(|e| e.value);
+        let checks = check_rules(&spec.policy.performance, value, &champion_metrics);
         let degraded = degradations(task, &metrics, &champion_metrics, &checks);
         let (metric, up) = segment_metric(task, &spec.policy.performance);
         let whole = metrics.get(&metric).and_then(|e| e.value);
@@ -379,13 +475,39 @@ pub async fn check_performance(
         (BTreeMap::new(), Vec::new(), Vec::new())
     };
     let mut reasons = Vec::new();
+    // Said last in the reasons: why there is no estimate, or what it says.
+    let (estimated, mut estimate_reason) = match task {
+        Task::BinaryClassification => match estimate(spec, unlabelled, max_rows).await {
+            Ok(e) => (e, None),
+            Err(why) => (None, Some(why)),
+        },
+        Task::Regression => (None, None),
+    };
+    let estimated_degraded: Vec<Degradation> = estimated
+        .as_ref()
+        .map(|e| {
+            let value = |m: &str| e.metrics.get(m).copied().flatten();
+            failed(&check_rules(
+                &spec.policy.performance,
+                value,
+                &champion_metrics,
+            ))
+        })
+        .unwrap_or_default();
     let action = if !enough {
         reasons.push(format!(
             "not enough labels: {}, at least {} needed (policy.min_labels)",
             labelled.len(),
             spec.policy.min_labels
         ));
+        for d in &estimated_degraded {
+            reasons.push(format!(
+                "estimated {} degraded: {:.4} against the champion's {:.4}; an estimate: wait for labels before retraining",
+                d.metric, d.value, d.champion
+            ));
+        }
         match drift {
+            _ if !estimated_degraded.is_empty() => RecommendedAction::Investigate,
             Some(d) if d != RecommendedAction::None => {
                 reasons.push(format!(
                     "falling back to drift: the newest drift report recommends {}",
@@ -433,6 +555,26 @@ pub async fn check_performance(
         reasons.push("no metric degraded".into());
         RecommendedAction::None
     };
+    if let Some(e) = &estimated {
+        let shown: Vec<String> = e
+            .metrics
+            .iter()
+            .filter_map(|(m, v)| {
+                let v = (*v)?;
+                Some(match champion_metrics.get(m) {
+                    Some(c) => format!("{m} {v:.4} (champion {c:.4})"),
+                    None => format!("{m} {v:.4}"),
+                })
+            })
+            .collect();
+        estimate_reason = Some(format!(
+            "estimated on the {} rows without labels (CBPE, calibration {}): {}",
+            e.rows,
+            e.calibration,
+            shown.join(", ")
+        ));
+    }
+    reasons.extend(estimate_reason);
     let report_id = uuid::Uuid::new_v4().to_string();
     let next_step = match action {
         RecommendedAction::Retrain => format!(
@@ -462,6 +604,8 @@ pub async fn check_performance(
         champion: champion_version.map(|v| v.version.clone()),
         degraded,
         segments: segs,
+        estimated,
+        estimated_degraded,
         drift,
         recommended_action: action,
         reasons,

@@ -80,10 +80,7 @@ pub async fn validate_version(
                 "model `{model}` has no version `{version}`; the model card lists its versions"
             ))
         })?;
-    let baseline = candidate
-        .baseline
-        .as_ref()
-        .map(|b| (b.version.clone(), b.metrics.clone()));
+    let baseline = candidate.baseline.clone();
     let mut candidate = candidate.clone();
     let mut source = "the metrics registered with the version".to_owned();
     if let Some(mlflow) = registries.mlflow(model) {

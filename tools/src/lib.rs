@@ -5,6 +5,7 @@
 //! names the edge uses.
 
 pub mod alerts;
+pub mod calibration_rows;
 pub mod chain_key_file;
 pub mod check_drift;
 pub mod check_performance;

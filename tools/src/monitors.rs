@@ -201,6 +201,19 @@ impl Monitors {
         }
     }
 
+    /// Hands an alert change to whoever announces it.
+    fn announce(
+        &self,
+        change: Result<Option<alerts::AlertChange>, crate::store::StoreError>,
+        model: &str,
+    ) {
+        match change {
+            Ok(Some(change)) => (self.on_alert)(change),
+            Ok(None) => {}
+            Err(error) => tracing::warn!(%error, %model, "alert not updated"),
+        }
+    }
+
     /// `check_drift` over the monitor's window, with its alert: whether it ran, the report and
     /// the verdict (or why it failed) in words.
     async fn drift(
@@ -225,19 +238,15 @@ impl Monitors {
                 let detail = out.reasons.first().cloned().unwrap_or_default();
                 self.trace(trace_id, "check_drift", &args, true, &detail, micros)
                     .await;
-                match alerts::on_drift(
+                let change = alerts::on_drift(
                     self.store.as_ref(),
                     &self.traces,
                     trace_id,
                     monitor::PRINCIPAL,
                     &out,
                 )
-                .await
-                {
-                    Ok(Some(change)) => (self.on_alert)(change),
-                    Ok(None) => {}
-                    Err(error) => tracing::warn!(%error, model = %w.name, "alert not updated"),
-                }
+                .await;
+                self.announce(change, &w.name);
                 (true, Some(out.report_id), detail)
             }
             Err(e) => {
@@ -281,6 +290,15 @@ impl Monitors {
                 );
                 self.trace(trace_id, "check_performance", &args, true, &detail, micros)
                     .await;
+                let change = alerts::on_quality(
+                    self.store.as_ref(),
+                    &self.traces,
+                    trace_id,
+                    monitor::PRINCIPAL,
+                    &out,
+                )
+                .await;
+                self.announce(change, &w.name);
                 (true, Some(out.report_id), detail)
             }
             Err(e) => {

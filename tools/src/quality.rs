@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use mlops_quality::{Estimate, bootstrap, classification, regression};
+use mlops_quality::{Estimate, bootstrap, cbpe, classification, regression};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -111,4 +111,50 @@ pub fn measure(task: Task, rows: &[Labelled], threshold: f64) -> Metrics {
         .zip(estimates)
         .map(|((name, _), e)| (name.to_owned(), e))
         .collect()
+}
+
+/// What every estimate assumes, said with it.
+pub const ESTIMATE_ASSUMPTIONS: &str = "an estimate, not a measurement: confidence-based \
+(CBPE), it assumes the calibrated scores are the true probabilities of the positive class \
+(calibration learnt on the labelled reference still holds) and no concept drift (the link \
+from inputs to labels is the reference's)";
+
+/// Metrics of a binary classifier estimated from its scores alone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Estimated {
+    /// Scored rows the estimate covers.
+    pub rows: usize,
+    /// Estimated accuracy, precision, recall, f1 and roc_auc (`null` where undefined).
+    pub metrics: BTreeMap<String, Option<f64>>,
+    /// `isotonic` or `none`: how scores became probabilities, learnt on the reference.
+    pub calibration: String,
+    /// Why that calibration.
+    pub calibration_reason: String,
+    pub assumptions: String,
+}
+
+/// Estimates the metrics of a binary classifier on `scores` (no labels needed) with calibration
+/// learnt from labelled `reference` rows (checked by [`check_rows`]).
+pub fn estimate(reference: &[Labelled], scores: &[f64], threshold: f64) -> Estimated {
+    let ref_scores: Vec<f64> = reference.iter().map(|r| r.prediction).collect();
+    let ref_labels: Vec<bool> = reference.iter().map(|r| r.label == 1.0).collect();
+    let calibration = cbpe::Calibration::fit(&ref_scores, &ref_labels);
+    let probabilities: Vec<f64> = scores.iter().map(|s| calibration.probability(*s)).collect();
+    let values = cbpe::estimate(scores, &probabilities, threshold);
+    Estimated {
+        rows: scores.len(),
+        metrics: cbpe::METRICS
+            .iter()
+            .zip(values)
+            .map(|(name, v)| ((*name).to_owned(), v))
+            .collect(),
+        calibration: if calibration.is_isotonic() {
+            "isotonic"
+        } else {
+            "none"
+        }
+        .to_owned(),
+        calibration_reason: calibration.why.to_owned(),
+        assumptions: ESTIMATE_ASSUMPTIONS.to_owned(),
+    }
 }

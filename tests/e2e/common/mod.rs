@@ -32,10 +32,22 @@ pub struct Workspace {
 }
 
 impl Workspace {
+    /// The demo without its production traffic (each test ingests the rows it needs).
     pub fn demo() -> Self {
+        Self::demo_with(&["--no-traffic"])
+    }
+
+    /// The demo as a newcomer gets it: with the last hour of scored, partly labelled traffic.
+    pub fn demo_with_traffic() -> Self {
+        Self::demo_with(&[])
+    }
+
+    fn demo_with(extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let out = Command::new(BIN)
-            .args(["demo", "--no-serve", "--dir"])
+            .args(["demo", "--no-serve"])
+            .args(extra)
+            .arg("--dir")
             .arg(dir.path())
             .env_remove("MLOPS_MCP_CONFIG")
             .output()
@@ -68,7 +80,7 @@ impl Workspace {
                 .insert("heartbeat_secs".into(), 1.into());
         });
         let out = Command::new(BIN)
-            .args(["demo", "--no-serve", "--dir"])
+            .args(["demo", "--no-serve", "--no-traffic", "--dir"])
             .arg(ws.path())
             .env_remove("MLOPS_MCP_CONFIG")
             .output()

@@ -94,11 +94,11 @@ pub struct Alert {
 }
 
 impl Alert {
-    /// A new open alert raised by `report_id`.
+    /// A new open alert raised by the report at `report` (its `mlops://…-reports/{id}` URI).
     pub fn opened(
         model: &str,
         level: AlertLevel,
-        report_id: &str,
+        report: &str,
         by: &str,
         now: DateTime<Utc>,
     ) -> Self {
@@ -110,15 +110,20 @@ impl Alert {
             opened_at: now,
             updated_at: now,
             resolved_at: None,
-            raised_by_report: report_id.to_owned(),
-            latest_report: report_id.to_owned(),
+            raised_by_report: report.to_owned(),
+            latest_report: report.to_owned(),
             opened_by: by.to_owned(),
-            note: format!("drift report {report_id} recommends {}", level.as_str()),
+            note: format!("{report} recommends {}", level.as_str()),
         }
     }
 }
 
 /// What a new drift verdict does to a model's unresolved alert.
+/// The id at the end of a report URI (`mlops://drift-reports/{id}` → `{id}`).
+pub fn report_id(report: &str) -> &str {
+    report.rsplit('/').next().unwrap_or(report)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
     /// Open an alert at this level.

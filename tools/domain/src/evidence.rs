@@ -77,6 +77,7 @@ mod tests {
     fn validation(report: &str, verdict: Verdict) -> Validation {
         Validation {
             other_metrics: Vec::new(),
+            segments: Vec::new(),
             id: "val-1".into(),
             model: "m".into(),
             candidate_version: "v2".into(),

@@ -51,6 +51,11 @@ pub struct ModelSpec {
     /// reference when a drift check names no window of ingested rows.
     #[serde(default)]
     pub current_data: Option<PathBuf>,
+    /// Labelled rows scored by the champion (its holdout, ideally), CSV or JSON lines with the
+    /// `prediction` and label columns: what estimates of a binary classifier's quality before
+    /// labels arrive are calibrated on. Default: `reference_data`.
+    #[serde(default)]
+    pub calibration_data: Option<PathBuf>,
     /// Decision thresholds for drift, retraining and validation.
     #[serde(default)]
     pub policy: ModelPolicy,
@@ -292,6 +297,22 @@ pub struct Baseline {
     /// The champion version measured.
     pub version: String,
     pub metrics: BTreeMap<String, f64>,
+    /// Both versions per category of the holdout's categorical features, if the trainer
+    /// measured them.
+    #[serde(default)]
+    pub segments: Vec<SegmentMetrics>,
+}
+
+/// One category of a categorical feature in the holdout, with both versions' metrics on its
+/// rows. Every name in it is the trainer's text: data, never markup.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SegmentMetrics {
+    pub feature: String,
+    pub category: String,
+    /// Holdout rows in the segment.
+    pub rows: u64,
+    pub candidate: BTreeMap<String, f64>,
+    pub champion: BTreeMap<String, f64>,
 }
 
 /// A version to register.

@@ -6,7 +6,9 @@
 //! no predicted positive, R² of a constant target) is `None`, never a made-up number.
 
 pub mod bootstrap;
+pub mod cbpe;
 pub mod classification;
+pub mod isotonic;
 pub mod regression;
 
 pub use bootstrap::{Estimate, Interval};

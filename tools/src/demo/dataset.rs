@@ -191,14 +191,18 @@ fn reference_logit(row: &Row) -> f64 {
         + channel
 }
 
-/// Writes rows as CSV with a header (features, then `is_fraud` as 0/1).
-pub fn write_csv(rows: &[Row], out: impl Write) -> Result<(), csv::Error> {
+/// Writes rows as CSV with a header (features, then `is_fraud` as 0/1, then a model's
+/// `prediction` of each row when `scores` are given).
+pub fn write_csv(rows: &[Row], scores: Option<&[f64]>, out: impl Write) -> Result<(), csv::Error> {
     let mut w = csv::Writer::from_writer(out);
     let mut header: Vec<&str> = FEATURES.iter().map(|(n, _)| *n).collect();
     header.push("is_fraud");
+    if scores.is_some() {
+        header.push("prediction");
+    }
     w.write_record(&header)?;
-    for r in rows {
-        w.write_record([
+    for (i, r) in rows.iter().enumerate() {
+        let mut record = vec![
             r.amount.to_string(),
             r.hour.to_string(),
             r.distance_km.to_string(),
@@ -207,7 +211,11 @@ pub fn write_csv(rows: &[Row], out: impl Write) -> Result<(), csv::Error> {
             r.merchant_category.to_string(),
             r.channel.to_string(),
             u8::from(r.is_fraud).to_string(),
-        ])?;
+        ];
+        if let Some(score) = scores.and_then(|s| s.get(i)) {
+            record.push(score.to_string());
+        }
+        w.write_record(&record)?;
     }
     w.flush()?;
     Ok(())
@@ -290,8 +298,19 @@ mod tests {
             .map(|d| d.path().join("x.csv"))
             .unwrap_or_default();
         let file = std::fs::File::create(&path).ok();
-        assert!(file.is_some_and(|f| write_csv(&rows, f).is_ok()));
+        assert!(file.is_some_and(|f| write_csv(&rows, None, f).is_ok()));
         let back = read_csv(&path).ok();
         assert_eq!(back.as_deref(), Some(rows.as_slice()));
+        // A scored file adds a last column that reading ignores.
+        let scores: Vec<f64> = (0..50).map(|i| f64::from(i) / 50.0).collect();
+        let file = std::fs::File::create(&path).ok();
+        assert!(file.is_some_and(|f| write_csv(&rows, Some(&scores), f).is_ok()));
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            text.lines()
+                .next()
+                .is_some_and(|h| h.ends_with(",is_fraud,prediction"))
+        );
+        assert_eq!(read_csv(&path).ok().as_deref(), Some(rows.as_slice()));
     }
 }

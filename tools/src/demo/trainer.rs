@@ -102,6 +102,51 @@ pub fn evaluate_on(scorer: &LinearScorer, rows: &[Row]) -> Metrics {
     evaluate(&scored, scorer.threshold)
 }
 
+/// A row's level of one categorical feature.
+type Level = fn(&Row) -> &str;
+
+/// Fewest holdout rows a segment needs to be reported.
+const MIN_SEGMENT_ROWS: usize = 20;
+
+/// Both scorers per category of the demo's categorical features on `rows`: accuracy and, where
+/// the segment holds both classes, ROC AUC.
+pub fn segments(
+    candidate: &LinearScorer,
+    champion: &LinearScorer,
+    rows: &[Row],
+) -> Vec<crate::model::SegmentMetrics> {
+    let pick = |m: Metrics, both: bool| {
+        let mut map = std::collections::BTreeMap::from([("accuracy".to_owned(), m.accuracy)]);
+        if both {
+            map.insert("roc_auc".to_owned(), m.roc_auc);
+        }
+        map
+    };
+    let features: [(&str, &[&str], Level); 2] = [
+        ("merchant_category", CATEGORIES, |r| r.merchant_category),
+        ("channel", CHANNELS, |r| r.channel),
+    ];
+    let mut out = Vec::new();
+    for (feature, levels, of) in features {
+        for level in levels {
+            let part: Vec<Row> = rows.iter().filter(|r| of(r) == *level).cloned().collect();
+            if part.len() < MIN_SEGMENT_ROWS {
+                continue;
+            }
+            let frauds = part.iter().filter(|r| r.is_fraud).count();
+            let both = frauds > 0 && frauds < part.len();
+            out.push(crate::model::SegmentMetrics {
+                feature: feature.to_owned(),
+                category: (*level).to_owned(),
+                rows: part.len() as u64,
+                candidate: pick(evaluate_on(candidate, &part), both),
+                champion: pick(evaluate_on(champion, &part), both),
+            });
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -125,7 +125,8 @@ fn metrics_of(
     Ok(metrics)
 }
 
-/// The champion measured on the candidate's holdout: `{"version": "v1", "metrics": {...}}`.
+/// The champion measured on the candidate's holdout: `{"version": "v1", "metrics": {...}}`,
+/// optionally with `segments` (both versions per category, see [`segments_of`]).
 pub fn baseline(value: &Value, what: &str) -> Result<crate::model::Baseline, BackendError> {
     let version = value
         .get("version")
@@ -135,7 +136,59 @@ pub fn baseline(value: &Value, what: &str) -> Result<crate::model::Baseline, Bac
     Ok(crate::model::Baseline {
         version: version.to_owned(),
         metrics: metrics_of(value.get("metrics"), what)?,
+        segments: segments_of(value.get("segments"), what)?,
     })
+}
+
+/// Segments a trainer may report with a baseline.
+const MAX_SEGMENTS: usize = 500;
+/// Longest feature or category name of a segment, in characters.
+const MAX_SEGMENT_NAME: usize = 200;
+
+/// `[{"feature", "category", "rows", "candidate": {...}, "champion": {...}}]`, optional.
+fn segments_of(
+    value: Option<&Value>,
+    what: &str,
+) -> Result<Vec<crate::model::SegmentMetrics>, BackendError> {
+    let bad = |why: String| BackendError::Output(format!("{what}: {why}"));
+    let Some(value) = value.filter(|v| !v.is_null()) else {
+        return Ok(Vec::new());
+    };
+    let items = value
+        .as_array()
+        .ok_or_else(|| bad("`segments` is not an array".into()))?;
+    if items.len() > MAX_SEGMENTS {
+        return Err(bad(format!(
+            "{} segments; at most {MAX_SEGMENTS}",
+            items.len()
+        )));
+    }
+    let mut out = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let at = format!("segment {}", i + 1);
+        let name = |key: &str| {
+            item.get(key)
+                .and_then(Value::as_str)
+                .filter(|n| !n.is_empty() && n.chars().count() <= MAX_SEGMENT_NAME)
+                .map(str::to_owned)
+                .ok_or_else(|| {
+                    bad(format!(
+                        "{at}: `{key}` must be text of 1 to {MAX_SEGMENT_NAME} characters"
+                    ))
+                })
+        };
+        out.push(crate::model::SegmentMetrics {
+            feature: name("feature")?,
+            category: name("category")?,
+            rows: item
+                .get("rows")
+                .and_then(Value::as_u64)
+                .ok_or_else(|| bad(format!("{at}: `rows` must be a count")))?,
+            candidate: metrics_of(item.get("candidate"), &format!("{what}: {at} `candidate`"))?,
+            champion: metrics_of(item.get("champion"), &format!("{what}: {at} `champion`"))?,
+        });
+    }
+    Ok(out)
 }
 
 /// A produced model reported as JSON: `{"metrics": {...}, "artifact_uri": "...",
@@ -167,4 +220,42 @@ pub fn candidate(value: &Value, what: &str) -> Result<super::Candidate, BackendE
         },
         label: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn segment(feature: Value) -> Value {
+        json!({"version": "v1", "metrics": {"auc": 0.8}, "segments": [{
+            "feature": feature, "category": "crypto", "rows": 40,
+            "candidate": {"auc": 0.7}, "champion": {"auc": 0.6},
+        }]})
+    }
+
+    #[test]
+    fn a_baseline_may_carry_segments_within_limits() {
+        let b = baseline(&segment(json!("merchant_category")), "out").unwrap();
+        assert_eq!(b.segments.len(), 1);
+        assert_eq!(b.segments[0].rows, 40);
+        assert_eq!(b.segments[0].champion["auc"], 0.6);
+        assert!(
+            baseline(&json!({"version": "v1", "metrics": {"auc": 0.8}}), "out")
+                .unwrap()
+                .segments
+                .is_empty()
+        );
+        for bad in [json!(""), json!("x".repeat(201)), json!(3)] {
+            let e = baseline(&segment(bad), "out").unwrap_err().to_string();
+            assert!(e.contains("segment 1: `feature`"), "{e}");
+        }
+        let mut many = segment(json!("f"));
+        let one = many["segments"][0].clone();
+        many["segments"] = Value::Array(vec![one; MAX_SEGMENTS + 1]);
+        assert!(baseline(&many, "out").is_err());
+        let mut nan = segment(json!("f"));
+        nan["segments"][0]["candidate"] = json!({"auc": "high"});
+        assert!(baseline(&nan, "out").is_err());
+    }
 }

@@ -8,7 +8,9 @@
 //! - `MLOPS_PARAMS`: the caller's backend parameters as a JSON object (`{}` if none);
 //! - `MLOPS_CHAMPION_VERSION`, `MLOPS_CHAMPION_ARTIFACT`: the champion and its artifact (unset if
 //!   the model has none). A trainer that measures the champion on the same holdout writes
-//!   `baseline_metrics.json` (`{"version": ..., "metrics": {...}}`), which validation prefers.
+//!   `baseline_metrics.json` (`{"version": ..., "metrics": {...}}`), which validation prefers;
+//!   it may add `"segments": [{"feature", "category", "rows", "candidate": {...},
+//!   "champion": {...}}]`, both versions per category of the holdout, which validation lists.
 //!
 //!
 //! The trainer starts with a cleared environment: `PATH`, `HOME` and `LANG` from the server's,

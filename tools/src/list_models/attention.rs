@@ -139,6 +139,9 @@ fn monitor_failing(o: &ModelOverview, now: DateTime<Utc>) -> bool {
         .is_ok_and(|m| m > period.saturating_mul(2) + Duration::from_secs(60))
 }
 
+/// The URI prefix of the reports of check_performance.
+const QUALITY_REPORTS: &str = "mlops://quality-reports/";
+
 /// The state of one model at `now`.
 pub fn state(o: &ModelOverview, now: DateTime<Utc>) -> ModelState {
     let job = o.last_job.as_ref();
@@ -148,7 +151,15 @@ pub fn state(o: &ModelOverview, now: DateTime<Utc>) -> ModelState {
     let active = o.active_job();
     let level = drift_level(o);
     if level == Some(AlertLevel::Retrain) && active.is_none() {
-        return ModelState::DriftRetrain;
+        let by_quality = o
+            .alert
+            .as_ref()
+            .is_some_and(|a| a.latest_report.starts_with(QUALITY_REPORTS));
+        return if by_quality {
+            ModelState::QualityRetrain
+        } else {
+            ModelState::DriftRetrain
+        };
     }
     let degraded = o.last_quality.as_ref().is_some_and(|q| {
         q.recommended_action == RecommendedAction::Retrain
@@ -206,7 +217,7 @@ pub fn next_step(o: &ModelOverview, state: ModelState, now: DateTime<Utc>) -> St
     let report = o
         .alert
         .as_ref()
-        .map(|a| a.latest_report.as_str())
+        .map(|a| crate::alert::report_id(&a.latest_report))
         .or(o.last_drift.as_ref().map(|d| d.id.as_str()))
         .unwrap_or("");
     match state {

@@ -148,12 +148,13 @@ pub trait Store: Send + Sync + 'static {
         model: Option<&str>,
         limit: u32,
     ) -> Result<Vec<crate::monitor::MonitorRun>, StoreError>;
-    /// Applies a drift verdict to the model's alert ([`alert::on_verdict`]) in one writing
-    /// transaction; returns the step taken and the alert after it.
+    /// Applies a check's verdict to the model's alert ([`alert::on_verdict`]) in one writing
+    /// transaction; `report` is the check's report URI (`mlops://drift-reports/{id}`,
+    /// `mlops://quality-reports/{id}`). Returns the step taken and the alert after it.
     async fn apply_verdict(
         &self,
         model: &str,
-        report_id: &str,
+        report: &str,
         verdict: Option<crate::drift_record::RecommendedAction>,
         by: &str,
     ) -> Result<Option<(crate::alert::Step, crate::alert::Alert)>, StoreError>;

@@ -7,6 +7,7 @@
 //! model without rules never passes: promotion needs evidence.
 
 pub mod rules;
+pub mod segments;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -17,8 +18,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::model::ModelRecord;
-use crate::model::{CHAMPION, ModelVersion};
+use crate::model::{Baseline, CHAMPION, ModelVersion};
 pub use rules::MetricCheck;
+pub use segments::SegmentChange;
 
 /// The verdict of a validation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -64,10 +66,13 @@ pub struct Validation {
     pub job_id: Option<String>,
     /// Every rule with its values and result.
     pub checks: Vec<MetricCheck>,
-    /// Every other metric both versions report, with the change; a regression is flagged (it
-    /// does not fail the validation: no rule covers it).
+    /// Every other metric both versions report, with the change; regressions flagged, not
+    /// failed.
     #[serde(default)]
     pub other_metrics: Vec<MetricChange>,
+    /// Both versions per holdout category (if the trainer measured them), worst first.
+    #[serde(default)]
+    pub segments: Vec<SegmentChange>,
     pub verdict: Verdict,
     /// The verdict in sentences an agent can act on.
     pub reasons: Vec<String>,
@@ -106,7 +111,7 @@ const SMALLER_IS_BETTER: &[&str] = &[
     "error_rate",
 ];
 
-fn changes(
+pub(crate) fn changes(
     rules: &[crate::model::ValidationRule],
     candidate: &BTreeMap<String, f64>,
     champion: Option<&BTreeMap<String, f64>>,
@@ -136,7 +141,7 @@ pub fn validate(
     id: String,
     record: &ModelRecord,
     candidate: &ModelVersion,
-    baseline: Option<&(String, BTreeMap<String, f64>)>,
+    baseline: Option<&Baseline>,
     job_id: Option<String>,
     created_by: &str,
     now: DateTime<Utc>,
@@ -144,8 +149,8 @@ pub fn validate(
     let champion = record.aliased(CHAMPION);
     let (champion_metrics, source) = match (champion, baseline) {
         (None, _) => (None, BaselineSource::NoChampion),
-        (Some(c), Some((version, metrics))) if *version == c.version => {
-            (Some(metrics.clone()), BaselineSource::SameHoldout)
+        (Some(c), Some(b)) if b.version == c.version => {
+            (Some(b.metrics.clone()), BaselineSource::SameHoldout)
         }
         (Some(c), _) => (Some(c.metrics.clone()), BaselineSource::Registered),
     };
@@ -163,6 +168,11 @@ pub fn validate(
         })
         .collect();
     let other_metrics = changes(rules, &candidate.metrics, champion_metrics.as_ref());
+    // Segments compare with the champion measured on the same holdout, or not at all.
+    let segments = match (source, baseline) {
+        (BaselineSource::SameHoldout, Some(b)) => segments::compare(&b.segments),
+        _ => Vec::new(),
+    };
     let failed: Vec<&MetricCheck> = checks.iter().filter(|c| !c.passed).collect();
     let mut reasons = Vec::new();
     let verdict = if rules.is_empty() {
@@ -210,6 +220,7 @@ pub fn validate(
             regressed.join(", ")
         ));
     }
+    reasons.extend(segments::reason(&segments));
     let mut v = Validation {
         id,
         model: record.spec.name.clone(),
@@ -220,6 +231,7 @@ pub fn validate(
         job_id,
         checks,
         other_metrics,
+        segments,
         verdict,
         reasons,
         report: String::new(),
@@ -322,6 +334,7 @@ fn markdown(v: &Validation) -> String {
             );
         }
     }
+    segments::markdown(&mut md, &v.segments);
     let _ = write!(md, "\n**Verdict: {}**\n\n", v.verdict.as_str());
     for r in &v.reasons {
         let _ = writeln!(md, "- {r}");

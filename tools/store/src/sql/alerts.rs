@@ -45,7 +45,7 @@ async fn update(conn: &mut AnyConnection, a: &Alert) -> Result<(), StoreError> {
 pub(super) async fn apply_verdict(
     s: &SqlStore,
     model: &str,
-    report_id: &str,
+    report: &str,
     verdict: Option<RecommendedAction>,
     by: &str,
 ) -> Result<Option<(Step, Alert)>, StoreError> {
@@ -57,7 +57,7 @@ pub(super) async fn apply_verdict(
     let now = Utc::now();
     let alert = match (step, open) {
         (Step::Open(level), _) => {
-            let a = Alert::opened(model, level, report_id, by, now);
+            let a = Alert::opened(model, level, report, by, now);
             sqlx::query(&format!(
                 "INSERT INTO alerts ({ALERT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
             ))
@@ -78,22 +78,22 @@ pub(super) async fn apply_verdict(
         }
         (Step::Relevel(level), Some(mut a)) => {
             a.note = format!(
-                "drift report {report_id} recommends {} (was {})",
+                "{report} recommends {} (was {})",
                 level.as_str(),
                 a.level.as_str()
             );
             a.level = level;
             a.updated_at = now;
-            a.latest_report = report_id.to_owned();
+            a.latest_report = report.to_owned();
             update(&mut tx, &a).await?;
             a
         }
         (Step::Resolve, Some(mut a)) => {
-            a.note = format!("a later check cleared it: drift report {report_id} recommends none");
+            a.note = format!("a later check cleared it: {report} recommends none");
             a.state = AlertState::Resolved;
             a.updated_at = now;
             a.resolved_at = Some(now);
-            a.latest_report = report_id.to_owned();
+            a.latest_report = report.to_owned();
             update(&mut tx, &a).await?;
             a
         }

@@ -14,7 +14,7 @@ impl SqlStore {
     pub(super) async fn versions(&self, model: &str) -> Result<Vec<ModelVersion>, StoreError> {
         let rows: Vec<VersionRow> = sqlx::query_as(
             "SELECT model, version, metrics, artifact_uri, artifact_digest, training_job, \
-             data_snapshot, created_by, created_at, baseline_version, baseline_metrics \
+             data_snapshot, created_by, created_at, baseline_version, baseline_metrics, baseline_segments \
              FROM model_versions WHERE model = $1 ORDER BY created_at, version",
         )
         .bind(model)
@@ -199,20 +199,21 @@ pub(super) async fn insert_version(
     let created_at = Utc::now();
     let metrics =
         serde_json::to_string(&v.metrics).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let (baseline_version, baseline_metrics) = match &v.baseline {
+    let corrupt = |e: serde_json::Error| StoreError::Corrupt(e.to_string());
+    let (baseline_version, baseline_metrics, baseline_segments) = match &v.baseline {
         Some(b) => (
             Some(b.version.clone()),
-            Some(
-                serde_json::to_string(&b.metrics)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            ),
+            Some(serde_json::to_string(&b.metrics).map_err(corrupt)?),
+            (!b.segments.is_empty())
+                .then(|| serde_json::to_string(&b.segments).map_err(corrupt))
+                .transpose()?,
         ),
-        None => (None, None),
+        None => (None, None, None),
     };
     let result = sqlx::query(
         "INSERT INTO model_versions (model, version, metrics, artifact_uri, artifact_digest, \
-         training_job, data_snapshot, created_by, created_at, baseline_version, baseline_metrics) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+         training_job, data_snapshot, created_by, created_at, baseline_version, baseline_metrics, \
+         baseline_segments) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(&v.model)
     .bind(&v.version)
@@ -225,6 +226,7 @@ pub(super) async fn insert_version(
     .bind(created_at.to_rfc3339())
     .bind(baseline_version)
     .bind(baseline_metrics)
+    .bind(baseline_segments)
     .execute(conn)
     .await;
     match result {
@@ -267,6 +269,7 @@ pub(super) struct VersionRow {
     created_at: String,
     baseline_version: Option<String>,
     baseline_metrics: Option<String>,
+    baseline_segments: Option<String>,
 }
 
 impl VersionRow {
@@ -280,6 +283,10 @@ impl VersionRow {
             (Some(version), Some(m)) => Some(Baseline {
                 version,
                 metrics: serde_json::from_str(m).map_err(|e| corrupt("baseline metrics", e))?,
+                segments: match self.baseline_segments.as_deref() {
+                    Some(s) => serde_json::from_str(s).map_err(|e| corrupt("segments", e))?,
+                    None => Vec::new(),
+                },
             }),
             _ => None,
         };

@@ -46,7 +46,7 @@ impl SqlStore {
             .await?;
         let versions: Vec<VersionRow> = sqlx::query_as(
             "SELECT model, version, metrics, artifact_uri, artifact_digest, training_job, \
-             data_snapshot, created_by, created_at, baseline_version, baseline_metrics \
+             data_snapshot, created_by, created_at, baseline_version, baseline_metrics, baseline_segments \
              FROM model_versions ORDER BY model, created_at, version",
         )
         .fetch_all(&self.pool)

@@ -307,11 +307,11 @@ impl Store for SqlStore {
     async fn apply_verdict(
         &self,
         model: &str,
-        report_id: &str,
+        report: &str,
         verdict: Option<RecommendedAction>,
         by: &str,
     ) -> Result<Option<(Step, Alert)>, StoreError> {
-        alerts::apply_verdict(self, model, report_id, verdict, by).await
+        alerts::apply_verdict(self, model, report, verdict, by).await
     }
 
     async fn settle_alert(
