@@ -46,7 +46,8 @@ struct Inner {
 fn verifier(config: &Config) -> anyhow::Result<Verifier> {
     let auth = &config.auth;
     let mut verifier = Verifier::new(&auth.issuer, &auth.audience, auth.leeway_secs)
-        .with_max_lifetime(auth.max_token_lifetime_secs);
+        .with_max_lifetime(auth.max_token_lifetime_secs)
+        .with_claim_mapping(auth.claims.mapping());
     if let Some(secret) = auth.hs256_secret.clone() {
         verifier = verifier.with_hs256(Hs256Keys::new(
             secret,
@@ -95,6 +96,7 @@ impl App {
             per_minute: l.per_address_per_minute,
             burst: l.per_address_burst,
         });
+        crate::authorization_server::check_issuer(&config.auth).await?;
         let verifier = verifier(&config)?;
         let secrets = crate::config::held(&config);
         let checkpoints = mlops_engine::trace_checkpoint::CheckpointWriter::spawn(

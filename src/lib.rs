@@ -4,6 +4,7 @@
 
 pub(crate) mod alerting;
 pub mod app;
+pub(crate) mod authorization_server;
 pub mod cli;
 pub(crate) mod commands;
 pub mod config;

@@ -2,6 +2,7 @@
 //! identity-provider JWKS), scopes, the per-tool policy table and rate limits. No MCP and no
 //! database here, so every transport and store shares it.
 
+mod claims;
 pub mod jwks;
 mod limits;
 mod policy;
@@ -9,6 +10,7 @@ mod principal;
 mod token;
 mod verifier;
 
+pub use claims::ClaimMapping;
 pub use limits::{AddressLimiter, QuotaExceeded, RateLimits, RateQuota};
 pub use mlops_domain::subject::{normalise_subject, same_subject};
 pub use policy::{AuthzError, MissingPolicy, PolicyTable, ToolClass, ToolPolicy};

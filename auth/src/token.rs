@@ -1,5 +1,3 @@
-use std::collections::BTreeSet;
-
 pub use jsonwebtoken::Algorithm;
 use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
 use mlops_domain::subject::normalise_subject;
@@ -7,6 +5,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use crate::Principal;
+use crate::claims::ClaimMapping;
 
 /// Shortest HS256 secret accepted (RFC 7518 §3.2: a key of at least the hash size).
 pub const MIN_SECRET_BYTES: usize = 32;
@@ -141,11 +140,14 @@ impl Hs256Keys {
             return Err(TokenError::BadAlgorithm("HS256".into()));
         }
         let key = DecodingKey::from_secret(self.secret.expose_secret().as_bytes());
+        // This server's own tokens carry `scope` and `models` only.
+        let mapping = ClaimMapping::default();
         let rules = Rules {
             issuer: &self.issuer,
             audience: &self.audience,
             leeway_secs: self.leeway_secs,
             max_lifetime_secs: self.max_lifetime_secs,
+            mapping: &mapping,
         };
         decode_principal(token, &key, Algorithm::HS256, &rules)
     }
@@ -161,13 +163,26 @@ impl Hs256Keys {
     }
 }
 
-/// What every accepted token must satisfy besides its signature.
+/// What every accepted token must satisfy besides its signature, and how its claims grant.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Rules<'a> {
     pub issuer: &'a str,
     pub audience: &'a str,
     pub leeway_secs: u64,
     pub max_lifetime_secs: u64,
+    pub mapping: &'a ClaimMapping,
+}
+
+/// The claims every token must have; the rest (`scope`, `scp`, roles, groups, models, and an
+/// `aud` that may be a string or an array, checked by the library) are read through the
+/// [`ClaimMapping`].
+#[derive(Debug, Deserialize)]
+struct Incoming {
+    sub: String,
+    exp: i64,
+    iat: i64,
+    #[serde(flatten)]
+    rest: serde_json::Map<String, serde_json::Value>,
 }
 
 pub(crate) fn check_size(token: &str) -> Result<(), TokenError> {
@@ -230,7 +245,7 @@ pub(crate) fn decode_principal(
     validation.validate_nbf = true;
     validation.leeway = rules.leeway_secs;
     let data =
-        jsonwebtoken::decode::<Claims>(token, key, &validation).map_err(|e| match e.kind() {
+        jsonwebtoken::decode::<Incoming>(token, key, &validation).map_err(|e| match e.kind() {
             ErrorKind::ExpiredSignature => TokenError::Expired,
             ErrorKind::ImmatureSignature => TokenError::NotYetValid,
             ErrorKind::InvalidSignature => TokenError::BadSignature,
@@ -258,11 +273,14 @@ pub(crate) fn decode_principal(
             rules.max_lifetime_secs,
         ));
     }
-    let scopes: BTreeSet<String> = claims.scope.split_whitespace().map(str::to_owned).collect();
+    let models = rules
+        .mapping
+        .models(&claims.rest)
+        .map_err(TokenError::Malformed)?;
     Ok(Principal {
         subject,
-        scopes,
-        models: claims.models,
+        scopes: rules.mapping.scopes(&claims.rest),
+        models,
         via: "jwt".into(),
         expires_at: Some(claims.exp),
     })

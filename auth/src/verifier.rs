@@ -3,6 +3,7 @@
 
 use jsonwebtoken::Algorithm;
 
+use crate::claims::ClaimMapping;
 use crate::jwks::JwksCache;
 use crate::token::{DEFAULT_MAX_LIFETIME_SECS, Rules, check_size, decode_header, decode_principal};
 use crate::{Hs256Keys, Principal, TokenError};
@@ -15,6 +16,7 @@ pub struct Verifier {
     audience: String,
     leeway_secs: u64,
     max_lifetime_secs: u64,
+    mapping: ClaimMapping,
 }
 
 impl Verifier {
@@ -26,7 +28,15 @@ impl Verifier {
             audience: audience.into(),
             leeway_secs,
             max_lifetime_secs: DEFAULT_MAX_LIFETIME_SECS,
+            mapping: ClaimMapping::default(),
         }
+    }
+
+    /// Reads the identity provider's tokens through `mapping` (roles and groups to scopes, the
+    /// models claim). This server's own HS256 tokens carry `scope` and `models` only.
+    pub fn with_claim_mapping(mut self, mapping: ClaimMapping) -> Self {
+        self.mapping = mapping;
+        self
     }
 
     /// Accepts tokens living at most `secs` (`exp - iat`); the HS256 keys get the same bound.
@@ -82,6 +92,7 @@ impl Verifier {
                     audience: &self.audience,
                     leeway_secs: self.leeway_secs,
                     max_lifetime_secs: self.max_lifetime_secs,
+                    mapping: &self.mapping,
                 };
                 decode_principal(token, &key, alg, &rules)
             }

@@ -41,6 +41,97 @@ pub struct AuthConfig {
     /// leaked token cannot serve for years. `token issue --ttl` is held to it too.
     #[serde(default = "default_max_token_lifetime")]
     pub max_token_lifetime_secs: u64,
+    /// Where an identity provider's tokens carry scopes and model grants besides `scope` and
+    /// `scp`: role and group claims mapped to scopes, and the models claim.
+    #[serde(default)]
+    pub claims: ClaimsConfig,
+}
+
+/// `[auth.claims]`: how an identity provider's tokens grant (docs/security.md).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimsConfig {
+    /// Claims holding roles or groups, as dotted paths: `roles` (Entra ID app roles),
+    /// `realm_access.roles` or `groups` (Keycloak).
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Role or group → the scopes it grants (`agent` stands for the agent scopes).
+    #[serde(default)]
+    pub role_scopes: std::collections::BTreeMap<String, Vec<String>>,
+    /// The claim with the token's model-name globs, as a dotted path.
+    #[serde(default = "default_models_claim")]
+    pub models: String,
+    /// Role or group → the model globs it grants. When set, a token sees the models its roles
+    /// grant (and those its models claim names), and none if neither names any.
+    #[serde(default)]
+    pub role_models: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+fn default_models_claim() -> String {
+    "models".into()
+}
+
+impl Default for ClaimsConfig {
+    fn default() -> Self {
+        Self {
+            roles: Vec::new(),
+            role_scopes: std::collections::BTreeMap::new(),
+            models: default_models_claim(),
+            role_models: std::collections::BTreeMap::new(),
+        }
+    }
+}
+
+impl ClaimsConfig {
+    /// The mapping the verifier applies, `agent` expanded.
+    pub fn mapping(&self) -> mlops_auth::ClaimMapping {
+        let expand = |granted: &Vec<String>| -> Vec<String> {
+            granted
+                .iter()
+                .flat_map(|s| match s.as_str() {
+                    "agent" => scopes::AGENT_DEFAULT
+                        .iter()
+                        .map(|a| (*a).to_owned())
+                        .collect(),
+                    other => vec![other.to_owned()],
+                })
+                .collect()
+        };
+        mlops_auth::ClaimMapping {
+            role_claims: self.roles.clone(),
+            role_scopes: self
+                .role_scopes
+                .iter()
+                .map(|(role, granted)| (role.clone(), expand(granted)))
+                .collect(),
+            models_claim: self.models.clone(),
+            role_models: self.role_models.clone(),
+        }
+    }
+
+    fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (role, granted) in &self.role_scopes {
+            for s in granted {
+                if s != "agent" && !scopes::ALL.contains(&s.as_str()) {
+                    out.push(format!(
+                        "auth.claims.role_scopes.{role:?} names {s:?}: unknown scope; known: {}, or `agent`",
+                        scopes::ALL.join(", ")
+                    ));
+                }
+            }
+        }
+        if self.models.trim().is_empty() {
+            out.push(
+                "auth.claims.models is empty: name the claim with model globs, e.g. \"models\""
+                    .into(),
+            );
+        }
+        if (!self.role_scopes.is_empty() || !self.role_models.is_empty()) && self.roles.is_empty() {
+            out.push("auth.claims maps roles but names no claim to read them from: set auth.claims.roles, e.g. [\"roles\"]".into());
+        }
+        out
+    }
 }
 
 pub(super) fn default_max_token_lifetime() -> u64 {
@@ -73,6 +164,7 @@ impl Default for AuthConfig {
             audience: default_issuer(),
             leeway_secs: default_leeway(),
             max_token_lifetime_secs: default_max_token_lifetime(),
+            claims: ClaimsConfig::default(),
         }
     }
 }
@@ -129,6 +221,7 @@ impl AuthConfig {
                 "auth.jwks_url = {url:?}: use https:// (plain http only on loopback)"
             ));
         }
+        out.extend(self.claims.problems());
         out
     }
 }

@@ -1064,16 +1064,16 @@ async fn attack_suite() {
         expect: unauthorized(),
     });
     let mut odd_claims = serde_json::to_value(claims("x", "models:read")).unwrap();
-    odd_claims["models"] = json!("fraud-*");
+    odd_claims["models"] = json!({"fraud-*": true});
     cases.push(Case {
-        name: "hs-models-not-a-list",
+        name: "hs-models-not-globs",
         path: None,
         headers: vec![bearer(&hs_raw(
             &ws.secret(),
             r#"{"alg":"HS256"}"#,
             &odd_claims,
         ))],
-        body: list("hs-models-not-a-list"),
+        body: list("hs-models-not-globs"),
         expect: unauthorized(),
     });
 
