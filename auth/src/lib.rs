@@ -3,6 +3,7 @@
 //! database here, so every transport and store shares it.
 
 mod claims;
+pub mod id_token;
 pub mod jwks;
 mod limits;
 mod policy;

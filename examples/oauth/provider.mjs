@@ -51,6 +51,9 @@ const RESOURCE_SCOPES = [
 // `realm_access.roles`, and `groups` (both). Any other login is a plain account.
 const ACCOUNTS = {
   alice: { name: "Alice Approver", groups: ["mlops-approvers"] },
+  // The agent's principal is an approver here too: the server's rule that nobody approves
+  // their own request is what must stop it (tests/web/approvals_oidc.mjs).
+  "demo-agent": { name: "Demo Agent", groups: ["mlops-approvers"] },
   "entra-user": { name: "Entra User", roles: ["MLOps.Agent"] },
   "keycloak-user": { name: "Keycloak User", realm_access: { roles: ["mlops-agent"] } },
 };
@@ -123,6 +126,8 @@ const provider = new Provider(issuer, {
     },
   },
   pkce: { required: () => true },
+  // The approval page reads the approver's groups from the ID token.
+  conformIdTokenClaims: false,
   issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed("refresh_token"),
   findAccount: async (_ctx, id) => ({
     accountId: id,

@@ -20,6 +20,13 @@ pub fn secret_env_names(config: &Config) -> Vec<String> {
     names.extend(
         config
             .promotion
+            .oidc
+            .as_ref()
+            .map(|o| o.client_secret_env.clone()),
+    );
+    names.extend(
+        config
+            .promotion
             .webhooks
             .iter()
             .filter_map(|w| w.secret_env.clone()),

@@ -362,3 +362,97 @@ async fn sessions_are_random_ids_that_sign_out_revokes() {
     let (_, list) = get(&server, &cookie, "/approvals").await;
     assert!(list.contains("id=\"who\">alice<"), "{list}");
 }
+
+/// The identity-provider sign-in refuses whatever did not start here: no or a forged flow
+/// cookie, a provider error, a pasted token once the provider is configured; every refusal is
+/// traced and opens no session. The whole flow against a real provider is the browser test
+/// `tests/web/approvals_oidc.mjs`.
+#[tokio::test]
+async fn identity_provider_sign_in_refuses_what_did_not_start_here() {
+    let ws = Workspace::demo();
+    // Without [promotion.oidc] there is nothing to start.
+    let server = HttpServer::start(&ws);
+    let (status, _) = get(&server, "", "/approvals/oidc/start").await;
+    assert_eq!(status, 404);
+    drop(server);
+
+    ws.edit_config(|t| {
+        let mut oidc = toml::Table::new();
+        oidc.insert("issuer".into(), "http://127.0.0.1:9".into());
+        oidc.insert("client_id".into(), "mlops-approvals".into());
+        oidc.insert("client_secret_env".into(), "MLOPS_TEST_UNSET_SECRET".into());
+        oidc.insert(
+            "approver_values".into(),
+            toml::Value::Array(vec!["mlops-approvers".into()]),
+        );
+        let mut promotion = toml::Table::new();
+        promotion.insert("oidc".into(), oidc.into());
+        t.insert("promotion".into(), promotion.into());
+    });
+    let server = HttpServer::start(&ws);
+    let sessions = || async {
+        let store = mlops_engine::store::SqlStore::open(&ws.db_url(), ws.chain_key())
+            .await
+            .unwrap();
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM approver_sessions")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        n
+    };
+
+    // The page offers the provider, not a token field, and refuses a pasted token.
+    let (status, page) = get(&server, "", "/approvals").await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("id=\"sign-in-oidc\"") && !page.contains("id=\"token\""),
+        "{page}"
+    );
+    let claims = ws.claims("alice", "promotion:approve models:read", 120);
+    let (status, cookie) = sign_in(&server, &ws.keys().sign(&claims).unwrap()).await;
+    assert_eq!((status, cookie), (403, None));
+
+    // Its secret is not set here: the start says so instead of sending anyone away.
+    let (status, body) = get(&server, "", "/approvals/oidc/start").await;
+    assert_eq!(status, 503);
+    assert!(body.contains("MLOPS_TEST_UNSET_SECRET"), "{body}");
+
+    let flow = "eyJzdGF0ZSI6InMiLCJub25jZSI6Im4iLCJ2ZXJpZmllciI6InYiLCJleHAiOjk5OTk5OTk5OTl9";
+    for (cookie, query, says) in [
+        ("", "code=c&state=s", "was not started here"),
+        (
+            &*format!("mlops_oidc={flow}.Zm9yZ2Vk"),
+            "code=c&state=s",
+            "was not started here",
+        ),
+        (
+            &*format!("mlops_oidc={flow}"),
+            "code=c&state=s",
+            "was not started here",
+        ),
+        (
+            "",
+            &*format!("state={}", "x".repeat(5000)),
+            "was not started here",
+        ),
+    ] {
+        let (status, body) = get(
+            &server,
+            cookie,
+            &format!("/approvals/oidc/callback?{query}"),
+        )
+        .await;
+        assert_eq!(status, 400, "{cookie} {query}: {body}");
+        assert!(body.contains(says), "{body}");
+        assert!(!body.contains("<script"), "{body}");
+    }
+    assert_eq!(sessions().await, 0);
+    let events = ws.traces().await;
+    let refused = events
+        .iter()
+        .filter(|e| {
+            e.action == "approvals.sign_in" && e.outcome == mlops_engine::trace::Outcome::Refused
+        })
+        .count();
+    assert!(refused >= 5, "{refused} refusals traced");
+}

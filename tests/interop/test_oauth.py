@@ -39,10 +39,17 @@ ACCESS_TTL = 12
 OTHER_RESOURCE = "http://127.0.0.1:9/other-api"
 SERVICE_SECRET = "service-secret-for-tests-only-0123456789"
 
-if not (NODE and os.path.exists(NODE) and (EXAMPLE / "node_modules" / "oidc-provider").is_dir()):
+TYPESCRIPT = EXAMPLE.parent / "typescript"
+
+if not (
+    NODE
+    and os.path.exists(NODE)
+    and (EXAMPLE / "node_modules" / "oidc-provider").is_dir()
+    and (TYPESCRIPT / "node_modules" / "@modelcontextprotocol" / "sdk").is_dir()
+):
     if os.environ.get("CI") == "true":
-        raise RuntimeError("the OAuth test needs MLOPS_NODE and `npm ci` in examples/oauth")
-    pytest.skip("no Node or oidc-provider (set MLOPS_NODE, run npm ci in examples/oauth)", allow_module_level=True)
+        raise RuntimeError("the OAuth test needs MLOPS_NODE and `npm ci` in examples/oauth and examples/typescript")
+    pytest.skip("no Node, oidc-provider or the TypeScript SDK (set MLOPS_NODE, npm ci in examples/oauth and examples/typescript)", allow_module_level=True)
 
 
 def free_port():
@@ -77,6 +84,7 @@ issuer = "{expected_issuer}"
 audience = "{resource}"
 resource = "{resource}"
 authorization_servers = ["{issuer}"]
+leeway_secs = 1
 """, 1)
     text += """
 [auth.claims]
@@ -305,6 +313,30 @@ async def test_entra_and_keycloak_roles_map_to_scopes(stack):
     assert claims_of(keycloak)["realm_access"]["roles"] == ["mlops-agent"]
     names = await tool_names(stack, keycloak)
     assert "list_models" in names and not names & {"check_drift", "trigger_retrain"}, names
+
+
+def typescript(stack, *args):
+    out = subprocess.run(
+        [NODE, str(TYPESCRIPT / "oauth.ts"), "--url", stack["url"], *args],
+        cwd=TYPESCRIPT, capture_output=True, text=True, timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_the_typescript_sdk_logs_in_steps_up_and_refreshes(stack):
+    stepped = typescript(stack, "--step-up")
+    assert stepped["registered"] and stepped["listed"]
+    assert stepped["first_ask"] == "models:read"
+    assert stepped["first_token"] == {"aud": stack["resource"], "iss": stack["issuer"], "scope": "models:read"}
+    # The TypeScript SDK (1.32.2) asks for the challenged scope alone, where the Python SDK
+    # asks for the union: its new token holds retrain:trigger, which the call needed.
+    assert stepped["asks"] == ["models:read", "retrain:trigger"]
+    assert stepped["stepped_up_token"] == "retrain:trigger"
+    assert not stepped["retrain_refused_for_scope"]
+    refreshed = typescript(stack, "--refresh-after", str(ACCESS_TTL + 2))
+    assert refreshed["after_expiry"] and refreshed["new_logins"] == 0
+    assert refreshed["tokens_saved"] == 1, refreshed
 
 
 def test_an_issuer_the_provider_does_not_claim_stops_the_server(stack):

@@ -14,6 +14,8 @@ import { join } from "node:path";
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 
+import { mcp, pendingPromotion } from "./agent.mjs";
+
 const require = createRequire(join(process.cwd(), ".ci/node/package.json"));
 const { chromium } = require("playwright-core");
 
@@ -44,23 +46,7 @@ const base = await new Promise((resolve, reject) => {
 let browser;
 try {
   // The agent drives the loop to a pending request over MCP.
-  let n = 0;
-  const call = async (name, args) => {
-    const r = await fetch(`${base}/mcp`, {
-      method: "POST",
-      headers: {
-        authorization: `Bearer ${agent}`,
-        "content-type": "application/json",
-        accept: "application/json, text/event-stream",
-        "mcp-protocol-version": "2025-06-18",
-      },
-      body: JSON.stringify({ jsonrpc: "2.0", id: ++n, method: "tools/call", params: { name, arguments: args } }),
-    });
-    const text = await r.text();
-    const json = JSON.parse(text.startsWith("{") ? text : text.split("\n").find((l) => l.startsWith("data: ")).slice(6));
-    assert.equal(json.result.isError, false, text);
-    return json.result.structuredContent;
-  };
+  const call = mcp(base, agent);
   const hostile = "[open the report](javascript:window.pwned=1) ![chart](http://127.0.0.1:9/pixel.png) " +
     "<img src=x onerror=\"window.pwned=1\"> <script>window.pwned=1</script> `</code><script>window.pwned=1</script>`";
   // A pipeline with data:write ingests the demo's drifted rows with a hostile category value;
@@ -88,20 +74,7 @@ try {
   assert.equal(ingested.status, 200, await ingested.text());
   const drift = await call("check_drift", { model: "fraud-detector", last: "1h" });
   assert.ok(drift.reasons.some((r) => r.includes("new categories") && r.includes("onerror")), JSON.stringify(drift.reasons));
-  const job = await call("trigger_retrain", { model: "fraud-detector", reason: `drift ${hostile}`, drift_report_id: drift.report_id });
-  let view;
-  for (let i = 0; i < 5; i++) {
-    view = await call("get_job", { job_id: job.job.id, wait_seconds: 60 });
-    if (view.state !== "pending" && view.state !== "running") break;
-  }
-  assert.equal(view.state, "succeeded");
-  const validation = await call("get_validation", { job_id: job.job.id });
-  const request = await call("request_promotion", {
-    model: "fraud-detector",
-    candidate_version: validation.candidate_version,
-    validation_id: validation.id,
-    justification: `passes every rule ${hostile}`,
-  });
+  const request = await pendingPromotion(call, drift, `drift ${hostile}`, `passes every rule ${hostile}`);
 
   browser = await chromium.launch({
     executablePath: CHROMIUM,

@@ -18,6 +18,7 @@
 //! a replayed delivery id 409, and the decision itself follows the same rules as every channel.
 
 mod callback;
+mod oidc;
 mod page;
 mod safe_markdown;
 mod session;
@@ -163,6 +164,8 @@ pub fn router(app: App) -> Router {
         .route("/approvals/{id}/approve", post(approve))
         .route("/approvals/{id}/deny", post(deny))
         .route("/approvals/callback", post(callback))
+        .route("/approvals/oidc/start", get(oidc::start))
+        .route("/approvals/oidc/callback", get(oidc::callback))
         .route_layer(axum::middleware::from_fn_with_state(app.clone(), limit))
         .route_layer(axum::middleware::from_fn_with_state(app.clone(), guard))
         .with_state(app)
@@ -197,10 +200,17 @@ pub(super) fn page(title: &str, body: &str) -> String {
     )
 }
 
-pub(super) fn sign_in_page(message: Option<&str>, status: StatusCode) -> Response {
+pub(super) fn sign_in_page(app: &App, message: Option<&str>, status: StatusCode) -> Response {
     let msg = message
         .map(|m| format!("<p class=\"err\" id=\"message\">{}</p>", esc(m)))
         .unwrap_or_default();
+    if app.config().promotion.oidc.is_some() {
+        let body = format!(
+            "<h1>Promotion approvals</h1>{msg}<p>Approvers sign in with the identity provider.</p>\
+             <p><a id=\"sign-in-oidc\" href=\"/approvals/oidc/start\">Sign in with your identity provider</a></p>"
+        );
+        return (status, Html(page("Sign in", &body))).into_response();
+    }
     let body = format!(
         "<h1>Promotion approvals</h1>{msg}<p>Sign in with a token that has the scope \
          <code>promotion:approve</code> (an operator issues one with <code>mlops-mcp token issue \

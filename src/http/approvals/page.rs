@@ -17,7 +17,7 @@ use super::*;
 
 pub(super) async fn index(State(app): State<App>, headers: HeaderMap) -> Response {
     let Ok((who, _)) = approver(&app, &headers).await else {
-        return sign_in_page(None, StatusCode::OK);
+        return sign_in_page(&app, None, StatusCode::OK);
     };
     let now = chrono::Utc::now();
     let pending: Vec<Promotion> = match app
@@ -78,7 +78,7 @@ pub(super) async fn detail(
 ) -> Response {
     let (who, session) = match approver(&app, &headers).await {
         Ok(a) => a,
-        Err(why) => return sign_in_page(Some(&why), StatusCode::UNAUTHORIZED),
+        Err(why) => return sign_in_page(&app, Some(&why), StatusCode::UNAUTHORIZED),
     };
     let store = app.store();
     let p = match store.promotion(&id).await {
@@ -182,7 +182,7 @@ pub(super) async fn decide(
 ) -> Response {
     let (who, session) = match approver(&app, &headers).await {
         Ok(a) => a,
-        Err(why) => return sign_in_page(Some(&why), StatusCode::UNAUTHORIZED),
+        Err(why) => return sign_in_page(&app, Some(&why), StatusCode::UNAUTHORIZED),
     };
     if !csrf_ok(&app, &session, &form.csrf) {
         trace_session(

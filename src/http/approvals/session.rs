@@ -130,6 +130,18 @@ pub(super) async fn trace_session(
 
 /// Exchanges a token with `promotion:approve` for a session; the token itself is not kept.
 pub(super) async fn login(State(app): State<App>, Form(form): Form<LoginForm>) -> Response {
+    if app.config().promotion.oidc.is_some() {
+        let why = "sign in with the identity provider: pasted tokens are off when it is configured";
+        trace_session(
+            &app,
+            "anonymous",
+            "approvals.sign_in",
+            Outcome::Refused,
+            why.into(),
+        )
+        .await;
+        return sign_in_page(&app, Some(why), StatusCode::FORBIDDEN);
+    }
     let token = form.token.trim();
     let who = match app.verifier().verify(token).await {
         Ok(p) if p.has_scope(scopes::PROMOTION_APPROVE) => p,
@@ -152,9 +164,15 @@ pub(super) async fn login(State(app): State<App>, Form(form): Form<LoginForm>) -
                 why.clone(),
             )
             .await;
-            return sign_in_page(Some(&why), StatusCode::UNAUTHORIZED);
+            return sign_in_page(&app, Some(&why), StatusCode::UNAUTHORIZED);
         }
     };
+    open_session(&app, &who, "token").await
+}
+
+/// Opens a server-side session for `who` (signed in by `how`) and answers with its cookie and
+/// a redirect to the requests, or why not.
+pub(super) async fn open_session(app: &App, who: &Principal, how: &str) -> Response {
     let now = chrono::Utc::now();
     let lifetime = i64::try_from(app.config().promotion.session_secs).unwrap_or(i64::MAX);
     let mut ends = now.timestamp().saturating_add(lifetime);
@@ -177,15 +195,18 @@ pub(super) async fn login(State(app): State<App>, Form(form): Form<LoginForm>) -
         );
     }
     trace_session(
-        &app,
+        app,
         &who.subject,
         "approvals.sign_in",
         Outcome::Ok,
-        format!("session until {}", ends.format("%Y-%m-%d %H:%M UTC")),
+        format!(
+            "session until {} (signed in with a {how})",
+            ends.format("%Y-%m-%d %H:%M UTC")
+        ),
     )
     .await;
     let mut response = Redirect::to("/approvals").into_response();
-    let cookie = session_cookie(&app, Some(&id), (ends - now).num_seconds().max(0));
+    let cookie = session_cookie(app, Some(&id), (ends - now).num_seconds().max(0));
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         response.headers_mut().insert(header::SET_COOKIE, v);
     }
