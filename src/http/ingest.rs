@@ -1,7 +1,8 @@
 //! `POST /v1/models/{model}/records`: rows for drift checks over a time window. Guarded like
 //! `/mcp` — per-address limit, bearer token, scope `data:write`, the principal's model grants,
 //! its read quota — with its own body limit (`http.max_ingest_bytes`). The body is JSON lines
-//! (`application/x-ndjson`) or CSV (`text/csv`), every row with a `timestamp`; it is parsed
+//! (`application/x-ndjson`) or CSV (`text/csv`), optionally gzip- or zstd-compressed
+//! (`Content-Encoding`, [`super::body_encoding`]), every row with a `timestamp`; it is parsed
 //! whole and stored in one transaction, so a malformed request stores nothing. Every outcome is
 //! traced as the action `ingest_records`.
 
@@ -17,6 +18,7 @@ use mlops_engine::store::StoreError;
 use mlops_engine::trace::{NewTraceEvent, Outcome};
 use serde_json::json;
 
+use super::body_encoding::{DecodeError, Encoding};
 use super::gate::{ANONYMOUS, Described, Gate, bearer, error_json, peer, too_many};
 
 /// The action name in traces.
@@ -201,6 +203,18 @@ pub(super) async fn admit(
             &reason,
         ));
     };
+    let encoding = match Encoding::of(req.headers()) {
+        Ok(e) => e,
+        Err(reason) => {
+            gate.refuse(started, &who, &described, Refusal::Request, reason.clone())
+                .await;
+            return Err(error_json(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_encoding",
+                &reason,
+            ));
+        }
+    };
     let limit = app.config().http.max_ingest_bytes;
     let Ok(body) = axum::body::to_bytes(req.into_body(), limit).await else {
         let reason = format!(
@@ -214,8 +228,39 @@ pub(super) async fn admit(
             &reason,
         ));
     };
+    let sent = body.len();
+    let body = if encoding == Encoding::Identity {
+        body
+    } else {
+        let decoded = tokio::task::spawn_blocking(move || encoding.decode(&body, limit)).await;
+        match decoded {
+            Ok(Ok(bytes)) => axum::body::Bytes::from(bytes),
+            Ok(Err(e)) => {
+                let (status, code) = match e {
+                    DecodeError::TooLarge(..) => {
+                        (StatusCode::PAYLOAD_TOO_LARGE, "request_too_large")
+                    }
+                    DecodeError::Malformed(_) => (StatusCode::BAD_REQUEST, "malformed_body"),
+                };
+                let reason = e.to_string();
+                gate.refuse(started, &who, &described, Refusal::Request, reason.clone())
+                    .await;
+                return Err(error_json(status, code, &reason));
+            }
+            Err(_) => {
+                return Err(error_json(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "decode_failed",
+                    "the body could not be decoded; retry",
+                ));
+            }
+        }
+    };
     if let Some(arguments) = described.arguments.as_object_mut() {
         arguments.insert("bytes".into(), json!(body.len()));
+        if encoding != Encoding::Identity {
+            arguments.insert("sent_bytes".into(), json!(sent));
+        }
     }
     Ok(Admitted {
         principal,

@@ -3,6 +3,7 @@
 //! transport itself (`/mcp`, the listener, connections) is [`crate::transport`].
 
 pub mod approvals;
+pub mod body_encoding;
 pub mod gate;
 pub mod health;
 pub mod ingest;

@@ -602,3 +602,97 @@ async fn ingest_refuses_bad_times_and_bounds_columns_and_rows() {
     assert_eq!(status, 507, "{e}");
     assert_eq!(stored().await.len(), 12);
 }
+
+async fn ingest_encoded(
+    server: &HttpServer,
+    token: &str,
+    encoding: &str,
+    body: Vec<u8>,
+) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/models/fraud-detector/records", server.base))
+        .header("content-type", "text/csv")
+        .header("content-encoding", encoding)
+        .bearer_auth(token)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Pipelines may compress their batches (gzip, zstd): the rows are stored as if sent plain. A
+/// body that would expand past `http.max_ingest_bytes`, a body that is not what its encoding
+/// says, and an unknown encoding are refused; nothing is stored and each refusal is traced.
+#[tokio::test]
+async fn compressed_batches_are_accepted_and_bombs_refused() {
+    use std::io::Write as _;
+    let ws = Workspace::demo();
+    ws.edit_config(|t| {
+        t["http"]
+            .as_table_mut()
+            .unwrap()
+            .insert("max_ingest_bytes".into(), (2 << 20).into());
+    });
+    let server = HttpServer::start(&ws);
+    let writer = ws.token("pipeline", "data:write");
+    let csv = timestamped_csv(&ws, "current", 60, 600);
+    let rows = csv.lines().count() - 1;
+
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(csv.as_bytes()).unwrap();
+    let gz = gz.finish().unwrap();
+    assert!(gz.len() * 2 < csv.len());
+    let (status, body) = ingest_encoded(&server, &writer, "gzip", gz).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["accepted"].as_u64(), Some(rows as u64), "{body}");
+    let zst = zstd::encode_all(csv.as_bytes(), 3).unwrap();
+    let (status, body) = ingest_encoded(&server, &writer, "zstd", zst).await;
+    assert_eq!(status, 200, "{body}");
+
+    let store = ws.store().await;
+    let now = chrono::Utc::now();
+    let stored = || async {
+        store
+            .records(
+                "fraud-detector",
+                now - chrono::Duration::days(1),
+                now,
+                100_000,
+            )
+            .await
+            .unwrap()
+            .len()
+    };
+    assert_eq!(stored().await, 2 * rows);
+
+    // 64 MB of one repeated row: a few hundred kB of gzip, refused once it passes 2 MiB.
+    let line = csv.lines().nth(1).unwrap();
+    let mut bomb = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    bomb.write_all(format!("{}\n", csv.lines().next().unwrap()).as_bytes())
+        .unwrap();
+    for _ in 0..(64 << 20) / line.len() {
+        bomb.write_all(line.as_bytes()).unwrap();
+        bomb.write_all(b"\n").unwrap();
+    }
+    let bomb = bomb.finish().unwrap();
+    assert!(bomb.len() < 2 << 20, "{} bytes", bomb.len());
+    for (encoding, body, status, says) in [
+        ("gzip", bomb, 413, "expands to more than 2097152 bytes"),
+        ("zstd", b"not zstd".to_vec(), 400, "not valid zstd"),
+        ("br", b"x".to_vec(), 415, "Content-Encoding is not accepted"),
+    ] {
+        let (got, body) = ingest_encoded(&server, &writer, encoding, body).await;
+        assert_eq!(got, status, "{encoding}: {body}");
+        assert!(body.to_string().contains(says), "{body}");
+    }
+    assert_eq!(stored().await, 2 * rows, "nothing stored by a refusal");
+    let refused = ws
+        .traces()
+        .await
+        .into_iter()
+        .filter(|e| e.action == "ingest_records" && e.outcome == Outcome::Refused)
+        .count();
+    assert_eq!(refused, 3);
+}
