@@ -15,6 +15,7 @@ pub mod mcp;
 pub mod metrics;
 pub(crate) mod notify;
 pub(crate) mod refusal_sampler;
+pub(crate) mod retention;
 pub mod transport;
 
 use std::process::ExitCode;

@@ -6,8 +6,9 @@
 //! - `mlops_tool_call_duration_seconds{tool}`: their latency;
 //! - `mlops_refusals_total{reason}`: refused requests by reason (`auth`, `scope`, `quota`,
 //!   `budget`, `request`);
-//! - `mlops_jobs{state}` and `mlops_pending_approvals`, `mlops_oldest_pending_approval_seconds`:
-//!   read from the store at each scrape, so every replica reports the shared state.
+//! - `mlops_jobs{state}` and `mlops_pending_approvals`, `mlops_oldest_pending_approval_seconds`,
+//!   `mlops_ingested_rows{model}`: read from the store at each scrape, so every replica reports
+//!   the shared state.
 //!
 //! Counters and histograms are per process (each replica is scraped on its own).
 
@@ -101,6 +102,12 @@ struct Inner {
     jobs: Family<StateLabel, Gauge>,
     pending_approvals: Gauge,
     oldest_pending: Gauge,
+    ingested_rows: Family<ModelLabel, Gauge>,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ModelLabel {
+    model: String,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -151,6 +158,12 @@ impl Metrics {
             "Age of the oldest promotion request waiting for a decision (0 if none)",
             oldest_pending.clone(),
         );
+        let ingested_rows = Family::<ModelLabel, Gauge>::default();
+        registry.register(
+            "ingested_rows",
+            "Ingested monitoring rows held per model (bounded by policy.retain and max_ingested_rows)",
+            ingested_rows.clone(),
+        );
         Self {
             inner: Arc::new(Inner {
                 registry,
@@ -161,6 +174,7 @@ impl Metrics {
                 jobs,
                 pending_approvals,
                 oldest_pending,
+                ingested_rows,
             }),
         }
     }
@@ -234,6 +248,14 @@ impl Metrics {
             .pending_approvals
             .set(i64::try_from(pending.len()).unwrap_or(i64::MAX));
         self.inner.oldest_pending.set(oldest);
+        // One label per model in the store: the models the operator declared.
+        self.inner.ingested_rows.clear();
+        for (model, rows) in store.record_counts().await? {
+            self.inner
+                .ingested_rows
+                .get_or_create(&ModelLabel { model })
+                .set(i64::try_from(rows).unwrap_or(i64::MAX));
+        }
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.inner.registry)
             .map_err(|e| mlops_engine::StoreError::Corrupt(format!("encoding metrics: {e}")))?;

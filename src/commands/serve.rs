@@ -47,6 +47,7 @@ pub async fn run(config_path: Option<PathBuf>, args: ServeArgs) -> Result<ExitCo
     if monitors > 0 {
         tracing::info!(monitors, "models checked by the server on their schedules");
     }
+    crate::retention::start(&app);
     match listener {
         Some(listener) => crate::transport::http::serve(app, listener).await?,
         None => {

@@ -47,6 +47,14 @@ pub struct LimitsConfig {
     /// otherwise; a request past it stores nothing.
     #[serde(default = "default_rows_per_model")]
     pub max_rows_per_model: u64,
+    /// How often the server deletes ingested rows past their model's `policy.retain`, in
+    /// seconds (also once at start-up).
+    #[serde(default = "default_retention_sweep")]
+    pub retention_sweep_secs: u64,
+}
+
+pub(super) fn default_retention_sweep() -> u64 {
+    3600
 }
 
 pub(super) fn default_ingest_future() -> u64 {
@@ -103,6 +111,7 @@ impl Default for LimitsConfig {
             ingest_max_age_days: default_ingest_age(),
             ingest_unknown_columns: Default::default(),
             max_rows_per_model: default_rows_per_model(),
+            retention_sweep_secs: default_retention_sweep(),
         }
     }
 }

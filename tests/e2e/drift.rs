@@ -696,3 +696,74 @@ async fn compressed_batches_are_accepted_and_bombs_refused() {
         .count();
     assert_eq!(refused, 3);
 }
+
+/// `policy.retain`: the server's sweep deletes the ingested rows older than it (traced by its
+/// own principal), keeps the newer ones, and `/metrics` reports what each model holds.
+#[tokio::test]
+async fn retention_deletes_old_rows_and_metrics_report_what_is_held() {
+    let ws = Workspace::demo();
+    ws.edit_config(|t| {
+        t["models"][0]["policy"]
+            .as_table_mut()
+            .unwrap()
+            .insert("retain".into(), "30d".into());
+        t.entry("limits")
+            .or_insert_with(|| toml::Table::new().into())
+            .as_table_mut()
+            .unwrap()
+            .insert("retention_sweep_secs".into(), 1.into());
+    });
+    let server = HttpServer::start(&ws);
+    let writer = ws.token("pipeline", "data:write");
+    let old = timestamped_csv(&ws, "current", 40 * 86_400, 600);
+    let new = timestamped_csv(&ws, "reference", 60, 600);
+    let (old_rows, new_rows) = (old.lines().count() - 1, new.lines().count() - 1);
+    for body in [old, new] {
+        let (status, _, body) =
+            ingest(&server, Some(&writer), "fraud-detector", "text/csv", body).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    // Sweeps run every second; the first after the ingest deletes the old rows.
+    let mut line = String::new();
+    for _ in 0..10 {
+        line = server.wait_for_log("retention sweep done", std::time::Duration::from_secs(30));
+        if !line.contains("rows=0") {
+            break;
+        }
+    }
+    assert!(line.contains(&format!("rows={old_rows}")), "{line}");
+    let store = ws.store().await;
+    assert_eq!(
+        store.record_counts().await.unwrap(),
+        [("fraud-detector".to_owned(), new_rows as u64)]
+    );
+    let events = ws.traces().await;
+    let pruned = events
+        .iter()
+        .find(|e| e.action == "retention.pruned")
+        .expect("the sweep is traced");
+    assert_eq!(pruned.principal, "mlops-mcp:retention");
+    assert!(
+        pruned
+            .rationale
+            .starts_with(&format!("{old_rows} ingested rows")),
+        "{}",
+        pruned.rationale
+    );
+    let scraper = ws.token("scraper", "metrics:read");
+    let metrics = reqwest::Client::new()
+        .get(format!("{}/metrics", server.base))
+        .bearer_auth(scraper)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(&format!(
+            "mlops_ingested_rows{{model=\"fraud-detector\"}} {new_rows}"
+        )),
+        "{metrics}"
+    );
+}

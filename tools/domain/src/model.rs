@@ -122,6 +122,10 @@ pub struct ModelPolicy {
     /// `limits.max_rows_per_model`); a request past it stores nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_ingested_rows: Option<u64>,
+    /// How long ingested rows (and their late labels) are kept, e.g. `"30d"`; older ones are
+    /// deleted by the server's retention sweep. None: kept until `max_ingested_rows` refuses more.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retain: Option<String>,
     /// Metric rules a candidate must pass against the champion before it may be promoted.
     #[serde(default)]
     pub validation: Vec<ValidationRule>,
@@ -146,12 +150,20 @@ fn default_min_rows() -> usize {
     100
 }
 
+impl ModelPolicy {
+    /// How long ingested rows are kept, if the policy says.
+    pub fn retention(&self) -> Option<std::time::Duration> {
+        humantime::parse_duration(self.retain.as_deref()?.trim()).ok()
+    }
+}
+
 impl Default for ModelPolicy {
     fn default() -> Self {
         Self {
             drift_share: default_drift_share(),
             min_rows: default_min_rows(),
             max_ingested_rows: None,
+            retain: None,
             stattest_threshold: None,
             validation: Vec::new(),
             performance: Vec::new(),
@@ -230,6 +242,14 @@ impl ModelSpec {
         }
         if self.policy.min_labels == 0 {
             out.push(format!("{at}.policy.min_labels = 0: must be at least 1"));
+        }
+        if let Some(retain) = &self.policy.retain {
+            match self.policy.retention() {
+                Some(d) if d >= std::time::Duration::from_secs(3600) => {}
+                _ => out.push(format!(
+                    "{at}.policy.retain = {retain:?}: use a duration of at least an hour, e.g. \"30d\""
+                )),
+            }
         }
         if self.policy.min_rows == 0 {
             out.push(format!(

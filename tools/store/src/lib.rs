@@ -214,6 +214,17 @@ pub trait Store: Send + Sync + 'static {
         max_rows: u64,
     ) -> Result<usize, StoreError>;
 
+    /// Deletes `model`'s ingested rows older than `before` and the late labels left without a
+    /// row, in one transaction; how many of each.
+    async fn prune_records(
+        &self,
+        model: &str,
+        before: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(u64, u64), StoreError>;
+
+    /// Ingested rows held per model.
+    async fn record_counts(&self) -> Result<Vec<(String, u64)>, StoreError>;
+
     /// The `data` of `model`'s rows with `from <= timestamp < to`, oldest first, at most
     /// `limit` of them.
     async fn records(

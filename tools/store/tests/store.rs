@@ -659,3 +659,62 @@ async fn alerts_follow_verdicts_and_one_is_unresolved_per_model() {
         (AlertState::Resolved, "v2 promoted")
     );
 }
+
+/// Retention deletes a model's rows older than the cut and the late labels left without a row,
+/// and nothing of other models or newer rows; the counts per model agree.
+#[tokio::test]
+async fn pruning_deletes_old_rows_and_their_labels_only() {
+    use mlops_domain::record::{NewLabel, NewRecord};
+    let db = common::TestDb::new().await;
+    let store = open_store(&db).await;
+    store.sync_model(&spec("other")).await.unwrap();
+    let now = chrono::Utc::now();
+    let rows = |model: &str, days_ago: i64, ids: std::ops::Range<u32>| {
+        ids.map(|i| NewRecord {
+            timestamp: now - chrono::Duration::days(days_ago),
+            id: Some(format!("{model}-{days_ago}-{i}")),
+            data: format!("{{\"x\":{i}}}"),
+        })
+        .collect::<Vec<_>>()
+    };
+    for (model, days) in [("m", 40), ("m", 1), ("other", 40)] {
+        store
+            .insert_records(model, "b", &rows(model, days, 0..10), 1_000)
+            .await
+            .unwrap();
+        let labels: Vec<NewLabel> = (0..5)
+            .map(|i| NewLabel {
+                row_id: format!("{model}-{days}-{i}"),
+                label: "1".into(),
+                labelled_at: None,
+            })
+            .collect();
+        store
+            .insert_labels(model, &labels, false)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    let cut = now - chrono::Duration::days(30);
+    assert_eq!(store.prune_records("m", cut).await.unwrap(), (10, 5));
+    assert_eq!(
+        store.prune_records("m", cut).await.unwrap(),
+        (0, 0),
+        "idempotent"
+    );
+    assert_eq!(
+        store.record_counts().await.unwrap(),
+        [("m".to_owned(), 10), ("other".to_owned(), 10)]
+    );
+    // The newer rows keep their labels; the other model is untouched.
+    let window = store
+        .window_rows("m", now - chrono::Duration::days(2), now, 100)
+        .await
+        .unwrap();
+    assert_eq!(window.iter().filter(|r| r.late_label.is_some()).count(), 5);
+    let other = store
+        .window_rows("other", now - chrono::Duration::days(41), now, 100)
+        .await
+        .unwrap();
+    assert_eq!(other.iter().filter(|r| r.late_label.is_some()).count(), 5);
+}

@@ -77,3 +77,42 @@ pub(super) async fn records(
     .await?;
     Ok(rows.into_iter().map(|(d,)| d).collect())
 }
+
+pub(super) async fn prune_records(
+    s: &SqlStore,
+    model: &str,
+    before: chrono::DateTime<chrono::Utc>,
+) -> Result<(u64, u64), StoreError> {
+    let mut tx = s.write_tx().await?;
+    let rows = sqlx::query("DELETE FROM records WHERE model = $1 AND ts_us < $2")
+        .bind(model)
+        .bind(before.timestamp_micros())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    let labels = if rows == 0 {
+        0
+    } else {
+        sqlx::query(
+            "DELETE FROM labels WHERE model = $1 AND NOT EXISTS \
+             (SELECT 1 FROM records r WHERE r.model = labels.model AND r.row_id = labels.row_id)",
+        )
+        .bind(model)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+    };
+    tx.commit().await?;
+    Ok((rows, labels))
+}
+
+pub(super) async fn record_counts(s: &SqlStore) -> Result<Vec<(String, u64)>, StoreError> {
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as("SELECT model, COUNT(*) FROM records GROUP BY model ORDER BY model")
+            .fetch_all(&s.pool)
+            .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(m, n)| (m, u64::try_from(n).unwrap_or(0)))
+        .collect())
+}

@@ -106,6 +106,18 @@ impl Store for SqlStore {
         records::insert_records(self, model, batch, records, max_rows).await
     }
 
+    async fn prune_records(
+        &self,
+        model: &str,
+        before: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(u64, u64), StoreError> {
+        records::prune_records(self, model, before).await
+    }
+
+    async fn record_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        records::record_counts(self).await
+    }
+
     async fn records(
         &self,
         model: &str,
