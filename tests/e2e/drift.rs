@@ -317,6 +317,12 @@ async fn ingested_rows_are_checked_over_a_window() {
     );
     assert!(report.current_source.contains("ingested rows"));
     let from_files = tools::check_drift(&server, &agent, json!({"model": "fraud-detector"})).await;
+    // Not only the verdict: every feature's test, score, threshold and effect size is the same
+    // whether the rows come from the file or from the store.
+    assert_eq!(
+        serde_json::to_value(&from_files.report.features).unwrap(),
+        serde_json::to_value(&report.report.features).unwrap()
+    );
     assert_eq!(
         from_files.report.drifted_features,
         report.report.drifted_features
@@ -765,5 +771,37 @@ async fn retention_deletes_old_rows_and_metrics_report_what_is_held() {
             "mlops_ingested_rows{{model=\"fraud-detector\"}} {new_rows}"
         )),
         "{metrics}"
+    );
+}
+
+/// The same on PostgreSQL: an ingested window and the file of the same rows give the same
+/// per-feature report.
+#[tokio::test]
+async fn an_ingested_window_reports_as_its_file_on_postgres() {
+    let Some(admin) = common::service_url(
+        "MLOPS_TEST_POSTGRES",
+        ".ci/run starts Debian's postgresql with tests/postgres/start.sh",
+    ) else {
+        return;
+    };
+    let ws = Workspace::demo_on_postgres(&admin).await;
+    let server = HttpServer::start(&ws);
+    let writer = ws.token("pipeline", "data:write");
+    let agent = ws.token("drift-agent", "models:read,drift:read");
+    let body = timestamped_csv(&ws, "current", 60, 3600);
+    let (status, _, ok) = ingest(&server, Some(&writer), "fraud-detector", "text/csv", body).await;
+    assert_eq!(status, 200, "{ok}");
+    let window = tools::check_drift(
+        &server,
+        &agent,
+        json!({"model": "fraud-detector", "last": "2h"}),
+    )
+    .await;
+    let file = tools::check_drift(&server, &agent, json!({"model": "fraud-detector"})).await;
+    assert!(window.current_source.contains("ingested rows"));
+    assert_eq!(window.report.current_rows, file.report.current_rows);
+    assert_eq!(
+        serde_json::to_value(&file.report.features).unwrap(),
+        serde_json::to_value(&window.report.features).unwrap()
     );
 }
