@@ -35,6 +35,9 @@ pub struct ModelCard {
     /// The newest quality check: report id, when, and the recommended action.
     #[serde(default)]
     pub last_quality: Option<LastQuality>,
+    /// Ingested monitoring rows held now (bounded by `policy.retain` and `max_ingested_rows`).
+    #[serde(default)]
+    pub ingested_rows: u64,
 }
 
 /// The verdict of the newest quality check.
@@ -79,6 +82,12 @@ pub async fn model_card(store: &dyn Store, name: &str) -> Result<Option<ModelCar
             checked_at: q.checked_at.format("%Y-%m-%d %H:%M UTC").to_string(),
             recommended_action: q.recommended_action.as_str().to_owned(),
         });
+    let ingested_rows = store
+        .record_counts()
+        .await?
+        .into_iter()
+        .find_map(|(model, rows)| (model == name).then_some(rows))
+        .unwrap_or(0);
     let champion = record.aliased(CHAMPION).cloned();
     let spec = record.spec;
     Ok(Some(ModelCard {
@@ -99,6 +108,7 @@ pub async fn model_card(store: &dyn Store, name: &str) -> Result<Option<ModelCar
         approval_history: history,
         last_drift,
         last_quality,
+        ingested_rows,
     }))
 }
 
@@ -249,6 +259,18 @@ impl ModelCard {
             )?,
             None => writeln!(md, "## Last quality check\n\n_Never checked._\n")?,
         }
+        let policy = &self.decision_thresholds;
+        let bounds = match (&policy.retain, policy.max_ingested_rows) {
+            (Some(r), Some(m)) => format!("kept {r}, at most {m} rows"),
+            (Some(r), None) => format!("kept {r}"),
+            (None, Some(m)) => format!("at most {m} rows"),
+            (None, None) => "kept until the server's row limit refuses more".to_owned(),
+        };
+        writeln!(
+            md,
+            "## Monitoring data\n\n{} ingested rows held ({bounds}).\n",
+            self.ingested_rows
+        )?;
         writeln!(md, "## Limitations\n")?;
         if self.limitations.is_empty() {
             writeln!(md, "_None stated._")?;

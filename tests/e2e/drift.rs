@@ -756,6 +756,9 @@ async fn retention_deletes_old_rows_and_metrics_report_what_is_held() {
         "{}",
         pruned.rationale
     );
+    let reader = ws.token("reader", "models:read");
+    let card = common::tools::model_card(&server, &reader, "fraud-detector").await;
+    assert_eq!(card.ingested_rows, new_rows as u64);
     let scraper = ws.token("scraper", "metrics:read");
     let metrics = reqwest::Client::new()
         .get(format!("{}/metrics", server.base))
