@@ -193,7 +193,7 @@ pub(super) async fn admit(
         .to_owned();
     let Some(format) = BodyFormat::from_content_type(&content_type) else {
         let reason = format!(
-            "Content-Type {content_type:?} is not accepted; send application/x-ndjson (JSON lines) or text/csv"
+            "Content-Type {content_type:?} is not accepted; send application/x-ndjson (JSON lines), text/csv or application/vnd.apache.parquet"
         );
         gate.refuse(started, &who, &described, Refusal::Request, reason.clone())
             .await;

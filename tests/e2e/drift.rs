@@ -808,3 +808,111 @@ async fn an_ingested_window_reports_as_its_file_on_postgres() {
         serde_json::to_value(&window.report.features).unwrap()
     );
 }
+
+/// The demo's `name.csv` as a Parquet body: a `timestamp` column (TIMESTAMP(MICROS), the rows
+/// spread over the last `span` seconds ending a minute ago) and the seven features.
+fn parquet_body(ws: &Workspace, name: &str, span: i64) -> (Vec<u8>, usize) {
+    use parquet::data_type::{ByteArray, ByteArrayType, DoubleType, Int64Type};
+    use parquet::file::properties::WriterProperties;
+    use parquet::file::writer::SerializedFileWriter;
+    use parquet::schema::parser::parse_message_type;
+    let text =
+        std::fs::read_to_string(ws.path().join(format!("data/fraud-detector/{name}.csv"))).unwrap();
+    let rows: Vec<Vec<String>> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(str::to_owned).collect())
+        .collect();
+    let n = rows.len();
+    let schema = std::sync::Arc::new(
+        parse_message_type(
+            "message m { required int64 timestamp (TIMESTAMP(MICROS,true)); \
+             required double amount; required double hour; required double distance_km; \
+             required double account_age_days; required double tx_count_24h; \
+             required binary merchant_category (UTF8); required binary channel (UTF8); }",
+        )
+        .unwrap(),
+    );
+    let mut out = Vec::new();
+    let props = std::sync::Arc::new(WriterProperties::builder().build());
+    let mut w = SerializedFileWriter::new(&mut out, schema, props).unwrap();
+    let mut g = w.next_row_group().unwrap();
+    let end = chrono::Utc::now().timestamp_micros() - 60_000_000;
+    let ts: Vec<i64> = (0..n as i64)
+        .map(|i| end - span * 1_000_000 + i * span * 1_000_000 / n as i64)
+        .collect();
+    let mut col = g.next_column().unwrap().unwrap();
+    col.typed::<Int64Type>()
+        .write_batch(&ts, None, None)
+        .unwrap();
+    col.close().unwrap();
+    for k in 0..5 {
+        let xs: Vec<f64> = rows.iter().map(|r| r[k].parse().unwrap()).collect();
+        let mut col = g.next_column().unwrap().unwrap();
+        col.typed::<DoubleType>()
+            .write_batch(&xs, None, None)
+            .unwrap();
+        col.close().unwrap();
+    }
+    for k in 5..7 {
+        let cs: Vec<ByteArray> = rows
+            .iter()
+            .map(|r| ByteArray::from(r[k].as_str()))
+            .collect();
+        let mut col = g.next_column().unwrap().unwrap();
+        col.typed::<ByteArrayType>()
+            .write_batch(&cs, None, None)
+            .unwrap();
+        col.close().unwrap();
+    }
+    g.close().unwrap();
+    w.close().unwrap();
+    (out, n)
+}
+
+/// A Parquet body is ingested as its rows: a window over them reports as the CSV file of the
+/// same rows does. A body that is not Parquet is refused, nothing stored.
+#[tokio::test]
+async fn parquet_batches_are_ingested_as_their_rows() {
+    let ws = Workspace::demo();
+    let server = HttpServer::start(&ws);
+    let writer = ws.token("pipeline", "data:write");
+    let agent = ws.token("drift-agent", "models:read,drift:read");
+    let send = |body: Vec<u8>| {
+        let base = server.base.clone();
+        let writer = writer.clone();
+        async move {
+            let r = reqwest::Client::new()
+                .post(format!("{base}/v1/models/fraud-detector/records"))
+                .header("content-type", "application/vnd.apache.parquet")
+                .bearer_auth(writer)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            (
+                r.status().as_u16(),
+                r.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let (status, body) = send(b"PAR1 not really".to_vec()).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.to_string().contains("not a Parquet file"), "{body}");
+    let (parquet, rows) = parquet_body(&ws, "current", 3600);
+    let (status, body) = send(parquet).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["accepted"].as_u64(), Some(rows as u64), "{body}");
+    let window = tools::check_drift(
+        &server,
+        &agent,
+        json!({"model": "fraud-detector", "last": "2h"}),
+    )
+    .await;
+    let file = tools::check_drift(&server, &agent, json!({"model": "fraud-detector"})).await;
+    assert_eq!(window.report.current_rows, file.report.current_rows);
+    assert_eq!(
+        serde_json::to_value(&file.report.features).unwrap(),
+        serde_json::to_value(&window.report.features).unwrap()
+    );
+}

@@ -20,6 +20,7 @@ pub mod monitors;
 pub mod promotion_gate;
 pub mod quality;
 pub mod records;
+mod records_parquet;
 pub mod registry;
 pub mod request_promotion;
 pub mod signing;

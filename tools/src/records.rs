@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::{Map, Number, Value};
 
 use crate::drift::source::{self, Schema, Table, TableBuilder, jsonl};
+use crate::records_parquet::Numbered;
 
 /// The field every row carries.
 pub const TIMESTAMP: &str = "timestamp";
@@ -45,6 +46,7 @@ fn row_id(v: &Value) -> Result<String, String> {
 pub fn parse_labels(body: &[u8], format: BodyFormat) -> Result<Vec<NewLabel>, String> {
     let objects: Numbered = match format {
         BodyFormat::JsonLines => json_objects(body)?,
+        BodyFormat::Parquet => crate::records_parquet::objects(body)?,
         BodyFormat::Csv => {
             let mut reader = csv::ReaderBuilder::new().from_reader(body);
             let headers: Vec<String> = reader
@@ -114,11 +116,13 @@ pub fn parse_labels(body: &[u8], format: BodyFormat) -> Result<Vec<NewLabel>, St
 pub enum BodyFormat {
     Csv,
     JsonLines,
+    Parquet,
 }
 
 impl BodyFormat {
     /// `text/csv` is CSV; `application/x-ndjson`, `application/jsonl`, `application/json-seq`
-    /// and `application/json` are JSON lines.
+    /// and `application/json` are JSON lines; `application/vnd.apache.parquet` (or
+    /// `application/x-parquet`) is a Parquet file.
     pub fn from_content_type(content_type: &str) -> Option<Self> {
         let media = content_type
             .split(';')
@@ -132,6 +136,7 @@ impl BodyFormat {
             | "application/jsonl"
             | "application/x-jsonlines"
             | "application/json" => Some(BodyFormat::JsonLines),
+            "application/vnd.apache.parquet" | "application/x-parquet" => Some(BodyFormat::Parquet),
             _ => None,
         }
     }
@@ -211,6 +216,10 @@ pub fn parse(body: &[u8], format: BodyFormat, rules: &Rules) -> Result<Parsed, S
     let mut dropped = BTreeSet::new();
     let records = match format {
         BodyFormat::JsonLines => parse_json_lines(body, rules, &mut dropped)?,
+        BodyFormat::Parquet => crate::records_parquet::objects(body)?
+            .into_iter()
+            .map(|(row, object)| record(object, row, rules, &mut dropped))
+            .collect::<Result<_, _>>()?,
         BodyFormat::Csv => parse_csv(body, rules, &mut dropped)?,
     };
     if records.is_empty() {
@@ -283,8 +292,6 @@ fn record(
 }
 
 /// Objects of a body, each with its line number.
-type Numbered = Vec<(usize, Map<String, Value>)>;
-
 /// Each non-blank line of a JSON-lines body as an object, with its line number.
 fn json_objects(body: &[u8]) -> Result<Numbered, String> {
     let text = std::str::from_utf8(body).map_err(|e| format!("the body is not UTF-8: {e}"))?;
