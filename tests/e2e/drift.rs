@@ -777,6 +777,24 @@ async fn retention_deletes_old_rows_and_metrics_report_what_is_held() {
     );
 }
 
+/// `check_drift` over the last two hours of ingested rows reports, feature by feature, what the
+/// model's current file of the same rows does.
+async fn window_reports_as_the_file(server: &HttpServer, agent: &str) {
+    let window = tools::check_drift(
+        server,
+        agent,
+        json!({"model": "fraud-detector", "last": "2h"}),
+    )
+    .await;
+    let file = tools::check_drift(server, agent, json!({"model": "fraud-detector"})).await;
+    assert!(window.current_source.contains("ingested rows"));
+    assert_eq!(window.report.current_rows, file.report.current_rows);
+    assert_eq!(
+        serde_json::to_value(&file.report.features).unwrap(),
+        serde_json::to_value(&window.report.features).unwrap()
+    );
+}
+
 /// The same on PostgreSQL: an ingested window and the file of the same rows give the same
 /// per-feature report.
 #[tokio::test]
@@ -794,19 +812,7 @@ async fn an_ingested_window_reports_as_its_file_on_postgres() {
     let body = timestamped_csv(&ws, "current", 60, 3600);
     let (status, _, ok) = ingest(&server, Some(&writer), "fraud-detector", "text/csv", body).await;
     assert_eq!(status, 200, "{ok}");
-    let window = tools::check_drift(
-        &server,
-        &agent,
-        json!({"model": "fraud-detector", "last": "2h"}),
-    )
-    .await;
-    let file = tools::check_drift(&server, &agent, json!({"model": "fraud-detector"})).await;
-    assert!(window.current_source.contains("ingested rows"));
-    assert_eq!(window.report.current_rows, file.report.current_rows);
-    assert_eq!(
-        serde_json::to_value(&file.report.features).unwrap(),
-        serde_json::to_value(&window.report.features).unwrap()
-    );
+    window_reports_as_the_file(&server, &agent).await;
 }
 
 /// The demo's `name.csv` as a Parquet body: a `timestamp` column (TIMESTAMP(MICROS), the rows
@@ -903,16 +909,5 @@ async fn parquet_batches_are_ingested_as_their_rows() {
     let (status, body) = send(parquet).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["accepted"].as_u64(), Some(rows as u64), "{body}");
-    let window = tools::check_drift(
-        &server,
-        &agent,
-        json!({"model": "fraud-detector", "last": "2h"}),
-    )
-    .await;
-    let file = tools::check_drift(&server, &agent, json!({"model": "fraud-detector"})).await;
-    assert_eq!(window.report.current_rows, file.report.current_rows);
-    assert_eq!(
-        serde_json::to_value(&file.report.features).unwrap(),
-        serde_json::to_value(&window.report.features).unwrap()
-    );
+    window_reports_as_the_file(&server, &agent).await;
 }
