@@ -19,6 +19,7 @@ mod attacks;
 mod cli;
 mod connections;
 mod contract;
+mod crash;
 mod drift;
 mod fleet;
 mod fuzz;
