@@ -815,7 +815,8 @@ async fn an_ingested_window_reports_as_its_file_on_postgres() {
     window_reports_as_the_file(&server, &agent).await;
 }
 
-/// The demo's `name.csv` as a Parquet body: a `timestamp` column (TIMESTAMP(MICROS), the rows
+/// The demo's `name.csv` as a Parquet body: a `timestamp` column (TIMESTAMP(NANOS), pandas'
+/// default, the rows
 /// spread over the last `span` seconds ending a minute ago) and the seven features.
 fn parquet_body(ws: &Workspace, name: &str, span: i64) -> (Vec<u8>, usize) {
     use parquet::data_type::{ByteArray, ByteArrayType, DoubleType, Int64Type};
@@ -832,7 +833,7 @@ fn parquet_body(ws: &Workspace, name: &str, span: i64) -> (Vec<u8>, usize) {
     let n = rows.len();
     let schema = std::sync::Arc::new(
         parse_message_type(
-            "message m { required int64 timestamp (TIMESTAMP(MICROS,true)); \
+            "message m { required int64 timestamp (TIMESTAMP(NANOS,true)); \
              required double amount; required double hour; required double distance_km; \
              required double account_age_days; required double tx_count_24h; \
              required binary merchant_category (UTF8); required binary channel (UTF8); }",
@@ -845,7 +846,7 @@ fn parquet_body(ws: &Workspace, name: &str, span: i64) -> (Vec<u8>, usize) {
     let mut g = w.next_row_group().unwrap();
     let end = chrono::Utc::now().timestamp_micros() - 60_000_000;
     let ts: Vec<i64> = (0..n as i64)
-        .map(|i| end - span * 1_000_000 + i * span * 1_000_000 / n as i64)
+        .map(|i| (end - span * 1_000_000 + i * span * 1_000_000 / n as i64) * 1_000)
         .collect();
     let mut col = g.next_column().unwrap().unwrap();
     col.typed::<Int64Type>()

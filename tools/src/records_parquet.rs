@@ -6,6 +6,7 @@
 //! decimals) is refused with the column's name.
 
 use bytes::Bytes;
+use parquet::basic::{LogicalType, TimeUnit};
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::record::Field;
 use serde_json::{Map, Number, Value};
@@ -48,6 +49,25 @@ pub(crate) fn objects(body: &[u8]) -> Result<Numbered, String> {
     let reader = SerializedFileReader::new(Bytes::copy_from_slice(body))
         .map_err(|e| format!("the body is not a Parquet file: {e}"))?;
     let rows = reader.metadata().file_metadata().num_rows();
+    // TIMESTAMP(NANOS) (pandas' default) reaches the rows as a plain integer: find those
+    // columns by their logical type.
+    let nanos: std::collections::BTreeSet<String> = reader
+        .metadata()
+        .file_metadata()
+        .schema_descr()
+        .columns()
+        .iter()
+        .filter(|c| {
+            matches!(
+                c.logical_type_ref(),
+                Some(LogicalType::Timestamp {
+                    unit: TimeUnit::NANOS,
+                    ..
+                })
+            )
+        })
+        .map(|c| c.name().to_owned())
+        .collect();
     let mut out = Vec::with_capacity(usize::try_from(rows).unwrap_or(0));
     let iter = reader
         .get_row_iter(None)
@@ -56,10 +76,11 @@ pub(crate) fn objects(body: &[u8]) -> Result<Numbered, String> {
         let row = row.map_err(|e| format!("row {}: {e}", i + 1))?;
         let mut object = Map::new();
         for (name, field) in row.get_column_iter() {
-            object.insert(
-                name.clone(),
-                value(name, field).map_err(|e| format!("row {}: {e}", i + 1))?,
-            );
+            let v = match field {
+                Field::Long(ns) if nanos.contains(name) => number(*ns as f64 / 1e9),
+                other => value(name, other).map_err(|e| format!("row {}: {e}", i + 1))?,
+            };
+            object.insert(name.clone(), v);
         }
         out.push((i + 1, object));
     }
