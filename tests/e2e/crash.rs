@@ -37,12 +37,14 @@ async fn acknowledged_batches_survive_sigkill_whole_and_no_batch_is_half_there()
         (0..BATCHES).map(|k| batch(&refs, &header, k)).collect()
     };
 
-    // Four senders stream the batches; each acknowledged one is recorded.
+    // Four senders stream the batches; each acknowledged one is recorded and announced.
     let acked = Arc::new(Mutex::new(Vec::new()));
+    let (ack_tx, mut ack_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
     let url = format!("{}/v1/models/fraud-detector/records", server.base);
     let mut senders = Vec::new();
     for lane in 0..4 {
-        let (acked, url, writer) = (acked.clone(), url.clone(), writer.clone());
+        let (acked, url, writer, ack_tx) =
+            (acked.clone(), url.clone(), writer.clone(), ack_tx.clone());
         let bodies: Vec<(usize, String)> = bodies
             .iter()
             .enumerate()
@@ -60,20 +62,26 @@ async fn acknowledged_batches_survive_sigkill_whole_and_no_batch_is_half_there()
                     .send()
                     .await;
                 match sent {
-                    Ok(r) if r.status().as_u16() == 200 => acked.lock().unwrap().push(k),
+                    Ok(r) if r.status().as_u16() == 200 => {
+                        acked.lock().unwrap().push(k);
+                        let _ = ack_tx.send(());
+                    }
                     Ok(r) => panic!("batch {k}: {}", r.status()),
                     Err(_) => return, // the server is gone
                 }
             }
         }));
     }
-    // Kill it once a few dozen batches are in, with more in flight (bounded: 30 s).
-    for _ in 0..3000 {
-        if acked.lock().unwrap().len() >= 40 {
-            break;
+    // Kill it once 40 batches are acknowledged, with more in flight (bounded: 60 s).
+    drop(ack_tx);
+    let forty = async {
+        for _ in 0..40 {
+            ack_rx.recv().await.expect("the senders stopped early");
         }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(60), forty)
+        .await
+        .expect("40 batches acknowledged within 60 s");
     let status = server.signal_and_wait("KILL");
     assert!(!status.success());
     for s in senders {

@@ -799,13 +799,9 @@ async fn window_reports_as_the_file(server: &HttpServer, agent: &str) {
 /// per-feature report.
 #[tokio::test]
 async fn an_ingested_window_reports_as_its_file_on_postgres() {
-    let Some(admin) = common::service_url(
-        "MLOPS_TEST_POSTGRES",
-        ".ci/run starts Debian's postgresql with tests/postgres/start.sh",
-    ) else {
+    let Some(ws) = Workspace::demo_on_test_postgres().await else {
         return;
     };
-    let ws = Workspace::demo_on_postgres(&admin).await;
     let server = HttpServer::start(&ws);
     let writer = ws.token("pipeline", "data:write");
     let agent = ws.token("drift-agent", "models:read,drift:read");

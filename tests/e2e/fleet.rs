@@ -438,13 +438,9 @@ fn monitor_checks(events: &[mlops_engine::trace::TraceEvent]) -> Vec<(String, St
 /// the other keeps the schedule.
 #[tokio::test]
 async fn two_replicas_run_each_monitor_slot_once_and_one_survives_the_other() {
-    let Some(admin) = common::service_url(
-        "MLOPS_TEST_POSTGRES",
-        ".ci/run starts Debian's postgresql with tests/postgres/start.sh",
-    ) else {
+    let Some(ws) = Workspace::demo_on_test_postgres().await else {
         return;
     };
-    let ws = Workspace::demo_on_postgres(&admin).await;
     ws.edit_config(|t| {
         let demo = t["models"][0].as_table().unwrap().clone();
         let mut defaults = toml::Table::new();

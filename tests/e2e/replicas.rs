@@ -13,11 +13,7 @@ use mlops_engine::promotion::PromotionState;
 use serde_json::json;
 
 async fn postgres_workspace() -> Option<Workspace> {
-    let admin = common::service_url(
-        "MLOPS_TEST_POSTGRES",
-        ".ci/run starts Debian's postgresql with tests/postgres/start.sh",
-    )?;
-    Some(Workspace::demo_on_postgres(&admin).await)
+    Workspace::demo_on_test_postgres().await
 }
 
 #[tokio::test]

@@ -65,6 +65,16 @@ impl Workspace {
         }
     }
 
+    /// The demo on a fresh PostgreSQL database of the server `.ci/run` starts
+    /// (`MLOPS_TEST_POSTGRES`); `None` outside CI when it is not set.
+    pub async fn demo_on_test_postgres() -> Option<Self> {
+        let admin = service_url(
+            "MLOPS_TEST_POSTGRES",
+            ".ci/run starts Debian's postgresql with tests/postgres/start.sh",
+        )?;
+        Some(Self::demo_on_postgres(&admin).await)
+    }
+
     /// The demo on a fresh database of the PostgreSQL server at `admin` (its `postgres`
     /// database URL): the config's `store.url` names it, replicas beat every second, and the
     /// demo's `v1` champion is registered there.
