@@ -110,6 +110,7 @@ impl App {
                 l.profile_cache_mib.saturating_mul(1 << 20),
             )),
             max_window_rows: l.max_window_rows,
+            blocks: mlops_engine::blocks::Blocks::new(config.store.placement()),
         };
         let registries = mlops_engine::registry::Registries::new(&config.models);
         let runner = Runner::new(
@@ -181,6 +182,11 @@ impl App {
     /// What drift checks need besides the store (the reference profile cache, limits).
     pub fn drift(&self) -> &DriftEnv {
         &self.inner.drift
+    }
+
+    /// Where ingested rows are kept.
+    pub fn blocks(&self) -> &mlops_engine::blocks::Blocks {
+        &self.inner.drift.blocks
     }
 
     /// Key of the approval page's CSRF tokens.

@@ -7,7 +7,7 @@
 //! - `mlops_refusals_total{reason}`: refused requests by reason (`auth`, `scope`, `quota`,
 //!   `budget`, `request`);
 //! - `mlops_jobs{state}` and `mlops_pending_approvals`, `mlops_oldest_pending_approval_seconds`,
-//!   `mlops_ingested_rows{model}`: read from the store at each scrape, so every replica reports
+//!   `mlops_ingested_rows{model}`, `mlops_ingested_bytes{model}`: read from the store at each scrape, so every replica reports
 //!   the shared state.
 //!
 //! Counters and histograms are per process (each replica is scraped on its own).
@@ -103,6 +103,7 @@ struct Inner {
     pending_approvals: Gauge,
     oldest_pending: Gauge,
     ingested_rows: Family<ModelLabel, Gauge>,
+    ingested_bytes: Family<ModelLabel, Gauge>,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -164,6 +165,12 @@ impl Metrics {
             "Ingested monitoring rows held per model (bounded by policy.retain and max_ingested_rows)",
             ingested_rows.clone(),
         );
+        let ingested_bytes = Family::<ModelLabel, Gauge>::default();
+        registry.register(
+            "ingested_bytes",
+            "Bytes of the columnar blocks holding a model's ingested rows",
+            ingested_bytes.clone(),
+        );
         Self {
             inner: Arc::new(Inner {
                 registry,
@@ -175,6 +182,7 @@ impl Metrics {
                 pending_approvals,
                 oldest_pending,
                 ingested_rows,
+                ingested_bytes,
             }),
         }
     }
@@ -250,11 +258,17 @@ impl Metrics {
         self.inner.oldest_pending.set(oldest);
         // One label per model in the store: the models the operator declared.
         self.inner.ingested_rows.clear();
-        for (model, rows) in store.record_counts().await? {
+        self.inner.ingested_bytes.clear();
+        for held in store.held_records().await? {
+            let model = ModelLabel { model: held.model };
             self.inner
                 .ingested_rows
-                .get_or_create(&ModelLabel { model })
-                .set(i64::try_from(rows).unwrap_or(i64::MAX));
+                .get_or_create(&model)
+                .set(i64::try_from(held.rows).unwrap_or(i64::MAX));
+            self.inner
+                .ingested_bytes
+                .get_or_create(&model)
+                .set(i64::try_from(held.bytes).unwrap_or(i64::MAX));
         }
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.inner.registry)

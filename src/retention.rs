@@ -1,8 +1,10 @@
 //! The retention sweep: once at start-up and every `limits.retention_sweep_secs`, each model
-//! whose policy says `retain = "30d"` loses its ingested rows older than that, and the late
-//! labels left without a row (one transaction per model). What it deletes is traced as
-//! `retention.pruned` by `mlops-mcp:retention`; every sweep is logged. Replicas may sweep the
-//! same model at once: deleting what is already gone deletes nothing.
+//! whose policy says `retain = "30d"` loses its blocks of ingested rows whose newest row is
+//! older than that, and the late labels left without a row (one transaction per model, then the
+//! block files). What it deletes is traced as `retention.pruned` by `mlops-mcp:retention`; every
+//! sweep is logged. Replicas may sweep the same model at once: deleting what is already gone
+//! deletes nothing. Each sweep also removes block files no catalog entry names (a crash between
+//! writing a block and committing it leaves one).
 
 use std::time::Duration;
 
@@ -25,9 +27,10 @@ async fn sweep(app: &App) {
             continue;
         };
         let before = now - keep;
-        match app.store().prune_records(&model.name, before).await {
-            Ok((0, _)) => {}
-            Ok((r, l)) => {
+        match app.blocks().prune(app.store(), &model.name, before).await {
+            Ok(pruned) if pruned.rows == 0 => {}
+            Ok(pruned) => {
+                let (r, l) = (pruned.rows, pruned.labels);
                 rows += r;
                 labels += l;
                 let args = json!({"model": model.name, "before": before.to_rfc3339()});
@@ -38,7 +41,8 @@ async fn sweep(app: &App) {
                     &args,
                     Outcome::Ok,
                     format!(
-                        "{r} ingested rows and {l} late labels older than {} deleted (policy.retain)",
+                        "{r} ingested rows ({} blocks) and {l} late labels older than {} deleted (policy.retain)",
+                        pruned.blocks,
                         model.policy.retain.as_deref().unwrap_or_default()
                     ),
                     0,
@@ -48,27 +52,30 @@ async fn sweep(app: &App) {
             Err(error) => tracing::warn!(%error, model = %model.name, "retention sweep failed"),
         }
     }
-    tracing::info!(rows, labels, "retention sweep done");
+    let orphans = match app.blocks().sweep(app.store()).await {
+        Ok(n) => n,
+        Err(error) => {
+            tracing::warn!(%error, "sweeping block files failed");
+            0
+        }
+    };
+    tracing::info!(rows, labels, orphans, "retention sweep done");
 }
 
-/// Starts the sweep if any model has a retention; whether it did.
-pub(crate) fn start(app: &App) -> bool {
-    if !app
-        .config()
-        .models
-        .iter()
-        .any(|m| m.policy.retain.is_some())
-    {
-        return false;
-    }
+/// Converts rows stored before blocks, then starts the sweep.
+pub(crate) fn start(app: &App) {
     let app = app.clone();
     let every = Duration::from_secs(app.config().limits.retention_sweep_secs.max(1));
     tokio::spawn(async move {
+        match app.blocks().convert_legacy(app.store()).await {
+            Ok(0) => {}
+            Ok(rows) => tracing::info!(rows, "rows stored before blocks converted to blocks"),
+            Err(error) => tracing::warn!(%error, "converting rows stored before blocks failed"),
+        }
         let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
             sweep(&app).await;
         }
     });
-    true
 }

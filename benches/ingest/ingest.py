@@ -4,6 +4,12 @@ batches, as CSV, gzip-compressed CSV and Parquet bodies, each into a fresh store
 `check_drift last=2h` over the ingested rows; and, in the same run, the file check
 `mlops-mcp drift ref.parquet cur.parquet` the ratios are taken against. Prints a Markdown table.
 
+The server is restarted before the check, and its peak resident memory during the check
+(VmHWM) is reported. `MLOPS_BENCH_BODIES=CSV` limits the bodies (10 M rows: all three would
+hold 5 GB of bodies in memory). With `MLOPS_BENCH_S3=http://127.0.0.1:PORT` (moto's server, as
+`tests/s3/start.sh` starts it) the current data is also uploaded as a partitioned dataset (ten
+files under `dt=TODAY/`) and checked from there (`check_drift last=1d`).
+
 Usage: python benches/ingest/ingest.py TARGET_DIR/release/mlops-mcp [WORKDIR] [ROWS]
 """
 
@@ -43,6 +49,37 @@ reference_data = "{ref}"
 current_data = "{cur}"
 features = [{features}]
 """
+
+
+def start(binary, config, env=None):
+    server = subprocess.Popen([binary, "--config", str(config), "serve", "--http", "127.0.0.1:0"],
+                              stderr=subprocess.PIPE, text=True,
+                              env={**os.environ, "MLOPS_MCP_LOG": "warn", **(env or {})})
+    for line in server.stderr:
+        m = re.match(r"listening on (http://\S+)/mcp", line)
+        if m:
+            return server, m.group(1)
+    raise RuntimeError("the server did not start")
+
+
+def peak_rss_mib(pid):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def check(base, token, args):
+    call = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                       "params": {"name": "check_drift", "arguments": args}}).encode()
+    t = time.perf_counter()
+    status, answer = post(f"{base}/mcp", call, {"authorization": f"Bearer {token}", "content-type": "application/json",
+                                                "accept": "application/json, text/event-stream",
+                                                "mcp-protocol-version": "2025-06-18"})
+    took = time.perf_counter() - t
+    text = answer.decode()
+    assert '"isError":false' in text.replace(" ", ""), text[:500]
+    return took
 
 
 def post(url, body, headers):
@@ -89,9 +126,12 @@ def main():
         + [f'{{ name = "cat_{i}", kind = "categorical" }}' for i in range(5)]
     )
     print(f"{rows:,} rows in {len(batches)} batches; file check `mlops-mcp drift ref.parquet cur.parquet`: {file_check:.2f} s\n")
-    print("| body | sent MB | ingest s | rows/s | vs file check | check_drift last=2h s | vs file check | store bytes/row | vs Parquet |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| body | sent MB | ingest s | rows/s | MB/s | vs file check | check_drift last=2h s | vs file check | peak RSS MiB | store bytes/row | vs Parquet |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    wanted = os.environ.get("MLOPS_BENCH_BODIES")
     for name, (ctype, encoding, payloads) in bodies.items():
+        if wanted and name not in wanted.split(","):
+            continue
         ws = work / re.sub(r"\W+", "-", name.lower())
         if ws.exists():
             subprocess.run(["rm", "-rf", str(ws)], check=True)
@@ -102,14 +142,7 @@ def main():
         token = subprocess.run(
             [binary, "--config", str(config), "token", "issue", "--sub", "bench", "--scopes", "all"],
             check=True, capture_output=True, text=True).stdout.strip()
-        server = subprocess.Popen([binary, "--config", str(config), "serve", "--http", "127.0.0.1:0"],
-                                  stderr=subprocess.PIPE, text=True, env={**os.environ, "MLOPS_MCP_LOG": "warn"})
-        base = None
-        for line in server.stderr:
-            m = re.match(r"listening on (http://\S+)/mcp", line)
-            if m:
-                base = m.group(1)
-                break
+        server, base = start(binary, config)
         headers = {"authorization": f"Bearer {token}", "content-type": ctype}
         if encoding:
             headers["content-encoding"] = encoding
@@ -118,21 +151,50 @@ def main():
             status, body = post(f"{base}/v1/models/bench/records", p, headers)
             assert status == 200, body
         ingest = time.perf_counter() - t
-        call = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-                           "params": {"name": "check_drift", "arguments": {"model": "bench", "last": "2h"}}}).encode()
-        t = time.perf_counter()
-        status, answer = post(f"{base}/mcp", call, {"authorization": f"Bearer {token}", "content-type": "application/json",
-                                                    "accept": "application/json, text/event-stream",
-                                                    "mcp-protocol-version": "2025-06-18"})
-        window = time.perf_counter() - t
-        text = answer.decode()
-        assert '"isError":false' in text.replace(" ", ""), text[:500]
         server.terminate()
         server.wait()
-        stored = sum(f.stat().st_size for f in ws.glob("store.db*"))
+        server, base = start(binary, config)
+        window = check(base, token, {"model": "bench", "last": "2h"})
+        rss = peak_rss_mib(server.pid)
+        server.terminate()
+        server.wait()
+        # The database (with its WAL) and the block directory beside it.
+        stored = sum(f.stat().st_size for f in ws.glob("store.db*") if f.is_file())
+        stored += sum(f.stat().st_size for f in ws.glob("store.db.blocks/*"))
         sent = sum(len(p) for p in payloads)
-        print(f"| {name} | {sent / 1e6:.1f} | {ingest:.1f} | {rows / ingest:,.0f} | {ingest / file_check:.1f}x | "
-              f"{window:.2f} | {window / file_check:.1f}x | {stored / rows:.0f} | {stored / parquet_bytes:.1f}x |")
+        print(f"| {name} | {sent / 1e6:.1f} | {ingest:.1f} | {rows / ingest:,.0f} | {sent / 1e6 / ingest:.0f} | "
+              f"{ingest / file_check:.1f}x | {window:.2f} | {window / file_check:.1f}x | {rss:.0f} | "
+              f"{stored / rows:.0f} | {stored / parquet_bytes:.1f}x |")
+
+    s3 = os.environ.get("MLOPS_BENCH_S3")
+    if s3:
+        bucket = f"bench-{os.getpid()}"
+        urllib.request.urlopen(urllib.request.Request(f"{s3}/{bucket}", method="PUT"))
+        day = now.strftime("%Y-%m-%d")
+        parts = [frame.iloc[i:i + rows // 10] for i in range(0, rows, rows // 10)]
+        for i, part in enumerate(parts):
+            buf = io.BytesIO()
+            part.drop(columns=["timestamp"]).to_parquet(buf, index=False)
+            key = f"cur/dt={day}/part-{i}.parquet"
+            urllib.request.urlopen(urllib.request.Request(f"{s3}/{bucket}/{key}", data=buf.getvalue(), method="PUT"))
+        ws = work / "s3"
+        ws.mkdir(exist_ok=True)
+        config = ws / "mlops-mcp.toml"
+        config.write_text(CONFIG.format(db=ws / "store.db", secret="b" * 64, ref=ref,
+                                        cur=f"s3://{bucket}/cur/", features=features))
+        token = subprocess.run(
+            [binary, "--config", str(config), "token", "issue", "--sub", "bench", "--scopes", "all"],
+            check=True, capture_output=True, text=True).stdout.strip()
+        env = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_REGION": "us-east-1",
+               "AWS_ENDPOINT": s3, "AWS_ALLOW_HTTP": "true"}
+        server, base = start(binary, config, env)
+        took = check(base, token, {"model": "bench", "last": "1d"})
+        rss = peak_rss_mib(server.pid)
+        server.terminate()
+        server.wait()
+        print(f"\nThe same current rows as a dataset of {len(parts)} Parquet files under `s3://{bucket}/cur/dt={day}/` "
+              f"on moto ({s3}): `check_drift last=1d` {took:.2f} s, {took / file_check:.1f}x the file check, "
+              f"peak RSS {rss:.0f} MiB.")
 
 
 if __name__ == "__main__":

@@ -38,6 +38,8 @@ pub struct ModelCard {
     /// Ingested monitoring rows held now (bounded by `policy.retain` and `max_ingested_rows`).
     #[serde(default)]
     pub ingested_rows: u64,
+    /// Bytes of the columnar blocks holding them.
+    pub ingested_bytes: u64,
 }
 
 /// The verdict of the newest quality check.
@@ -82,12 +84,12 @@ pub async fn model_card(store: &dyn Store, name: &str) -> Result<Option<ModelCar
             checked_at: q.checked_at.format("%Y-%m-%d %H:%M UTC").to_string(),
             recommended_action: q.recommended_action.as_str().to_owned(),
         });
-    let ingested_rows = store
-        .record_counts()
+    let (ingested_rows, ingested_bytes) = store
+        .held_records()
         .await?
         .into_iter()
-        .find_map(|(model, rows)| (model == name).then_some(rows))
-        .unwrap_or(0);
+        .find_map(|h| (h.model == name).then_some((h.rows, h.bytes)))
+        .unwrap_or((0, 0));
     let champion = record.aliased(CHAMPION).cloned();
     let spec = record.spec;
     Ok(Some(ModelCard {
@@ -109,7 +111,24 @@ pub async fn model_card(store: &dyn Store, name: &str) -> Result<Option<ModelCar
         last_drift,
         last_quality,
         ingested_rows,
+        ingested_bytes,
     }))
+}
+
+/// `n` bytes as KiB, MiB or GiB with one decimal.
+fn human_bytes(n: u64) -> String {
+    let mut value = n as f64;
+    for unit in ["bytes", "KiB", "MiB"] {
+        if value < 1024.0 {
+            return if unit == "bytes" {
+                format!("{n} bytes")
+            } else {
+                format!("{value:.1} {unit}")
+            };
+        }
+        value /= 1024.0;
+    }
+    format!("{value:.1} GiB")
 }
 
 fn or_none(s: &str) -> &str {
@@ -268,8 +287,9 @@ impl ModelCard {
         };
         writeln!(
             md,
-            "## Monitoring data\n\n{} ingested rows held ({bounds}).\n",
-            self.ingested_rows
+            "## Monitoring data\n\n{} ingested rows held in {} ({bounds}).\n",
+            self.ingested_rows,
+            human_bytes(self.ingested_bytes)
         )?;
         writeln!(md, "## Limitations\n")?;
         if self.limitations.is_empty() {

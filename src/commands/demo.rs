@@ -218,9 +218,14 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode, CommandError> {
     register_v1(&app, &dir).await?;
     if !args.no_traffic {
         let limit = app.config().limits.max_rows_per_model;
-        let rows =
-            crate::commands::demo_traffic::ingest(app.store(), MODEL, limit, chrono::Utc::now())
-                .await?;
+        let rows = crate::commands::demo_traffic::ingest(
+            app.store(),
+            app.blocks(),
+            MODEL,
+            limit,
+            chrono::Utc::now(),
+        )
+        .await?;
         if rows > 0 {
             eprintln!(
                 "ingested the last hour of {MODEL}'s traffic: {rows} rows scored by v1, labels for the oldest two thirds"

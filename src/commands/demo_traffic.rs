@@ -7,8 +7,11 @@
 
 use chrono::{DateTime, Duration, Utc};
 use mlops_engine::Store;
+use mlops_engine::blocks::Blocks;
 use mlops_engine::demo::{self, Era, LinearScorer};
 use mlops_engine::record::{NewLabel, NewRecord};
+use mlops_engine::records::Rows;
+use serde_json::json;
 
 /// Transactions in the hour.
 const ROWS: usize = 3000;
@@ -20,12 +23,13 @@ const SEED: u64 = 20_260_105;
 /// it ingested.
 pub async fn ingest(
     store: &dyn Store,
+    blocks: &Blocks,
     model: &str,
     max_rows: u64,
     now: DateTime<Utc>,
-) -> anyhow::Result<usize> {
+) -> anyhow::Result<u64> {
     if !store
-        .records(model, now - Duration::hours(24), now, 1)
+        .blocks(model, now - Duration::hours(24), now)
         .await?
         .is_empty()
     {
@@ -41,16 +45,18 @@ pub async fn ingest(
     for (i, row) in rows.iter().enumerate() {
         let timestamp = start + step * i as i32;
         let id = format!("tx-{}-{i:05}", now.timestamp());
-        let data = serde_json::json!({
-            "amount": row.amount,
-            "hour": row.hour,
-            "distance_km": row.distance_km,
-            "account_age_days": row.account_age_days,
-            "tx_count_24h": row.tx_count_24h,
-            "merchant_category": row.merchant_category,
-            "channel": row.channel,
-            "prediction": v1.score(row),
-        });
+        // As an ingest request keeps it: the `id` stays among the fields.
+        let data = serde_json::Map::from_iter([
+            ("id".to_owned(), json!(id)),
+            ("amount".to_owned(), json!(row.amount)),
+            ("hour".to_owned(), json!(row.hour)),
+            ("distance_km".to_owned(), json!(row.distance_km)),
+            ("account_age_days".to_owned(), json!(row.account_age_days)),
+            ("tx_count_24h".to_owned(), json!(row.tx_count_24h)),
+            ("merchant_category".to_owned(), json!(row.merchant_category)),
+            ("channel".to_owned(), json!(row.channel)),
+            ("prediction".to_owned(), json!(v1.score(row))),
+        ]);
         if i < LABELLED {
             labels.push(NewLabel {
                 row_id: id.clone(),
@@ -61,12 +67,13 @@ pub async fn ingest(
         records.push(NewRecord {
             timestamp,
             id: Some(id),
-            data: data.to_string(),
+            data,
         });
     }
-    let stored = store
-        .insert_records(model, &batch, &records, max_rows)
-        .await?;
+    let stored = blocks
+        .put(store, model, &batch, Rows::from_records(records), max_rows)
+        .await
+        .map_err(|e| anyhow::anyhow!("demo traffic: {e}"))?;
     store
         .insert_labels(model, &labels, false)
         .await?

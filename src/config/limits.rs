@@ -30,7 +30,8 @@ pub struct LimitsConfig {
     /// Memory for cached reference profiles (sorted numeric columns, category counts), in MiB.
     #[serde(default = "default_profile_cache")]
     pub profile_cache_mib: usize,
-    /// Most ingested rows one drift window may hold.
+    /// Most ingested rows one window may read: a bound on memory (about 8 MB per million rows
+    /// per numeric column), checked from the block catalog before anything is read.
     #[serde(default = "default_window_rows")]
     pub max_window_rows: usize,
     /// Ingested rows may be at most this far in the future (clock skew), in seconds.
@@ -92,7 +93,7 @@ pub(super) fn default_profile_cache() -> usize {
     512
 }
 pub(super) fn default_window_rows() -> usize {
-    1_000_000
+    10_000_000
 }
 
 impl Default for LimitsConfig {

@@ -120,7 +120,8 @@ pub(crate) fn resolve_model_paths(m: &mut ModelSpec, base: &Path) {
         }
     }
     for p in paths {
-        if p.is_relative() {
+        // An object-store URL (`s3://bucket/...`) is not a path.
+        if p.is_relative() && !p.to_string_lossy().contains("://") {
             *p = base.join(&*p);
         }
     }
@@ -216,6 +217,12 @@ impl Config {
         {
             self.store.url = format!("sqlite://{}", base.join(path).display());
         }
+        if let Some(dir) = &mut self.store.blocks
+            && dir != "database"
+            && Path::new(dir.as_str()).is_relative()
+        {
+            *dir = base.join(&*dir).display().to_string();
+        }
         if self.jobs.dir.is_relative() {
             self.jobs.dir = base.join(&self.jobs.dir);
         }
@@ -310,7 +317,13 @@ mod tests {
 
     #[test]
     fn a_store_password_is_never_displayed() {
-        let shown = |url: &str| StoreConfig { url: url.into() }.display_url();
+        let shown = |url: &str| {
+            StoreConfig {
+                url: url.into(),
+                blocks: None,
+            }
+            .display_url()
+        };
         assert_eq!(
             shown("postgres://mlops:s3cret@db:5432/mlops"),
             "postgres://mlops:***@db:5432/mlops"

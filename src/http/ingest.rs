@@ -13,6 +13,7 @@ use axum::extract::{Path, Request, State};
 use axum::response::{IntoResponse, Response};
 use http::{StatusCode, header};
 use mlops_auth::{ToolClass, scopes};
+use mlops_engine::blocks::BlockError;
 use mlops_engine::records::{self, BodyFormat};
 use mlops_engine::store::StoreError;
 use mlops_engine::trace::{NewTraceEvent, Outcome};
@@ -67,17 +68,17 @@ pub async fn ingest(State(gate): State<Gate>, Path(model): Path<String>, req: Re
             return error_json(StatusCode::BAD_REQUEST, "invalid_records", &reason);
         }
     };
-    let rows = parsed.records;
+    let rows = parsed.rows;
     let batch = uuid::Uuid::new_v4().to_string();
     let budget = rules.max_rows;
+    let from = rows.timestamps.iter().min().copied();
+    let to = rows.timestamps.iter().max().copied();
     match app
-        .store()
-        .insert_records(&model, &batch, &rows, budget)
+        .blocks()
+        .put(app.store(), &model, &batch, rows, budget)
         .await
     {
         Ok(accepted) => {
-            let from = rows.iter().map(|r| r.timestamp).min();
-            let to = rows.iter().map(|r| r.timestamp).max();
             let dropped: Vec<&String> = parsed.dropped_columns.iter().collect();
             let mut rationale = format!("stored {accepted} rows");
             if !dropped.is_empty() {
@@ -98,11 +99,11 @@ pub async fn ingest(State(gate): State<Gate>, Path(model): Path<String>, req: Re
             )
                 .into_response()
         }
-        Err(StoreError::UnknownModel(_)) => {
+        Err(BlockError::Store(StoreError::UnknownModel(_))) => {
             app.trace(finish(Outcome::Refused, not_found.clone())).await;
             error_json(StatusCode::NOT_FOUND, "unknown_model", &not_found)
         }
-        Err(e @ StoreError::OverBudget { .. }) => {
+        Err(BlockError::Store(e @ StoreError::OverBudget { .. })) => {
             let reason = format!("nothing stored: {e}");
             app.trace(finish(Outcome::Refused, reason.clone())).await;
             error_json(StatusCode::INSUFFICIENT_STORAGE, "over_budget", &reason)

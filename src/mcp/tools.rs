@@ -151,7 +151,7 @@ impl McpServer {
             self.app.store(),
             &principal,
             &input,
-            self.app.drift().max_window_rows,
+            self.app.drift(),
         )
         .await
         {

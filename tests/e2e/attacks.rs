@@ -98,19 +98,10 @@ async fn snapshot(ws: &Workspace) -> String {
         chrono::DateTime::<chrono::Utc>::MIN_UTC,
         chrono::DateTime::<chrono::Utc>::MAX_UTC,
     );
-    let rows = store
-        .records("fraud-detector", min, max, 1_000_000)
-        .await
-        .unwrap()
-        .len();
+    let ingested = ws.ingested("fraud-detector", min, max).await;
+    let rows = ingested.len();
     let promotions = store.list_promotions(None, 1000).await.unwrap().len();
-    let labels = store
-        .window_rows("fraud-detector", min, max, 1_000_000)
-        .await
-        .unwrap()
-        .iter()
-        .filter(|r| r.late_label.is_some())
-        .count();
+    let labels = ingested.iter().filter(|r| r.late_label.is_some()).count();
     let jobs = store.list_jobs(None, 1000).await.unwrap().len();
     format!(
         "{rows} rows, {labels} labels, {promotions} promotions, {jobs} jobs, {:?}{:?}",

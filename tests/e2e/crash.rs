@@ -94,17 +94,13 @@ async fn acknowledged_batches_survive_sigkill_whole_and_no_batch_is_half_there()
         acked.len()
     );
 
-    // Restarted on the same database: every acknowledged batch whole, none in part.
+    // Restarted on the same database: every acknowledged batch whole, none in part (read back
+    // from the blocks, so a catalogued block whose file were lost would fail here).
     let _again = HttpServer::start(&ws);
-    let store = mlops_engine::store::SqlStore::open(&ws.db_url(), ws.chain_key())
-        .await
-        .unwrap();
-    let ids: Vec<String> = sqlx::query_scalar("SELECT row_id FROM records")
-        .fetch_all(store.pool())
-        .await
-        .unwrap();
+    let rows = ws.all_ingested("fraud-detector").await;
     let mut per_batch: BTreeMap<usize, usize> = BTreeMap::new();
-    for id in ids {
+    for row in rows {
+        let id = row.data["id"].as_str().unwrap().to_owned();
         let k: usize = id
             .strip_prefix('b')
             .and_then(|rest| rest.split('-').next())

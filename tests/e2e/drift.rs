@@ -195,19 +195,6 @@ async fn ingested_rows_are_checked_over_a_window() {
     let server = HttpServer::start(&ws);
     let writer = ws.token("pipeline", "data:write");
     let agent = ws.token("drift-agent", "models:read,drift:read");
-    let store = ws.store().await;
-    let all_time = |store: std::sync::Arc<dyn mlops_engine::Store>| async move {
-        store
-            .records(
-                "fraud-detector",
-                chrono::DateTime::<chrono::Utc>::MIN_UTC,
-                chrono::DateTime::<chrono::Utc>::MAX_UTC,
-                usize::MAX >> 1,
-            )
-            .await
-            .unwrap()
-            .len()
-    };
 
     // Refusals: no token, wrong scope, unknown model, wrong media type, malformed rows.
     let body = timestamped_csv(&ws, "current", 60, 3600);
@@ -263,7 +250,7 @@ async fn ingested_rows_are_checked_over_a_window() {
         message.contains("line 501") && message.contains("nothing stored"),
         "{message}"
     );
-    assert_eq!(all_time(store.clone()).await, 0);
+    assert!(ws.all_ingested("fraud-detector").await.is_empty());
 
     // The drifted current rows in the last hour, the reference rows two days ago (JSON lines).
     let (status, _, ok) = ingest(&server, Some(&writer), "fraud-detector", "text/csv", body).await;
@@ -490,15 +477,11 @@ async fn ingest_refuses_bad_times_and_bounds_columns_and_rows() {
     let server = HttpServer::start(&ws);
     let writer = ws.token("pipeline", "data:write");
     let stored = || async {
-        let store = ws.store().await;
-        let (min, max) = (
-            chrono::DateTime::<chrono::Utc>::MIN_UTC,
-            chrono::DateTime::<chrono::Utc>::MAX_UTC,
-        );
-        store
-            .records("fraud-detector", min, max, 1000)
+        ws.all_ingested("fraud-detector")
             .await
-            .unwrap()
+            .into_iter()
+            .map(|r| serde_json::Value::Object(r.data).to_string())
+            .collect::<Vec<_>>()
     };
     let now = chrono::Utc::now().timestamp();
     let row = |ts: &str| format!("{ts},4.04,19.96,110.7,378,4,fuel,mobile,0");
@@ -657,18 +640,10 @@ async fn compressed_batches_are_accepted_and_bombs_refused() {
     let (status, body) = ingest_encoded(&server, &writer, "zstd", zst).await;
     assert_eq!(status, 200, "{body}");
 
-    let store = ws.store().await;
     let now = chrono::Utc::now();
     let stored = || async {
-        store
-            .records(
-                "fraud-detector",
-                now - chrono::Duration::days(1),
-                now,
-                100_000,
-            )
+        ws.ingested("fraud-detector", now - chrono::Duration::days(1), now)
             .await
-            .unwrap()
             .len()
     };
     assert_eq!(stored().await, 2 * rows);
@@ -739,10 +714,23 @@ async fn retention_deletes_old_rows_and_metrics_report_what_is_held() {
     }
     assert!(line.contains(&format!("rows={old_rows}")), "{line}");
     let store = ws.store().await;
+    let held = store.held_records().await.unwrap();
     assert_eq!(
-        store.record_counts().await.unwrap(),
-        [("fraud-detector".to_owned(), new_rows as u64)]
+        held.iter()
+            .map(|h| (h.model.as_str(), h.rows))
+            .collect::<Vec<_>>(),
+        [("fraud-detector", new_rows as u64)]
     );
+    // The old block's file is gone: the block directory holds exactly what the catalog names.
+    let mut catalogued = store.block_files().await.unwrap();
+    let mut on_disk: Vec<String> = std::fs::read_dir(ws.path().join("mlops-mcp.db.blocks"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    catalogued.sort();
+    on_disk.sort();
+    assert_eq!(catalogued.len(), 1);
+    assert_eq!(on_disk, catalogued);
     let events = ws.traces().await;
     let pruned = events
         .iter()
@@ -775,6 +763,68 @@ async fn retention_deletes_old_rows_and_metrics_report_what_is_held() {
         )),
         "{metrics}"
     );
+    let bytes = held[0].bytes;
+    assert!(bytes > 0 && card.ingested_bytes == bytes);
+    assert!(
+        metrics.contains(&format!(
+            "mlops_ingested_bytes{{model=\"fraud-detector\"}} {bytes}"
+        )),
+        "{metrics}"
+    );
+}
+
+/// Rows an earlier version stored one JSON text each are converted to blocks at start-up, with
+/// their late labels still joined.
+#[tokio::test]
+async fn rows_stored_before_blocks_are_converted_at_start_up() {
+    let ws = Workspace::demo();
+    drop(HttpServer::start(&ws));
+    let store = mlops_engine::store::SqlStore::open(&ws.db_url(), ws.chain_key())
+        .await
+        .unwrap();
+    let at = chrono::Utc::now() - chrono::Duration::minutes(30);
+    for (i, data) in [
+        r#"{"id":"legacy-1","amount":12.5,"channel":"web"}"#,
+        r#"{"amount":3,"channel":"pos"}"#,
+        r#"{"amount":null,"channel":"web"}"#,
+    ]
+    .iter()
+    .enumerate()
+    {
+        sqlx::query(
+            "INSERT INTO records (model, ts_us, data, batch, ingested_at, row_id) \
+             VALUES ('fraud-detector', $1, $2, 'old', $3, $4)",
+        )
+        .bind(at.timestamp_micros() + i as i64)
+        .bind(*data)
+        .bind(at.to_rfc3339())
+        .bind((i == 0).then_some("legacy-1"))
+        .execute(store.pool())
+        .await
+        .unwrap();
+    }
+    sqlx::query(
+        "INSERT INTO labels (model, row_id, label, labelled_at, received_at) \
+         VALUES ('fraud-detector', 'legacy-1', '1', NULL, $1)",
+    )
+    .bind(at.to_rfc3339())
+    .execute(store.pool())
+    .await
+    .unwrap();
+    let server = HttpServer::start(&ws);
+    server.wait_for_log(
+        "rows stored before blocks converted to blocks",
+        std::time::Duration::from_secs(30),
+    );
+    let rows = ws.all_ingested("fraud-detector").await;
+    let amounts: Vec<Value> = rows.iter().map(|r| r.data["amount"].clone()).collect();
+    assert_eq!(amounts, [json!(12.5), json!(3.0), Value::Null]);
+    assert!(rows[0].late_label.is_some() && rows[1].late_label.is_none());
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM records")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
 }
 
 /// `check_drift` over the last two hours of ingested rows reports, feature by feature, what the

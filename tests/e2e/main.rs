@@ -20,6 +20,7 @@ mod cli;
 mod connections;
 mod contract;
 mod crash;
+mod datasets;
 mod drift;
 mod fleet;
 mod fuzz;

@@ -471,15 +471,9 @@ async fn the_demo_traffic_degrades_v1_on_crypto_and_opens_a_quality_alert() {
     assert!(again.status.success());
     assert!(!String::from_utf8_lossy(&again.stderr).contains("ingested"));
     let now = chrono::Utc::now();
-    let rows = store
-        .records(
-            "fraud-detector",
-            now - chrono::Duration::days(1),
-            now,
-            10_000,
-        )
-        .await
-        .unwrap();
+    let rows = ws
+        .ingested("fraud-detector", now - chrono::Duration::days(1), now)
+        .await;
     assert_eq!(rows.len(), 3000);
 }
 

@@ -9,6 +9,8 @@ use mlops_auth::Principal;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::blocks::{BlockError, Blocks};
+use crate::datasets;
 use crate::drift::profile_cache::{Lookup, ProfileCache};
 use crate::drift::report::{self, DriftReport, FeatureDrift, Options};
 use crate::drift::select::StatTest;
@@ -47,8 +49,10 @@ pub struct CheckDriftInput {
 #[derive(Clone)]
 pub struct DriftEnv {
     pub profiles: Arc<ProfileCache>,
-    /// Most ingested rows one window may hold.
+    /// Most ingested rows one window may hold (a bound on memory).
     pub max_window_rows: usize,
+    /// Where ingested rows are kept.
+    pub blocks: Arc<Blocks>,
 }
 
 /// Output of `check_drift` (also what `mlops://drift-reports/{id}` serves).
@@ -149,17 +153,18 @@ fn schema(spec: &ModelSpec) -> Schema {
     schema
 }
 
-/// A sample to compare: a file, or ingested rows (already loaded).
+/// A sample to compare: a file, or rows already read into a table (ingested rows or a
+/// dataset), with what they are.
 enum Sample {
     File(PathBuf),
-    Rows(Vec<String>, Window),
+    Loaded(Table, String),
 }
 
 impl Sample {
     fn describe(&self) -> String {
         match self {
             Sample::File(p) => format!("file {}", p.display()),
-            Sample::Rows(rows, w) => format!("{} ingested rows from {w}", rows.len()),
+            Sample::Loaded(_, what) => what.clone(),
         }
     }
 }
@@ -168,56 +173,119 @@ impl Sample {
 /// when it is unchanged) and gives the reference the current data's column types.
 fn load_pair(
     profiles: &ProfileCache,
-    reference: &Sample,
-    current: &Sample,
+    reference: Sample,
+    current: Sample,
     schema: &Schema,
 ) -> Result<(Arc<Table>, Table, Lookup), CheckDriftError> {
     let bad = CheckDriftError::BadInput;
-    let read_current = || match current {
-        Sample::File(path) => source::read(path, schema).map_err(|e| e.to_string()),
-        Sample::Rows(rows, _) => records::table(rows, schema),
+    let path = match &reference {
+        Sample::File(p) => Some(p.clone()),
+        Sample::Loaded(..) => None,
+    };
+    let read_current = move || match current {
+        Sample::File(path) => source::read(&path, schema).map_err(|e| e.to_string()),
+        Sample::Loaded(table, _) => Ok(table),
     };
     let (r, c) = std::thread::scope(|s| {
         let c = s.spawn(read_current);
         let r = match reference {
             Sample::File(path) => profiles
-                .get_or_read(path, schema)
+                .get_or_read(&path, schema)
                 .map_err(|e| e.to_string()),
-            Sample::Rows(rows, _) => {
-                records::table(rows, schema).map(|t| (Arc::new(t), Lookup::Read))
-            }
+            Sample::Loaded(table, _) => Ok((Arc::new(table), Lookup::Read)),
         };
         (r, c.join())
     });
     let c = c.map_err(|_| bad("the reader stopped".into()))?;
     let ((r, lookup), c) = (r.map_err(bad)?, c.map_err(bad)?);
-    let path = match reference {
-        Sample::File(p) => Some(p.as_path()),
-        Sample::Rows(..) => None,
-    };
-    let r = source::align_shared(r, &c, path).map_err(|e| bad(e.to_string()))?;
+    let r = source::align_shared(r, &c, path.as_deref()).map_err(|e| bad(e.to_string()))?;
     Ok((r, c, lookup))
 }
 
+/// The rows of `model` in `w` as a table; refused before reading when the window's blocks hold
+/// more than `limit` rows.
 async fn rows(
     store: &dyn Store,
+    env: &DriftEnv,
     model: &str,
     w: Window,
-    limit: usize,
     what: &str,
+    schema: &Schema,
 ) -> Result<Sample, CheckDriftError> {
-    let rows = store.records(model, w.from, w.to, limit + 1).await?;
-    if rows.is_empty() {
+    let limit = env.max_window_rows as u64;
+    let held = env
+        .blocks
+        .rows_in(store, model, w)
+        .await
+        .map_err(BlockError::into_store)?;
+    if held > limit {
         return Err(CheckDriftError::BadInput(format!(
+            "the {what} window from {w} reaches {held} ingested rows, more than limits.max_window_rows ({limit}, a bound on memory: about 8 bytes per numeric value); narrow the window or raise the limit"
+        )));
+    }
+    match env
+        .blocks
+        .table(store, model, w, schema)
+        .await
+        .map_err(BlockError::into_store)?
+    {
+        Some(t) => {
+            let what = format!("{} ingested rows from {w}", t.table.rows);
+            Ok(Sample::Loaded(t.table, what))
+        }
+        None => Err(CheckDriftError::BadInput(format!(
             "no {what} rows of `{model}` were ingested from {w}; send rows with POST /v1/models/{model}/records or widen the window"
-        )));
+        ))),
     }
-    if rows.len() > limit {
-        return Err(CheckDriftError::BadInput(format!(
-            "the {what} window from {w} holds more than {limit} rows (limits.max_window_rows); narrow it"
-        )));
+}
+
+/// The rows of the dataset at `data` in `w` (all of it without a window) as a table.
+async fn dataset(
+    env: &DriftEnv,
+    spec: &ModelSpec,
+    data: &std::path::Path,
+    w: Option<Window>,
+    what: &str,
+    schema: &Schema,
+) -> Result<Sample, CheckDriftError> {
+    let bad = CheckDriftError::BadInput;
+    let location = datasets::open(data).map_err(|e| bad(format!("{what} data: {e}")))?;
+    let time_column = spec.time_column.as_deref();
+    let read = datasets::table(&location, w, time_column, schema, env.max_window_rows)
+        .await
+        .map_err(|e| bad(format!("{what} data: {e}")))?;
+    let within = w.map(|w| format!(" from {w}")).unwrap_or_default();
+    match read {
+        Some(t) if t.table.rows > 0 => {
+            let what = t.describe(&location.display);
+            tracing::info!(model = %spec.name, dataset = %location.display, objects_listed = t.listed, objects_read = t.read, row_groups = t.groups, row_groups_read = t.groups_read, rows = t.table.rows, "dataset read");
+            Ok(Sample::Loaded(t.table, what))
+        }
+        _ => Err(bad(format!(
+            "the {what} dataset {} holds no rows{within}",
+            location.display
+        ))),
     }
-    Ok(Sample::Rows(rows, w))
+}
+
+/// The sample for `data` (the model's reference or current data) and an optional window: a
+/// dataset is read (in the window), a file is the file without a window, and a window over a
+/// file means the model's ingested rows.
+async fn sample(
+    store: &dyn Store,
+    env: &DriftEnv,
+    spec: &ModelSpec,
+    data: Option<&PathBuf>,
+    w: Option<Window>,
+    what: &'static str,
+    schema: &Schema,
+) -> Result<Sample, CheckDriftError> {
+    match (data, w) {
+        (Some(d), w) if datasets::is_dataset(d) => dataset(env, spec, d, w, what, schema).await,
+        (_, Some(w)) => rows(store, env, &spec.name, w, what, schema).await,
+        (Some(d), None) => Ok(Sample::File(d.clone())),
+        (None, None) => Err(CheckDriftError::NoData(spec.name.clone(), what)),
+    }
 }
 
 /// Runs `check_drift` for `principal` and stores the report.
@@ -251,22 +319,27 @@ pub async fn check_drift(
         (Some(from), to) => records::window(None, Some(from), to, now).map_err(bad)?,
         (None, Some(_)) => return Err(bad("`reference_to` needs a `reference_from`".into())),
     };
-    let current = match window {
-        Some(w) => rows(store, &spec.name, w, env.max_window_rows, "current").await?,
-        None => Sample::File(
-            spec.current_data
-                .clone()
-                .ok_or_else(|| CheckDriftError::NoData(spec.name.clone(), "current"))?,
-        ),
-    };
-    let reference = match reference_window {
-        Some(w) => rows(store, &spec.name, w, env.max_window_rows, "reference").await?,
-        None => Sample::File(
-            spec.reference_data
-                .clone()
-                .ok_or_else(|| CheckDriftError::NoData(spec.name.clone(), "reference"))?,
-        ),
-    };
+    let schema = schema(&spec);
+    let current = sample(
+        store,
+        env,
+        &spec,
+        spec.current_data.as_ref(),
+        window,
+        "current",
+        &schema,
+    )
+    .await?;
+    let reference = sample(
+        store,
+        env,
+        &spec,
+        spec.reference_data.as_ref(),
+        reference_window,
+        "reference",
+        &schema,
+    )
+    .await?;
     let declared: Vec<String> = spec.features.iter().map(|f| f.name.clone()).collect();
     if let Some(wanted) = &input.features
         && let Some(bad) = wanted
@@ -279,12 +352,11 @@ pub async fn check_drift(
             declared.join(", ")
         )));
     }
-    let schema = schema(&spec);
     // File reading and the statistics are CPU and disk work: keep them off the async threads.
     let (current_source, reference_source) = (current.describe(), reference.describe());
     let cache = env.profiles.clone();
     let (reference, current, lookup) =
-        tokio::task::spawn_blocking(move || load_pair(&cache, &reference, &current, &schema))
+        tokio::task::spawn_blocking(move || load_pair(&cache, reference, current, &schema))
             .await
             .map_err(|e| CheckDriftError::BadInput(format!("the drift check stopped: {e}")))??;
     // A declared feature absent from a file is a broken data set-up, not drift.

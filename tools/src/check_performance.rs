@@ -11,7 +11,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::blocks::BlockError;
 use crate::calibration_rows;
+use crate::check_drift::DriftEnv;
 use crate::check_drift::RecommendedAction;
 use crate::model::{CHAMPION, FeatureKind, ModelSpec, ValidationRule};
 use crate::quality::{self, Estimated, Labelled, Task};
@@ -161,9 +163,7 @@ fn parse_rows(spec: &ModelSpec, rows: &[WindowRow]) -> Parsed {
     let (mut predicted, mut out, mut delays, mut unlabelled) =
         (0, Vec::new(), Vec::new(), Vec::new());
     for window_row in rows {
-        let Ok(Value::Object(row)) = serde_json::from_str::<Value>(&window_row.data) else {
-            continue;
-        };
+        let row = &window_row.data;
         let Some(prediction) = row.get(&spec.prediction).and_then(number) else {
             continue;
         };
@@ -413,7 +413,7 @@ pub async fn check_performance(
     store: &dyn Store,
     principal: &Principal,
     input: &CheckPerformanceInput,
-    max_rows: usize,
+    env: &DriftEnv,
 ) -> Result<CheckPerformanceOutput, CheckPerformanceError> {
     let unknown = || CheckPerformanceError::UnknownModel(input.model.clone());
     if !principal.may_access_model(&input.model) {
@@ -435,14 +435,22 @@ pub async fn check_performance(
     let window = records::window(last, input.from, input.to, now)
         .map_err(CheckPerformanceError::BadInput)?
         .ok_or_else(|| CheckPerformanceError::BadInput("give `last` or `from`".into()))?;
-    let raw = store
-        .window_rows(&spec.name, window.from, window.to, max_rows + 1)
-        .await?;
-    if raw.len() > max_rows {
+    let max_rows = env.max_window_rows as u64;
+    let held = env
+        .blocks
+        .rows_in(store, &spec.name, window)
+        .await
+        .map_err(BlockError::into_store)?;
+    if held > max_rows {
         return Err(CheckPerformanceError::BadInput(format!(
-            "the window from {window} holds more than {max_rows} rows (limits.max_window_rows); narrow it"
+            "the window from {window} reaches {held} ingested rows, more than limits.max_window_rows ({max_rows}, a bound on memory); narrow the window or raise the limit"
         )));
     }
+    let raw = env
+        .blocks
+        .rows(store, &spec.name, window)
+        .await
+        .map_err(BlockError::into_store)?;
     let Parsed {
         predicted,
         rows,
@@ -477,7 +485,7 @@ pub async fn check_performance(
     let mut reasons = Vec::new();
     // Said last in the reasons: why there is no estimate, or what it says.
     let (estimated, mut estimate_reason) = match task {
-        Task::BinaryClassification => match estimate(spec, unlabelled, max_rows).await {
+        Task::BinaryClassification => match estimate(spec, unlabelled, env.max_window_rows).await {
             Ok(e) => (e, None),
             Err(why) => (None, Some(why)),
         },

@@ -5,10 +5,12 @@
 //! names the edge uses.
 
 pub mod alerts;
+pub mod blocks;
 pub mod calibration_rows;
 pub mod chain_key_file;
 pub mod check_drift;
 pub mod check_performance;
+pub mod datasets;
 pub mod decide_promotion;
 pub mod demo;
 pub mod get_job;

@@ -278,7 +278,7 @@ impl Monitors {
             self.store.as_ref(),
             &principal,
             &input,
-            self.drift.max_window_rows,
+            &self.drift,
         )
         .await;
         let micros = i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX);

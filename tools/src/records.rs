@@ -3,13 +3,13 @@
 //! has a `timestamp` (RFC 3339, or seconds since the Unix epoch). A request is parsed whole
 //! before anything is stored, so a malformed request stores nothing.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde::Deserialize;
 use serde_json::{Map, Number, Value};
 
-use crate::drift::source::{self, Schema, Table, TableBuilder, jsonl};
+use crate::drift::source;
 use crate::records_parquet::Numbered;
 
 /// The field every row carries.
@@ -39,6 +39,13 @@ fn row_id(v: &Value) -> Result<String, String> {
         ));
     }
     Ok(text)
+}
+
+/// The id of a stored row (its `id` field), if it has a valid one.
+pub fn row_id_of(row: &Map<String, Value>) -> Option<String> {
+    row.get(ROW_ID)
+        .filter(|v| !v.is_null())
+        .and_then(|v| row_id(v).ok())
 }
 
 /// Parses a labels request: JSON lines or CSV of `id`, `label` and optionally `labelled_at`
@@ -203,8 +210,83 @@ impl Rules {
 /// A parsed request: the rows to store and the columns dropped from them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parsed {
-    pub records: Vec<NewRecord>,
+    pub rows: Rows,
     pub dropped_columns: BTreeSet<String>,
+}
+
+/// Rows by column, as a block is written: each row's time and id, and each field's values (null
+/// where a row lacks the field) in the order fields first appear.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Rows {
+    pub timestamps: Vec<DateTime<Utc>>,
+    pub ids: Vec<Option<String>>,
+    pub columns: Vec<(String, Vec<Value>)>,
+    index: HashMap<String, usize>,
+}
+
+impl Rows {
+    pub fn len(&self) -> usize {
+        self.timestamps.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.timestamps.is_empty()
+    }
+
+    /// The index of column `name`, added (null on every earlier row) if new.
+    fn column(&mut self, name: &str) -> usize {
+        if let Some(&i) = self.index.get(name) {
+            return i;
+        }
+        self.columns
+            .push((name.to_owned(), vec![Value::Null; self.len()]));
+        self.index.insert(name.to_owned(), self.columns.len() - 1);
+        self.columns.len() - 1
+    }
+
+    /// Adds `value` to column `i` on row `row` (nulls before it where rows lacked it).
+    fn put(&mut self, i: usize, row: usize, value: Value) {
+        if let Some((_, column)) = self.columns.get_mut(i) {
+            column.resize(row, Value::Null);
+            column.push(value);
+        }
+    }
+
+    /// Adds a row given as an object.
+    pub fn push(&mut self, record: NewRecord) {
+        let row = self.len();
+        for (name, value) in record.data {
+            let i = self.column(&name);
+            self.put(i, row, value);
+        }
+        self.timestamps.push(record.timestamp);
+        self.ids.push(record.id);
+    }
+
+    /// Every column as long as the rows.
+    fn pad(mut self) -> Self {
+        let rows = self.len();
+        for (_, values) in &mut self.columns {
+            values.resize(rows, Value::Null);
+        }
+        self
+    }
+
+    pub fn from_records(records: impl IntoIterator<Item = NewRecord>) -> Self {
+        let mut rows = Rows::default();
+        for r in records {
+            rows.push(r);
+        }
+        rows.pad()
+    }
+
+    /// Row `i` as an object (a field it lacks as null).
+    pub fn object(&self, i: usize) -> Map<String, Value> {
+        self.columns
+            .iter()
+            .filter_map(|(name, values)| values.get(i).map(|v| (name.clone(), v.clone())))
+            .collect()
+    }
 }
 
 /// Most dropped column names an answer lists (each cut to 64 characters).
@@ -214,31 +296,36 @@ const MAX_DROPPED_NAMES: usize = 20;
 /// and field.
 pub fn parse(body: &[u8], format: BodyFormat, rules: &Rules) -> Result<Parsed, String> {
     let mut dropped = BTreeSet::new();
-    let records = match format {
-        BodyFormat::JsonLines => parse_json_lines(body, rules, &mut dropped)?,
-        BodyFormat::Parquet => crate::records_parquet::objects(body)?
-            .into_iter()
-            .map(|(row, object)| record(object, row, rules, &mut dropped))
-            .collect::<Result<_, _>>()?,
+    let rows = match format {
+        BodyFormat::JsonLines => objects_to_rows(json_objects(body)?, rules, &mut dropped)?,
+        BodyFormat::Parquet => {
+            objects_to_rows(crate::records_parquet::objects(body)?, rules, &mut dropped)?
+        }
         BodyFormat::Csv => parse_csv(body, rules, &mut dropped)?,
     };
-    if records.is_empty() {
+    if rows.is_empty() {
         return Err("the body holds no rows".into());
     }
     Ok(Parsed {
-        records,
+        rows,
         dropped_columns: dropped,
     })
 }
 
-fn record(
-    mut object: Map<String, Value>,
-    line: usize,
+fn objects_to_rows(
+    objects: Numbered,
     rules: &Rules,
     dropped: &mut BTreeSet<String>,
-) -> Result<NewRecord, String> {
-    let timestamp = parse_timestamp(object.get(TIMESTAMP).unwrap_or(&Value::Null))
-        .map_err(|e| format!("line {line}: {e}"))?;
+) -> Result<Rows, String> {
+    let mut rows = Rows::default();
+    for (line, object) in objects {
+        rows.push(record(object, line, rules, dropped)?);
+    }
+    Ok(rows.pad())
+}
+
+/// Refuses a row time outside the rules' bounds.
+fn check_time(timestamp: DateTime<Utc>, line: usize, rules: &Rules) -> Result<(), String> {
     if timestamp > rules.not_after {
         return Err(format!(
             "line {line}: `{TIMESTAMP}` {} is in the future (more than limits.ingest_max_future_secs past now)",
@@ -251,26 +338,54 @@ fn record(
             timestamp.to_rfc3339()
         ));
     }
+    Ok(())
+}
+
+/// What to do with a column named `key` under `rules`: keep it (true), drop it (false, noted in
+/// `dropped`), or refuse the request.
+fn keep_column(
+    key: &str,
+    line: usize,
+    rules: &Rules,
+    dropped: &mut BTreeSet<String>,
+) -> Result<bool, String> {
+    let Some(columns) = &rules.columns else {
+        return Ok(true);
+    };
+    if columns.contains(key) {
+        return Ok(true);
+    }
+    if rules.unknown == UnknownColumns::Refuse {
+        let name: String = key.chars().take(64).collect();
+        return Err(format!(
+            "line {line}: column `{name}` is not declared by the model (its columns: {})",
+            columns.iter().cloned().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    if dropped.len() < MAX_DROPPED_NAMES {
+        dropped.insert(key.chars().take(64).collect());
+    }
+    Ok(false)
+}
+
+fn record(
+    mut object: Map<String, Value>,
+    line: usize,
+    rules: &Rules,
+    dropped: &mut BTreeSet<String>,
+) -> Result<NewRecord, String> {
+    let timestamp = parse_timestamp(object.get(TIMESTAMP).unwrap_or(&Value::Null))
+        .map_err(|e| format!("line {line}: {e}"))?;
+    check_time(timestamp, line, rules)?;
     object.remove(TIMESTAMP);
-    if let Some(columns) = &rules.columns {
-        let unknown: Vec<String> = object
-            .keys()
-            .filter(|k| !columns.contains(*k))
-            .cloned()
-            .collect();
-        if let (Some(first), UnknownColumns::Refuse) = (unknown.first(), rules.unknown) {
-            let name: String = first.chars().take(64).collect();
-            return Err(format!(
-                "line {line}: column `{name}` is not declared by the model (its columns: {})",
-                columns.iter().cloned().collect::<Vec<_>>().join(", ")
-            ));
+    let mut unknown = Vec::new();
+    for key in object.keys() {
+        if !keep_column(key, line, rules, dropped)? {
+            unknown.push(key.clone());
         }
-        for key in unknown {
-            object.remove(&key);
-            if dropped.len() < MAX_DROPPED_NAMES {
-                dropped.insert(key.chars().take(64).collect());
-            }
-        }
+    }
+    for key in unknown {
+        object.remove(&key);
     }
     if let Some((key, _)) = object
         .iter()
@@ -287,7 +402,7 @@ fn record(
     Ok(NewRecord {
         timestamp,
         id,
-        data: Value::Object(object).to_string(),
+        data: object,
     })
 }
 
@@ -305,17 +420,6 @@ fn json_objects(body: &[u8]) -> Result<Numbered, String> {
         out.push((i + 1, object));
     }
     Ok(out)
-}
-
-fn parse_json_lines(
-    body: &[u8],
-    rules: &Rules,
-    dropped: &mut BTreeSet<String>,
-) -> Result<Vec<NewRecord>, String> {
-    json_objects(body)?
-        .into_iter()
-        .map(|(line, object)| record(object, line, rules, dropped))
-        .collect()
 }
 
 /// A CSV cell as a JSON value, by the same rules as a CSV file: missing markers are null,
@@ -336,11 +440,16 @@ fn csv_value(cell: &str) -> Value {
     }
 }
 
-fn parse_csv(
-    body: &[u8],
-    rules: &Rules,
-    dropped: &mut BTreeSet<String>,
-) -> Result<Vec<NewRecord>, String> {
+/// A CSV timestamp cell: seconds since the epoch, or a time as text.
+fn csv_timestamp(cell: &str) -> Result<DateTime<Utc>, String> {
+    match cell.trim().parse::<f64>().ok().and_then(Number::from_f64) {
+        Some(n) => parse_timestamp(&Value::Number(n)),
+        None => parse_timestamp(&Value::String(cell.to_owned())),
+    }
+}
+
+/// A CSV body, straight into columns: the header decides once which columns are kept.
+fn parse_csv(body: &[u8], rules: &Rules, dropped: &mut BTreeSet<String>) -> Result<Rows, String> {
     let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(body);
     let headers: Vec<String> = reader
         .headers()
@@ -348,39 +457,60 @@ fn parse_csv(
         .iter()
         .map(str::to_owned)
         .collect();
-    if !headers.iter().any(|h| h == TIMESTAMP) {
-        return Err(format!("the header row has no `{TIMESTAMP}` column"));
+    let ts = headers
+        .iter()
+        .rposition(|h| h == TIMESTAMP)
+        .ok_or_else(|| format!("the header row has no `{TIMESTAMP}` column"))?;
+    // Each header's column among the kept ones (a repeated name: the last one counts).
+    let mut rows = Rows::default();
+    let last: HashMap<&str, usize> = headers
+        .iter()
+        .enumerate()
+        .map(|(h, name)| (name.as_str(), h))
+        .collect();
+    let mut target: Vec<Option<usize>> = Vec::with_capacity(headers.len());
+    for (h, name) in headers.iter().enumerate() {
+        let repeated = last.get(name.as_str()) != Some(&h);
+        let kept = !repeated && name != TIMESTAMP && keep_column(name, 2, rules, dropped)?;
+        target.push(kept.then(|| rows.column(name)));
     }
-    let mut out = Vec::new();
-    for (i, row) in reader.records().enumerate() {
-        let line = i + 2;
-        let row = row.map_err(|e| format!("line {line}: {e}"))?;
-        if row.len() != headers.len() {
+    let id = headers
+        .iter()
+        .rposition(|h| h == ROW_ID)
+        .filter(|&i| target.get(i).is_some_and(Option::is_some));
+    let mut record = csv::StringRecord::new();
+    let mut line = 1;
+    loop {
+        line += 1;
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => return Err(format!("line {line}: {e}")),
+        }
+        if record.len() != headers.len() {
             return Err(format!(
                 "line {line} has {} fields, the header has {}",
-                row.len(),
+                record.len(),
                 headers.len()
             ));
         }
-        let mut object = Map::new();
-        for (name, cell) in headers.iter().zip(row.iter()) {
-            let value = if name == TIMESTAMP {
-                Value::String(cell.to_owned())
-            } else {
-                csv_value(cell)
-            };
-            object.insert(name.clone(), value);
+        let cell = |i: usize| record.get(i).unwrap_or_default();
+        let timestamp = csv_timestamp(cell(ts)).map_err(|e| format!("line {line}: {e}"))?;
+        check_time(timestamp, line, rules)?;
+        let row_id = match id.map(|i| csv_value(cell(i))) {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(row_id(&v).map_err(|e| format!("line {line}: {e}"))?),
+        };
+        let row = rows.len();
+        for (cell, column) in record.iter().zip(&target) {
+            if let Some(c) = column {
+                rows.put(*c, row, csv_value(cell));
+            }
         }
-        // A CSV timestamp may also be seconds since the epoch.
-        if let Some(Value::String(ts)) = object.get(TIMESTAMP)
-            && let Ok(secs) = ts.trim().parse::<f64>()
-            && let Some(n) = Number::from_f64(secs)
-        {
-            object.insert(TIMESTAMP.into(), Value::Number(n));
-        }
-        out.push(record(object, line, rules, dropped)?);
+        rows.timestamps.push(timestamp);
+        rows.ids.push(row_id);
     }
-    Ok(out)
+    Ok(rows)
 }
 
 /// A half-open time window `[from, to)`.
@@ -437,17 +567,6 @@ pub fn window(
     }
 }
 
-/// Builds a table from stored rows (`data` of [`NewRecord`]).
-pub fn table(rows: &[String], schema: &Schema) -> Result<Table, String> {
-    let mut builder = TableBuilder::new(schema);
-    for (i, row) in rows.iter().enumerate() {
-        let object: Map<String, Value> = serde_json::from_str(row)
-            .map_err(|e| format!("stored row {} is not a JSON object: {e}", i + 1))?;
-        jsonl::push_object(&mut builder, &object, i + 1, &[TIMESTAMP])?;
-    }
-    Ok(builder.finish())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -457,17 +576,29 @@ mod tests {
         let body = b"{\"timestamp\": \"2026-11-22T08:00:00Z\", \"amount\": 12.5, \"channel\": \"web\"}\n\n{\"timestamp\": 1795334400, \"amount\": null, \"channel\": \"pos\"}\n";
         let rows = parse(body, BodyFormat::JsonLines, &Rules::any())
             .unwrap()
-            .records;
+            .rows;
         assert_eq!(rows.len(), 2);
-        assert_eq!(rows[0].data, r#"{"amount":12.5,"channel":"web"}"#);
-        assert_eq!(rows[1].timestamp.timestamp(), 1_795_334_400);
+        assert_eq!(
+            Value::Object(rows.object(0)).to_string(),
+            r#"{"amount":12.5,"channel":"web"}"#
+        );
+        assert_eq!(rows.timestamps[1].timestamp(), 1_795_334_400);
 
         let csv = b"timestamp,amount,channel\n2026-11-22T08:00:00Z,12.5,web\n1795334400,,pos\n2026-11-22T09:00:00+01:00,inf,7\n";
-        let rows = parse(csv, BodyFormat::Csv, &Rules::any()).unwrap().records;
-        assert_eq!(rows[0].data, r#"{"amount":12.5,"channel":"web"}"#);
-        assert_eq!(rows[1].data, r#"{"amount":null,"channel":"pos"}"#);
-        assert_eq!(rows[2].data, r#"{"amount":null,"channel":7}"#);
-        assert_eq!(rows[2].timestamp, rows[0].timestamp);
+        let rows = parse(csv, BodyFormat::Csv, &Rules::any()).unwrap().rows;
+        assert_eq!(
+            Value::Object(rows.object(0)).to_string(),
+            r#"{"amount":12.5,"channel":"web"}"#
+        );
+        assert_eq!(
+            Value::Object(rows.object(1)).to_string(),
+            r#"{"amount":null,"channel":"pos"}"#
+        );
+        assert_eq!(
+            Value::Object(rows.object(2)).to_string(),
+            r#"{"amount":null,"channel":7}"#
+        );
+        assert_eq!(rows.timestamps[2], rows.timestamps[0]);
     }
 
     #[test]
@@ -514,7 +645,10 @@ mod tests {
         };
         let body = b"{\"timestamp\": \"2026-11-22T08:00:00Z\", \"amount\": 1, \"pad1\": \"xxxxxxxx\", \"pad2\": 2}\n";
         let parsed = parse(body, BodyFormat::JsonLines, &rules).unwrap();
-        assert_eq!(parsed.records[0].data, r#"{"amount":1}"#);
+        assert_eq!(
+            Value::Object(parsed.rows.object(0)).to_string(),
+            r#"{"amount":1}"#
+        );
         assert_eq!(
             parsed
                 .dropped_columns
@@ -549,7 +683,7 @@ mod tests {
                 .iter()
                 .all(|c| c.chars().count() <= 64)
         );
-        assert_eq!(parsed.records[0].data, "{}");
+        assert_eq!(Value::Object(parsed.rows.object(0)).to_string(), "{}");
     }
 
     #[test]
@@ -571,16 +705,5 @@ mod tests {
         ] {
             assert!(bad.is_err());
         }
-    }
-
-    #[test]
-    fn stored_rows_become_a_table() {
-        let rows = vec![
-            r#"{"amount":1.5,"channel":"web"}"#.to_owned(),
-            r#"{"amount":2.5}"#.to_owned(),
-        ];
-        let t = table(&rows, &Schema::new()).unwrap();
-        assert_eq!(t.rows, 2);
-        assert_eq!(t.column("channel").map(|c| c.missing), Some(1));
     }
 }

@@ -22,6 +22,7 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_mlops-mcp");
 /// Fresh PostgreSQL databases for tests (shared with the storage suite's helpers).
 #[path = "../../../tools/store/tests/common/mod.rs"]
 pub mod databases;
+pub mod datasets;
 
 /// A demo workspace (`mlops-mcp demo --no-serve`) in a fresh temp dir.
 pub struct Workspace {
@@ -193,6 +194,40 @@ impl Workspace {
             .unwrap()
     }
 
+    /// Where the workspace's server keeps ingested rows (its default: beside a SQLite file, in
+    /// the database for PostgreSQL).
+    pub fn blocks(&self) -> Arc<mlops_engine::blocks::Blocks> {
+        use mlops_engine::blocks::{BlockDir, Blocks, Placement};
+        Blocks::new(match &self.store_url {
+            Some(_) => Placement::Database,
+            None => Placement::Dir(BlockDir::new(self.path().join("mlops-mcp.db.blocks"))),
+        })
+    }
+
+    /// The ingested rows of `model` with `from <= timestamp < to` (labels joined).
+    pub async fn ingested(
+        &self,
+        model: &str,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+    ) -> Vec<mlops_engine::record::WindowRow> {
+        let window = mlops_engine::records::Window { from, to };
+        self.blocks()
+            .rows(self.store().await.as_ref(), model, window)
+            .await
+            .unwrap()
+    }
+
+    /// Every ingested row of `model`.
+    pub async fn all_ingested(&self, model: &str) -> Vec<mlops_engine::record::WindowRow> {
+        self.ingested(
+            model,
+            chrono::DateTime::<chrono::Utc>::MIN_UTC,
+            chrono::DateTime::<chrono::Utc>::MAX_UTC,
+        )
+        .await
+    }
+
     /// The trace chain key the workspace's server uses.
     pub fn chain_key(&self) -> mlops_engine::chain_key::ChainKey {
         mlops_engine::chain_key_file::load_or_create(&self.path().join("trace-chain.key")).unwrap()
@@ -276,6 +311,14 @@ impl HttpServer {
 }
 
 impl HttpServer {
+    /// The lines the server has logged and no wait read yet.
+    pub fn log_so_far(&self) -> String {
+        let log = self.log.lock().unwrap();
+        std::iter::from_fn(|| log.try_recv().ok())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     /// The server's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()

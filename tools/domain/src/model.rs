@@ -44,13 +44,20 @@ pub struct ModelSpec {
     /// The feature schema: each input column and whether it is numeric or categorical.
     #[serde(default)]
     pub features: Vec<FeatureSpec>,
-    /// The reference (training) dataset drift is measured against (CSV, Parquet or JSON lines).
+    /// The reference (training) dataset drift is measured against: a file (CSV, Parquet or JSON
+    /// lines), or a partitioned Parquet dataset (a directory, a glob, or an `s3://`, `gs://` or
+    /// `az://` URL; hive-style `dt=YYYY-MM-DD/` partitions).
     #[serde(default)]
     pub reference_data: Option<PathBuf>,
-    /// The most recent production data (CSV, Parquet or JSON lines), compared with the
-    /// reference when a drift check names no window of ingested rows.
+    /// The most recent production data, a file or a dataset as `reference_data`: compared with
+    /// the reference when a drift check names no window. When it is a dataset, a window (`last`,
+    /// `from`/`to`) reads the dataset's partitions and row groups in it, not ingested rows.
     #[serde(default)]
     pub current_data: Option<PathBuf>,
+    /// The column of a dataset that holds each row's time (a Parquet timestamp): windows skip the
+    /// row groups whose statistics fall outside them.
+    #[serde(default)]
+    pub time_column: Option<String>,
     /// Labelled rows scored by the champion (its holdout, ideally), CSV or JSON lines with the
     /// `prediction` and label columns: what estimates of a binary classifier's quality before
     /// labels arrive are calibrated on. Default: `reference_data`.

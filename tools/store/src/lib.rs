@@ -183,15 +183,6 @@ pub trait Store: Send + Sync + 'static {
         labels: &[crate::record::NewLabel],
         replace: bool,
     ) -> Result<Result<crate::record::LabelsStored, AlreadyLabelled>, StoreError>;
-    /// `model`'s rows with `from <= timestamp < to`, oldest first (at most `limit`), each with
-    /// the label sent for it later, if any.
-    async fn window_rows(
-        &self,
-        model: &str,
-        from: chrono::DateTime<chrono::Utc>,
-        to: chrono::DateTime<chrono::Utc>,
-        limit: usize,
-    ) -> Result<Vec<crate::record::WindowRow>, StoreError>;
     /// Stores a quality report.
     async fn save_quality_report(
         &self,
@@ -203,37 +194,63 @@ pub trait Store: Send + Sync + 'static {
         id: &str,
     ) -> Result<Option<crate::quality_record::QualityRecord>, StoreError>;
     async fn model_overviews(&self) -> Result<std::sync::Arc<Vec<ModelOverview>>, StoreError>;
-    /// Appends events to the hash chain in one transaction (group commit), in order.
-    /// Stores ingested rows of `model` in one transaction (all or none); returns how many.
-    /// Refused ([`StoreError::OverBudget`]) when the model would then hold more than `max_rows`.
-    async fn insert_records(
+    /// Adds a block of `model`'s ingested rows to the catalog in one transaction (all or
+    /// none), with its row ids; returns its rows. Refused ([`StoreError::OverBudget`]) when the
+    /// model would then hold more than `max_rows`. A block kept in a file is written (and
+    /// synced) before this is called.
+    async fn insert_block(
         &self,
         model: &str,
-        batch: &str,
-        records: &[crate::record::NewRecord],
+        block: &crate::record::NewBlock,
         max_rows: u64,
-    ) -> Result<usize, StoreError>;
+    ) -> Result<u64, StoreError>;
 
-    /// Deletes `model`'s ingested rows older than `before` and the late labels left without a
-    /// row, in one transaction; how many of each.
-    async fn prune_records(
-        &self,
-        model: &str,
-        before: chrono::DateTime<chrono::Utc>,
-    ) -> Result<(u64, u64), StoreError>;
-
-    /// Ingested rows held per model.
-    async fn record_counts(&self) -> Result<Vec<(String, u64)>, StoreError>;
-
-    /// The `data` of `model`'s rows with `from <= timestamp < to`, oldest first, at most
-    /// `limit` of them.
-    async fn records(
+    /// The catalog entries of `model`'s blocks holding rows with `from <= timestamp < to`,
+    /// in the order they were stored.
+    async fn blocks(
         &self,
         model: &str,
         from: chrono::DateTime<chrono::Utc>,
         to: chrono::DateTime<chrono::Utc>,
-        limit: usize,
-    ) -> Result<Vec<String>, StoreError>;
+    ) -> Result<Vec<crate::record::BlockEntry>, StoreError>;
+
+    /// The bytes of a block kept in the database.
+    async fn block_data(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// The late labels of `model`'s rows `ids`: id, label (JSON) and when it became known.
+    async fn labels_of(
+        &self,
+        model: &str,
+        ids: &[String],
+    ) -> Result<Vec<(String, String, chrono::DateTime<chrono::Utc>)>, StoreError>;
+
+    /// Deletes `model`'s blocks whose newest row is older than `before`, their row ids and the
+    /// late labels left without a row, in one transaction; the block files to delete.
+    async fn prune_records(
+        &self,
+        model: &str,
+        before: chrono::DateTime<chrono::Utc>,
+    ) -> Result<crate::record::Pruned, StoreError>;
+
+    /// Ingested rows and block bytes held per model.
+    async fn held_records(&self) -> Result<Vec<crate::record::Held>, StoreError>;
+
+    /// Every block file the catalog names.
+    async fn block_files(&self) -> Result<Vec<String>, StoreError>;
+
+    /// The oldest batch of rows stored one JSON text per row (before blocks), at most
+    /// `max_rows` of it, to convert.
+    async fn legacy_batch(
+        &self,
+        max_rows: usize,
+    ) -> Result<Option<crate::record::LegacyBatch>, StoreError>;
+
+    /// Adds `block` (converted from `legacy`) and deletes those rows, in one transaction.
+    async fn convert_legacy(
+        &self,
+        legacy: &crate::record::LegacyBatch,
+        block: &crate::record::NewBlock,
+    ) -> Result<(), StoreError>;
 
     /// Creates a retraining job, unless the model already has one with the same idempotency
     /// key or an active one (then that job is returned and nothing is created), or a cost

@@ -660,31 +660,49 @@ async fn alerts_follow_verdicts_and_one_is_unresolved_per_model() {
     );
 }
 
-/// Retention deletes a model's rows older than the cut and the late labels left without a row,
-/// and nothing of other models or newer rows; the counts per model agree.
+/// Retention deletes a model's blocks whose rows are all older than the cut, their row ids and
+/// the late labels left without a row, and nothing of other models or newer blocks; the catalog
+/// agrees (windows, counts, files), and the budget counts the blocks' rows.
 #[tokio::test]
-async fn pruning_deletes_old_rows_and_their_labels_only() {
-    use mlops_domain::record::{NewLabel, NewRecord};
+async fn retention_deletes_old_blocks_and_the_catalog_agrees() {
+    use mlops_domain::record::{BlockPlace, NewBlock, NewLabel, Pruned};
     let db = common::TestDb::new().await;
     let store = open_store(&db).await;
     store.sync_model(&spec("other")).await.unwrap();
     let now = chrono::Utc::now();
-    let rows = |model: &str, days_ago: i64, ids: std::ops::Range<u32>| {
-        ids.map(|i| NewRecord {
-            timestamp: now - chrono::Duration::days(days_ago),
-            id: Some(format!("{model}-{days_ago}-{i}")),
-            data: format!("{{\"x\":{i}}}"),
-        })
-        .collect::<Vec<_>>()
+    let days = chrono::Duration::days;
+    let ids = |model: &str, days_ago: i64| -> Vec<String> {
+        (0..10).map(|i| format!("{model}-{days_ago}-{i}")).collect()
     };
-    for (model, days) in [("m", 40), ("m", 1), ("other", 40)] {
-        store
-            .insert_records(model, "b", &rows(model, days, 0..10), 1_000)
-            .await
-            .unwrap();
-        let labels: Vec<NewLabel> = (0..5)
-            .map(|i| NewLabel {
-                row_id: format!("{model}-{days}-{i}"),
+    let block = |model: &str, days_ago: i64, place: BlockPlace| {
+        let newest = now - days(days_ago);
+        NewBlock {
+            id: format!("{model}-{days_ago}"),
+            batch: "b".into(),
+            rows: 10,
+            min_ts: newest - chrono::Duration::hours(1),
+            max_ts: newest,
+            columns: "[]".into(),
+            bytes: 3,
+            data: (place == BlockPlace::Database).then(|| b"abc".to_vec()),
+            place,
+            ids: ids(model, days_ago)
+                .into_iter()
+                .map(|id| (id, newest))
+                .collect(),
+        }
+    };
+    for (model, days_ago, place) in [
+        ("m", 40, BlockPlace::File("m-40.parquet".into())),
+        ("m", 1, BlockPlace::Database),
+        ("other", 40, BlockPlace::Database),
+    ] {
+        let b = block(model, days_ago, place);
+        assert_eq!(store.insert_block(model, &b, 1_000).await.unwrap(), 10);
+        let labels: Vec<NewLabel> = ids(model, days_ago)[..5]
+            .iter()
+            .map(|id| NewLabel {
+                row_id: id.clone(),
                 label: "1".into(),
                 labelled_at: None,
             })
@@ -695,26 +713,79 @@ async fn pruning_deletes_old_rows_and_their_labels_only() {
             .unwrap()
             .unwrap();
     }
-    let cut = now - chrono::Duration::days(30);
-    assert_eq!(store.prune_records("m", cut).await.unwrap(), (10, 5));
+    assert_eq!(store.block_files().await.unwrap(), ["m-40.parquet"]);
+    let over = store
+        .insert_block("m", &block("m", 2, BlockPlace::Database), 25)
+        .await;
+    assert!(matches!(over, Err(StoreError::OverBudget { held: 20, .. })));
+    let cut = now - days(30);
     assert_eq!(
         store.prune_records("m", cut).await.unwrap(),
-        (0, 0),
-        "idempotent"
+        Pruned {
+            blocks: 1,
+            rows: 10,
+            labels: 5,
+            files: vec!["m-40.parquet".into()],
+        }
     );
     assert_eq!(
-        store.record_counts().await.unwrap(),
-        [("m".to_owned(), 10), ("other".to_owned(), 10)]
+        store.prune_records("m", cut).await.unwrap(),
+        Pruned::default(),
+        "idempotent"
     );
-    // The newer rows keep their labels; the other model is untouched.
-    let window = store
-        .window_rows("m", now - chrono::Duration::days(2), now, 100)
+    let held = store.held_records().await.unwrap();
+    assert_eq!(
+        held.iter()
+            .map(|h| (h.model.as_str(), h.rows, h.bytes))
+            .collect::<Vec<_>>(),
+        [("m", 10, 3), ("other", 10, 3)]
+    );
+    assert!(store.block_files().await.unwrap().is_empty());
+    let (min, max) = (
+        chrono::DateTime::<chrono::Utc>::MIN_UTC,
+        chrono::DateTime::<chrono::Utc>::MAX_UTC,
+    );
+    let left = store.blocks("m", min, max).await.unwrap();
+    assert_eq!(
+        left.iter().map(|b| b.id.as_str()).collect::<Vec<_>>(),
+        ["m-1"]
+    );
+    assert_eq!(store.block_data("m-1").await.unwrap().unwrap(), b"abc");
+    // A window that ends before the block starts does not reach it.
+    assert!(
+        store
+            .blocks("m", min, now - days(2))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The newer rows keep their labels; the pruned rows' ids are gone; the other model is
+    // untouched.
+    assert_eq!(store.labels_of("m", &ids("m", 1)).await.unwrap().len(), 5);
+    assert!(
+        store
+            .labels_of("m", &ids("m", 40))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let late = vec![NewLabel {
+        row_id: "m-40-7".into(),
+        label: "0".into(),
+        labelled_at: None,
+    }];
+    let answer = store
+        .insert_labels("m", &late, false)
         .await
+        .unwrap()
         .unwrap();
-    assert_eq!(window.iter().filter(|r| r.late_label.is_some()).count(), 5);
-    let other = store
-        .window_rows("other", now - chrono::Duration::days(41), now, 100)
-        .await
-        .unwrap();
-    assert_eq!(other.iter().filter(|r| r.late_label.is_some()).count(), 5);
+    assert_eq!((answer.stored, answer.unknown_count), (0, 1));
+    assert_eq!(
+        store
+            .labels_of("other", &ids("other", 40))
+            .await
+            .unwrap()
+            .len(),
+        5
+    );
 }

@@ -88,7 +88,9 @@ fn unsupported(d: &ColumnDescriptor) -> Option<&'static str> {
     }
 }
 
-fn read_column(
+/// Reads column `i` of a row group into `builder` (`first_row`: rows before the group, for
+/// messages); nulls become missing cells.
+pub fn read_column(
     group: &dyn RowGroupReader,
     i: usize,
     builder: &mut ColumnBuilder,
@@ -136,7 +138,7 @@ fn read_column(
 
 /// Reads a column chunk batch by batch: `each` gets the non-null values, the definition levels
 /// (nullable columns) and the number of rows before the batch.
-fn batches<T: DataType>(
+pub fn batches<T: DataType>(
     mut reader: ColumnReaderImpl<T>,
     max_def: i16,
     first_row: usize,

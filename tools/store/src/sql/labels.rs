@@ -3,7 +3,7 @@
 use chrono::Utc;
 
 use crate::StoreError;
-use crate::record::{LabelsStored, NewLabel, WindowRow};
+use crate::record::{LabelsStored, NewLabel};
 
 use super::{SqlStore, parse_time};
 
@@ -35,7 +35,7 @@ pub(super) async fn insert_labels(
     let mut labelled = std::collections::HashSet::new();
     for chunk in labels.chunks(LOOKUP_CHUNK) {
         let list = placeholders(2, chunk.len());
-        for (table, into) in [("records", &mut known), ("labels", &mut labelled)] {
+        for (table, into) in [("record_ids", &mut known), ("labels", &mut labelled)] {
             let sql = format!(
                 "SELECT DISTINCT row_id FROM {table} WHERE model = $1 AND row_id IN ({list})"
             );
@@ -82,38 +82,26 @@ pub(super) async fn insert_labels(
     }))
 }
 
-pub(super) async fn window_rows(
+pub(super) async fn labels_of(
     s: &SqlStore,
     model: &str,
-    from: chrono::DateTime<Utc>,
-    to: chrono::DateTime<Utc>,
-    limit: usize,
-) -> Result<Vec<WindowRow>, StoreError> {
-    type Row = (i64, String, Option<String>, Option<String>, Option<String>);
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT r.ts_us, r.data, l.label, l.labelled_at, l.received_at FROM records r \
-         LEFT JOIN labels l ON l.model = r.model AND l.row_id = r.row_id \
-         WHERE r.model = $1 AND r.ts_us >= $2 AND r.ts_us < $3 ORDER BY r.ts_us, r.id LIMIT $4",
-    )
-    .bind(model)
-    .bind(from.timestamp_micros())
-    .bind(to.timestamp_micros())
-    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-    .fetch_all(&s.pool)
-    .await?;
-    rows.into_iter()
-        .map(|(ts, data, label, labelled_at, received_at)| {
-            let timestamp = chrono::DateTime::from_timestamp_micros(ts)
-                .ok_or_else(|| StoreError::Corrupt(format!("record timestamp {ts}")))?;
-            let late_label = match (label, labelled_at.or(received_at)) {
-                (Some(label), Some(at)) => Some((label, parse_time(&at)?)),
-                _ => None,
-            };
-            Ok(WindowRow {
-                timestamp,
-                data,
-                late_label,
-            })
-        })
-        .collect()
+    ids: &[String],
+) -> Result<Vec<(String, String, chrono::DateTime<Utc>)>, StoreError> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(LOOKUP_CHUNK) {
+        let sql = format!(
+            "SELECT row_id, label, labelled_at, received_at FROM labels \
+             WHERE model = $1 AND row_id IN ({})",
+            placeholders(2, chunk.len())
+        );
+        let mut q = sqlx::query_as::<_, (String, String, Option<String>, String)>(&sql).bind(model);
+        for id in chunk {
+            q = q.bind(id);
+        }
+        for (id, label, labelled_at, received_at) in q.fetch_all(&s.pool).await? {
+            let at = parse_time(labelled_at.as_deref().unwrap_or(&received_at))?;
+            out.push((id, label, at));
+        }
+    }
+    Ok(out)
 }

@@ -1,16 +1,73 @@
-//! Ingested monitoring rows, appended whole per request within a per-model budget.
+//! The catalog of ingested rows: one columnar block per ingest request (stored whole or not at
+//! all, within a per-model budget), the ids of its rows, retention by whole blocks, and the
+//! conversion of rows stored before blocks.
+
+use chrono::{DateTime, Utc};
 
 use crate::StoreError;
+use crate::record::{BlockEntry, BlockPlace, Held, LegacyBatch, NewBlock, Pruned};
 
 use super::{SqlStore, multi_row_insert};
 
-pub(super) async fn insert_records(
+/// Row ids per `INSERT` (4 parameters each, within SQLite's limit of 32,766).
+const IDS_PER_INSERT: usize = 1000;
+
+fn micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+fn time(us: i64) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp_micros(us)
+        .ok_or_else(|| StoreError::Corrupt(format!("block timestamp {us}")))
+}
+
+fn count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+async fn add_block(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    model: &str,
+    block: &NewBlock,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO record_blocks (id, model, batch, min_ts_us, max_ts_us, rows, bytes, \
+         columns, location, data, ingested_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(&block.id)
+    .bind(model)
+    .bind(&block.batch)
+    .bind(micros(block.min_ts))
+    .bind(micros(block.max_ts))
+    .bind(i64::try_from(block.rows).unwrap_or(i64::MAX))
+    .bind(i64::try_from(block.bytes).unwrap_or(i64::MAX))
+    .bind(&block.columns)
+    .bind(block.place.as_text())
+    .bind(block.data.clone())
+    .bind(Utc::now().to_rfc3339())
+    .execute(&mut **tx)
+    .await?;
+    for chunk in block.ids.chunks(IDS_PER_INSERT) {
+        let sql = multi_row_insert(
+            "INSERT INTO record_ids (model, row_id, block, ts_us) VALUES ",
+            4,
+            chunk.len(),
+        );
+        let mut q = sqlx::query(&sql);
+        for (row_id, ts) in chunk {
+            q = q.bind(model).bind(row_id).bind(&block.id).bind(micros(*ts));
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+pub(super) async fn insert_block(
     s: &SqlStore,
     model: &str,
-    batch: &str,
-    records: &[crate::record::NewRecord],
+    block: &NewBlock,
     max_rows: u64,
-) -> Result<usize, StoreError> {
+) -> Result<u64, StoreError> {
     let known: Option<(String,)> = sqlx::query_as("SELECT name FROM models WHERE name = $1")
         .bind(model)
         .fetch_optional(&s.pool)
@@ -18,14 +75,15 @@ pub(super) async fn insert_records(
     if known.is_none() {
         return Err(StoreError::UnknownModel(model.to_owned()));
     }
-    let now = chrono::Utc::now().to_rfc3339();
     let mut tx = s.write_tx().await?;
     // Counted under the write lock, so concurrent requests cannot pass the budget together.
-    let held: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM records WHERE model = $1")
-        .bind(model)
-        .fetch_one(&mut *tx)
-        .await?;
-    let (held, adding) = (u64::try_from(held).unwrap_or(0), records.len() as u64);
+    let held: i64 = sqlx::query_scalar(
+        "SELECT CAST(COALESCE(SUM(rows), 0) AS BIGINT) FROM record_blocks WHERE model = $1",
+    )
+    .bind(model)
+    .fetch_one(&mut *tx)
+    .await?;
+    let (held, adding) = (count(held), block.rows);
     if held.saturating_add(adding) > max_rows {
         tx.rollback().await?;
         return Err(StoreError::OverBudget {
@@ -35,84 +93,185 @@ pub(super) async fn insert_records(
             max: max_rows,
         });
     }
-    // Multi-row inserts, within SQLite's limit on bound parameters (32,766).
-    for chunk in records.chunks(1000) {
-        let sql = multi_row_insert(
-            "INSERT INTO records (model, ts_us, data, batch, ingested_at, row_id) VALUES ",
-            6,
-            chunk.len(),
-        );
-        let mut q = sqlx::query(&sql);
-        for r in chunk {
-            q = q
-                .bind(model)
-                .bind(r.timestamp.timestamp_micros())
-                .bind(&r.data)
-                .bind(batch)
-                .bind(&now)
-                .bind(r.id.as_deref());
-        }
-        q.execute(&mut *tx).await?;
-    }
+    add_block(&mut tx, model, block).await?;
     tx.commit().await?;
-    Ok(records.len())
+    Ok(block.rows)
 }
 
-pub(super) async fn records(
+type EntryRow = (String, i64, i64, i64, i64, String);
+
+fn entry((id, rows, min, max, bytes, location): EntryRow) -> Result<BlockEntry, StoreError> {
+    Ok(BlockEntry {
+        rows: count(rows),
+        min_ts: time(min)?,
+        max_ts: time(max)?,
+        bytes: count(bytes),
+        place: BlockPlace::from_text(&location)
+            .ok_or_else(|| StoreError::Corrupt(format!("block {id} location {location:?}")))?,
+        id,
+    })
+}
+
+pub(super) async fn blocks(
     s: &SqlStore,
     model: &str,
-    from: chrono::DateTime<chrono::Utc>,
-    to: chrono::DateTime<chrono::Utc>,
-    limit: usize,
-) -> Result<Vec<String>, StoreError> {
-    let rows: Vec<(String,)> = sqlx::query_as(
-        "SELECT data FROM records WHERE model = $1 AND ts_us >= $2 AND ts_us < $3 \
-         ORDER BY ts_us, id LIMIT $4",
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<BlockEntry>, StoreError> {
+    let rows: Vec<EntryRow> = sqlx::query_as(
+        "SELECT id, rows, min_ts_us, max_ts_us, bytes, location FROM record_blocks \
+         WHERE model = $1 AND max_ts_us >= $2 AND min_ts_us < $3 ORDER BY seq",
     )
     .bind(model)
-    .bind(from.timestamp_micros())
-    .bind(to.timestamp_micros())
-    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+    .bind(micros(from))
+    .bind(micros(to))
     .fetch_all(&s.pool)
     .await?;
-    Ok(rows.into_iter().map(|(d,)| d).collect())
+    rows.into_iter().map(entry).collect()
+}
+
+pub(super) async fn block_data(s: &SqlStore, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    let row: Option<(Option<Vec<u8>>,)> =
+        sqlx::query_as("SELECT data FROM record_blocks WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&s.pool)
+            .await?;
+    Ok(row.and_then(|(d,)| d))
 }
 
 pub(super) async fn prune_records(
     s: &SqlStore,
     model: &str,
-    before: chrono::DateTime<chrono::Utc>,
-) -> Result<(u64, u64), StoreError> {
+    before: DateTime<Utc>,
+) -> Result<Pruned, StoreError> {
     let mut tx = s.write_tx().await?;
-    let rows = sqlx::query("DELETE FROM records WHERE model = $1 AND ts_us < $2")
-        .bind(model)
-        .bind(before.timestamp_micros())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    let labels = if rows == 0 {
-        0
-    } else {
-        sqlx::query(
-            "DELETE FROM labels WHERE model = $1 AND NOT EXISTS \
-             (SELECT 1 FROM records r WHERE r.model = labels.model AND r.row_id = labels.row_id)",
-        )
-        .bind(model)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-    };
+    let old: Vec<(String, i64, String)> = sqlx::query_as(
+        "SELECT id, rows, location FROM record_blocks WHERE model = $1 AND max_ts_us < $2",
+    )
+    .bind(model)
+    .bind(micros(before))
+    .fetch_all(&mut *tx)
+    .await?;
+    if old.is_empty() {
+        tx.rollback().await?;
+        return Ok(Pruned::default());
+    }
+    for statement in [
+        "DELETE FROM record_ids WHERE block IN (SELECT id FROM record_blocks \
+         WHERE model = $1 AND max_ts_us < $2)",
+        "DELETE FROM record_blocks WHERE model = $1 AND max_ts_us < $2",
+    ] {
+        sqlx::query(statement)
+            .bind(model)
+            .bind(micros(before))
+            .execute(&mut *tx)
+            .await?;
+    }
+    let labels = sqlx::query(
+        "DELETE FROM labels WHERE model = $1 AND NOT EXISTS \
+         (SELECT 1 FROM record_ids r WHERE r.model = labels.model AND r.row_id = labels.row_id)",
+    )
+    .bind(model)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
     tx.commit().await?;
-    Ok((rows, labels))
+    let mut pruned = Pruned {
+        blocks: old.len() as u64,
+        labels,
+        ..Pruned::default()
+    };
+    for (_, rows, location) in old {
+        pruned.rows += count(rows);
+        if let Some(BlockPlace::File(name)) = BlockPlace::from_text(&location) {
+            pruned.files.push(name);
+        }
+    }
+    Ok(pruned)
 }
 
-pub(super) async fn record_counts(s: &SqlStore) -> Result<Vec<(String, u64)>, StoreError> {
-    let rows: Vec<(String, i64)> =
-        sqlx::query_as("SELECT model, COUNT(*) FROM records GROUP BY model ORDER BY model")
+pub(super) async fn held_records(s: &SqlStore) -> Result<Vec<Held>, StoreError> {
+    let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT model, CAST(SUM(rows) AS BIGINT), CAST(SUM(bytes) AS BIGINT) FROM record_blocks \
+         GROUP BY model ORDER BY model",
+    )
+    .fetch_all(&s.pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(model, rows, bytes)| Held {
+            model,
+            rows: count(rows),
+            bytes: count(bytes),
+        })
+        .collect())
+}
+
+pub(super) async fn block_files(s: &SqlStore) -> Result<Vec<String>, StoreError> {
+    let rows: Vec<(String,)> =
+        sqlx::query_as("SELECT location FROM record_blocks WHERE location <> 'db'")
             .fetch_all(&s.pool)
             .await?;
     Ok(rows
         .into_iter()
-        .map(|(m, n)| (m, u64::try_from(n).unwrap_or(0)))
+        .filter_map(|(l,)| match BlockPlace::from_text(&l) {
+            Some(BlockPlace::File(name)) => Some(name),
+            _ => None,
+        })
         .collect())
+}
+
+pub(super) async fn legacy_batch(
+    s: &SqlStore,
+    max_rows: usize,
+) -> Result<Option<LegacyBatch>, StoreError> {
+    let first: Option<(String, String)> =
+        sqlx::query_as("SELECT model, batch FROM records ORDER BY id LIMIT 1")
+            .fetch_optional(&s.pool)
+            .await?;
+    let Some((model, batch)) = first else {
+        return Ok(None);
+    };
+    let rows: Vec<(i64, i64, String)> = sqlx::query_as(
+        "SELECT id, ts_us, data FROM records WHERE model = $1 AND batch = $2 ORDER BY id LIMIT $3",
+    )
+    .bind(&model)
+    .bind(&batch)
+    .bind(i64::try_from(max_rows).unwrap_or(i64::MAX))
+    .fetch_all(&s.pool)
+    .await?;
+    let last = rows.last().map_or(0, |r| r.0);
+    let rows = rows
+        .into_iter()
+        .map(|(_, ts, data)| Ok((time(ts)?, data)))
+        .collect::<Result<_, StoreError>>()?;
+    Ok(Some(LegacyBatch {
+        model,
+        batch,
+        last,
+        rows,
+    }))
+}
+
+pub(super) async fn convert_legacy(
+    s: &SqlStore,
+    legacy: &LegacyBatch,
+    block: &NewBlock,
+) -> Result<(), StoreError> {
+    let mut tx = s.write_tx().await?;
+    let gone = sqlx::query("DELETE FROM records WHERE model = $1 AND batch = $2 AND id <= $3")
+        .bind(&legacy.model)
+        .bind(&legacy.batch)
+        .bind(legacy.last)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    // Another replica converted it first: nothing to add.
+    if gone as usize != legacy.rows.len() {
+        tx.rollback().await?;
+        return Ok(());
+    }
+    add_block(&mut tx, &legacy.model, block).await?;
+    tx.commit().await?;
+    Ok(())
 }

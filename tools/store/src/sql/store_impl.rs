@@ -96,36 +96,65 @@ impl Store for SqlStore {
         drift_reports::last_drift_report(self, model).await
     }
 
-    async fn insert_records(
+    async fn insert_block(
         &self,
         model: &str,
-        batch: &str,
-        records: &[crate::record::NewRecord],
+        block: &crate::record::NewBlock,
         max_rows: u64,
-    ) -> Result<usize, StoreError> {
-        records::insert_records(self, model, batch, records, max_rows).await
+    ) -> Result<u64, StoreError> {
+        records::insert_block(self, model, block, max_rows).await
+    }
+
+    async fn blocks(
+        &self,
+        model: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<crate::record::BlockEntry>, StoreError> {
+        records::blocks(self, model, from, to).await
+    }
+
+    async fn block_data(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        records::block_data(self, id).await
+    }
+
+    async fn labels_of(
+        &self,
+        model: &str,
+        ids: &[String],
+    ) -> Result<Vec<(String, String, DateTime<Utc>)>, StoreError> {
+        labels::labels_of(self, model, ids).await
     }
 
     async fn prune_records(
         &self,
         model: &str,
-        before: chrono::DateTime<chrono::Utc>,
-    ) -> Result<(u64, u64), StoreError> {
+        before: DateTime<Utc>,
+    ) -> Result<crate::record::Pruned, StoreError> {
         records::prune_records(self, model, before).await
     }
 
-    async fn record_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
-        records::record_counts(self).await
+    async fn held_records(&self) -> Result<Vec<crate::record::Held>, StoreError> {
+        records::held_records(self).await
     }
 
-    async fn records(
+    async fn block_files(&self) -> Result<Vec<String>, StoreError> {
+        records::block_files(self).await
+    }
+
+    async fn legacy_batch(
         &self,
-        model: &str,
-        from: chrono::DateTime<chrono::Utc>,
-        to: chrono::DateTime<chrono::Utc>,
-        limit: usize,
-    ) -> Result<Vec<String>, StoreError> {
-        records::records(self, model, from, to, limit).await
+        max_rows: usize,
+    ) -> Result<Option<crate::record::LegacyBatch>, StoreError> {
+        records::legacy_batch(self, max_rows).await
+    }
+
+    async fn convert_legacy(
+        &self,
+        legacy: &crate::record::LegacyBatch,
+        block: &crate::record::NewBlock,
+    ) -> Result<(), StoreError> {
+        records::convert_legacy(self, legacy, block).await
     }
 
     async fn job_counts(&self) -> Result<Vec<(JobState, u64)>, StoreError> {
@@ -350,16 +379,6 @@ impl Store for SqlStore {
         replace: bool,
     ) -> Result<Result<crate::record::LabelsStored, super::AlreadyLabelled>, StoreError> {
         labels::insert_labels(self, model, labels, replace).await
-    }
-
-    async fn window_rows(
-        &self,
-        model: &str,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-        limit: usize,
-    ) -> Result<Vec<crate::record::WindowRow>, StoreError> {
-        labels::window_rows(self, model, from, to, limit).await
     }
 
     async fn save_quality_report(
