@@ -5,7 +5,7 @@ batches, as CSV, gzip-compressed CSV and Parquet bodies, each into a fresh store
 `mlops-mcp drift ref.parquet cur.parquet` the ratios are taken against. Prints a Markdown table.
 
 The server is restarted before the check, and its peak resident memory during the check
-(VmHWM) is reported. `MLOPS_BENCH_BODIES=CSV` limits the bodies (10 M rows: all three would
+(VmHWM) is reported. `MLOPS_BENCH_BODIES=CSV` (names joined by `;`) limits the bodies (10 M rows: all three would
 hold 5 GB of bodies in memory). With `MLOPS_BENCH_S3=http://127.0.0.1:PORT` (moto's server, as
 `tests/s3/start.sh` starts it) the current data is also uploaded as a partitioned dataset (ten
 files under `dt=TODAY/`) and checked from there (`check_drift last=1d`).
@@ -101,20 +101,24 @@ def main():
     now = pd.Timestamp.now(tz="UTC").floor("us")
     frame.insert(0, "timestamp", now - pd.to_timedelta((rows - pd.RangeIndex(rows)) * 3_000_000 // rows, unit="ms"))
     batches = [frame.iloc[i:i + BATCH] for i in range(0, rows, BATCH)]
+    wanted = os.environ.get("MLOPS_BENCH_BODIES", "CSV;CSV, gzip;Parquet").split(";")
     csv_bodies = []
-    for b in batches:
-        out = b.copy()
-        out["timestamp"] = out["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        csv_bodies.append(out.to_csv(index=False).encode())
-    bodies = {
-        "CSV": ("text/csv", None, csv_bodies),
-        "CSV, gzip": ("text/csv", "gzip", [gzip.compress(b, 6) for b in csv_bodies]),
-        "Parquet": ("application/vnd.apache.parquet", None, []),
-    }
-    for b in batches:
-        buf = io.BytesIO()
-        b.to_parquet(buf, index=False)
-        bodies["Parquet"][2].append(buf.getvalue())
+    if "CSV" in wanted or "CSV, gzip" in wanted:
+        for b in batches:
+            out = b.copy()
+            out["timestamp"] = out["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            csv_bodies.append(out.to_csv(index=False).encode())
+    bodies = {}
+    if "CSV" in wanted:
+        bodies["CSV"] = ("text/csv", None, csv_bodies)
+    if "CSV, gzip" in wanted:
+        bodies["CSV, gzip"] = ("text/csv", "gzip", [gzip.compress(b, 6) for b in csv_bodies])
+    if "Parquet" in wanted:
+        bodies["Parquet"] = ("application/vnd.apache.parquet", None, [])
+        for b in batches:
+            buf = io.BytesIO()
+            b.to_parquet(buf, index=False)
+            bodies["Parquet"][2].append(buf.getvalue())
 
     t = time.perf_counter()
     subprocess.run([binary, "drift", str(ref), str(cur), "--format", "json"], capture_output=True)
@@ -128,10 +132,7 @@ def main():
     print(f"{rows:,} rows in {len(batches)} batches; file check `mlops-mcp drift ref.parquet cur.parquet`: {file_check:.2f} s\n")
     print("| body | sent MB | ingest s | rows/s | MB/s | vs file check | check_drift last=2h s | vs file check | peak RSS MiB | store bytes/row | vs Parquet |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
-    wanted = os.environ.get("MLOPS_BENCH_BODIES")
     for name, (ctype, encoding, payloads) in bodies.items():
-        if wanted and name not in wanted.split(","):
-            continue
         ws = work / re.sub(r"\W+", "-", name.lower())
         if ws.exists():
             subprocess.run(["rm", "-rf", str(ws)], check=True)
@@ -176,7 +177,10 @@ def main():
             buf = io.BytesIO()
             part.drop(columns=["timestamp"]).to_parquet(buf, index=False)
             key = f"cur/dt={day}/part-{i}.parquet"
-            urllib.request.urlopen(urllib.request.Request(f"{s3}/{bucket}/{key}", data=buf.getvalue(), method="PUT"))
+            # A typed body: moto reads an untyped one (urllib's default, a form) as form fields.
+            urllib.request.urlopen(urllib.request.Request(
+                f"{s3}/{bucket}/{key}", data=buf.getvalue(), method="PUT",
+                headers={"content-type": "application/octet-stream"}))
         ws = work / "s3"
         ws.mkdir(exist_ok=True)
         config = ws / "mlops-mcp.toml"

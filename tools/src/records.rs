@@ -298,9 +298,7 @@ pub fn parse(body: &[u8], format: BodyFormat, rules: &Rules) -> Result<Parsed, S
     let mut dropped = BTreeSet::new();
     let rows = match format {
         BodyFormat::JsonLines => objects_to_rows(json_objects(body)?, rules, &mut dropped)?,
-        BodyFormat::Parquet => {
-            objects_to_rows(crate::records_parquet::objects(body)?, rules, &mut dropped)?
-        }
+        BodyFormat::Parquet => parquet_rows(body, rules, &mut dropped)?,
         BodyFormat::Csv => parse_csv(body, rules, &mut dropped)?,
     };
     if rows.is_empty() {
@@ -322,6 +320,64 @@ fn objects_to_rows(
         rows.push(record(object, line, rules, dropped)?);
     }
     Ok(rows.pad())
+}
+
+/// A Parquet body, column by column: which columns are kept is decided once, as for CSV.
+fn parquet_rows(
+    body: &[u8],
+    rules: &Rules,
+    dropped: &mut BTreeSet<String>,
+) -> Result<Rows, String> {
+    let (count, columns) = crate::records_parquet::columns(body)?;
+    let Some(ts) = columns.iter().rposition(|(name, _)| name == TIMESTAMP) else {
+        // Every row lacks it: the first row's error, as for JSON lines.
+        return match count {
+            0 => Ok(Rows::default()),
+            _ => Err(format!("line 1: `{TIMESTAMP}` is missing")),
+        };
+    };
+    let mut rows = Rows::default();
+    let times = columns
+        .get(ts)
+        .map(|(_, v)| v.as_slice())
+        .unwrap_or_default();
+    for (i, t) in times.iter().enumerate() {
+        let line = i + 1;
+        let timestamp = parse_timestamp(t).map_err(|e| format!("line {line}: {e}"))?;
+        check_time(timestamp, line, rules)?;
+        rows.timestamps.push(timestamp);
+    }
+    let last: HashMap<&str, usize> = columns
+        .iter()
+        .enumerate()
+        .map(|(c, (name, _))| (name.as_str(), c))
+        .collect();
+    let keep: Vec<bool> = columns
+        .iter()
+        .enumerate()
+        .map(|(c, (name, _))| {
+            let repeated = last.get(name.as_str()) != Some(&c);
+            Ok(!repeated && name != TIMESTAMP && keep_column(name, 1, rules, dropped)?)
+        })
+        .collect::<Result<_, String>>()?;
+    for ((name, values), kept) in columns.into_iter().zip(keep) {
+        if !kept {
+            continue;
+        }
+        if name == ROW_ID {
+            for (i, v) in values.iter().enumerate() {
+                let id = match v {
+                    Value::Null => None,
+                    v => Some(row_id(v).map_err(|e| format!("line {}: {e}", i + 1))?),
+                };
+                rows.ids.push(id);
+            }
+        }
+        rows.index.insert(name.clone(), rows.columns.len());
+        rows.columns.push((name, values));
+    }
+    rows.ids.resize(rows.len(), None);
+    Ok(rows)
 }
 
 /// Refuses a row time outside the rules' bounds.
