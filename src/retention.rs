@@ -3,8 +3,9 @@
 //! older than that, and the late labels left without a row (one transaction per model, then the
 //! block files). What it deletes is traced as `retention.pruned` by `mlops-mcp:retention`; every
 //! sweep is logged. Replicas may sweep the same model at once: deleting what is already gone
-//! deletes nothing. Each sweep also removes block files no catalog entry names (a crash between
-//! writing a block and committing it leaves one).
+//! deletes nothing. Each sweep also merges each model's small blocks (many small requests) into
+//! larger ones (`merged` blocks into `written`), and removes block files no catalog entry names
+//! (a crash between writing a block and committing it leaves one).
 
 use std::time::Duration;
 
@@ -52,6 +53,13 @@ async fn sweep(app: &App) {
             Err(error) => tracing::warn!(%error, model = %model.name, "retention sweep failed"),
         }
     }
+    let (mut merged, mut written) = (0, 0);
+    for model in &app.config().models {
+        match app.blocks().compact(app.store(), &model.name).await {
+            Ok((m, w)) => (merged, written) = (merged + m, written + w),
+            Err(error) => tracing::warn!(%error, model = %model.name, "compacting blocks failed"),
+        }
+    }
     let orphans = match app.blocks().sweep(app.store()).await {
         Ok(n) => n,
         Err(error) => {
@@ -59,7 +67,14 @@ async fn sweep(app: &App) {
             0
         }
     };
-    tracing::info!(rows, labels, orphans, "retention sweep done");
+    tracing::info!(
+        rows,
+        labels,
+        merged,
+        written,
+        orphans,
+        "retention sweep done"
+    );
 }
 
 /// Converts rows stored before blocks, then starts the sweep.

@@ -773,6 +773,55 @@ async fn retention_deletes_old_rows_and_metrics_report_what_is_held() {
     );
 }
 
+/// Many small requests leave many small blocks; the sweep merges them into one, the window
+/// still reports as the file of its rows, and the directory holds only the merged block.
+#[tokio::test]
+async fn small_blocks_are_compacted_and_report_the_same() {
+    let ws = Workspace::demo();
+    let writer = ws.token("pipeline", "data:write");
+    let agent = ws.token("drift-agent", "models:read,drift:read");
+    let csv = timestamped_csv(&ws, "current", 60, 3600);
+    let (header, rows) = csv.split_once('\n').unwrap();
+    let rows: Vec<&str> = rows.lines().collect();
+    let server = HttpServer::start(&ws);
+    for chunk in rows.chunks(500) {
+        let body = format!("{header}\n{}\n", chunk.join("\n"));
+        let (status, _, ok) =
+            ingest(&server, Some(&writer), "fraud-detector", "text/csv", body).await;
+        assert_eq!(status, 200, "{ok}");
+    }
+    let store = ws.store().await;
+    let (min, max) = (
+        chrono::DateTime::<chrono::Utc>::MIN_UTC,
+        chrono::DateTime::<chrono::Utc>::MAX_UTC,
+    );
+    assert_eq!(
+        store
+            .blocks("fraud-detector", min, max)
+            .await
+            .unwrap()
+            .len(),
+        6
+    );
+    drop(server);
+    // The sweep at start-up compacts.
+    let server = HttpServer::start(&ws);
+    let line = server.wait_for_log("retention sweep done", std::time::Duration::from_secs(30));
+    assert!(
+        line.contains("merged=6") && line.contains("written=1"),
+        "{line}"
+    );
+    let left = store.blocks("fraud-detector", min, max).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].rows, rows.len() as u64);
+    let on_disk: Vec<String> = std::fs::read_dir(ws.path().join("mlops-mcp.db.blocks"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(on_disk, store.block_files().await.unwrap());
+    window_reports_as_the_file(&server, &agent).await;
+}
+
 /// Rows an earlier version stored one JSON text each are converted to blocks at start-up, with
 /// their late labels still joined.
 #[tokio::test]

@@ -36,6 +36,15 @@ const JSON_COLUMNS: &str = "mlops.json_columns";
 /// Rows per legacy batch converted at once.
 const LEGACY_ROWS: usize = 100_000;
 
+/// Blocks of fewer rows are merged by [`Blocks::compact`]...
+const SMALL_BLOCK_ROWS: u64 = 10_000;
+
+/// ...into blocks of at most this many rows.
+const COMPACTED_ROWS: u64 = 100_000;
+
+/// Small blocks looked at per model and sweep.
+const COMPACT_AT_ONCE: u32 = 2_000;
+
 /// Why blocks could not be stored or read.
 #[derive(Debug, thiserror::Error)]
 pub enum BlockError {
@@ -47,6 +56,9 @@ pub enum BlockError {
     /// A block could not be encoded or read back.
     #[error("a block of ingested rows: {0}")]
     Data(String),
+    /// A catalogued block was gone when read (compacted or deleted meanwhile).
+    #[error("block {0} was replaced while it was read; try again")]
+    Gone(String),
 }
 
 impl BlockError {
@@ -176,7 +188,7 @@ impl Blocks {
                 .block_data(&entry.id)
                 .await?
                 .map(Bytes::from)
-                .ok_or_else(|| BlockError::Data(format!("block {} has no bytes", entry.id))),
+                .ok_or_else(|| BlockError::Gone(entry.id.clone())),
             BlockPlace::File(name) => {
                 let Placement::Dir(dir) = &self.placement else {
                     return Err(BlockError::Io(format!(
@@ -189,13 +201,30 @@ impl Blocks {
                     .await
                     .map_err(|e| BlockError::Io(e.to_string()))?
                     .map(Bytes::from)
-                    .map_err(|e| BlockError::Io(format!("reading block {}: {e}", entry.id)))
+                    .map_err(|e| match e.kind() {
+                        std::io::ErrorKind::NotFound => BlockError::Gone(entry.id.clone()),
+                        _ => BlockError::Io(format!("reading block {}: {e}", entry.id)),
+                    })
             }
         }
     }
 
-    /// `model`'s rows in `window` as a drift table (`None` when there are none).
+    /// `model`'s rows in `window` as a drift table (`None` when there are none). A block
+    /// compacted away while it was read makes the window read again, once.
     pub async fn table(
+        &self,
+        store: &dyn Store,
+        model: &str,
+        window: Window,
+        schema: &Schema,
+    ) -> Result<Option<WindowTable>, BlockError> {
+        match self.table_once(store, model, window, schema).await {
+            Err(BlockError::Gone(_)) => self.table_once(store, model, window, schema).await,
+            other => other,
+        }
+    }
+
+    async fn table_once(
         &self,
         store: &dyn Store,
         model: &str,
@@ -243,17 +272,16 @@ impl Blocks {
         Ok(Some(WindowTable { table, blocks }))
     }
 
-    /// `model`'s rows in `window`, oldest first (rows of one time in the order they were
-    /// stored), each with the label sent for it later.
-    pub async fn rows(
+    /// The rows of `entries` in `window`, block after block.
+    async fn objects(
         &self,
         store: &dyn Store,
-        model: &str,
+        entries: &[BlockEntry],
         window: Window,
-    ) -> Result<Vec<WindowRow>, BlockError> {
-        let mut rows: Vec<(DateTime<Utc>, Map<String, Value>)> = Vec::new();
-        for entry in store.blocks(model, window.from, window.to).await? {
-            let bytes = self.bytes(store, &entry).await?;
+    ) -> Result<Vec<decode::TimedRow>, BlockError> {
+        let mut rows = Vec::new();
+        for entry in entries {
+            let bytes = self.bytes(store, entry).await?;
             let objects =
                 tokio::task::spawn_blocking(move || decode::Block::open(bytes)?.objects(window))
                     .await
@@ -261,6 +289,26 @@ impl Blocks {
                     .map_err(|e| BlockError::Data(format!("block {}: {e}", entry.id)))?;
             rows.extend(objects);
         }
+        Ok(rows)
+    }
+
+    /// `model`'s rows in `window`, oldest first (rows of one time in the order they were
+    /// stored), each with the label sent for it later. A block compacted away while it was
+    /// read makes the window read again, once.
+    pub async fn rows(
+        &self,
+        store: &dyn Store,
+        model: &str,
+        window: Window,
+    ) -> Result<Vec<WindowRow>, BlockError> {
+        let entries = store.blocks(model, window.from, window.to).await?;
+        let mut rows = match self.objects(store, &entries, window).await {
+            Err(BlockError::Gone(_)) => {
+                let entries = store.blocks(model, window.from, window.to).await?;
+                self.objects(store, &entries, window).await?
+            }
+            other => other?,
+        };
         rows.sort_by_key(|(t, _)| *t);
         let ids: Vec<String> = rows
             .iter()
@@ -322,6 +370,66 @@ impl Blocks {
             .await
             .map_err(|e| BlockError::Io(e.to_string()))?
             .map_err(|e| BlockError::Io(format!("sweeping: {e}")))
+    }
+
+    /// Merges `model`'s small blocks (fewer than 10,000 rows: many small requests) into blocks
+    /// of up to 100,000 rows, a group at a time, each in one transaction; how many blocks went
+    /// and how many came. A group another replica compacted first is left to it.
+    pub async fn compact(
+        &self,
+        store: &dyn Store,
+        model: &str,
+    ) -> Result<(usize, usize), BlockError> {
+        let small = store
+            .small_blocks(model, SMALL_BLOCK_ROWS, COMPACT_AT_ONCE)
+            .await?;
+        let mut groups: Vec<Vec<BlockEntry>> = Vec::new();
+        let mut rows = 0;
+        for entry in small {
+            match groups.last_mut() {
+                Some(group) if rows + entry.rows <= COMPACTED_ROWS => {
+                    rows += entry.rows;
+                    group.push(entry);
+                }
+                _ => {
+                    rows = entry.rows;
+                    groups.push(vec![entry]);
+                }
+            }
+        }
+        let (mut merged, mut written) = (0, 0);
+        let all = Window {
+            from: DateTime::<Utc>::MIN_UTC,
+            to: DateTime::<Utc>::MAX_UTC,
+        };
+        for group in groups.into_iter().filter(|g| g.len() > 1) {
+            let objects = match self.objects(store, &group, all).await {
+                Err(BlockError::Gone(_)) => continue,
+                other => other?,
+            };
+            let rows = Rows::from_records(objects.into_iter().map(|(timestamp, data)| NewRecord {
+                timestamp,
+                id: records::row_id_of(&data),
+                data,
+            }));
+            let block = self.write("compacted", rows).await?;
+            let old: Vec<String> = group.iter().map(|e| e.id.clone()).collect();
+            if store.replace_blocks(model, &old, &block).await? {
+                let files: Vec<String> = group
+                    .iter()
+                    .filter_map(|e| match &e.place {
+                        BlockPlace::File(name) => Some(name.clone()),
+                        BlockPlace::Database => None,
+                    })
+                    .collect();
+                self.remove_files(&files).await;
+                merged += group.len();
+                written += 1;
+            } else if let BlockPlace::File(name) = &block.place {
+                self.remove_files(std::slice::from_ref(name)).await;
+            }
+        }
+        Ok((merged, written))
     }
 
     /// Converts rows stored before blocks (one JSON text each) into blocks, a batch at a time;

@@ -214,6 +214,25 @@ pub trait Store: Send + Sync + 'static {
         to: chrono::DateTime<chrono::Utc>,
     ) -> Result<Vec<crate::record::BlockEntry>, StoreError>;
 
+    /// `model`'s blocks of fewer than `small` rows, in the order they were stored, at most
+    /// `limit` of them (what compaction merges).
+    async fn small_blocks(
+        &self,
+        model: &str,
+        small: u64,
+        limit: u32,
+    ) -> Result<Vec<crate::record::BlockEntry>, StoreError>;
+
+    /// Replaces `model`'s blocks `old` with `block` (their rows together) and moves their row
+    /// ids to it, in one transaction; `false`, changing nothing, when one of them is gone
+    /// already (another replica compacted or retention deleted it).
+    async fn replace_blocks(
+        &self,
+        model: &str,
+        old: &[String],
+        block: &crate::record::NewBlock,
+    ) -> Result<bool, StoreError>;
+
     /// The bytes of a block kept in the database.
     async fn block_data(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError>;
 

@@ -789,3 +789,66 @@ async fn retention_deletes_old_blocks_and_the_catalog_agrees() {
         5
     );
 }
+
+/// Compaction's swap: small blocks are listed oldest first, replaced by one block holding their
+/// row ids, once — a second swap of the same blocks (another replica) changes nothing.
+#[tokio::test]
+async fn small_blocks_are_replaced_once() {
+    use mlops_domain::record::{BlockPlace, NewBlock};
+    let db = common::TestDb::new().await;
+    let store = open_store(&db).await;
+    let now = chrono::Utc::now();
+    let block = |id: &str, rows: u64| NewBlock {
+        id: id.into(),
+        batch: "b".into(),
+        rows,
+        min_ts: now,
+        max_ts: now,
+        columns: "[]".into(),
+        bytes: 1,
+        place: BlockPlace::Database,
+        data: Some(vec![0]),
+        ids: vec![(format!("{id}-row"), now)],
+    };
+    for (id, rows) in [("a", 5), ("big", 50), ("b", 7)] {
+        store
+            .insert_block("m", &block(id, rows), 1_000)
+            .await
+            .unwrap();
+    }
+    let small = store.small_blocks("m", 10, 100).await.unwrap();
+    assert_eq!(
+        small.iter().map(|b| b.id.as_str()).collect::<Vec<_>>(),
+        ["a", "b"]
+    );
+    let old = vec!["a".to_owned(), "b".to_owned()];
+    let mut merged = block("ab", 12);
+    merged.ids = vec![("a-row".into(), now), ("b-row".into(), now)];
+    assert!(store.replace_blocks("m", &old, &merged).await.unwrap());
+    let mut again = block("ab2", 12);
+    again.ids.clear();
+    assert!(!store.replace_blocks("m", &old, &again).await.unwrap());
+    let (min, max) = (
+        chrono::DateTime::<chrono::Utc>::MIN_UTC,
+        chrono::DateTime::<chrono::Utc>::MAX_UTC,
+    );
+    let left = store.blocks("m", min, max).await.unwrap();
+    assert_eq!(
+        left.iter()
+            .map(|b| (b.id.as_str(), b.rows))
+            .collect::<Vec<_>>(),
+        [("big", 50), ("ab", 12)]
+    );
+    // The row ids moved with their rows: labels still find them.
+    let labels = vec![mlops_domain::record::NewLabel {
+        row_id: "b-row".into(),
+        label: "1".into(),
+        labelled_at: None,
+    }];
+    let stored = store
+        .insert_labels("m", &labels, false)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.stored, 1);
+}

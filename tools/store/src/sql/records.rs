@@ -130,6 +130,66 @@ pub(super) async fn blocks(
     rows.into_iter().map(entry).collect()
 }
 
+pub(super) async fn small_blocks(
+    s: &SqlStore,
+    model: &str,
+    small: u64,
+    limit: u32,
+) -> Result<Vec<BlockEntry>, StoreError> {
+    let rows: Vec<EntryRow> = sqlx::query_as(
+        "SELECT id, rows, min_ts_us, max_ts_us, bytes, location FROM record_blocks \
+         WHERE model = $1 AND rows < $2 ORDER BY seq LIMIT $3",
+    )
+    .bind(model)
+    .bind(i64::try_from(small).unwrap_or(i64::MAX))
+    .bind(i64::from(limit))
+    .fetch_all(&s.pool)
+    .await?;
+    rows.into_iter().map(entry).collect()
+}
+
+pub(super) async fn replace_blocks(
+    s: &SqlStore,
+    model: &str,
+    old: &[String],
+    block: &NewBlock,
+) -> Result<bool, StoreError> {
+    let mut tx = s.write_tx().await?;
+    let mut gone = 0;
+    for chunk in old.chunks(IDS_PER_INSERT) {
+        let list = (0..chunk.len())
+            .map(|i| format!("${}", i + 2))
+            .collect::<Vec<_>>()
+            .join(", ");
+        for (statement, counts) in [
+            (
+                format!("DELETE FROM record_ids WHERE model = $1 AND block IN ({list})"),
+                false,
+            ),
+            (
+                format!("DELETE FROM record_blocks WHERE model = $1 AND id IN ({list})"),
+                true,
+            ),
+        ] {
+            let mut q = sqlx::query(&statement).bind(model);
+            for id in chunk {
+                q = q.bind(id);
+            }
+            let n = q.execute(&mut *tx).await?.rows_affected();
+            if counts {
+                gone += n;
+            }
+        }
+    }
+    if gone != old.len() as u64 {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    add_block(&mut tx, model, block).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
 pub(super) async fn block_data(s: &SqlStore, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
     let row: Option<(Option<Vec<u8>>,)> =
         sqlx::query_as("SELECT data FROM record_blocks WHERE id = $1")

@@ -114,6 +114,24 @@ impl Store for SqlStore {
         records::blocks(self, model, from, to).await
     }
 
+    async fn small_blocks(
+        &self,
+        model: &str,
+        small: u64,
+        limit: u32,
+    ) -> Result<Vec<crate::record::BlockEntry>, StoreError> {
+        records::small_blocks(self, model, small, limit).await
+    }
+
+    async fn replace_blocks(
+        &self,
+        model: &str,
+        old: &[String],
+        block: &crate::record::NewBlock,
+    ) -> Result<bool, StoreError> {
+        records::replace_blocks(self, model, old, block).await
+    }
+
     async fn block_data(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
         records::block_data(self, id).await
     }
