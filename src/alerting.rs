@@ -14,6 +14,8 @@ use crate::app::App;
 
 /// Tells subscribers and webhooks about `change`, without waiting for the deliveries.
 pub(crate) fn publish(app: &App, change: AlertChange) {
+    let a = &change.alert;
+    tracing::info!(model = %a.model, action = change.action, state = ?a.state, "alert changed");
     // No subscriber is not an error.
     let _ = app.alert_changes().send(change.clone());
     let app = app.clone();

@@ -202,20 +202,18 @@ async fn a_thousand_models_page_within_bounds_and_attention_names_the_broken_one
     assert_eq!(mine.summary.needs_attention, 1);
 }
 
-/// Polls the store until `model` has an alert in `state` (up to 60 s).
-async fn alert_in(ws: &Workspace, model: &str, state: AlertState) -> Alert {
-    let store = ws.store().await;
-    for _ in 0..300 {
-        let alerts = store.alerts(false, 10).await.unwrap();
-        if let Some(a) = alerts
-            .into_iter()
-            .find(|a| a.model == model && a.state == state)
-        {
-            return a;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("no {state:?} alert for {model} within 60 s");
+/// Waits until the server logs that `model`'s alert changed to `state` (up to 60 s); the alert.
+async fn alert_in(server: &HttpServer, ws: &Workspace, model: &str, state: AlertState) -> Alert {
+    let (model_is, state_is) = (format!("model={model}"), format!("state={state:?}"));
+    server.wait_for_line(
+        &["alert changed", &model_is, &state_is],
+        Duration::from_secs(60),
+    );
+    let alerts = ws.store().await.alerts(false, 10).await.unwrap();
+    alerts
+        .into_iter()
+        .find(|a| a.model == model && a.state == state)
+        .expect("the alert the server logged")
 }
 
 #[tokio::test]
@@ -261,21 +259,21 @@ async fn a_monitor_raises_one_alert_that_subscribers_and_webhooks_hear_and_a_cle
     let store = ws.store().await;
 
     // No rows yet: the monitor's runs fail, are recorded, and the scheduler goes on.
-    let mut failed = 0;
-    for _ in 0..150 {
-        let runs = store
-            .monitor_runs(Some("fraud-detector"), 10)
-            .await
-            .unwrap();
-        failed = runs
-            .iter()
-            .filter(|r| r.outcome == Some(mlops_engine::monitor::RunOutcome::Failed))
-            .count();
-        if failed >= 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+    let failed_run = [
+        "monitor run finished",
+        "model=fraud-detector",
+        "outcome=Failed",
+    ];
+    for _ in 0..2 {
+        server.wait_for_line(&failed_run, Duration::from_secs(30));
     }
+    let failed = store
+        .monitor_runs(Some("fraud-detector"), 10)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.outcome == Some(mlops_engine::monitor::RunOutcome::Failed))
+        .count();
     assert!(failed >= 2, "failed runs: {failed}");
     let listed = tools::list_models(&server, &token).await;
     assert_eq!(
@@ -312,7 +310,7 @@ async fn a_monitor_raises_one_alert_that_subscribers_and_webhooks_hear_and_a_cle
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    let opened = alert_in(&ws, "fraud-detector", AlertState::Open).await;
+    let opened = alert_in(&server, &ws, "fraud-detector", AlertState::Open).await;
     assert_eq!(opened.level, AlertLevel::Retrain);
     assert_eq!(opened.opened_by, mlops_engine::monitor::PRINCIPAL);
     let notification = tokio::time::timeout(Duration::from_secs(20), subscription.next())
@@ -350,23 +348,11 @@ async fn a_monitor_raises_one_alert_that_subscribers_and_webhooks_hear_and_a_cle
         text.starts_with("*Model alert open*: `fraud-detector` — retrain"),
         "{text}"
     );
-    // Later runs see the same verdict: still one alert.
-    let runs_then = store
-        .monitor_runs(Some("fraud-detector"), 100)
-        .await
-        .unwrap()
-        .len();
-    for _ in 0..100 {
-        if store
-            .monitor_runs(Some("fraud-detector"), 100)
-            .await
-            .unwrap()
-            .len()
-            >= runs_then + 2
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+    // Later runs see the same verdict: still one alert. (The first run logged after the alert
+    // change is the one that opened it.)
+    let run = ["monitor run finished", "model=fraud-detector"];
+    for _ in 0..3 {
+        server.wait_for_line(&run, Duration::from_secs(30));
     }
     assert_eq!(store.alerts(false, 10).await.unwrap().len(), 1);
     let listed = tools::list_models(&server, &token).await;
@@ -472,21 +458,10 @@ async fn two_replicas_run_each_monitor_slot_once_and_one_survives_the_other() {
     let mut a = HttpServer::start(&ws);
     let b = HttpServer::start(&ws);
     let store = ws.store().await;
-    let runs_of = |n: usize| {
-        let store = store.clone();
-        async move {
-            for _ in 0..300 {
-                let runs = store.monitor_runs(None, 10_000).await.unwrap();
-                if runs.iter().filter(|r| r.outcome.is_some()).count() >= n {
-                    return runs;
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            panic!("fewer than {n} monitor runs finished within 30 s");
-        }
-    };
+    let finished = "monitor run finished";
     // Four models every 2 s: at least three slots each.
-    let runs = runs_of(12).await;
+    common::wait_for_lines(&[&a, &b], finished, 12, Duration::from_secs(30));
+    let runs = store.monitor_runs(None, 10_000).await.unwrap();
     let replicas: BTreeSet<&str> = runs.iter().map(|r| r.replica.as_str()).collect();
     let checks = monitor_checks(&ws.traces().await);
     let unique: BTreeSet<&(String, String)> = checks.iter().collect();
@@ -496,8 +471,9 @@ async fn two_replicas_run_each_monitor_slot_once_and_one_survives_the_other() {
 
     // One replica dies; the other goes on claiming new slots.
     a.signal_and_wait("KILL");
-    let before = runs.len();
-    let runs = runs_of(before + 8).await;
+    b.log_so_far();
+    common::wait_for_lines(&[&b], finished, 8, Duration::from_secs(30));
+    let runs = store.monitor_runs(None, 10_000).await.unwrap();
     let newest = runs.iter().map(|r| r.slot).max().unwrap();
     assert!(newest > chrono::Utc::now() - chrono::TimeDelta::seconds(5));
     let checks = monitor_checks(&ws.traces().await);

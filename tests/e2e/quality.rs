@@ -342,14 +342,18 @@ async fn a_monitor_runs_quality_checks_and_the_fleet_sees_the_degraded_model() {
     // Scores that carry no signal.
     ingest(&server, &ws, scored_rows(&ws, 3000, |i, _, _| noise(i))).await;
     let store = ws.store().await;
+    // Runs before the rows arrived fail; the first that reads them sees the degradation.
     let mut state = None;
-    for _ in 0..150 {
+    for _ in 0..10 {
+        server.wait_for_line(
+            &["monitor run finished", "model=fraud-detector"],
+            std::time::Duration::from_secs(30),
+        );
         let listed = common::tools::list_models(&server, &agent).await;
         state = Some(listed.models[0].state);
         if state == Some(ModelState::QualityRetrain) {
             break;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     assert_eq!(state, Some(ModelState::QualityRetrain));
     let runs = store

@@ -175,6 +175,7 @@ impl Monitors {
         {
             tracing::warn!(%error, model = %w.name, "monitor run not recorded");
         }
+        tracing::info!(model = %w.name, ?outcome, "monitor run finished");
     }
 
     /// Records the trace event of one check the monitor ran.

@@ -297,14 +297,42 @@ impl HttpServer {
 
     /// Blocks until the server logs a line containing `needle` (up to `within`); the line.
     pub fn wait_for_log(&self, needle: &str, within: Duration) -> String {
+        self.wait_for_line(&[needle], within)
+    }
+
+    /// Blocks until the server logs a line containing every one of `needles` (up to `within`);
+    /// the line.
+    pub fn wait_for_line(&self, needles: &[&str], within: Duration) -> String {
         let log = self.log.lock().unwrap();
         let deadline = std::time::Instant::now() + within;
         loop {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             match log.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return line,
+                Ok(line) if needles.iter().all(|n| line.contains(n)) => return line,
                 Ok(_) => {}
-                Err(e) => panic!("the server never logged {needle:?}: {e}"),
+                Err(e) => panic!("the server never logged {needles:?}: {e}"),
+            }
+        }
+    }
+}
+
+/// Blocks until `servers` have logged, between them, `n` lines containing `needle` (up to
+/// `within`), taking whichever logs first.
+pub fn wait_for_lines(servers: &[&HttpServer], needle: &str, n: usize, within: Duration) {
+    let deadline = std::time::Instant::now() + within;
+    let mut seen = 0;
+    while seen < n {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{seen} of {n} lines with {needle:?} within {within:?}"
+        );
+        for server in servers {
+            let log = server.log.lock().unwrap();
+            // A short blocking wait on each log in turn: a line is taken as soon as it comes.
+            if let Ok(line) = log.recv_timeout(Duration::from_millis(20))
+                && line.contains(needle)
+            {
+                seen += 1;
             }
         }
     }

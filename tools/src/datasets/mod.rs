@@ -91,12 +91,17 @@ async fn select(
     Ok((objects, listed))
 }
 
+/// An object's key for a message: it comes from the bucket, so control characters are escaped.
+fn key(object: &ObjectMeta) -> String {
+    object.location.as_ref().escape_debug().to_string()
+}
+
 async fn fetch(location: &Location, object: &ObjectMeta) -> Result<Bytes, String> {
     let fail = |e: object_store::Error| {
         format!(
-            "reading {}/{}: {}",
-            location.display.trim_end_matches('/'),
-            object.location,
+            "reading {} (object {}): {}",
+            location.display,
+            key(object),
             kind(&e)
         )
     };
@@ -154,7 +159,7 @@ pub async fn table(
         let (decoded, fetched) = tokio::join!(decode, fetch_next);
         let (b, all, kept) = decoded
             .map_err(|e| format!("the reader stopped: {e}"))?
-            .map_err(|e| format!("{}: {e}", object.location))?;
+            .map_err(|e| format!("{}: {e}", key(object)))?;
         (builder, groups, groups_read) = (b, groups + all, groups_read + kept);
         next = fetched?;
     }
