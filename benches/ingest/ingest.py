@@ -1,6 +1,6 @@
 """Ingest benchmark: `POST /v1/models/{m}/records` with 1,000,000 rows of the drift benchmark's
 data (10 numeric, 5 categorical features, plus a timestamp in the last hour) in 100,000-row
-batches, as CSV, gzip-compressed CSV and Parquet bodies, each into a fresh store; then
+batches, as CSV, gzip-compressed CSV, Parquet and Arrow IPC stream bodies, each into a fresh store; then
 `check_drift last=2h` over the ingested rows; and, in the same run, the file check
 `mlops-mcp drift ref.parquet cur.parquet` the ratios are taken against. Prints a Markdown table.
 
@@ -101,7 +101,7 @@ def main():
     now = pd.Timestamp.now(tz="UTC").floor("us")
     frame.insert(0, "timestamp", now - pd.to_timedelta((rows - pd.RangeIndex(rows)) * 3_000_000 // rows, unit="ms"))
     batches = [frame.iloc[i:i + BATCH] for i in range(0, rows, BATCH)]
-    wanted = os.environ.get("MLOPS_BENCH_BODIES", "CSV;CSV, gzip;Parquet").split(";")
+    wanted = os.environ.get("MLOPS_BENCH_BODIES", "CSV;CSV, gzip;Parquet;Arrow IPC").split(";")
     csv_bodies = []
     if "CSV" in wanted or "CSV, gzip" in wanted:
         for b in batches:
@@ -119,6 +119,15 @@ def main():
             buf = io.BytesIO()
             b.to_parquet(buf, index=False)
             bodies["Parquet"][2].append(buf.getvalue())
+    if "Arrow IPC" in wanted:
+        import pyarrow as pa
+        bodies["Arrow IPC"] = ("application/vnd.apache.arrow.stream", None, [])
+        for b in batches:
+            table = pa.Table.from_pandas(b, preserve_index=False)
+            sink = pa.BufferOutputStream()
+            with pa.ipc.new_stream(sink, table.schema) as w:
+                w.write_table(table)
+            bodies["Arrow IPC"][2].append(sink.getvalue().to_pybytes())
 
     t = time.perf_counter()
     subprocess.run([binary, "drift", str(ref), str(cur), "--format", "json"], capture_output=True)

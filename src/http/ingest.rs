@@ -194,7 +194,7 @@ pub(super) async fn admit(
         .to_owned();
     let Some(format) = BodyFormat::from_content_type(&content_type) else {
         let reason = format!(
-            "Content-Type {content_type:?} is not accepted; send application/x-ndjson (JSON lines), text/csv or application/vnd.apache.parquet"
+            "Content-Type {content_type:?} is not accepted; send application/x-ndjson (JSON lines), text/csv, application/vnd.apache.parquet or application/vnd.apache.arrow.stream (Arrow IPC; .file for the file format)"
         );
         gate.refuse(started, &who, &described, Refusal::Request, reason.clone())
             .await;

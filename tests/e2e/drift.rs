@@ -972,6 +972,27 @@ fn parquet_body(ws: &Workspace, name: &str, span: i64) -> (Vec<u8>, usize) {
     (out, n)
 }
 
+/// Sends `body` as `content_type` to the demo model's records endpoint: the status and answer.
+async fn send_body(
+    server: &HttpServer,
+    writer: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> (u16, Value) {
+    let r = reqwest::Client::new()
+        .post(format!("{}/v1/models/fraud-detector/records", server.base))
+        .header("content-type", content_type)
+        .bearer_auth(writer)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (
+        r.status().as_u16(),
+        r.json::<Value>().await.unwrap_or(Value::Null),
+    )
+}
+
 /// A Parquet body is ingested as its rows: a window over them reports as the CSV file of the
 /// same rows does. A body that is not Parquet is refused, nothing stored.
 #[tokio::test]
@@ -980,24 +1001,7 @@ async fn parquet_batches_are_ingested_as_their_rows() {
     let server = HttpServer::start(&ws);
     let writer = ws.token("pipeline", "data:write");
     let agent = ws.token("drift-agent", "models:read,drift:read");
-    let send = |body: Vec<u8>| {
-        let base = server.base.clone();
-        let writer = writer.clone();
-        async move {
-            let r = reqwest::Client::new()
-                .post(format!("{base}/v1/models/fraud-detector/records"))
-                .header("content-type", "application/vnd.apache.parquet")
-                .bearer_auth(writer)
-                .body(body)
-                .send()
-                .await
-                .unwrap();
-            (
-                r.status().as_u16(),
-                r.json::<Value>().await.unwrap_or(Value::Null),
-            )
-        }
-    };
+    let send = |body: Vec<u8>| send_body(&server, &writer, "application/vnd.apache.parquet", body);
     let (status, body) = send(b"PAR1 not really".to_vec()).await;
     assert_eq!(status, 400, "{body}");
     assert!(body.to_string().contains("not a Parquet file"), "{body}");
@@ -1005,5 +1009,72 @@ async fn parquet_batches_are_ingested_as_their_rows() {
     let (status, body) = send(parquet).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["accepted"].as_u64(), Some(rows as u64), "{body}");
+    window_reports_as_the_file(&server, &agent).await;
+}
+
+/// An Arrow IPC stream body (timestamps in nanoseconds, categories dictionary-encoded, as
+/// pyarrow writes a pandas frame) is ingested as its rows: a window over them reports as the
+/// CSV file of the same rows. A body that is not an Arrow stream is refused.
+#[tokio::test]
+async fn arrow_stream_batches_are_ingested_as_their_rows() {
+    use arrow_array::types::Int32Type;
+    use arrow_array::{
+        Array, DictionaryArray, Float64Array, RecordBatch, TimestampNanosecondArray,
+    };
+    use std::sync::Arc;
+    let ws = Workspace::demo();
+    let server = HttpServer::start(&ws);
+    let writer = ws.token("pipeline", "data:write");
+    let agent = ws.token("drift-agent", "models:read,drift:read");
+    let text = std::fs::read_to_string(ws.path().join("data/fraud-detector/current.csv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let n = rows.len() as i64;
+    let end = chrono::Utc::now().timestamp_nanos_opt().unwrap() - 60_000_000_000;
+    let ts: Vec<i64> = (0..n)
+        .map(|i| end - 3_600_000_000_000 + i * 3_600_000_000_000 / n)
+        .collect();
+    let mut columns: Vec<(&str, Arc<dyn Array>)> = vec![(
+        "timestamp",
+        Arc::new(TimestampNanosecondArray::from(ts).with_timezone("UTC")),
+    )];
+    for (k, name) in header.iter().enumerate().take(7) {
+        let column: Arc<dyn Array> = if k < 5 {
+            Arc::new(Float64Array::from_iter_values(
+                rows.iter().map(|r| r[k].parse::<f64>().unwrap()),
+            ))
+        } else {
+            Arc::new(
+                rows.iter()
+                    .map(|r| r[k])
+                    .collect::<DictionaryArray<Int32Type>>(),
+            )
+        };
+        columns.push((name, column));
+    }
+    let batch = RecordBatch::try_from_iter(columns).unwrap();
+    let mut body = Vec::new();
+    let mut w = arrow_ipc::writer::StreamWriter::try_new(&mut body, &batch.schema()).unwrap();
+    w.write(&batch).unwrap();
+    w.finish().unwrap();
+    drop(w);
+    let send = |body: Vec<u8>| {
+        send_body(
+            &server,
+            &writer,
+            "application/vnd.apache.arrow.stream",
+            body,
+        )
+    };
+    let (status, answer) = send(b"ARROW1 not really".to_vec()).await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer.to_string().contains("not an Arrow IPC stream"),
+        "{answer}"
+    );
+    let (status, answer) = send(body).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["accepted"].as_u64(), Some(n as u64), "{answer}");
     window_reports_as_the_file(&server, &agent).await;
 }

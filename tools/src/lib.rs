@@ -22,6 +22,7 @@ pub mod monitors;
 pub mod promotion_gate;
 pub mod quality;
 pub mod records;
+mod records_arrow;
 mod records_parquet;
 pub mod registry;
 pub mod request_promotion;

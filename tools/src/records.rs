@@ -54,6 +54,10 @@ pub fn parse_labels(body: &[u8], format: BodyFormat) -> Result<Vec<NewLabel>, St
     let objects: Numbered = match format {
         BodyFormat::JsonLines => json_objects(body)?,
         BodyFormat::Parquet => crate::records_parquet::objects(body)?,
+        BodyFormat::ArrowStream | BodyFormat::ArrowFile => {
+            let file = format == BodyFormat::ArrowFile;
+            numbered(crate::records_arrow::columns(body, file)?.1)
+        }
         BodyFormat::Csv => {
             let mut reader = csv::ReaderBuilder::new().from_reader(body);
             let headers: Vec<String> = reader
@@ -124,11 +128,16 @@ pub enum BodyFormat {
     Csv,
     JsonLines,
     Parquet,
+    /// Arrow IPC, the stream format.
+    ArrowStream,
+    /// Arrow IPC, the file format.
+    ArrowFile,
 }
 
 impl BodyFormat {
     /// `text/csv` is CSV; `application/x-ndjson`, `application/jsonl`, `application/json-seq`
-    /// and `application/json` are JSON lines; `application/vnd.apache.parquet` (or
+    /// and `application/json` are JSON lines; `application/vnd.apache.arrow.stream` and
+    /// `application/vnd.apache.arrow.file` are Arrow IPC; `application/vnd.apache.parquet` (or
     /// `application/x-parquet`) is a Parquet file.
     pub fn from_content_type(content_type: &str) -> Option<Self> {
         let media = content_type
@@ -144,6 +153,8 @@ impl BodyFormat {
             | "application/x-jsonlines"
             | "application/json" => Some(BodyFormat::JsonLines),
             "application/vnd.apache.parquet" | "application/x-parquet" => Some(BodyFormat::Parquet),
+            "application/vnd.apache.arrow.stream" => Some(BodyFormat::ArrowStream),
+            "application/vnd.apache.arrow.file" => Some(BodyFormat::ArrowFile),
             _ => None,
         }
     }
@@ -298,7 +309,17 @@ pub fn parse(body: &[u8], format: BodyFormat, rules: &Rules) -> Result<Parsed, S
     let mut dropped = BTreeSet::new();
     let rows = match format {
         BodyFormat::JsonLines => objects_to_rows(json_objects(body)?, rules, &mut dropped)?,
-        BodyFormat::Parquet => parquet_rows(body, rules, &mut dropped)?,
+        BodyFormat::Parquet => {
+            columns_to_rows(crate::records_parquet::columns(body)?, rules, &mut dropped)?
+        }
+        BodyFormat::ArrowStream | BodyFormat::ArrowFile => {
+            let file = format == BodyFormat::ArrowFile;
+            columns_to_rows(
+                crate::records_arrow::columns(body, file)?,
+                rules,
+                &mut dropped,
+            )?
+        }
         BodyFormat::Csv => parse_csv(body, rules, &mut dropped)?,
     };
     if rows.is_empty() {
@@ -322,13 +343,27 @@ fn objects_to_rows(
     Ok(rows.pad())
 }
 
-/// A Parquet body, column by column: which columns are kept is decided once, as for CSV.
-fn parquet_rows(
-    body: &[u8],
+/// Columns as objects, one per row, numbered from 1.
+fn numbered(columns: crate::records_parquet::NamedColumns) -> Numbered {
+    let rows = columns.first().map_or(0, |(_, v)| v.len());
+    (0..rows)
+        .map(|i| {
+            let object = columns
+                .iter()
+                .filter_map(|(name, values)| values.get(i).map(|v| (name.clone(), v.clone())))
+                .collect();
+            (i + 1, object)
+        })
+        .collect()
+}
+
+/// A columnar body (Parquet, Arrow IPC) as rows: which columns are kept is decided once, as for
+/// CSV.
+fn columns_to_rows(
+    (count, columns): (usize, crate::records_parquet::NamedColumns),
     rules: &Rules,
     dropped: &mut BTreeSet<String>,
 ) -> Result<Rows, String> {
-    let (count, columns) = crate::records_parquet::columns(body)?;
     let Some(ts) = columns.iter().rposition(|(name, _)| name == TIMESTAMP) else {
         // Every row lacks it: the first row's error, as for JSON lines.
         return match count {
