@@ -12,7 +12,7 @@ use parquet::data_type::DataType;
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::schema::types::ColumnDescriptor;
 
-use crate::drift::source::parquet::batches;
+use crate::drift::source::parquet::drain_values;
 use parquet::record::Field;
 use serde_json::{Map, Number, Value};
 
@@ -132,25 +132,7 @@ fn drain<T: DataType>(
     out: &mut Vec<Value>,
     value: impl Fn(&T::T) -> Result<Value, String>,
 ) -> Result<(), String> {
-    batches(reader, max_def, 0, |values, defs, _| {
-        match defs {
-            Some(defs) => {
-                let mut next = values.iter();
-                for &d in defs {
-                    out.push(match (d == max_def).then(|| next.next()).flatten() {
-                        Some(v) => value(v)?,
-                        None => Value::Null,
-                    });
-                }
-            }
-            None => {
-                for v in values {
-                    out.push(value(v)?);
-                }
-            }
-        }
-        Ok(())
-    })
+    drain_values(reader, max_def, out, || Value::Null, value)
 }
 
 /// A Parquet body column by column: its rows and each column's name and values (as

@@ -13,7 +13,7 @@ use parquet::file::statistics::Statistics;
 use rayon::prelude::*;
 use serde_json::{Map, Number, Value};
 
-use crate::drift::source::parquet::{batches, read_column};
+use crate::drift::source::parquet::{drain_values, read_column};
 use crate::drift::source::{Cell, ColumnBuilder, TableBuilder, jsonl};
 use crate::records::Window;
 
@@ -372,16 +372,5 @@ fn drain<T: DataType>(
     out: &mut Vec<Option<Scalar>>,
     scalar: impl Fn(&T::T) -> Scalar,
 ) -> Result<(), String> {
-    batches(reader, max_def, 0, |values, defs, _| {
-        match defs {
-            Some(defs) => {
-                let mut next = values.iter();
-                for &d in defs {
-                    out.push((d == max_def).then(|| next.next().map(&scalar)).flatten());
-                }
-            }
-            None => out.extend(values.iter().map(|v| Some(scalar(v)))),
-        }
-        Ok(())
-    })
+    drain_values(reader, max_def, out, || None, |v| Ok(Some(scalar(v))))
 }

@@ -162,6 +162,36 @@ pub fn batches<T: DataType>(
     }
 }
 
+/// Appends every value of one column chunk to `out`, each through `value`; a null row gets
+/// `missing()`.
+pub fn drain_values<T: DataType, V>(
+    reader: ColumnReaderImpl<T>,
+    max_def: i16,
+    out: &mut Vec<V>,
+    missing: impl Fn() -> V,
+    value: impl Fn(&T::T) -> Result<V, String>,
+) -> Result<(), String> {
+    batches(reader, max_def, 0, |values, defs, _| {
+        match defs {
+            Some(defs) => {
+                let mut next = values.iter();
+                for &d in defs {
+                    out.push(match (d == max_def).then(|| next.next()).flatten() {
+                        Some(v) => value(v)?,
+                        None => missing(),
+                    });
+                }
+            }
+            None => {
+                for v in values {
+                    out.push(value(v)?);
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
 /// Reads every value of one column chunk into `builder`; nulls become missing cells.
 fn drain<T: DataType>(
     reader: ColumnReaderImpl<T>,
